@@ -1,0 +1,107 @@
+package farm
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// EventKind says what an [Event] reports.
+type EventKind string
+
+// Event kinds, in the order a run emits them.
+const (
+	RunStarted     EventKind = "run-started"
+	StepStarted    EventKind = "step-started"
+	HookStarted    EventKind = "hook-started"
+	ActionStarted  EventKind = "action-started"  // one server or zone action began
+	ActionRetry    EventKind = "action-retry"    // a transient error; the action will be tried again
+	ActionFinished EventKind = "action-finished" // one server or zone action ended (Err says how)
+	Progress       EventKind = "progress"        // a long wait reports where it stands
+	Warning        EventKind = "warning"         // something the operator should know; the run goes on
+	StepFinished   EventKind = "step-finished"   // Err is set when the step failed
+	StepSkipped    EventKind = "step-skipped"    // already done (resume)
+	RunFinished    EventKind = "run-finished"    // Err is set when the run did not succeed
+)
+
+// Event is one thing that happened during a run. Fields that do not apply
+// are zero.
+type Event struct {
+	Time    time.Time
+	Kind    EventKind
+	Step    string
+	Zone    string
+	Server  string
+	Attempt int
+	// Done and Total count finished and all actions of a step, or the
+	// progress of a wait.
+	Done, Total int
+	// Message is a human-readable line.
+	Message string
+	// Err is the error an action, a step or the run ended with.
+	Err error
+}
+
+// Observer receives the events of a run. Observe is called from the engine's
+// goroutines, possibly concurrently, and must not block for long.
+type Observer interface {
+	Observe(Event)
+}
+
+// ObserverFunc adapts a function to [Observer].
+type ObserverFunc func(Event)
+
+// Observe calls f(e).
+func (f ObserverFunc) Observe(e Event) { f(e) }
+
+// Observers returns an observer that passes each event to every one of obs.
+func Observers(obs ...Observer) Observer {
+	return ObserverFunc(func(e Event) {
+		for _, o := range obs {
+			if o != nil {
+				o.Observe(e)
+			}
+		}
+	})
+}
+
+// SlogObserver returns an observer that logs every event with logger:
+// failures at Error, retries and warnings at Warn, step and run boundaries
+// at Info, the rest at Debug.
+func SlogObserver(logger *slog.Logger) Observer {
+	return ObserverFunc(func(e Event) {
+		level := slog.LevelDebug
+		switch {
+		case e.Err != nil && e.Kind != ActionRetry:
+			level = slog.LevelError
+		case e.Kind == ActionRetry || e.Kind == Warning:
+			level = slog.LevelWarn
+		case e.Kind == RunStarted || e.Kind == RunFinished || e.Kind == StepStarted || e.Kind == StepFinished || e.Kind == StepSkipped || e.Kind == Progress:
+			level = slog.LevelInfo
+		}
+		attrs := []slog.Attr{slog.String("event", string(e.Kind))}
+		if e.Step != "" {
+			attrs = append(attrs, slog.String("step", e.Step))
+		}
+		if e.Zone != "" {
+			attrs = append(attrs, slog.String("zone", e.Zone))
+		}
+		if e.Server != "" {
+			attrs = append(attrs, slog.String("server", e.Server))
+		}
+		if e.Attempt > 0 {
+			attrs = append(attrs, slog.Int("attempt", e.Attempt))
+		}
+		if e.Total > 0 {
+			attrs = append(attrs, slog.Int("done", e.Done), slog.Int("total", e.Total))
+		}
+		if e.Err != nil {
+			attrs = append(attrs, slog.String("error", e.Err.Error()))
+		}
+		msg := e.Message
+		if msg == "" {
+			msg = string(e.Kind)
+		}
+		logger.LogAttrs(context.Background(), level, msg, attrs...)
+	})
+}

@@ -1,0 +1,203 @@
+package farm
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Step is one step of a [Plan]. Steps are run in order; a step's Run acts on
+// the farm through the drivers and confirms its postcondition by reading
+// state back. Every step must be idempotent: running it again after it
+// succeeded (or after a crash halfway) changes nothing it already did and
+// finishes the rest.
+type Step struct {
+	// ID is the step's stable identifier ("drain-updating"). Hooks, the
+	// report and the journal refer to it.
+	ID string
+	// Title is one line saying what the step does.
+	Title string
+	// Describe returns the lines that annotate the step for one zone, with
+	// the real names of the servers, services and members it touches. Nil
+	// means the step describes itself by Title only.
+	Describe func(z *Zone) []string
+	// Timeout bounds the step. Zero means PlanConfig.StepTimeout.
+	Timeout time.Duration
+	// Run performs the step.
+	Run func(ctx context.Context, r *Run) error
+	// Undo compensates the step when a run rolls back. Nil means the step
+	// changed nothing that needs undoing.
+	Undo func(ctx context.Context, r *Run) error
+}
+
+// Hook is user code run before or after a step: a smoke test, an approval,
+// a notification. A hook that returns an error fails the step.
+type Hook struct {
+	// Name identifies the hook in events, errors and the runbook.
+	Name string
+	// Func is the hook's code. r gives access to the farm, the captured
+	// state and the event stream.
+	Func func(ctx context.Context, r *Run) error
+}
+
+// PlanConfig tunes the engine. The zero value of every field means a
+// sensible default.
+type PlanConfig struct {
+	// Concurrency is the most server actions in flight at once. Zero means
+	// 32.
+	Concurrency int
+	// Retry says how transient (drivers.ErrUnavailable) errors are retried.
+	Retry RetryPolicy
+	// StepTimeout bounds every step that sets no Timeout of its own. Zero
+	// means no limit beyond the context's.
+	StepTimeout time.Duration
+	// Observer receives the run's events. Nil means none.
+	Observer Observer
+	// Seed seeds the retry jitter. Zero means a seed derived from the
+	// clock.
+	Seed uint64
+}
+
+// DefaultConcurrency is the fan-out limit when PlanConfig.Concurrency is
+// zero.
+const DefaultConcurrency = 32
+
+// Plan is an ordered list of steps over a farm, with hooks. Build it with
+// [NewPlan] (or steps.Balanced), adjust it with the Insert and hook methods,
+// then [Plan.Run] it. A plan is not safe for concurrent modification; run it
+// once at a time.
+type Plan struct {
+	farm   *Farm
+	cfg    PlanConfig
+	steps  []Step
+	before map[string][]Hook
+	after  map[string][]Hook
+}
+
+// NewPlan returns a plan of the given steps over f. Step IDs must be unique
+// and non-empty and every step needs a Run function.
+func NewPlan(f *Farm, cfg PlanConfig, steps ...Step) (*Plan, error) {
+	if f == nil {
+		return nil, fmt.Errorf("%w: nil farm: want one built with farm.New", ErrInvalidFarm)
+	}
+	if cfg.Concurrency < 0 {
+		return nil, fmt.Errorf("plan: concurrency %d: want 0 (default) or more", cfg.Concurrency)
+	}
+	if err := cfg.Retry.validate(); err != nil {
+		return nil, err
+	}
+	p := &Plan{farm: f, cfg: cfg, before: map[string][]Hook{}, after: map[string][]Hook{}}
+	for _, s := range steps {
+		if err := p.add(len(p.steps), s); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *Plan) add(at int, s Step) error {
+	if s.ID == "" {
+		return fmt.Errorf("plan: step with title %q has no ID: want a stable identifier", s.Title)
+	}
+	if s.Run == nil {
+		return fmt.Errorf("plan: step %s has no Run function", s.ID)
+	}
+	if p.index(s.ID) >= 0 {
+		return fmt.Errorf("plan: step ID %s is used twice: want unique IDs", s.ID)
+	}
+	p.steps = slices.Insert(p.steps, at, s)
+	return nil
+}
+
+func (p *Plan) index(id string) int {
+	return slices.IndexFunc(p.steps, func(s Step) bool { return s.ID == id })
+}
+
+func (p *Plan) mustIndex(id string) (int, error) {
+	i := p.index(id)
+	if i < 0 {
+		return -1, fmt.Errorf("%w: %q: want one of %v", ErrUnknownStep, id, p.StepIDs())
+	}
+	return i, nil
+}
+
+// Farm returns the farm the plan runs on.
+func (p *Plan) Farm() *Farm { return p.farm }
+
+// StepIDs returns the IDs of the plan's steps in order.
+func (p *Plan) StepIDs() []string {
+	ids := make([]string, len(p.steps))
+	for i, s := range p.steps {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+// Steps returns a copy of the plan's steps in order.
+func (p *Plan) Steps() []Step { return slices.Clone(p.steps) }
+
+// InsertBefore inserts s just before the step with ID before.
+func (p *Plan) InsertBefore(before string, s Step) error {
+	i, err := p.mustIndex(before)
+	if err != nil {
+		return err
+	}
+	return p.add(i, s)
+}
+
+// InsertAfter inserts s just after the step with ID after.
+func (p *Plan) InsertAfter(after string, s Step) error {
+	i, err := p.mustIndex(after)
+	if err != nil {
+		return err
+	}
+	return p.add(i+1, s)
+}
+
+// Remove removes the step with the given ID. The balanced procedure is only
+// safe whole; Remove exists for custom plans and for tests that prove each
+// step necessary.
+func (p *Plan) Remove(id string) error {
+	i, err := p.mustIndex(id)
+	if err != nil {
+		return err
+	}
+	p.steps = slices.Delete(p.steps, i, i+1)
+	return nil
+}
+
+// Move moves the step with ID id to just after the step with ID after (or to
+// the front when after is empty). Like Remove, it exists for custom plans
+// and for tests.
+func (p *Plan) Move(id, after string) error {
+	i, err := p.mustIndex(id)
+	if err != nil {
+		return err
+	}
+	s := p.steps[i]
+	p.steps = slices.Delete(p.steps, i, i+1)
+	if after == "" {
+		return p.add(0, s)
+	}
+	return p.InsertAfter(after, s)
+}
+
+// Before adds a hook that runs before the step with ID step, after any hooks
+// added earlier.
+func (p *Plan) Before(step string, h Hook) error { return p.hook(p.before, step, h) }
+
+// After adds a hook that runs after the step with ID step has succeeded,
+// after any hooks added earlier.
+func (p *Plan) After(step string, h Hook) error { return p.hook(p.after, step, h) }
+
+func (p *Plan) hook(m map[string][]Hook, step string, h Hook) error {
+	if _, err := p.mustIndex(step); err != nil {
+		return err
+	}
+	if h.Name == "" || h.Func == nil {
+		return fmt.Errorf("plan: hook on step %s: want a Name and a Func", step)
+	}
+	m[step] = append(m[step], h)
+	return nil
+}
