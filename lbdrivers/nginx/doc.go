@@ -1,0 +1,44 @@
+// Package nginx is the [drivers.LoadBalancer] for NGINX, in two modes.
+//
+// # Open-source NGINX ([NewOSS])
+//
+// Open-source NGINX has no API to change an upstream at run time. The driver
+// owns one include file that holds a single upstream block, and changes a
+// member by rewriting that file and reloading NGINX gracefully:
+//
+//   - [drivers.Serving] is the plain server line, `server <addr>;`.
+//   - [drivers.Out] is the same line with the `down` parameter.
+//   - [drivers.Draining] is also written as `down`: NGINX 1.22 has no drain.
+//     A graceful reload starts new workers with the new file and lets the old
+//     workers finish the requests they already hold, which is the drain. The
+//     driver reports such a member as Draining until [OSSConfig.DrainPeriod]
+//     has passed since the change, then as Out. Active connections are never
+//     known (ConnectionsKnown is false); the engine waits its own drain period.
+//
+// Every change renders the whole file, checks it with `nginx -t`, swaps it in
+// atomically (temporary file and rename, the previous file kept as
+// `<file>.prev`) and reloads NGINX (SIGHUP to the master process named by a
+// pid file, or `nginx -s reload`). A file NGINX refuses is rolled back and
+// the error carries NGINX's message. The state of each member, including when
+// a drain began, is recorded in a comment on its server line, so a new driver
+// (a resumed run) reads back exactly what the previous one wrote.
+//
+// # NGINX Plus ([NewPlus])
+//
+// NGINX Plus changes upstream servers through its REST API
+// (/api/<version>/http/upstreams/<upstream>/servers/<id>). Draining is
+// `{"drain":true}`, Out is `{"down":true}` and Serving is `{"down":false}`;
+// status and active connections come from the upstream's peers. See [Plus]
+// for details.
+//
+// # What this package is not
+//
+// Neither mode implements [drivers.Switcher]: the open-source file could be
+// swapped in one reload, but old workers keep sending requests they already
+// accepted on both sets, and NGINX Plus needs one PATCH per server, so no
+// single transaction exists. The package does not manage the rest of the
+// NGINX configuration: the main file must include the managed file inside its
+// http block and proxy to the upstream.
+//
+// Package nginxplustest holds a fake NGINX Plus API for tests.
+package nginx

@@ -1,0 +1,368 @@
+package nginx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+)
+
+// Defaults of [OSSConfig].
+const (
+	DefaultDrainPeriod   = 30 * time.Second
+	DefaultReloadTimeout = 10 * time.Second
+	DefaultReloadSettle  = time.Second
+)
+
+// OSSConfig configures the open-source NGINX driver. File, Upstream, Members
+// and MainConfig are required; the zero value of every other field means the
+// default.
+type OSSConfig struct {
+	// File is the managed include file. The driver owns it: the main
+	// configuration includes it inside its http block. It is replaced
+	// atomically; the previous version is kept as File+".prev".
+	File string
+	// Upstream is the name of the upstream block the file defines.
+	Upstream string
+	// Members lists the upstream's members in the order written. Every
+	// member the engine names must be here.
+	Members []Member
+	// Directives are extra upstream directives, without ';' ("zone
+	// backend 64k", "keepalive 16", "least_conn").
+	Directives []string
+	// ServerParams are appended to every server line ("max_fails=0").
+	ServerParams []string
+
+	// MainConfig is the main configuration file nginx -t checks
+	// (-c MainConfig).
+	MainConfig string
+	// Binary is the nginx executable. Empty means "nginx" on PATH.
+	Binary string
+	// Prefix is passed as -p when set.
+	Prefix string
+	// TestCommand validates the configuration. Empty means
+	// Binary [-p Prefix] -t -q -c MainConfig.
+	TestCommand []string
+	// PIDFile names the file holding the master's process id. When set
+	// (and ReloadCommand is empty) the driver reloads by sending SIGHUP to
+	// that process and, on Linux, waits until the old workers are shutting
+	// down and a new one runs.
+	PIDFile string
+	// ReloadCommand reloads NGINX gracefully. Empty means SIGHUP to the
+	// PIDFile's process when PIDFile is set, else
+	// Binary [-p Prefix] -c MainConfig -s reload.
+	ReloadCommand []string
+	// ReloadTimeout bounds the wait for a reload to take effect. Zero means
+	// DefaultReloadTimeout.
+	ReloadTimeout time.Duration
+	// ReloadSettle is how long the driver waits after a reload when it
+	// cannot watch the worker processes (no PIDFile, or no /proc). Zero
+	// means DefaultReloadSettle.
+	ReloadSettle time.Duration
+
+	// DrainPeriod is how long a member set to Draining is reported as
+	// Draining before it is reported as Out. Old workers finish the
+	// requests they hold in that time. Zero means DefaultDrainPeriod.
+	DrainPeriod time.Duration
+	// Logger receives one line per change. Nil discards.
+	Logger *slog.Logger
+}
+
+// OSS is the [drivers.LoadBalancer] for open-source NGINX. Build it with
+// [NewOSS]. It is safe for concurrent use; changes are serialized.
+type OSS struct {
+	cfg     OSSConfig
+	log     *slog.Logger
+	reload  reloader
+	byName  map[string]Member
+	mu      sync.Mutex // serializes every read-modify-write of the file
+	runTest func(ctx context.Context, argv []string) error
+}
+
+var _ drivers.LoadBalancer = (*OSS)(nil)
+
+// NewOSS validates cfg and returns the driver. It touches nothing: call
+// [OSS.Init] to write the file before NGINX first reads it.
+func NewOSS(cfg OSSConfig) (*OSS, error) {
+	if cfg.File == "" {
+		return nil, fmt.Errorf("%w: nginx OSSConfig.File is empty: want the path of the managed include file", drivers.ErrInvalidArgument)
+	}
+	if cfg.MainConfig == "" && (len(cfg.TestCommand) == 0 || (len(cfg.ReloadCommand) == 0 && cfg.PIDFile == "")) {
+		return nil, fmt.Errorf("%w: nginx OSSConfig.MainConfig is empty: want the main nginx.conf (for nginx -t and reload)", drivers.ErrInvalidArgument)
+	}
+	if err := ValidateUpstream(cfg.Upstream); err != nil {
+		return nil, err
+	}
+	if err := validateMembers(cfg.Members); err != nil {
+		return nil, err
+	}
+	for _, d := range cfg.Directives {
+		if err := validateDirective(d); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range cfg.ServerParams {
+		if err := validateServerParam(p); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.DrainPeriod < 0 || cfg.ReloadTimeout < 0 || cfg.ReloadSettle < 0 {
+		return nil, fmt.Errorf("%w: nginx OSSConfig durations must not be negative (DrainPeriod %v, ReloadTimeout %v, ReloadSettle %v)", drivers.ErrInvalidArgument, cfg.DrainPeriod, cfg.ReloadTimeout, cfg.ReloadSettle)
+	}
+	if cfg.Binary == "" {
+		cfg.Binary = "nginx"
+	}
+	if cfg.DrainPeriod == 0 {
+		cfg.DrainPeriod = DefaultDrainPeriod
+	}
+	if cfg.ReloadTimeout == 0 {
+		cfg.ReloadTimeout = DefaultReloadTimeout
+	}
+	if cfg.ReloadSettle == 0 {
+		cfg.ReloadSettle = DefaultReloadSettle
+	}
+	base := []string{cfg.Binary}
+	if cfg.Prefix != "" {
+		base = append(base, "-p", cfg.Prefix)
+	}
+	if len(cfg.TestCommand) == 0 {
+		cfg.TestCommand = slices.Concat(base, []string{"-t", "-q", "-c", cfg.MainConfig})
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &OSS{cfg: cfg, log: log, byName: map[string]Member{}, runTest: runCommand}
+	for _, m := range cfg.Members {
+		d.byName[m.Name] = m
+	}
+	switch {
+	case len(cfg.ReloadCommand) > 0:
+		d.reload = &commandReloader{argv: cfg.ReloadCommand, settle: cfg.ReloadSettle}
+	case cfg.PIDFile != "":
+		d.reload = &signalReloader{pidFile: cfg.PIDFile, timeout: cfg.ReloadTimeout, settle: cfg.ReloadSettle}
+	default:
+		d.reload = &commandReloader{argv: slices.Concat(base, []string{"-c", cfg.MainConfig, "-s", "reload"}), settle: cfg.ReloadSettle}
+	}
+	return d, nil
+}
+
+// Init makes sure the managed file exists, without testing or reloading
+// anything: call it before NGINX starts. A missing file is written with every
+// member Serving. An existing file written by this driver keeps its members'
+// states (members it lacks start Serving); any other existing file is an
+// error and is left alone.
+func (d *OSS) Init(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur, old, err := d.load()
+	if err != nil {
+		return err
+	}
+	data, err := RenderFile(cur)
+	if err != nil {
+		return err
+	}
+	if old != nil && string(old) == string(data) {
+		return nil
+	}
+	return writeAtomic(d.cfg.File, data, old)
+}
+
+// SetState puts every named member in state by rewriting the managed file,
+// testing it and reloading NGINX once. Setting a state that already holds
+// changes nothing and does not reload (a member already Draining keeps the
+// time its drain began). An unknown member fails the call with
+// drivers.ErrNotFound before anything changes.
+func (d *OSS) SetState(ctx context.Context, state drivers.MemberState, members ...string) error {
+	if !state.Valid() {
+		return fmt.Errorf("%w: nginx: state %q: want serving, draining or out", drivers.ErrInvalidArgument, state)
+	}
+	for _, m := range members {
+		if _, ok := d.byName[m]; !ok {
+			return fmt.Errorf("%w: nginx upstream %s has no member %q", drivers.ErrNotFound, d.cfg.Upstream, m)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("nginx: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur, old, err := d.load()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i, s := range cur.Servers {
+		if !slices.Contains(members, s.Member) || d.effective(s, now) == state {
+			continue
+		}
+		cur.Servers[i].State, cur.Servers[i].Since = state, time.Time{}
+		if state == drivers.Draining {
+			cur.Servers[i].Since = now
+		}
+	}
+	data, err := RenderFile(cur)
+	if err != nil {
+		return err
+	}
+	if old != nil && string(old) == string(data) {
+		return nil
+	}
+	if err := d.apply(ctx, data, old); err != nil {
+		return err
+	}
+	d.log.InfoContext(ctx, "nginx upstream changed", "upstream", d.cfg.Upstream, "state", state, "members", members)
+	return nil
+}
+
+// Status reads the members' states from the managed file, in the order given
+// (every member when none is named). Health is unknown and connections are
+// never known: open-source NGINX reports neither per server.
+func (d *OSS) Status(ctx context.Context, members ...string) ([]drivers.MemberStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("nginx: %w", err)
+	}
+	for _, m := range members {
+		if _, ok := d.byName[m]; !ok {
+			return nil, fmt.Errorf("%w: nginx upstream %s has no member %q", drivers.ErrNotFound, d.cfg.Upstream, m)
+		}
+	}
+	d.mu.Lock()
+	cur, _, err := d.load()
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if len(members) == 0 {
+		for _, s := range cur.Servers {
+			members = append(members, s.Member)
+		}
+	}
+	now := time.Now()
+	out := make([]drivers.MemberStatus, 0, len(members))
+	for _, m := range members {
+		i := slices.IndexFunc(cur.Servers, func(s ServerLine) bool { return s.Member == m })
+		out = append(out, drivers.MemberStatus{Member: m, State: d.effective(cur.Servers[i], now), Health: drivers.HealthUnknown})
+	}
+	return out, nil
+}
+
+// effective is the state reported for s at now: Draining turns into Out once
+// the drain period has passed.
+func (d *OSS) effective(s ServerLine, now time.Time) drivers.MemberState {
+	if s.State == drivers.Draining && !now.Before(s.Since.Add(d.cfg.DrainPeriod)) {
+		return drivers.Out
+	}
+	return s.State
+}
+
+// load returns the desired file content built from the configuration and the
+// states recorded in the current file, and the current file's bytes (nil
+// when it does not exist).
+func (d *OSS) load() (UpstreamFile, []byte, error) {
+	f := UpstreamFile{Upstream: d.cfg.Upstream, Directives: d.cfg.Directives, ServerParams: d.cfg.ServerParams}
+	old, err := os.ReadFile(d.cfg.File)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return f, nil, fmt.Errorf("nginx: read managed file: %w", err)
+	}
+	recorded := map[string]ServerLine{}
+	if err == nil {
+		parsed, perr := ParseFile(old)
+		if perr != nil {
+			return f, nil, fmt.Errorf("nginx: managed file %s: %w", d.cfg.File, perr)
+		}
+		if parsed.Upstream != d.cfg.Upstream {
+			return f, nil, fmt.Errorf("nginx: managed file %s defines upstream %s: want %s", d.cfg.File, parsed.Upstream, d.cfg.Upstream)
+		}
+		for _, s := range parsed.Servers {
+			recorded[s.Address] = s
+		}
+	} else {
+		old = nil
+	}
+	for _, m := range d.cfg.Members {
+		s := ServerLine{Member: m.Name, Address: m.address(), State: drivers.Serving}
+		if r, ok := recorded[s.Address]; ok {
+			s.State, s.Since = r.State, r.Since
+		}
+		f.Servers = append(f.Servers, s)
+	}
+	return f, old, nil
+}
+
+// apply swaps data in, tests it, reloads, and rolls back on failure.
+func (d *OSS) apply(ctx context.Context, data, old []byte) error {
+	if err := writeAtomic(d.cfg.File, data, old); err != nil {
+		return fmt.Errorf("%w: nginx: %w", drivers.ErrUnavailable, err)
+	}
+	rollback := func(cause error) error {
+		var rerr error
+		if old != nil {
+			rerr = writeAtomic(d.cfg.File, old, nil)
+		} else {
+			rerr = os.Remove(d.cfg.File)
+		}
+		if rerr != nil {
+			return fmt.Errorf("%w (and the rollback of %s failed: %v)", cause, d.cfg.File, rerr)
+		}
+		return cause
+	}
+	if err := d.runTest(ctx, d.cfg.TestCommand); err != nil {
+		d.log.WarnContext(ctx, "nginx refused the new upstream file; rolled back", "file", d.cfg.File, "error", err)
+		return rollback(fmt.Errorf("%w: nginx -t refused the new upstream file (rolled back): %w", drivers.ErrInvalidArgument, err))
+	}
+	if err := d.reload.reload(ctx); err != nil {
+		d.log.WarnContext(ctx, "nginx reload failed; rolled back the file", "file", d.cfg.File, "error", err)
+		return rollback(fmt.Errorf("nginx reload (file rolled back): %w", err))
+	}
+	return nil
+}
+
+// writeAtomic writes data to path through a temporary file and a rename in
+// the same directory. When prev is not nil it is saved as path+".prev" first.
+func writeAtomic(path string, data, prev []byte) error {
+	if prev != nil {
+		if err := writeRename(path+".prev", prev); err != nil {
+			return err
+		}
+	}
+	return writeRename(path, data)
+}
+
+func writeRename(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

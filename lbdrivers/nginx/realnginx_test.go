@@ -1,0 +1,153 @@
+package nginx_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/lbdrivers/nginx"
+	"github.com/stretchr/testify/require"
+)
+
+// nginxBinary returns the nginx executable, failing the test in CI (CI=true)
+// when it is missing and skipping it otherwise.
+func nginxBinary(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("NGINX_BIN"), "/usr/sbin/nginx"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("nginx binary not found (looked at $NGINX_BIN, /usr/sbin/nginx, PATH) and CI=true: install nginx")
+	}
+	t.Skip("nginx binary not found; install nginx (1.22+) or set NGINX_BIN to run this test")
+	return ""
+}
+
+// realNginx is an NGINX started by a test on loopback, in a temporary prefix.
+type realNginx struct {
+	Bin, Dir, Conf, PIDFile, File, ErrorLog string
+	Addr                                   string // 127.0.0.1:port it listens on
+	cmd                                    *exec.Cmd
+}
+
+// freePort returns a loopback port free at the time of the call.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startNginx writes a main configuration that includes the managed upstream
+// file (written first by the driver's Init through prepare), starts NGINX in
+// the foreground and waits until it listens. NGINX is stopped at cleanup.
+func startNginx(t testing.TB, prepare func(n *realNginx)) *realNginx {
+	t.Helper()
+	bin := nginxBinary(t)
+	dir := t.TempDir()
+	n := &realNginx{
+		Bin: bin, Dir: dir,
+		Conf:     filepath.Join(dir, "nginx.conf"),
+		PIDFile:  filepath.Join(dir, "nginx.pid"),
+		File:     filepath.Join(dir, "upstream.conf"),
+		ErrorLog: filepath.Join(dir, "error.log"),
+		Addr:     fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+	}
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // workers must read the temporary prefix
+	}
+	conf := fmt.Sprintf(`daemon off;
+%[1]s
+worker_processes 1;
+pid %[2]s;
+error_log %[3]s info;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %[5]s/client_body;
+    proxy_temp_path %[5]s/proxy;
+    fastcgi_temp_path %[5]s/fastcgi;
+    uwsgi_temp_path %[5]s/uwsgi;
+    scgi_temp_path %[5]s/scgi;
+    include %[4]s;
+    server {
+        listen %[6]s;
+        location / {
+            proxy_pass http://backend;
+            proxy_next_upstream off;
+            proxy_connect_timeout 2s;
+        }
+    }
+}
+`, user, n.PIDFile, n.ErrorLog, n.File, dir, n.Addr)
+	require.NoError(t, os.WriteFile(n.Conf, []byte(conf), 0o644))
+	prepare(n)
+	n.cmd = exec.Command(bin, "-p", dir, "-c", n.Conf)
+	var stderr strings.Builder
+	n.cmd.Stderr = &stderr
+	require.NoError(t, n.cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- n.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = n.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = n.cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(n.ErrorLog)
+			t.Fatalf("nginx exited at start: %v\nstderr: %s\nerror.log: %s", err, stderr.String(), log)
+		default:
+		}
+		if _, err := os.Stat(n.PIDFile); err == nil {
+			if c, err := net.DialTimeout("tcp", n.Addr, 200*time.Millisecond); err == nil {
+				c.Close()
+				return n
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx did not listen on %s within 10s; stderr: %s", n.Addr, stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ossConfig is the driver configuration for n with the given members.
+func (n *realNginx) ossConfig(members []nginx.Member) nginx.OSSConfig {
+	return nginx.OSSConfig{
+		File:         n.File,
+		Upstream:     "backend",
+		Members:      members,
+		Directives:   []string{"zone backend 64k"},
+		ServerParams: []string{"max_fails=0"},
+		MainConfig:   n.Conf,
+		Binary:       n.Bin,
+		Prefix:       n.Dir,
+		PIDFile:      n.PIDFile,
+		DrainPeriod:  time.Hour,
+	}
+}
+
+var _ drivers.LoadBalancer = (*nginx.OSS)(nil)
