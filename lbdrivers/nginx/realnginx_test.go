@@ -40,8 +40,8 @@ func nginxBinary(t testing.TB) string {
 // realNginx is an NGINX started by a test on loopback, in a temporary prefix.
 type realNginx struct {
 	Bin, Dir, Conf, PIDFile, File, ErrorLog string
-	Addr                                   string // 127.0.0.1:port it listens on
-	cmd                                    *exec.Cmd
+	Addr                                    string // 127.0.0.1:port it listens on
+	cmd                                     *exec.Cmd
 }
 
 // freePort returns a loopback port free at the time of the call.
