@@ -1,0 +1,279 @@
+package lifetime
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+)
+
+// Defaults used when the matching Config field is zero.
+const (
+	DefaultPollInterval    = 5 * time.Second
+	DefaultMaxPollInterval = 30 * time.Second
+	DefaultRequestTimeout  = 60 * time.Second
+	DefaultAbortTimeout    = 30 * time.Second
+	DefaultMaxPollErrors   = 5
+)
+
+// Config configures a [Client]. BaseURL, Token, SourceEnvironment and
+// TargetEnvironment are required; every other zero field means a sensible
+// default.
+type Config struct {
+	// BaseURL is the API root, for example
+	// "https://lt.example/lifetimeapi/rest/v2". It must use https, except
+	// on a loopback host (tests).
+	BaseURL string
+	// Token is the service account's bearer token. It never appears in a
+	// log line or an error.
+	Token Token
+	// SourceEnvironment and TargetEnvironment are environment names as
+	// LifeTime shows them (for example "Quality" and "Production"); they
+	// are resolved to keys with GET /environments/. Names are compared
+	// case-insensitively.
+	SourceEnvironment string
+	TargetEnvironment string
+	// DeploymentZoneKey, when set, is sent with every application operation.
+	DeploymentZoneKey string
+	// Applications limits DeployedRelease to these application names. Empty
+	// means every application of the target environment.
+	Applications []string
+	// TagVersions makes StartDeployment tag the application as it runs in
+	// the source environment with the requested version when no version of
+	// that name exists yet. Without it an unknown version is an error.
+	TagVersions bool
+	// ContinuePrepared makes Wait continue a deployment that stops in
+	// needs_user_intervention with Info deployment_prepared (a two-step
+	// deployment). Without it Wait stops with an error naming the Info.
+	ContinuePrepared bool
+
+	// HTTPClient, when set, is used as is (its transport decides TLS). It
+	// cannot be combined with CACert or Insecure.
+	HTTPClient *http.Client
+	// CACert is a PEM bundle of the certificate authorities to trust
+	// instead of the system pool (a private PKI).
+	CACert []byte
+	// Insecure disables TLS certificate verification. It is explicit and
+	// logged as a warning; never use it in production.
+	Insecure bool
+	// RequestTimeout bounds each HTTP request. Default 60 s.
+	RequestTimeout time.Duration
+
+	// PollInterval is Wait's first delay between two status reads; it
+	// grows by half at each poll up to MaxPollInterval. Defaults 5 s and
+	// 30 s.
+	PollInterval    time.Duration
+	MaxPollInterval time.Duration
+	// MaxPollErrors is how many consecutive retryable errors Wait tolerates
+	// while polling. Default 5.
+	MaxPollErrors int
+	// AbortTimeout bounds the abort Wait sends after its context is
+	// cancelled. Default 30 s.
+	AbortTimeout time.Duration
+
+	// Logger receives the client's own log lines. Nil discards them.
+	Logger *slog.Logger
+	// OnLog, when set, receives every new line of a deployment's log once,
+	// in order, as Wait reads them.
+	OnLog func(deploymentID string, e drivers.LogEntry)
+}
+
+// Client talks to the LifeTime Deployment API v2. It is safe for concurrent
+// use. Create it with [New].
+type Client struct {
+	base   *url.URL
+	token  Token
+	http   *http.Client
+	cfg    Config
+	logger *slog.Logger
+}
+
+var (
+	_ drivers.PlatformClient        = (*Client)(nil)
+	_ drivers.DeployedReleaseReader = (*Client)(nil)
+	_ drivers.DeploymentAborter     = (*Client)(nil)
+	_ drivers.DeploymentContinuer   = (*Client)(nil)
+)
+
+// New checks cfg and returns a client. It makes no request.
+func New(cfg Config) (*Client, error) {
+	base, err := checkBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Token.IsZero() {
+		return nil, fmt.Errorf("lifetime: %w: Token is empty; expected the service account's bearer token", drivers.ErrInvalidArgument)
+	}
+	if strings.ContainsAny(cfg.Token.Reveal(), "\r\n") {
+		return nil, fmt.Errorf("lifetime: %w: Token contains a line break", drivers.ErrInvalidArgument)
+	}
+	if strings.TrimSpace(cfg.SourceEnvironment) == "" || strings.TrimSpace(cfg.TargetEnvironment) == "" {
+		return nil, fmt.Errorf("lifetime: %w: SourceEnvironment %q and TargetEnvironment %q must both be environment names", drivers.ErrInvalidArgument, cfg.SourceEnvironment, cfg.TargetEnvironment)
+	}
+	if strings.EqualFold(cfg.SourceEnvironment, cfg.TargetEnvironment) {
+		return nil, fmt.Errorf("lifetime: %w: SourceEnvironment and TargetEnvironment are both %q", drivers.ErrInvalidArgument, cfg.SourceEnvironment)
+	}
+	for name, d := range map[string]time.Duration{"PollInterval": cfg.PollInterval, "MaxPollInterval": cfg.MaxPollInterval, "RequestTimeout": cfg.RequestTimeout, "AbortTimeout": cfg.AbortTimeout} {
+		if d < 0 {
+			return nil, fmt.Errorf("lifetime: %w: %s is %v; expected a positive duration or 0 for the default", drivers.ErrInvalidArgument, name, d)
+		}
+	}
+	if cfg.MaxPollErrors < 0 {
+		return nil, fmt.Errorf("lifetime: %w: MaxPollErrors is %d; expected >= 0", drivers.ErrInvalidArgument, cfg.MaxPollErrors)
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.MaxPollInterval == 0 {
+		cfg.MaxPollInterval = max(DefaultMaxPollInterval, cfg.PollInterval)
+	}
+	if cfg.MaxPollInterval < cfg.PollInterval {
+		return nil, fmt.Errorf("lifetime: %w: MaxPollInterval %v is below PollInterval %v", drivers.ErrInvalidArgument, cfg.MaxPollInterval, cfg.PollInterval)
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.AbortTimeout == 0 {
+		cfg.AbortTimeout = DefaultAbortTimeout
+	}
+	if cfg.MaxPollErrors == 0 {
+		cfg.MaxPollErrors = DefaultMaxPollErrors
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	hc, err := httpClient(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{base: base, token: cfg.Token, http: hc, cfg: cfg, logger: logger}, nil
+}
+
+func checkBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("lifetime: %w: BaseURL %q; expected an absolute URL such as https://lt.example/lifetimeapi/rest/v2", drivers.ErrInvalidArgument, raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("lifetime: %w: BaseURL %q must not carry user info, a query or a fragment", drivers.ErrInvalidArgument, u.Redacted())
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("lifetime: %w: BaseURL %q uses plain http, which would send the token in clear; expected https", drivers.ErrInvalidArgument, raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return u, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func httpClient(cfg Config, logger *slog.Logger) (*http.Client, error) {
+	if cfg.HTTPClient != nil {
+		if cfg.CACert != nil || cfg.Insecure {
+			return nil, fmt.Errorf("lifetime: %w: HTTPClient cannot be combined with CACert or Insecure; configure TLS on its transport", drivers.ErrInvalidArgument)
+		}
+		return cfg.HTTPClient, nil
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if len(cfg.CACert) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(cfg.CACert) {
+			return nil, fmt.Errorf("lifetime: %w: CACert holds no PEM certificate", drivers.ErrInvalidArgument)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if cfg.Insecure {
+		logger.Warn("lifetime: TLS certificate verification is disabled (Insecure); the token can be stolen by anyone on the path", "base_url", cfg.BaseURL)
+		tlsCfg.InsecureSkipVerify = true
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tlsCfg
+	return &http.Client{Transport: tr}, nil
+}
+
+// do sends one request to path (relative to BaseURL, query included) and
+// returns the response body of a 2xx answer. in, when not nil, is sent as
+// JSON. Errors are classified as the package documentation says.
+func (c *Client) do(ctx context.Context, method, path string, in any) ([]byte, int, error) {
+	u := c.base.String() + path
+	var body io.Reader
+	if in != nil {
+		b, err := jsonMarshal(in)
+		if err != nil {
+			return nil, 0, fmt.Errorf("lifetime: encode %s %s: %w", method, path, err)
+		}
+		body = strings.NewReader(string(b))
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("lifetime: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, c.transportError(method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		err = fmt.Errorf("lifetime: %s %s: read response: %w", method, path, err)
+		if method == http.MethodGet {
+			err = drivers.Classify(drivers.ErrUnavailable, err)
+		}
+		return nil, resp.StatusCode, err
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, resp.StatusCode, c.statusError(method, path, resp.StatusCode, b)
+	}
+	c.logger.Debug("lifetime: request", "method", method, "path", path, "status", resp.StatusCode)
+	return b, resp.StatusCode, nil
+}
+
+// maxBody bounds how much of a response is read.
+const maxBody = 16 << 20
+
+// transportError classifies an error from http.Client.Do.
+func (c *Client) transportError(method, path string, err error) error {
+	wrapped := fmt.Errorf("lifetime: %s %s: %w", method, path, err)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// The caller gave up (or RequestTimeout passed); errors.Is(err,
+		// ctx.Err()) holds. Not classified: the caller decides.
+		return wrapped
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return wrapped // retrying will not fix a certificate
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		// The connection was never opened: nothing was sent.
+		return drivers.Classify(drivers.ErrUnavailable, wrapped)
+	}
+	if method == http.MethodGet {
+		return drivers.Classify(drivers.ErrUnavailable, wrapped)
+	}
+	// A POST or DELETE cut off after it was sent may have taken effect.
+	return wrapped
+}

@@ -1,0 +1,61 @@
+package steps
+
+import (
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// The IDs of the balanced plan's steps, in order. They are stable: hooks, the
+// report and the journal refer to them.
+const (
+	Preflight               = "preflight"
+	StopSchedulers          = "stop-schedulers"
+	DrainUpdating           = "drain-updating"
+	BlockLoaded             = "block-loaded"
+	Publish                 = "publish"
+	VerifyUpdating          = "verify-updating"
+	SwitchTraffic           = "switch-traffic"
+	StartSchedulersUpdating = "start-schedulers-updating"
+	UnblockLoaded           = "unblock-loaded"
+	AwaitLoaded             = "await-loaded"
+	RestoreTraffic          = "restore-traffic"
+	StartSchedulersLoaded   = "start-schedulers-loaded"
+)
+
+// IDs returns the balanced plan's step IDs in order.
+func IDs() []string {
+	return []string{Preflight, StopSchedulers, DrainUpdating, BlockLoaded, Publish, VerifyUpdating,
+		SwitchTraffic, StartSchedulersUpdating, UnblockLoaded, AwaitLoaded, RestoreTraffic, StartSchedulersLoaded}
+}
+
+// Balanced returns the plan of a balanced application deployment of
+// cfg.Release over every zone of f: preflight, then the eleven steps of the
+// runbook. Add hooks with plan.Before and plan.After, extra steps with
+// plan.InsertAfter, and run it with plan.Run.
+//
+// Balanced checks cfg and calls no driver.
+func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b := &balanced{cfg: cfg}
+	return farm.NewPlan(f, cfg.Plan,
+		b.preflight(),
+		b.stopSchedulers(),
+		b.drainUpdating(),
+		b.blockLoaded(),
+		b.publish(),
+		b.verifyUpdating(),
+		b.switchTraffic(),
+		b.startSchedulersUpdating(),
+		b.unblockLoaded(),
+		b.awaitLoaded(),
+		b.restoreTraffic(),
+		b.startSchedulersLoaded(),
+	)
+}
+
+// balanced holds the configuration the steps share.
+type balanced struct {
+	cfg Config
+}

@@ -1,0 +1,115 @@
+package steps
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// Config is what [Balanced] needs: the drivers, the release, and the waits.
+// The zero value of every duration means the default next to it.
+type Config struct {
+	// Services controls the Windows services on each server. Required.
+	Services drivers.ServiceController
+	// Platform deploys the release. Required.
+	Platform drivers.PlatformClient
+	// Prober checks the application directly on each server. Required.
+	Prober drivers.Prober
+	// Release is what to deploy; Release.Version is what the probes must
+	// report afterwards. Required.
+	Release drivers.Release
+
+	// Plan tunes the engine (concurrency, retries, observer).
+	Plan farm.PlanConfig
+
+	// PollInterval is how often load-balancer state is read while waiting
+	// for a drain or for members to turn healthy. Default 250ms.
+	PollInterval time.Duration
+	// DeployPollInterval is how often the platform and the probes are
+	// asked while waiting for a deployment or an install. Default 2s.
+	DeployPollInterval time.Duration
+	// ProgressInterval is how often a long wait reports progress. Default
+	// 10s.
+	ProgressInterval time.Duration
+	// DrainTimeout bounds the wait for a draining member's active
+	// connections to reach zero. Default 5m. What happens then is set by
+	// FailOnDrainTimeout.
+	DrainTimeout time.Duration
+	// FailOnDrainTimeout makes a drain that times out fail the step (the
+	// run halts with the members still draining). By default the members
+	// are taken out anyway and a warning names the connections left.
+	FailOnDrainTimeout bool
+	// DrainPeriod is how long to wait after draining a member whose load
+	// balancer cannot count its connections. Default 30s.
+	DrainPeriod time.Duration
+	// HealthTimeout bounds the wait for members to turn healthy once they
+	// are back in the load balancer. Default 2m.
+	HealthTimeout time.Duration
+	// ConfirmDelay is how long after stopping a service the engine reads
+	// it again to confirm it stays stopped and disabled. Default 2s.
+	ConfirmDelay time.Duration
+	// PublishTimeout bounds the platform deployment. Default 60m.
+	PublishTimeout time.Duration
+	// InstallTimeout bounds the wait for servers to run the release after
+	// the platform deployment (Updating) or after their deployment service
+	// restarts (Loaded). Default 30m.
+	InstallTimeout time.Duration
+	// ContinuePrepared lets the publish step continue a deployment that
+	// the platform prepared and holds for confirmation (LifeTime's
+	// needs_user_intervention with deployment_prepared). By default such a
+	// deployment halts the run with a clear error.
+	ContinuePrepared bool
+}
+
+// Defaults of [Config].
+const (
+	DefaultPollInterval       = 250 * time.Millisecond
+	DefaultDeployPollInterval = 2 * time.Second
+	DefaultProgressInterval   = 10 * time.Second
+	DefaultDrainTimeout       = 5 * time.Minute
+	DefaultDrainPeriod        = 30 * time.Second
+	DefaultHealthTimeout      = 2 * time.Minute
+	DefaultConfirmDelay       = 2 * time.Second
+	DefaultPublishTimeout     = 60 * time.Minute
+	DefaultInstallTimeout     = 30 * time.Minute
+)
+
+// ErrInvalidConfig is wrapped by every error [Balanced] returns for a bad
+// Config.
+var ErrInvalidConfig = errors.New("invalid balanced config")
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Services == nil || c.Platform == nil || c.Prober == nil {
+		return c, fmt.Errorf("%w: Services, Platform and Prober are required: want a driver for each", ErrInvalidConfig)
+	}
+	if c.Release.Version == "" {
+		return c, fmt.Errorf("%w: Release.Version is empty: want the version the application reports once deployed", ErrInvalidConfig)
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"PollInterval", &c.PollInterval, DefaultPollInterval},
+		{"DeployPollInterval", &c.DeployPollInterval, DefaultDeployPollInterval},
+		{"ProgressInterval", &c.ProgressInterval, DefaultProgressInterval},
+		{"DrainTimeout", &c.DrainTimeout, DefaultDrainTimeout},
+		{"DrainPeriod", &c.DrainPeriod, DefaultDrainPeriod},
+		{"HealthTimeout", &c.HealthTimeout, DefaultHealthTimeout},
+		{"ConfirmDelay", &c.ConfirmDelay, DefaultConfirmDelay},
+		{"PublishTimeout", &c.PublishTimeout, DefaultPublishTimeout},
+		{"InstallTimeout", &c.InstallTimeout, DefaultInstallTimeout},
+	}
+	for _, d := range durations {
+		switch {
+		case *d.v < 0:
+			return c, fmt.Errorf("%w: %s %v: want a positive duration, or 0 for the default %v", ErrInvalidConfig, d.name, *d.v, d.def)
+		case *d.v == 0:
+			*d.v = d.def
+		}
+	}
+	return c, nil
+}

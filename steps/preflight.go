@@ -1,0 +1,104 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+func (b *balanced) preflight() farm.Step {
+	return farm.Step{
+		ID:    Preflight,
+		Title: "Check every driver, capture services' and members' state for exact restore",
+		Describe: func(z *farm.Zone) []string {
+			return []string{
+				"read load-balancer members " + strings.Join(append(z.Updating.Members(), z.Loaded.Members()...), ", "),
+				"read Scheduler and Deployment services on " + names(z.Servers()),
+				"probe the application on " + names(z.Servers()),
+			}
+		},
+		Run: func(ctx context.Context, r *farm.Run) error {
+			if err := r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
+				return b.captureMembers(ctx, r, z)
+			}); err != nil {
+				return err
+			}
+			if err := r.ForEachServer(ctx, r.Farm().Servers(), func(ctx context.Context, s farm.Server) error {
+				return b.captureServer(ctx, r, s)
+			}); err != nil {
+				return err
+			}
+			if rr, ok := b.cfg.Platform.(drivers.DeployedReleaseReader); ok {
+				return r.Do(ctx, "", "", func(ctx context.Context) error {
+					rel, err := rr.DeployedRelease(ctx)
+					if err != nil {
+						return fmt.Errorf("read the deployed release: %w", err)
+					}
+					r.Captured().SetValue(CapturedPreviousRelease, marshalRelease(rel))
+					return nil
+				})
+			}
+			return nil
+		},
+	}
+}
+
+// captureMembers reads every member of the zone and checks the Loaded group
+// can carry the zone's traffic alone.
+func (b *balanced) captureMembers(ctx context.Context, r *farm.Run, z *farm.Zone) error {
+	members := append(z.Updating.Members(), z.Loaded.Members()...)
+	sts, err := z.LoadBalancer.Status(ctx, members...)
+	if err != nil {
+		return fmt.Errorf("read load-balancer members: %w", err)
+	}
+	if len(sts) != len(members) {
+		return fmt.Errorf("load balancer returned %d members for %d asked", len(sts), len(members))
+	}
+	loaded := map[string]bool{}
+	for _, m := range z.Loaded.Members() {
+		loaded[m] = true
+	}
+	for _, st := range sts {
+		r.Captured().SetMember(z.Name, st)
+		switch {
+		case loaded[st.Member] && (st.State != drivers.Serving || st.Health == drivers.Unhealthy):
+			return fmt.Errorf("Loaded member %s reads %s/%s: want serving and healthy, since the Loaded group carries the zone's traffic alone", st.Member, st.State, st.Health)
+		case st.State != drivers.Serving:
+			r.Warn(z.Name, "", "Updating member %s reads %s before the run; it will be restored to that", st.Member, st.State)
+		}
+	}
+	return nil
+}
+
+// captureServer reads the services of one server and probes it.
+func (b *balanced) captureServer(ctx context.Context, r *farm.Run, s farm.Server) error {
+	svcs := []drivers.Service{drivers.SchedulerService, drivers.DeploymentService}
+	if s.DeploymentController {
+		svcs = append(svcs, drivers.DeploymentControllerService)
+	}
+	for _, svc := range svcs {
+		st, err := b.cfg.Services.ServiceState(ctx, s.Target(), svc)
+		if err != nil {
+			return fmt.Errorf("read %s service: %w", svc, err)
+		}
+		switch {
+		case svc != drivers.SchedulerService && st.Run != drivers.Running:
+			return fmt.Errorf("%s service reads %s/%s: want running, or the server cannot install the release", svc, st.Run, st.Startup)
+		case svc == drivers.SchedulerService && st.Startup == drivers.Disabled:
+			r.Warn(s.Zone, s.Name, "Scheduler service is already disabled; it will be restored to disabled (if an earlier run left it so, resume that run instead)")
+		}
+		r.Captured().SetService(s.Name, svc, st)
+	}
+	res, err := b.cfg.Prober.Probe(ctx, s.Target())
+	if err != nil {
+		return fmt.Errorf("probe the application: %w", err)
+	}
+	if !res.Healthy {
+		return fmt.Errorf("application unhealthy before the run (status %d, %s): want every server healthy", res.StatusCode, res.Detail)
+	}
+	r.Captured().SetValue("version/"+s.Name, res.Version)
+	return nil
+}

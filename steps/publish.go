@@ -1,0 +1,301 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// Keys of values the steps record in farm.Captured.
+const (
+	// CapturedDeploymentID is the platform's ID of the deployment the
+	// publish step started.
+	CapturedDeploymentID = "deployment-id"
+	// CapturedPreviousRelease is the release deployed before the run, as
+	// JSON, where the platform can say (drivers.DeployedReleaseReader).
+	CapturedPreviousRelease = "previous-release"
+)
+
+func (b *balanced) publish() farm.Step {
+	return farm.Step{
+		ID:    Publish,
+		Title: "Publish the release with the platform; wait until it finishes and every Updating server runs it",
+		Describe: func(z *farm.Zone) []string {
+			return []string{fmt.Sprintf("deploy %s; wait for %s to serve it", b.releaseName(), names(z.Updating.Servers))}
+		},
+		Run: func(ctx context.Context, r *farm.Run) error {
+			updating := groupServers(r.Farm(), farm.Updating)
+			if _, started := r.Captured().Value(CapturedDeploymentID); !started {
+				if b.allOnRelease(ctx, r, updating) {
+					r.Emit(farm.Event{Kind: farm.Progress, Message: "every Updating server already runs " + b.cfg.Release.Version + "; not deploying again"})
+					return nil
+				}
+				err := r.Do(ctx, "", "", func(ctx context.Context) error {
+					id, err := b.cfg.Platform.StartDeployment(ctx, b.cfg.Release)
+					if err != nil {
+						return fmt.Errorf("start deployment of %s: %w", b.releaseName(), err)
+					}
+					r.Captured().SetValue(CapturedDeploymentID, id)
+					r.Emit(farm.Event{Kind: farm.Progress, Message: "deployment " + id + " started"})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			id, _ := r.Captured().Value(CapturedDeploymentID)
+			if err := b.awaitDeployment(ctx, r, id); err != nil {
+				return err
+			}
+			return b.awaitRelease(ctx, r, updating, false)
+		},
+	}
+}
+
+func (b *balanced) releaseName() string {
+	if len(b.cfg.Release.Applications) == 0 {
+		return "release " + b.cfg.Release.Version
+	}
+	apps := make([]string, len(b.cfg.Release.Applications))
+	for i, a := range b.cfg.Release.Applications {
+		apps[i] = a.Name + " " + a.Version
+	}
+	return "release " + b.cfg.Release.Version + " (" + strings.Join(apps, ", ") + ")"
+}
+
+// awaitDeployment polls the platform until the deployment ends. A deployment
+// that needs user intervention is continued only when it is a prepared
+// two-step deployment and ContinuePrepared is set. When ctx ends first, the
+// deployment is aborted where the platform can.
+func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id string) error {
+	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	logged := 0
+	continued := false
+	var last drivers.DeploymentStatus
+	err := r.Poll(pctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
+		st, err := b.cfg.Platform.DeploymentStatus(ctx, id)
+		if err != nil {
+			if drivers.IsRetryable(err) {
+				return false, farm.Event{Message: "reading deployment status: " + err.Error()}, nil
+			}
+			return false, farm.Event{}, fmt.Errorf("read deployment %s: %w", id, err)
+		}
+		last = st
+		for _, l := range st.Log[min(logged, len(st.Log)):] {
+			kind := farm.Progress
+			if l.Type == "Warning" || l.Type == "Error" {
+				kind = farm.Warning
+			}
+			r.Emit(farm.Event{Kind: kind, Message: "platform: " + l.Message})
+		}
+		logged = max(logged, len(st.Log))
+		switch {
+		case st.State.Succeeded():
+			return true, farm.Event{}, nil
+		case st.State.Done():
+			return false, farm.Event{}, fmt.Errorf("deployment %s ended %s%s", id, st.State, lastErrors(st))
+		case st.State == drivers.DeploymentNeedsUserIntervention:
+			c, canContinue := b.cfg.Platform.(drivers.DeploymentContinuer)
+			if st.Info == "deployment_prepared" && b.cfg.ContinuePrepared && canContinue && !continued {
+				if err := c.ContinueDeployment(ctx, id); err != nil {
+					return false, farm.Event{}, fmt.Errorf("continue prepared deployment %s: %w", id, err)
+				}
+				continued = true
+				return false, farm.Event{Message: "continued prepared deployment " + id}, nil
+			}
+			if continued && st.Info == "deployment_prepared" {
+				return false, farm.Event{Message: "deployment " + id + " continuing"}, nil
+			}
+			return false, farm.Event{}, fmt.Errorf("deployment %s needs user intervention (%s): resolve it in the platform console, then resume; set ContinuePrepared to continue prepared deployments automatically", id, st.Info)
+		}
+		return false, farm.Event{Message: fmt.Sprintf("deployment %s %s", id, st.State)}, nil
+	})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil || pctx.Err() != nil {
+		if a, ok := b.cfg.Platform.(drivers.DeploymentAborter); ok && !last.State.Done() {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if aerr := a.AbortDeployment(actx, id); aerr != nil {
+				r.Warn("", "", "abort deployment %s: %v", id, aerr)
+			} else {
+				r.Warn("", "", "deployment %s aborted", id)
+			}
+		}
+		if ctx.Err() == nil {
+			return fmt.Errorf("deployment %s did not finish within %s (last state %s): %w", id, b.cfg.PublishTimeout, last.State, err)
+		}
+	}
+	return err
+}
+
+func lastErrors(st drivers.DeploymentStatus) string {
+	var msgs []string
+	for _, l := range st.Log {
+		if l.Type == "Error" {
+			msgs = append(msgs, l.Message)
+		}
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	if len(msgs) > 3 {
+		msgs = msgs[len(msgs)-3:]
+	}
+	return ": " + strings.Join(msgs, "; ")
+}
+
+func (b *balanced) verifyUpdating() farm.Step {
+	return farm.Step{
+		ID:    VerifyUpdating,
+		Title: "Test the application directly on each Updating server: available and updated",
+		Describe: func(z *farm.Zone) []string {
+			var lines []string
+			for _, s := range z.Updating.Servers {
+				lines = append(lines, fmt.Sprintf("probe %s at %s: want healthy, version %s", s.Name, orNone(s.ProbeURL), b.cfg.Release.Version))
+			}
+			return lines
+		},
+		Run: func(ctx context.Context, r *farm.Run) error {
+			return r.ForEachServer(ctx, groupServers(r.Farm(), farm.Updating), func(ctx context.Context, s farm.Server) error {
+				ok, why, err := b.onRelease(ctx, s)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return fmt.Errorf("verification failed: %s", why)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no probe URL)"
+	}
+	return s
+}
+
+func (b *balanced) awaitLoaded() farm.Step {
+	return farm.Step{
+		ID:    AwaitLoaded,
+		Title: "Wait until every Loaded server runs the release and its deployment service is idle",
+		Describe: func(z *farm.Zone) []string {
+			return []string{fmt.Sprintf("wait for %s to serve %s", names(z.Loaded.Servers), b.cfg.Release.Version)}
+		},
+		Run: func(ctx context.Context, r *farm.Run) error {
+			return b.awaitRelease(ctx, r, groupServers(r.Farm(), farm.Loaded), true)
+		},
+	}
+}
+
+// onRelease probes s and reports whether it serves the release healthily,
+// and why not.
+func (b *balanced) onRelease(ctx context.Context, s farm.Server) (bool, string, error) {
+	res, err := b.cfg.Prober.Probe(ctx, s.Target())
+	if err != nil {
+		return false, "", fmt.Errorf("probe: %w", err)
+	}
+	switch {
+	case !res.Healthy:
+		detail := res.Detail
+		if detail == "" {
+			detail = "unhealthy"
+		}
+		return false, fmt.Sprintf("%s: status %d, %s", s.Name, res.StatusCode, detail), nil
+	case res.Version != b.cfg.Release.Version:
+		return false, fmt.Sprintf("%s serves version %q, want %q", s.Name, res.Version, b.cfg.Release.Version), nil
+	}
+	return true, "", nil
+}
+
+// allOnRelease reports whether every server already serves the release.
+func (b *balanced) allOnRelease(ctx context.Context, r *farm.Run, servers []farm.Server) bool {
+	var mu sync.Mutex
+	all := true
+	_ = r.Each(ctx, servers, func(ctx context.Context, s farm.Server) error {
+		ok, _, err := b.onRelease(ctx, s)
+		mu.Lock()
+		defer mu.Unlock()
+		all = all && ok && err == nil
+		return nil
+	})
+	return all
+}
+
+// awaitRelease polls the servers until every one serves the release (and,
+// with idle set, reports its deployment service idle where a driver can
+// tell), at most InstallTimeout. Transient probe errors count as not yet.
+func (b *balanced) awaitRelease(ctx context.Context, r *farm.Run, servers []farm.Server, idle bool) error {
+	var idler drivers.IdleReporter
+	if idle {
+		if ir, ok := b.cfg.Services.(drivers.IdleReporter); ok {
+			idler = ir
+		} else if ir, ok := b.cfg.Platform.(drivers.IdleReporter); ok {
+			idler = ir
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, b.cfg.InstallTimeout)
+	defer cancel()
+	pending := slices.Clone(servers)
+	why := map[string]string{}
+	var mu sync.Mutex
+	err := r.Poll(wctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
+		var still []farm.Server
+		err := r.Each(ctx, pending, func(ctx context.Context, s farm.Server) error {
+			ok, reason, err := b.onRelease(ctx, s)
+			if err == nil && ok && idler != nil {
+				ok, err = idler.DeploymentIdle(ctx, s.Target())
+				reason = s.Name + ": deployment service busy"
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil && !drivers.IsRetryable(err):
+				return &farm.StepError{Step: r.StepID(), Zone: s.Zone, Server: s.Name, Err: err}
+			case err != nil:
+				why[s.Name] = s.Name + ": " + err.Error()
+				still = append(still, s)
+			case !ok:
+				why[s.Name] = reason
+				still = append(still, s)
+			}
+			return nil
+		})
+		if err != nil {
+			return false, farm.Event{}, err
+		}
+		slices.SortFunc(still, func(a, b farm.Server) int { return strings.Compare(a.Name, b.Name) })
+		pending = still
+		return len(pending) == 0, farm.Event{Done: len(servers) - len(pending), Total: len(servers),
+			Message: fmt.Sprintf("%d of %d servers run %s", len(servers)-len(pending), len(servers), b.cfg.Release.Version)}, nil
+	})
+	if err != nil {
+		var reasons []string
+		for _, s := range pending {
+			reasons = append(reasons, why[s.Name])
+		}
+		if len(reasons) > 10 {
+			reasons = append(reasons[:10], fmt.Sprintf("and %d more", len(reasons)-10))
+		}
+		return fmt.Errorf("waiting for servers to run %s: %d of %d not ready: %s: %w", b.cfg.Release.Version, len(pending), len(servers), strings.Join(reasons, "; "), err)
+	}
+	return nil
+}
+
+// marshalRelease renders a release for farm.Captured.
+func marshalRelease(rel drivers.Release) string {
+	b, _ := json.Marshal(rel)
+	return string(b)
+}

@@ -1,0 +1,270 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+func (b *balanced) drainUpdating() farm.Step {
+	return farm.Step{
+		ID:    DrainUpdating,
+		Title: "Take the Updating servers out of the load balancer: drain, wait for their requests to finish, then out",
+		Describe: func(z *farm.Zone) []string {
+			return []string{"drain then out: members " + strings.Join(z.Updating.Members(), ", ") + "; Loaded " + strings.Join(z.Loaded.Members(), ", ") + " keep serving"}
+		},
+		Run: func(ctx context.Context, r *farm.Run) error {
+			return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
+				return b.drain(ctx, r, z, z.Updating.Members())
+			})
+		},
+	}
+}
+
+func (b *balanced) switchTraffic() farm.Step {
+	return farm.Step{
+		ID:    SwitchTraffic,
+		Title: "Switch traffic: Updating servers in, Loaded servers drained and out",
+		Describe: func(z *farm.Zone) []string {
+			how := "in two moves: Updating in and healthy first, then Loaded drained"
+			if _, ok := z.LoadBalancer.(drivers.Switcher); ok {
+				how = "in one load-balancer transaction"
+			}
+			return []string{"serve " + strings.Join(z.Updating.Members(), ", ") + "; drain then out " + strings.Join(z.Loaded.Members(), ", ") + " (" + how + ")"}
+		},
+		Run: func(ctx context.Context, r *farm.Run) error {
+			return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
+				return b.switchZone(ctx, r, z)
+			})
+		},
+	}
+}
+
+func (b *balanced) restoreTraffic() farm.Step {
+	return farm.Step{
+		ID:    RestoreTraffic,
+		Title: "Put the Loaded servers back in the load balancer; verify every member serving and healthy",
+		Describe: func(z *farm.Zone) []string {
+			return []string{"serve " + strings.Join(z.Loaded.Members(), ", ") + "; then every member of the zone must read serving and healthy"}
+		},
+		Run: func(ctx context.Context, r *farm.Run) error {
+			return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
+				lb := z.LoadBalancer
+				loaded := z.Loaded.Members()
+				if err := b.warmUp(ctx, r, z, loaded); err != nil {
+					return err
+				}
+				want := map[drivers.MemberState][]string{}
+				for _, m := range loaded {
+					state := drivers.Serving
+					if st, ok := r.Captured().Member(z.Name, m); ok && st.State.Valid() {
+						state = st.State
+					}
+					want[state] = append(want[state], m)
+				}
+				for _, state := range []drivers.MemberState{drivers.Serving, drivers.Draining, drivers.Out} {
+					if len(want[state]) == 0 {
+						continue
+					}
+					if err := lb.SetState(ctx, state, want[state]...); err != nil {
+						return fmt.Errorf("set %s %s: %w", strings.Join(want[state], ", "), state, err)
+					}
+				}
+				return b.awaitMembers(ctx, r, z, want[drivers.Serving], drivers.Serving, true)
+			})
+		},
+	}
+}
+
+// switchZone moves one zone's traffic from its Loaded group to its Updating
+// group. The moment traffic moves is not interrupted by cancellation: a
+// switch half done would leave both versions serving.
+func (b *balanced) switchZone(ctx context.Context, r *farm.Run, z *farm.Zone) error {
+	updating, loaded := z.Updating.Members(), z.Loaded.Members()
+	lb := z.LoadBalancer
+	if err := b.warmUp(ctx, r, z, updating); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.HealthTimeout)
+	defer cancel()
+	if sw, ok := lb.(drivers.Switcher); ok {
+		if err := sw.Switch(cctx, updating, loaded); err != nil {
+			return fmt.Errorf("switch to %s: %w", strings.Join(updating, ", "), err)
+		}
+	} else {
+		if err := lb.SetState(cctx, drivers.Serving, updating...); err != nil {
+			return fmt.Errorf("set %s serving: %w", strings.Join(updating, ", "), err)
+		}
+		if err := b.awaitMembers(cctx, r, z, updating, drivers.Serving, true); err != nil {
+			return err
+		}
+		if err := lb.SetState(cctx, drivers.Draining, loaded...); err != nil {
+			return fmt.Errorf("drain %s: %w", strings.Join(loaded, ", "), err)
+		}
+	}
+	if err := b.drain(ctx, r, z, loaded); err != nil {
+		return err
+	}
+	return b.awaitMembers(ctx, r, z, updating, drivers.Serving, true)
+}
+
+// warmUp brings members that are out into draining, where the load balancer
+// health-checks them but sends them no new requests, and waits until they
+// are not unhealthy. Members already draining or serving are left alone.
+func (b *balanced) warmUp(ctx context.Context, r *farm.Run, z *farm.Zone, members []string) error {
+	sts, err := z.LoadBalancer.Status(ctx, members...)
+	if err != nil {
+		return fmt.Errorf("read members: %w", err)
+	}
+	var out []string
+	for _, st := range sts {
+		if st.State == drivers.Out {
+			out = append(out, st.Member)
+		}
+	}
+	if len(out) > 0 {
+		if err := z.LoadBalancer.SetState(ctx, drivers.Draining, out...); err != nil {
+			return fmt.Errorf("bring %s to draining for health checks: %w", strings.Join(out, ", "), err)
+		}
+	}
+	return b.awaitMembers(ctx, r, z, members, "", true)
+}
+
+// awaitMembers polls until every member reads the wanted state (any state
+// when want is empty) and, when healthy is set, is not unhealthy; at most
+// HealthTimeout.
+func (b *balanced) awaitMembers(ctx context.Context, r *farm.Run, z *farm.Zone, members []string, want drivers.MemberState, healthy bool) error {
+	if len(members) == 0 {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, b.cfg.HealthTimeout)
+	defer cancel()
+	var waiting []string
+	err := r.Poll(wctx, b.cfg.PollInterval, b.cfg.ProgressInterval, z.Name, func(ctx context.Context) (bool, farm.Event, error) {
+		sts, err := z.LoadBalancer.Status(ctx, members...)
+		if err != nil {
+			if drivers.IsRetryable(err) {
+				return false, farm.Event{Message: "reading members: " + err.Error()}, nil
+			}
+			return false, farm.Event{}, err
+		}
+		waiting = waiting[:0]
+		for _, st := range sts {
+			if (want != "" && st.State != want) || (healthy && st.Health == drivers.Unhealthy) {
+				waiting = append(waiting, fmt.Sprintf("%s (%s, %s)", st.Member, st.State, st.Health))
+			}
+		}
+		return len(waiting) == 0, farm.Event{Done: len(members) - len(waiting), Total: len(members),
+			Message: "waiting for members: " + strings.Join(waiting, ", ")}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("members not %s and healthy: %s: %w", orAny(want), strings.Join(waiting, ", "), err)
+	}
+	return nil
+}
+
+func orAny(s drivers.MemberState) string {
+	if s == "" {
+		return "ready"
+	}
+	return string(s)
+}
+
+// errDrainTimeout is wrapped when a drain outlasts DrainTimeout and
+// FailOnDrainTimeout is set.
+var errDrainTimeout = errors.New("drain timed out")
+
+// drain stops new requests to members, waits until they hold none (or, for
+// load balancers that cannot count, until the load balancer reports them
+// out and DrainPeriod has passed), then takes them out and confirms it.
+func (b *balanced) drain(ctx context.Context, r *farm.Run, z *farm.Zone, members []string) error {
+	lb := z.LoadBalancer
+	sts, err := lb.Status(ctx, members...)
+	if err != nil {
+		return fmt.Errorf("read members: %w", err)
+	}
+	var pending []string
+	for _, st := range sts {
+		if st.State != drivers.Out {
+			pending = append(pending, st.Member)
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	if err := lb.SetState(ctx, drivers.Draining, pending...); err != nil {
+		return fmt.Errorf("drain %s: %w", strings.Join(pending, ", "), err)
+	}
+	started := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, b.cfg.DrainTimeout)
+	defer cancel()
+	var left []string
+	err = r.Poll(wctx, b.cfg.PollInterval, b.cfg.ProgressInterval, z.Name, func(ctx context.Context) (bool, farm.Event, error) {
+		sts, err := lb.Status(ctx, pending...)
+		if err != nil {
+			if drivers.IsRetryable(err) {
+				return false, farm.Event{Message: "reading members: " + err.Error()}, nil
+			}
+			return false, farm.Event{}, err
+		}
+		left = left[:0]
+		conns := 0
+		for _, st := range sts {
+			switch {
+			case st.State == drivers.Serving:
+				return false, farm.Event{}, fmt.Errorf("member %s reads serving while draining: something else changed the load balancer", st.Member)
+			case st.ConnectionsKnown && st.ActiveConnections > 0:
+				conns += st.ActiveConnections
+				left = append(left, fmt.Sprintf("%s (%d active)", st.Member, st.ActiveConnections))
+			case !st.ConnectionsKnown && (st.State != drivers.Out || time.Since(started) < b.cfg.DrainPeriod):
+				left = append(left, fmt.Sprintf("%s (%s, connections not counted)", st.Member, st.State))
+			}
+		}
+		return len(left) == 0, farm.Event{Done: len(pending) - len(left), Total: len(pending),
+			Message: fmt.Sprintf("draining %s: %d connections left", strings.Join(left, ", "), conns)}, nil
+	})
+	if err != nil {
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return fmt.Errorf("drain %s: %w", strings.Join(pending, ", "), err)
+		}
+		if b.cfg.FailOnDrainTimeout {
+			return fmt.Errorf("%w after %s: still held: %s", errDrainTimeout, b.cfg.DrainTimeout, strings.Join(left, ", "))
+		}
+		r.Warn(z.Name, "", "drain timed out after %s; taking members out anyway: %s", b.cfg.DrainTimeout, strings.Join(left, ", "))
+	}
+	if err := lb.SetState(ctx, drivers.Out, pending...); err != nil {
+		return fmt.Errorf("take %s out: %w", strings.Join(pending, ", "), err)
+	}
+	sts, err = lb.Status(ctx, pending...)
+	if err != nil {
+		return fmt.Errorf("confirm %s out: %w", strings.Join(pending, ", "), err)
+	}
+	for _, st := range sts {
+		if st.State != drivers.Out {
+			return fmt.Errorf("member %s reads %s after being taken out: want out", st.Member, st.State)
+		}
+	}
+	return nil
+}
+
+func names(servers []farm.Server) string {
+	out := make([]string, len(servers))
+	for i, s := range servers {
+		out[i] = s.Name
+	}
+	return strings.Join(out, ", ")
+}
+
+func groupServers(f *farm.Farm, role farm.GroupRole) []farm.Server {
+	var out []farm.Server
+	for _, g := range f.Groups(role) {
+		out = append(out, g.Servers...)
+	}
+	return slices.Clip(out)
+}
