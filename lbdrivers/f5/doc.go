@@ -1,0 +1,61 @@
+// Package f5 is a [drivers.LoadBalancer] for F5 BIG-IP LTM pools over the
+// iControl REST API.
+//
+// It is for the balanced engine (or any tool) that must drain, take out and
+// put back the members of one pool. It is not a general iControl client:
+// it touches only pool members, never nodes, virtual servers or monitors.
+//
+// # States
+//
+// The driver maps the three administrative states to BIG-IP's (F5 K13310):
+//
+//	Serving   Enabled         {"state":"unchecked","session":"user-enabled"}
+//	Draining  Disabled        {"state":"unchecked","session":"user-disabled"}
+//	Out       Forced Offline  {"state":"user-down","session":"user-disabled"}
+//
+// with PUT /mgmt/tm/ltm/pool/~<Partition>~<Pool>/members/~<Partition>~<node>:<port>.
+// Disabled keeps active and persistent connections, so it is a drain;
+// Status reports the member's serverside.curConns statistic as
+// ActiveConnections (ConnectionsKnown is true). Health comes from the
+// member's monitor state (up/down), or from the statistics' availability
+// state when no monitor decides.
+//
+// Members are named "node:port", "ipv4:port" or "[ipv6]:port". Names are
+// validated (letters, digits, '.', '-', '_'; no '/', '~', '?', '#', '%' or
+// spaces) before they reach a URL; a bad name is [drivers.ErrInvalidArgument].
+// A safe name without a port is passed to the device, which answers 404
+// ([drivers.ErrNotFound]): no BIG-IP member has such a name.
+//
+// # Authentication
+//
+// The driver logs in with POST /mgmt/shared/authn/login (login provider
+// "tmos") and sends the token in X-F5-Auth-Token. It tracks the token's
+// lifetime (extended to Config.TokenTimeout when set) and logs in again
+// shortly before it expires. When the device answers 401 (token revoked or
+// expired early), the driver logs in once more and repeats the request; a
+// second 401, or a 403, is [drivers.ErrPermissionDenied]. The password and
+// tokens never appear in logs or errors; [Secret] redacts itself.
+//
+// # Errors
+//
+// 400 is [drivers.ErrInvalidArgument], 401/403 [drivers.ErrPermissionDenied],
+// 404 [drivers.ErrNotFound]. [drivers.ErrUnavailable] (the only class the
+// engine retries) is used only when the change certainly did not happen:
+// for reads, any 429, 5xx or transport failure; for PUT, 429 and 503 (the
+// device refused the request before handling it) and failures to connect.
+// A 500, 502 or 504 answer to a PUT, or a connection lost after the request
+// was sent, may follow a change that did happen: the driver reads the member
+// back, succeeds if it reached the requested state, and otherwise returns an
+// unclassified error.
+//
+// # Not offered: Switcher
+//
+// BIG-IP has REST transactions (/mgmt/tm/transaction), which could make a
+// two-group switch atomic, but this driver does not implement
+// [drivers.Switcher]: the transaction semantics (validation, commit
+// timeouts, partial commits) are not modelled by the fake in package
+// f5test, and an untested transaction is worse than none. The engine falls
+// back to "serve the new group, then drain the old one".
+//
+// Package f5test provides a fake iControl REST server for tests.
+package f5
