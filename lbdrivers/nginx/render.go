@@ -141,7 +141,7 @@ func ParseFile(data []byte) (UpstreamFile, error) {
 		if err != nil {
 			return f, fmt.Errorf("%w: line %d %q: %w", errNotManaged, n, line, err)
 		}
-		if len(f.Servers) == 0 {
+		if len(f.Servers) == 0 && len(params) > 0 {
 			f.ServerParams = params
 		}
 		f.Servers = append(f.Servers, s)

@@ -1,0 +1,97 @@
+package nginx_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/lbdrivers/nginx"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// namedBackends starts n loopback HTTP servers that answer with their name.
+func namedBackends(t *testing.T, n int) []nginx.Member {
+	t.Helper()
+	var members []nginx.Member
+	for i := range n {
+		name := fmt.Sprintf("fe%d", i+1)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			io.WriteString(w, name)
+		}))
+		t.Cleanup(srv.Close)
+		members = append(members, nginx.Member{Name: name, Address: strings.TrimPrefix(srv.URL, "http://")})
+	}
+	return members
+}
+
+// hits sends n requests through NGINX and counts the answers per backend.
+func hits(t *testing.T, addr string, n int) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for range n {
+		resp, err := http.Get("http://" + addr + "/")
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "body %s", body)
+		got[string(body)]++
+	}
+	return got
+}
+
+// TestOSSRoutesTraffic checks through a real NGINX that a member set out or
+// draining gets no new request as soon as SetState returns, and gets them
+// again once serving.
+func TestOSSRoutesTraffic(t *testing.T) {
+	members := namedBackends(t, 3)
+	var d *nginx.OSS
+	n := startNginx(t, func(n *realNginx) {
+		var err error
+		d, err = nginx.NewOSS(n.ossConfig(members))
+		require.NoError(t, err)
+		require.NoError(t, d.Init(t.Context()))
+	})
+	all := hits(t, n.Addr, 30)
+	assert.Equal(t, map[string]int{"fe1": 10, "fe2": 10, "fe3": 10}, all, "round robin over three serving members")
+
+	require.NoError(t, d.SetState(t.Context(), drivers.Draining, "fe1"))
+	require.NoError(t, d.SetState(t.Context(), drivers.Out, "fe2"))
+	assert.Equal(t, map[string]int{"fe3": 20}, hits(t, n.Addr, 20), "no request reaches a draining or out member after SetState returns")
+
+	require.NoError(t, d.SetState(t.Context(), drivers.Serving, "fe1", "fe2"))
+	back := hits(t, n.Addr, 30)
+	assert.Len(t, back, 3, "every member serves again: %v", back)
+}
+
+// TestOSSRealNginxRefusesBadFile makes the real nginx -t refuse the rendered
+// file (an argument NGINX rejects) and checks the rollback: the error carries
+// NGINX's message, the file is the previous one and NGINX still serves.
+func TestOSSRealNginxRefusesBadFile(t *testing.T) {
+	members := namedBackends(t, 2)
+	n := startNginx(t, func(n *realNginx) {
+		d, err := nginx.NewOSS(n.ossConfig(members))
+		require.NoError(t, err)
+		require.NoError(t, d.Init(t.Context()))
+	})
+	before, err := os.ReadFile(n.File)
+	require.NoError(t, err)
+
+	cfg := n.ossConfig(members)
+	cfg.Directives = append(cfg.Directives, "keepalive lots")
+	bad, err := nginx.NewOSS(cfg)
+	require.NoError(t, err, "the driver cannot know every NGINX rule; nginx -t does")
+	err = bad.SetState(t.Context(), drivers.Out, "fe1")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, drivers.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), `invalid value "lots"`)
+	after, err := os.ReadFile(n.File)
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "rolled back")
+	assert.Len(t, hits(t, n.Addr, 10), 2, "NGINX still serves with the previous file")
+}
