@@ -278,7 +278,9 @@ func TestHostileNamesNeverReachSocket(t *testing.T) {
 	}
 	assert.Empty(t, f.sent(), "nothing may be sent for a hostile name")
 	// A mapping that yields a hostile server name is refused too.
-	d = newDriver(t, f, func(c *haproxy.Config) { c.ServerName = func(string) string { return "x;shutdown sessions server app/fe1" } })
+	d = newDriver(t, f, func(c *haproxy.Config) {
+		c.ServerName = func(string) string { return "x;shutdown sessions server app/fe1" }
+	})
 	assert.ErrorIs(t, d.SetState(t.Context(), drivers.Out, "fe1"), drivers.ErrInvalidArgument)
 	assert.Empty(t, f.sent())
 }
