@@ -65,9 +65,6 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.Jitter == 0 {
 		p.Jitter = DefaultJitter
 	}
-	if p.Jitter < 0 {
-		p.Jitter = 0
-	}
 	return p
 }
 
@@ -89,7 +86,7 @@ func (p RetryPolicy) Backoff(next int) time.Duration {
 // jittered applies the policy's jitter to d with r.
 func (p RetryPolicy) jittered(d time.Duration, r *rand.Rand) time.Duration {
 	p = p.withDefaults()
-	if p.Jitter == 0 || d <= 0 {
+	if p.Jitter <= 0 || d <= 0 {
 		return d
 	}
 	f := 1 + p.Jitter*(2*r.Float64()-1)

@@ -87,6 +87,22 @@ func (r *Run) ForEachZone(ctx context.Context, fn func(ctx context.Context, z *Z
 	})
 }
 
+// Each runs fn for every server within the run's concurrency limit, without
+// retries and without recording actions in the report: it is for polls that
+// are repeated many times (probes while waiting for installs). It returns
+// the errors aggregated, or nil.
+func (r *Run) Each(ctx context.Context, servers []Server, fn func(ctx context.Context, s Server) error) error {
+	return r.fanOut(len(servers), func(i int) error {
+		select {
+		case r.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		defer func() { <-r.sem }()
+		return fn(ctx, servers[i])
+	})
+}
+
 func (r *Run) fanOut(n int, fn func(i int) error) error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
