@@ -1,0 +1,129 @@
+package f5_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/lbdrivers/f5"
+	"github.com/balanced-deploy/balanced/lbdrivers/f5/f5test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestErrorClasses(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault f5test.Fault
+		call  string // "set" or "status"
+		class error  // nil: unclassified
+		// changed is whether the member ended Forced Offline (set only).
+		changed bool
+	}{
+		{"PUT throttled", f5test.Fault{Method: "PUT", Status: 429}, "set", drivers.ErrUnavailable, false},
+		{"PUT device busy", f5test.Fault{Method: "PUT", Status: 503}, "set", drivers.ErrUnavailable, false},
+		{"PUT 500 before the change", f5test.Fault{Method: "PUT", Status: 500}, "set", nil, false},
+		{"PUT 504 after the change is read back", f5test.Fault{Method: "PUT", Status: 504, After: true}, "set", nil, true},
+		{"PUT 400", f5test.Fault{Method: "PUT", Status: 400}, "set", drivers.ErrInvalidArgument, false},
+		{"PUT 403", f5test.Fault{Method: "PUT", Status: 403}, "set", drivers.ErrPermissionDenied, false},
+		{"GET 404", f5test.Fault{Method: "GET", Status: 404}, "set", drivers.ErrNotFound, false},
+		{"GET 500", f5test.Fault{Method: "GET", Path: "/stats", Status: 500}, "status", drivers.ErrUnavailable, false},
+		{"GET 502", f5test.Fault{Method: "GET", Status: 502}, "status", drivers.ErrUnavailable, false},
+		{"GET 429", f5test.Fault{Method: "GET", Status: 429}, "status", drivers.ErrUnavailable, false},
+		{"login busy", f5test.Fault{Method: "POST", Path: "/authn/login", Status: 503}, "set", drivers.ErrUnavailable, false},
+		{"login 500", f5test.Fault{Method: "POST", Path: "/authn/login", Status: 500}, "set", drivers.ErrUnavailable, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, f5test.Config{}, nil)
+			e.fake.Inject(tc.fault)
+			var err error
+			if tc.call == "set" {
+				err = e.lb.SetState(context.Background(), drivers.Out, members[0])
+			} else {
+				_, err = e.lb.Status(context.Background(), members[0])
+			}
+			m, _ := e.store.Member(members[0])
+			assert.Equal(t, tc.changed, m.ForcedOffline, "member changed")
+			if tc.changed {
+				require.NoError(t, err, "an ambiguous failure whose change is read back succeeds")
+				assert.Contains(t, e.logs.String(), "took effect")
+				return
+			}
+			require.Error(t, err)
+			assert.Equal(t, tc.class, drivers.Class(err), "class of %v", err)
+			assert.Contains(t, err.Error(), members[0])
+			e.noSecrets(t, err)
+		})
+	}
+}
+
+func TestConnectionRefusedIsUnavailable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	lb, err := f5.New(f5.Config{BaseURL: url, Username: "admin", Password: canary, Pool: "pool", RequestTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	err = lb.SetState(context.Background(), drivers.Out, members[0])
+	require.ErrorIs(t, err, drivers.ErrUnavailable)
+	assert.NotContains(t, err.Error(), canary)
+	_, err = lb.Status(context.Background())
+	require.ErrorIs(t, err, drivers.ErrUnavailable)
+}
+
+func TestPartialChangeNamesWhatChanged(t *testing.T) {
+	e := newEnv(t, f5test.Config{}, nil)
+	e.fake.Inject(f5test.Fault{Method: "PUT", Path: members[1], Status: 500})
+	err := e.lb.SetState(context.Background(), drivers.Draining, members[0], members[1], members[2])
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "already set to draining: "+members[0])
+	m, _ := e.store.Member(members[2])
+	assert.False(t, m.Disabled, "the driver stops at the first failure")
+}
+
+func TestUnknownMemberChangesNothing(t *testing.T) {
+	e := newEnv(t, f5test.Config{}, nil)
+	err := e.lb.SetState(context.Background(), drivers.Out, members[0], "10.9.9.9:80")
+	require.ErrorIs(t, err, drivers.ErrNotFound)
+	assert.Contains(t, err.Error(), "10.9.9.9:80")
+	for _, r := range e.fake.Requests() {
+		assert.NotEqual(t, "PUT", r.Method, "no PUT may be sent when a member is unknown")
+	}
+}
+
+func TestHealthAndConnections(t *testing.T) {
+	e := newEnv(t, f5test.Config{}, nil)
+	e.store.SetHealthy(members[1], false)
+	e.store.SetConns(members[2], 7)
+	got, err := e.lb.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	assert.Equal(t, drivers.MemberStatus{Member: members[0], State: drivers.Serving, Health: drivers.Healthy, ConnectionsKnown: true}, got[0])
+	assert.Equal(t, drivers.Unhealthy, got[1].Health)
+	assert.Equal(t, 7, got[2].ActiveConnections)
+	// Forced offline: the monitor state says user-down; health comes from
+	// the statistics' availability.
+	require.NoError(t, e.lb.SetState(context.Background(), drivers.Out, members[1], members[2]))
+	got, err = e.lb.Status(context.Background(), members[1], members[2])
+	require.NoError(t, err)
+	assert.Equal(t, drivers.Unhealthy, got[0].Health)
+	assert.Equal(t, drivers.Healthy, got[1].Health)
+	assert.Equal(t, drivers.Out, got[1].State)
+	assert.Equal(t, 7, got[1].ActiveConnections, "forced offline lets existing connections finish")
+}
+
+func TestLegacyStatsKeysAndIPv6(t *testing.T) {
+	e := newEnv(t, f5test.Config{LegacyStatsKeys: true}, nil)
+	e.store.Add(f5test.Member{Name: "2001:db8::1.80", Healthy: true, CurConns: 2})
+	got, err := e.lb.Status(context.Background(), "[2001:db8::1]:80")
+	require.NoError(t, err)
+	assert.Equal(t, 2, got[0].ActiveConnections)
+	require.NoError(t, e.lb.SetState(context.Background(), drivers.Draining, "[2001:db8::1]:80"))
+	all, err := e.lb.Status(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "[2001:db8::1]:80", all[3].Member)
+	assert.Equal(t, drivers.Draining, all[3].State)
+}

@@ -1,0 +1,148 @@
+package f5test_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/lbdrivers/f5/f5test"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func call(t *testing.T, c *http.Client, method, path, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "https://bigip.test"+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("X-F5-Auth-Token", token)
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestFakeTokens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := f5test.New(f5test.Config{TokenLifetime: time.Minute, Store: f5test.NewMemStore("n:80")})
+		c := s.Client()
+		const members = "/mgmt/tm/ltm/pool/~Common~pool/members"
+		code, _ := call(t, c, "GET", members, "", "")
+		assert.Equal(t, 401, code, "no token")
+		code, _ = call(t, c, "POST", "/mgmt/shared/authn/login", "", `{"username":"admin","password":"nope","loginProviderName":"tmos"}`)
+		assert.Equal(t, 401, code, "bad password")
+		code, body := call(t, c, "POST", "/mgmt/shared/authn/login", "", `{"username":"admin","password":"admin","loginProviderName":"tmos"}`)
+		require.Equal(t, 200, code)
+		tok := s.IssuedTokens()[0]
+		assert.Contains(t, body, `"token":"`+tok+`"`)
+		assert.Contains(t, body, `"timeout":60`)
+		code, _ = call(t, c, "GET", members, tok, "")
+		assert.Equal(t, 200, code)
+		time.Sleep(time.Minute)
+		code, _ = call(t, c, "GET", members, tok, "")
+		assert.Equal(t, 401, code, "expired")
+
+		_, _ = call(t, c, "POST", "/mgmt/shared/authn/login", "", `{"username":"admin","password":"admin","loginProviderName":"tmos"}`)
+		tok = s.IssuedTokens()[1]
+		code, _ = call(t, c, "PATCH", "/mgmt/shared/authz/tokens/"+tok, tok, `{"timeout":36001}`)
+		assert.Equal(t, 400, code, "over the maximum")
+		code, _ = call(t, c, "PATCH", "/mgmt/shared/authz/tokens/"+tok, tok, `{"timeout":600}`)
+		assert.Equal(t, 200, code)
+		time.Sleep(5 * time.Minute)
+		code, _ = call(t, c, "GET", members, tok, "")
+		assert.Equal(t, 200, code, "extended")
+		s.RevokeTokens()
+		code, _ = call(t, c, "GET", members, tok, "")
+		assert.Equal(t, 401, code, "revoked")
+		for _, r := range s.Requests() {
+			assert.NotContains(t, r.Body, `"password":"admin"`, "recorded login bodies hide the password")
+		}
+	})
+}
+
+func TestFakeMembers(t *testing.T) {
+	store := f5test.NewMemStore("n:80")
+	s := f5test.New(f5test.Config{Store: store})
+	c := s.Client()
+	_, _ = call(t, c, "POST", "/mgmt/shared/authn/login", "", `{"username":"admin","password":"admin","loginProviderName":"tmos"}`)
+	tok := s.IssuedTokens()[0]
+	const m = "/mgmt/tm/ltm/pool/~Common~pool/members/~Common~n:80"
+	code, body := call(t, c, "GET", m, tok, "")
+	require.Equal(t, 200, code)
+	assert.Contains(t, body, `"session":"monitor-enabled"`)
+	assert.Contains(t, body, `"state":"up"`)
+	code, _ = call(t, c, "PUT", m, tok, `{"state":"user-down","session":"user-disabled"}`)
+	require.Equal(t, 200, code)
+	got, _ := store.Member("n:80")
+	assert.True(t, got.Disabled && got.ForcedOffline)
+	code, _ = call(t, c, "PATCH", m, tok, `{"state":"unchecked","session":"user-enabled"}`)
+	require.Equal(t, 200, code)
+	got, _ = store.Member("n:80")
+	assert.False(t, got.Disabled || got.ForcedOffline)
+	code, _ = call(t, c, "PUT", m, tok, `{"state":"sideways"}`)
+	assert.Equal(t, 400, code)
+	code, _ = call(t, c, "GET", "/mgmt/tm/ltm/pool/~Common~pool/members/~Common~x:80", tok, "")
+	assert.Equal(t, 404, code)
+	code, _ = call(t, c, "GET", "/mgmt/tm/ltm/pool/~Common~other/members", tok, "")
+	assert.Equal(t, 404, code)
+	store.SetConns("n:80", 4)
+	code, body = call(t, c, "GET", m+"/stats", tok, "")
+	require.Equal(t, 200, code)
+	assert.Contains(t, body, `"serverside.curConns":{"value":4}`)
+
+	s.Inject(f5test.Fault{Method: "GET", Path: "/stats", Status: 429, Times: 2})
+	for range 2 {
+		code, _ = call(t, c, "GET", m+"/stats", tok, "")
+		assert.Equal(t, 429, code)
+	}
+	code, _ = call(t, c, "GET", m+"/stats", tok, "")
+	assert.Equal(t, 200, code, "the fault is used up")
+	s.Inject(f5test.Fault{Method: "PUT", Status: 502, After: true})
+	code, _ = call(t, c, "PUT", m, tok, `{"session":"user-disabled"}`)
+	assert.Equal(t, 502, code)
+	got, _ = store.Member("n:80")
+	assert.True(t, got.Disabled, "an After fault applies the change")
+}
+
+// memLB is a minimal drivers.LoadBalancer to back the fake with.
+type memLB struct {
+	st map[string]drivers.MemberState
+}
+
+func (l *memLB) SetState(_ context.Context, s drivers.MemberState, ms ...string) error {
+	for _, m := range ms {
+		l.st[m] = s
+	}
+	return nil
+}
+
+func (l *memLB) Status(context.Context, ...string) ([]drivers.MemberStatus, error) {
+	return []drivers.MemberStatus{{Member: "a:80", State: l.st["a:80"], Health: drivers.Healthy, ActiveConnections: 3, ConnectionsKnown: true}}, nil
+}
+
+func TestLoadBalancerStore(t *testing.T) {
+	lb := &memLB{st: map[string]drivers.MemberState{"a:80": drivers.Serving}}
+	store := f5test.LoadBalancerStore(lb)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		disabled, forced bool
+		want             drivers.MemberState
+	}{{true, false, drivers.Draining}, {true, true, drivers.Out}, {false, false, drivers.Serving}} {
+		require.NoError(t, store.Set(ctx, "a:80", tc.disabled, tc.forced))
+		assert.Equal(t, tc.want, lb.st["a:80"])
+		m, ok, err := store.Get(ctx, "a:80")
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, f5test.Member{Name: "a:80", Disabled: tc.disabled, ForcedOffline: tc.forced, Healthy: true, CurConns: 3}, m)
+	}
+	_, ok, err := store.Get(ctx, "b:80")
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
