@@ -1,0 +1,258 @@
+package simulate
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"regexp"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// Defaults used when the matching [Config] field is zero.
+const (
+	DefaultServers           = 4
+	DefaultInitialVersion    = "v1"
+	DefaultPublishDuration   = time.Minute
+	DefaultInstallDuration   = 2 * time.Minute
+	DefaultInstallStagger    = time.Second
+	DefaultServiceLatency    = 200 * time.Millisecond
+	DefaultHealthCheckDelay  = 2 * time.Second
+	DefaultSchedulerInterval = 30 * time.Second
+	DefaultTick              = time.Second
+	DefaultMaxViolations     = 100
+	DefaultRate              = 20
+	DefaultRequestDuration   = 200 * time.Millisecond
+	DefaultClients           = 50
+)
+
+// ZoneConfig describes one deployment zone of the simulated farm.
+type ZoneConfig struct {
+	// Name is the zone's name. Empty means [farm.DefaultZone] for a farm of
+	// one zone and "zoneN" (N counting from 1) otherwise.
+	Name string
+	// Servers is how many front-ends the zone has, named fe01, fe02, ...
+	// across the whole farm. Ignored when Names is set; zero means
+	// [DefaultServers].
+	Servers int
+	// Names lists the zone's front-ends by name explicitly.
+	Names []string
+	// Rate overrides Traffic.Rate for this zone (requests per second);
+	// negative means no traffic in this zone.
+	Rate float64
+}
+
+// Traffic describes the simulated user load. It is open-loop: requests arrive
+// at random (Poisson) instants drawn from the seed, whatever the farm does.
+type Traffic struct {
+	// Rate is the mean number of requests per second arriving in each zone.
+	// Zero means [DefaultRate]; negative means no traffic.
+	Rate float64
+	// Duration is how long each request holds its server. Zero means
+	// [DefaultRequestDuration].
+	Duration time.Duration
+	// MaxDuration, when greater than Duration, makes request durations
+	// uniform between Duration and MaxDuration.
+	MaxDuration time.Duration
+	// Clients is the number of client identities per zone; each request
+	// comes from one of them at random. Zero means [DefaultClients].
+	Clients int
+}
+
+// Config describes a simulated farm for [New]. The zero value is a valid
+// farm of [DefaultServers] front-ends in one zone with default timings. For
+// durations, zero means the default and a negative value means "none"
+// (instantaneous).
+type Config struct {
+	// Zones lists the deployment zones. Empty means one zone
+	// ([farm.DefaultZone]) of [DefaultServers] servers.
+	Zones []ZoneConfig
+	// Controller names the server with the Deployment Controller role.
+	// Empty means the first server of the first zone.
+	Controller string
+	// Seed drives every random choice (arrivals, durations, clients,
+	// probabilistic faults). The same seed gives the same run.
+	Seed uint64
+	// InitialVersion is the release every server and the database schema
+	// run at the start. Empty means [DefaultInitialVersion].
+	InitialVersion string
+	// PublishDuration is how long the platform compiles and publishes a
+	// release before it reports the deployment finished and moves the
+	// database schema.
+	PublishDuration time.Duration
+	// InstallDuration is how long one front-end takes to install a version;
+	// its application answers 503 meanwhile.
+	InstallDuration time.Duration
+	// InstallStagger delays each successive front-end's install start after
+	// a publish (front-ends do not all start in the same instant).
+	InstallStagger time.Duration
+	// ServiceLatency is how long each ServiceController call takes.
+	ServiceLatency time.Duration
+	// LoadBalancerLatency is how long each load balancer call takes. Zero
+	// means none (the default).
+	LoadBalancerLatency time.Duration
+	// HealthCheckDelay is how long the load balancer's health checks take to
+	// notice that a front-end's application went down (crash, install) or
+	// came back. Requests routed meanwhile fail.
+	HealthCheckDelay time.Duration
+	// SchedulerInterval is how often a running Scheduler fires its timers.
+	SchedulerInterval time.Duration
+	// CapacityFloor is the share (0 to 1) of each zone's members that must
+	// be serving and healthy at all times (invariant 4). Zero means
+	// [farm.DefaultCapacityFloor]; negative disables the floor (a zone with
+	// no serving member is still a violation).
+	CapacityFloor float64
+	// Traffic describes the user load started by [Sim.Start].
+	Traffic Traffic
+	// Tick is how often the background goroutine started by [Sim.Start]
+	// advances the simulation. The simulation is exact whatever the tick:
+	// every event carries its own time. Zero means [DefaultTick].
+	Tick time.Duration
+	// MaxViolations caps how many violations of each invariant the report
+	// keeps in full; counts stay exact. Zero means [DefaultMaxViolations].
+	MaxViolations int
+	// Logger receives debug lines for driver calls and deployment
+	// milestones. Nil means discard.
+	Logger *slog.Logger
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// dur applies the "zero = default, negative = none" rule.
+func dur(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// normalize returns cfg with defaults applied, or an error naming the bad
+// value.
+func (cfg Config) normalize() (Config, error) {
+	c := cfg
+	if len(c.Zones) == 0 {
+		c.Zones = []ZoneConfig{{}}
+	} else {
+		c.Zones = append([]ZoneConfig(nil), cfg.Zones...)
+	}
+	seenZone := map[string]bool{}
+	seenServer := map[string]bool{}
+	next := 1
+	for i := range c.Zones {
+		z := &c.Zones[i]
+		if z.Name == "" {
+			if len(c.Zones) == 1 {
+				z.Name = farm.DefaultZone
+			} else {
+				z.Name = fmt.Sprintf("zone%d", i+1)
+			}
+		}
+		if !nameRE.MatchString(z.Name) {
+			return c, fmt.Errorf("%w: zone name %q: want 1-128 letters, digits, '.', '-' or '_'", drivers.ErrInvalidArgument, z.Name)
+		}
+		if seenZone[z.Name] {
+			return c, fmt.Errorf("%w: zone %s is listed twice: want each zone once", drivers.ErrInvalidArgument, z.Name)
+		}
+		seenZone[z.Name] = true
+		if len(z.Names) == 0 {
+			n := z.Servers
+			if n == 0 {
+				n = DefaultServers
+			}
+			if n < 0 {
+				return c, fmt.Errorf("%w: zone %s: %d servers: want a positive count", drivers.ErrInvalidArgument, z.Name, n)
+			}
+			for range n {
+				z.Names = append(z.Names, fmt.Sprintf("fe%02d", next))
+				next++
+			}
+		} else {
+			z.Names = append([]string(nil), z.Names...)
+		}
+		for _, n := range z.Names {
+			if !nameRE.MatchString(n) {
+				return c, fmt.Errorf("%w: server name %q: want 1-128 letters, digits, '.', '-' or '_', starting with a letter or digit", drivers.ErrInvalidArgument, n)
+			}
+			if seenServer[n] {
+				return c, fmt.Errorf("%w: server name %s is used twice: want unique names", drivers.ErrInvalidArgument, n)
+			}
+			seenServer[n] = true
+		}
+		if math.IsNaN(z.Rate) || math.IsInf(z.Rate, 0) {
+			return c, fmt.Errorf("%w: zone %s: rate %v: want a finite number", drivers.ErrInvalidArgument, z.Name, z.Rate)
+		}
+	}
+	if c.Controller == "" {
+		c.Controller = c.Zones[0].Names[0]
+	} else if !seenServer[c.Controller] {
+		return c, fmt.Errorf("%w: controller %q: want the name of one of the farm's servers", drivers.ErrNotFound, c.Controller)
+	}
+	if c.InitialVersion == "" {
+		c.InitialVersion = DefaultInitialVersion
+	}
+	c.PublishDuration = dur(c.PublishDuration, DefaultPublishDuration)
+	c.InstallDuration = dur(c.InstallDuration, DefaultInstallDuration)
+	c.InstallStagger = dur(c.InstallStagger, DefaultInstallStagger)
+	c.ServiceLatency = dur(c.ServiceLatency, DefaultServiceLatency)
+	c.LoadBalancerLatency = dur(c.LoadBalancerLatency, 0)
+	c.HealthCheckDelay = dur(c.HealthCheckDelay, DefaultHealthCheckDelay)
+	c.SchedulerInterval = dur(c.SchedulerInterval, DefaultSchedulerInterval)
+	if c.SchedulerInterval == 0 {
+		return c, fmt.Errorf("%w: scheduler interval %v: want a positive duration (or zero for the default)", drivers.ErrInvalidArgument, cfg.SchedulerInterval)
+	}
+	c.Tick = dur(c.Tick, DefaultTick)
+	if c.Tick == 0 {
+		c.Tick = DefaultTick
+	}
+	switch {
+	case c.CapacityFloor == 0:
+		c.CapacityFloor = farm.DefaultCapacityFloor
+	case c.CapacityFloor < 0:
+		c.CapacityFloor = 0
+	case c.CapacityFloor > 1 || math.IsNaN(c.CapacityFloor):
+		return c, fmt.Errorf("%w: capacity floor %v: want a share between 0 and 1", drivers.ErrInvalidArgument, cfg.CapacityFloor)
+	}
+	if c.MaxViolations <= 0 {
+		c.MaxViolations = DefaultMaxViolations
+	}
+	t := &c.Traffic
+	if math.IsNaN(t.Rate) || math.IsInf(t.Rate, 0) {
+		return c, fmt.Errorf("%w: traffic rate %v: want a finite number", drivers.ErrInvalidArgument, t.Rate)
+	}
+	if t.Rate == 0 {
+		t.Rate = DefaultRate
+	}
+	if t.Duration <= 0 {
+		if t.Duration < 0 {
+			return c, fmt.Errorf("%w: request duration %v: want a positive duration", drivers.ErrInvalidArgument, t.Duration)
+		}
+		t.Duration = DefaultRequestDuration
+	}
+	if t.MaxDuration < t.Duration {
+		t.MaxDuration = t.Duration
+	}
+	if t.Clients < 0 {
+		return c, fmt.Errorf("%w: %d clients: want a positive count", drivers.ErrInvalidArgument, t.Clients)
+	}
+	if t.Clients == 0 {
+		t.Clients = DefaultClients
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// rate returns the arrival rate of zone z (requests per second, 0 = none).
+func (c Config) rate(z ZoneConfig) float64 {
+	r := c.Traffic.Rate
+	if z.Rate != 0 {
+		r = z.Rate
+	}
+	return max(r, 0)
+}

@@ -1,0 +1,94 @@
+// Package simulate is an in-memory OutSystems front-end farm for tests: it
+// implements every contract of package drivers, carries simulated user
+// traffic, injects faults, and checks the safety invariants of a balanced
+// deployment (DESIGN.md, "Safety invariants") continuously while anything
+// runs against it.
+//
+// Use it to test deployment tooling without machines, and to prove a
+// procedure safe: the simulator is built to catch an unsafe procedure (a
+// member put out while it holds requests, a scheduler left running across a
+// schema change, an install on a serving member, a zone left without
+// capacity), not only to bless a safe one.
+//
+// It is not a load generator for real systems, nor a model of OutSystems
+// internals beyond what the balanced procedure depends on.
+//
+// # Using it
+//
+//	sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 6}}, Seed: 1})
+//	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: sim.LoadBalancer("")})
+//	sim.Start(ctx)                       // user traffic
+//	... run the procedure with sim.Services(), sim.Platform(), sim.Prober() ...
+//	sim.Stop()
+//	sim.CheckEndState(release)           // invariant 6
+//	report := sim.Report()               // requests, failures, violations, timeline
+//
+// Everything uses only package time, so under testing/synctest minutes of
+// simulated deployment run in milliseconds, and the same Config.Seed gives
+// the same [Report]. Without synctest it runs in real time; scale the
+// durations of [Config] down.
+//
+// # The model
+//
+// Each server has a Scheduler and a Deployment service (and the controller
+// a Deployment Controller service), all Running/Automatic at the start, and
+// runs Config.InitialVersion, as does the database schema. A deployment
+// ([Platform.StartDeployment]) publishes for Config.PublishDuration, then
+// moves the schema to the release, reports finished_successful, and every
+// server whose Deployment service runs installs the release; a server whose
+// Deployment service is stopped installs it when the service starts again.
+// An install takes Config.InstallDuration, during which the application
+// answers 503. A running Scheduler fires timers every
+// Config.SchedulerInterval.
+//
+// Each zone has a load balancer ([LoadBalancer]) whose members are
+// serving, draining or out; health checks follow the application (down
+// while crashed, installing or after a failed install) with
+// Config.HealthCheckDelay of lag. Requests arrive open-loop (Poisson, per
+// zone, from client identities) and go round robin to serving, healthy
+// members.
+//
+// # Invariants
+//
+// Checked continuously and recorded as [Violation]s: (1) a request failed
+// because of the deployment (no serving member, 503 from an installing
+// server, a reset by an install or by a member put out); (2) a new request
+// reached an installing server, or an install started on a member that was
+// serving or held requests; (3) a timer ran on code that does not match the
+// schema, a Scheduler was running when a deployment started, or one ran or
+// was started on a server not yet on the release being deployed; (4) a
+// zone had fewer serving, healthy, answering members than the capacity
+// floor (at least one); (5) a client that had been served the new version
+// got the old one on a request that arrived later; the mixed-version
+// window per zone is measured. On demand: (6) [Sim.CheckEndState] and (7)
+// [Sim.CheckSafeState]. Failures caused by injected crashes are counted but
+// are not violations of invariant 1.
+//
+// Every driver call is recorded ([Sim.Actions]); faults are injected per
+// operation and server ([Sim.InjectFault], [Sim.Crash]).
+//
+// # Scope and limitations
+//
+//   - Services change state instantly after Config.ServiceLatency; pending
+//     states (start-pending, stop-pending) are never reported, and a
+//     stopped service never starts by itself.
+//   - Only the services' run states and startup types are modelled; the
+//     initial state of every service is Running/Automatic.
+//   - Stopping a Deployment service does not interrupt an install already
+//     running; it only keeps new installs from starting.
+//   - The platform has one environment and deploys one release at a time;
+//     applications inside a release are not modelled separately.
+//   - A failed install (Fault{Op: OpInstall}) leaves the server on its old
+//     version with its application answering 503 until a later install
+//     succeeds.
+//   - Requests are single request/response exchanges; there are no
+//     persistent sessions, so a draining member ends with its last request.
+//   - The load balancer routes round robin and counts connections exactly;
+//     health checks lag by a fixed delay, not by a number of probes.
+//   - Two driver calls at the same simulated instant from different
+//     goroutines take effect in the order they take the lock; the
+//     simulation stays deterministic when such calls touch different
+//     servers, and a fault with no Server may hit either.
+//   - The simulated clock is time.Now(): under testing/synctest it is
+//     virtual; in real time, goroutine scheduling adds small jitter.
+package simulate

@@ -1,0 +1,225 @@
+package simulate
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+)
+
+// Platform is the simulated deployment platform (LifeTime): a
+// [drivers.PlatformClient] with every optional capability. Get it with
+// [Sim.Platform].
+//
+// A deployment publishes for Config.PublishDuration, then moves the
+// database schema to the release, reports finished_successful, and every
+// front-end whose Deployment service runs starts installing the release
+// (Config.InstallStagger apart, the controller first). A front-end whose
+// Deployment service is stopped installs once the service is started again.
+type Platform struct{ s *Sim }
+
+var (
+	_ drivers.PlatformClient        = (*Platform)(nil)
+	_ drivers.DeployedReleaseReader = (*Platform)(nil)
+	_ drivers.DeploymentAborter     = (*Platform)(nil)
+	_ drivers.DeploymentContinuer   = (*Platform)(nil)
+)
+
+// Platform returns the farm's deployment platform.
+func (s *Sim) Platform() *Platform { return &Platform{s: s} }
+
+type deployment struct {
+	id    string
+	rel   drivers.Release
+	state drivers.DeploymentState
+	info  string
+	log   []drivers.LogEntry
+	gen   int
+}
+
+func (s *Sim) deployLog(d *deployment, typ, msg string) {
+	d.log = append(d.log, drivers.LogEntry{Time: s.clock, Type: typ, Message: msg})
+	s.logf("deployment", "id", d.id, "message", msg)
+}
+
+func (s *Sim) deployment(id string) (*deployment, error) {
+	for _, d := range s.deploys {
+		if d.id == id {
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: deployment %q: want an ID StartDeployment returned", drivers.ErrNotFound, id)
+}
+
+// StartDeployment starts deploying rel. It fails with
+// [drivers.ErrUnavailable] while another deployment is running or when the
+// Deployment Controller service is not running (nothing was started).
+func (p *Platform) StartDeployment(ctx context.Context, rel drivers.Release) (string, error) {
+	s := p.s
+	var id string
+	err := s.call(ctx, OpStartDeployment, "", nil, "version="+rel.Version, 0, func() error {
+		if rel.Version == "" {
+			return fmt.Errorf("%w: release with an empty version: want the version the application reports", drivers.ErrInvalidArgument)
+		}
+		for _, d := range s.deploys {
+			if !d.state.Done() {
+				return fmt.Errorf("%w: deployment %s of %s is %s: want it finished first", drivers.ErrUnavailable, d.id, d.rel.Version, d.state)
+			}
+		}
+		for _, srv := range s.servers {
+			if srv.controller && !srv.running(drivers.DeploymentControllerService) {
+				return fmt.Errorf("%w: the Deployment Controller service on %s is not running", drivers.ErrUnavailable, srv.name)
+			}
+		}
+		d := &deployment{id: fmt.Sprintf("dep-%d", len(s.deploys)+1), rel: rel, state: drivers.DeploymentRunning}
+		s.deploys = append(s.deploys, d)
+		id = d.id
+		s.deployLog(d, "Info", "deployment of "+rel.Version+" started")
+		s.target, s.newVersion = rel.Version, rel.Version
+		for _, srv := range s.servers {
+			if srv.running(drivers.SchedulerService) && srv.version != rel.Version {
+				s.violate(3, srv.zone, srv.name, "Scheduler running when the deployment of "+rel.Version+" started")
+			}
+		}
+		gen := d.gen
+		s.schedule(s.clock.Add(s.cfg.PublishDuration), prioDeploy, d.id, func() {
+			if d.gen == gen && d.state == drivers.DeploymentRunning {
+				s.publishEnded(d)
+			}
+		})
+		return nil
+	})
+	return id, err
+}
+
+// publishEnded applies an injected publish fault or finishes the publish.
+func (s *Sim) publishEnded(d *deployment) {
+	f := s.matchFault(OpPublish, nil)
+	if f == nil {
+		s.finishPublish(d)
+		return
+	}
+	state := f.State
+	if state == "" {
+		state = drivers.DeploymentFailed
+	}
+	msg := "publish ended: " + string(state)
+	if f.Err != nil {
+		msg += ": " + f.Err.Error()
+	}
+	switch state {
+	case drivers.DeploymentNeedsUserIntervention:
+		d.state, d.info = state, f.Info
+		s.deployLog(d, "Warning", msg)
+	default:
+		d.state = state
+		s.deployLog(d, "Error", msg)
+		s.target = ""
+	}
+}
+
+// finishPublish moves the schema, reports success and queues the installs.
+func (s *Sim) finishPublish(d *deployment) {
+	s.schema = d.rel.Version
+	s.deployed = d.rel
+	d.state, d.info = drivers.DeploymentSucceeded, ""
+	s.deployLog(d, "Info", "published "+d.rel.Version+"; database schema now "+d.rel.Version)
+	order := slices.Clone(s.servers)
+	slices.SortStableFunc(order, func(a, b *server) int {
+		switch {
+		case a.controller == b.controller:
+			return 0
+		case a.controller:
+			return -1
+		}
+		return 1
+	})
+	k := 0
+	for _, srv := range order {
+		if srv.version == d.rel.Version && !srv.broken && !srv.installing {
+			continue
+		}
+		srv.pending = d.rel.Version
+		if srv.running(drivers.DeploymentService) && !srv.installing && !srv.installQueued {
+			s.queueInstall(srv, time.Duration(k)*s.cfg.InstallStagger)
+			k++
+		}
+	}
+}
+
+// DeploymentStatus reads where deployment id stands.
+func (p *Platform) DeploymentStatus(ctx context.Context, id string) (drivers.DeploymentStatus, error) {
+	s := p.s
+	var out drivers.DeploymentStatus
+	err := s.call(ctx, OpDeploymentStatus, "", nil, "id="+id, 0, func() error {
+		d, err := s.deployment(id)
+		if err != nil {
+			return err
+		}
+		out = drivers.DeploymentStatus{State: d.state, Info: d.info, Log: slices.Clone(d.log)}
+		return nil
+	})
+	return out, err
+}
+
+// DeployedRelease returns the release last published successfully (the
+// initial release before any).
+func (p *Platform) DeployedRelease(ctx context.Context) (drivers.Release, error) {
+	s := p.s
+	var out drivers.Release
+	err := s.call(ctx, OpDeployedRelease, "", nil, "", 0, func() error {
+		out = s.deployed
+		out.Applications = slices.Clone(out.Applications)
+		return nil
+	})
+	return out, err
+}
+
+// AbortDeployment aborts a running deployment or one waiting for user
+// intervention: nothing is published. Aborting an aborted deployment
+// succeeds; aborting a finished one fails with [drivers.ErrInvalidArgument].
+func (p *Platform) AbortDeployment(ctx context.Context, id string) error {
+	s := p.s
+	return s.call(ctx, OpAbortDeployment, "", nil, "id="+id, 0, func() error {
+		d, err := s.deployment(id)
+		if err != nil {
+			return err
+		}
+		switch d.state {
+		case drivers.DeploymentAborted:
+			return nil
+		case drivers.DeploymentRunning, drivers.DeploymentNeedsUserIntervention:
+			d.gen++
+			d.state, d.info = drivers.DeploymentAborted, ""
+			s.deployLog(d, "Warning", "deployment aborted")
+			s.target = ""
+			return nil
+		}
+		return fmt.Errorf("%w: deployment %s is %s: want it running or waiting to abort it", drivers.ErrInvalidArgument, id, d.state)
+	})
+}
+
+// ContinueDeployment continues a deployment waiting in
+// needs_user_intervention: the publish finishes at once. Continuing a
+// deployment that is running or succeeded changes nothing; continuing one
+// that failed or was aborted fails with [drivers.ErrInvalidArgument].
+func (p *Platform) ContinueDeployment(ctx context.Context, id string) error {
+	s := p.s
+	return s.call(ctx, OpContinueDeployment, "", nil, "id="+id, 0, func() error {
+		d, err := s.deployment(id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.state == drivers.DeploymentNeedsUserIntervention:
+			s.deployLog(d, "Info", "deployment continued")
+			s.finishPublish(d)
+			return nil
+		case d.state == drivers.DeploymentRunning || d.state.Succeeded():
+			return nil
+		}
+		return fmt.Errorf("%w: deployment %s is %s: want it waiting for user intervention", drivers.ErrInvalidArgument, id, d.state)
+	})
+}
