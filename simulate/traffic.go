@@ -224,3 +224,33 @@ func (z *zone) mixedWindow(now time.Time) time.Duration {
 	}
 	return d
 }
+
+// Hold starts one request on server, as if the load balancer had routed it
+// there, and keeps it in flight until release is called: a way for tests to
+// observe draining and connection counts. The member must be serving and
+// healthy. release ends the request (successfully, unless it was reset
+// meanwhile) and may be called more than once.
+func (s *Sim) Hold(server string) (release func(), err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(time.Now())
+	srv, ok := s.byName[server]
+	if !ok {
+		return nil, fmt.Errorf("%w: server %q: want one of the simulated farm's servers", drivers.ErrNotFound, server)
+	}
+	if srv.lbState != drivers.Serving || !srv.lbHealthy || !srv.appOK() {
+		return nil, fmt.Errorf("%w: server %s is %s (healthy=%t): want a serving, healthy member to hold a request on", drivers.ErrUnavailable, srv.name, srv.lbState, srv.lbHealthy && srv.appOK())
+	}
+	z := s.zoneOf(srv)
+	s.nextReq++
+	s.stats.requests++
+	r := &request{id: s.nextReq, zone: z, client: -1, server: srv, arrival: s.clock, version: srv.version}
+	srv.inflight[r] = struct{}{}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.advance(time.Now())
+		r.end = s.clock
+		s.complete(r)
+	}, nil
+}
