@@ -1,0 +1,34 @@
+// Package nginxplustest is a fake NGINX Plus API for tests, the way
+// net/http/httptest is a fake beside net/http.
+//
+// [NewServer] starts an HTTP server on loopback that answers the parts of the
+// NGINX Plus REST API (ngx_http_api_module, nginx_api.yaml) that manage HTTP
+// upstream servers:
+//
+//	GET    /api/                                     supported versions
+//	GET    /api/<v>/http/upstreams                   every upstream with its peers
+//	GET    /api/<v>/http/upstreams/<u>               one upstream: peers[], keepalive, zombies, zone
+//	GET    /api/<v>/http/upstreams/<u>/servers       the servers' configuration
+//	GET    /api/<v>/http/upstreams/<u>/servers/<id>  one server's configuration
+//	POST   /api/<v>/http/upstreams/<u>/servers       add a server
+//	PATCH  /api/<v>/http/upstreams/<u>/servers/<id>  change a server (down, drain, weight, ...)
+//	DELETE /api/<v>/http/upstreams/<u>/servers/<id>  remove a server
+//
+// Errors use the documented body {"error":{"status","text","code"},
+// "request_id","href"} and codes (UpstreamNotFound, UpstreamServerNotFound,
+// UpstreamConfFormatError, MethodDisabled, UnknownVersion, ...).
+//
+// Tests can set a server's active connections ([Server.SetActive],
+// [Server.Hold]) and health ([Server.SetHealth]), inject error answers
+// ([Server.Fail]), read a server's state ([Server.Peer]) and the requests
+// received ([Server.Requests]).
+//
+// # Scope and limitations
+//
+// No traffic flows through the fake: "active" counts only what a test sets.
+// Peers are never resolved from names (one peer per server) and health checks
+// never run. Leaving drain: the NGINX documentation does not say how; the
+// fake clears draining on {"down":false} (what nginx-plus-go-client relies
+// on) and also on {"drain":false}. Stream upstreams, keyvals and the other
+// API sections are not served.
+package nginxplustest

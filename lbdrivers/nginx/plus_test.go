@@ -1,0 +1,249 @@
+package nginx_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/lbdrivers/lbtest"
+	"github.com/balanced-deploy/balanced/lbdrivers/nginx"
+	"github.com/balanced-deploy/balanced/lbdrivers/nginx/nginxplustest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var plusMembers = []nginx.Member{
+	{Name: "fe1", Address: "10.0.0.1:80"},
+	{Name: "fe2", Address: "10.0.0.2:80"},
+	{Name: "fe3", Address: "[2001:db8::3]:8080"},
+}
+
+func plusFake(t *testing.T, cfg nginxplustest.Config) *nginxplustest.Server {
+	t.Helper()
+	if cfg.Upstreams == nil {
+		cfg.Upstreams = map[string][]string{"backend": {"10.0.0.1:80", "10.0.0.2:80", "[2001:db8::3]:8080", "10.0.0.9:80"}}
+	}
+	s := nginxplustest.NewServer(cfg)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func newPlus(t *testing.T, s *nginxplustest.Server, mutate ...func(*nginx.PlusConfig)) *nginx.Plus {
+	t.Helper()
+	cfg := nginx.PlusConfig{Endpoint: s.URL(), Upstream: "backend", Members: plusMembers}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	d, err := nginx.NewPlus(cfg)
+	require.NoError(t, err)
+	return d
+}
+
+func TestPlusConformance(t *testing.T) {
+	var fake *nginxplustest.Server
+	lbtest.Run(t, lbtest.Harness{
+		New: func(t *testing.T) drivers.LoadBalancer {
+			fake = plusFake(t, nginxplustest.Config{})
+			return newPlus(t, fake)
+		},
+		Members: []string{"fe1", "fe2", "fe3"},
+		Hold: func(t *testing.T, member string) func() {
+			for _, m := range plusMembers {
+				if m.Name == member {
+					return fake.Hold("backend", m.Address)
+				}
+			}
+			t.Fatalf("no member %s", member)
+			return nil
+		},
+		UnknownChangesNothing: true,
+	})
+}
+
+func TestPlusWireRequests(t *testing.T) {
+	fake := plusFake(t, nginxplustest.Config{})
+	d := newPlus(t, fake, func(c *nginx.PlusConfig) { c.APIVersion = 8 })
+	require.NoError(t, d.SetState(t.Context(), drivers.Draining, "fe2"))
+	require.NoError(t, d.SetState(t.Context(), drivers.Out, "fe2"))
+	require.NoError(t, d.SetState(t.Context(), drivers.Serving, "fe2"))
+	want := []nginxplustest.Request{
+		{Method: "GET", Path: "/api/8/http/upstreams/backend/servers"},
+		{Method: "PATCH", Path: "/api/8/http/upstreams/backend/servers/1", Body: `{"drain":true}`},
+		{Method: "GET", Path: "/api/8/http/upstreams/backend/servers"},
+		{Method: "PATCH", Path: "/api/8/http/upstreams/backend/servers/1", Body: `{"down":true}`},
+		{Method: "GET", Path: "/api/8/http/upstreams/backend/servers"},
+		{Method: "PATCH", Path: "/api/8/http/upstreams/backend/servers/1", Body: `{"down":false}`},
+	}
+	assert.Equal(t, want, fake.Requests())
+}
+
+func TestPlusStatusMapping(t *testing.T) {
+	fake := plusFake(t, nginxplustest.Config{})
+	d := newPlus(t, fake)
+	for _, tc := range []struct {
+		health string
+		state  drivers.MemberState
+		h      drivers.Health
+	}{
+		{"up", drivers.Serving, drivers.Healthy},
+		{"unhealthy", drivers.Serving, drivers.Unhealthy},
+		{"unavail", drivers.Serving, drivers.Unhealthy},
+		{"checking", drivers.Serving, drivers.HealthUnknown},
+	} {
+		require.True(t, fake.SetHealth("backend", "10.0.0.1:80", tc.health))
+		require.True(t, fake.SetActive("backend", "10.0.0.1:80", 4))
+		st, err := d.Status(t.Context(), "fe1")
+		require.NoError(t, err)
+		assert.Equal(t, drivers.MemberStatus{Member: "fe1", State: tc.state, Health: tc.h, ActiveConnections: 4, ConnectionsKnown: true}, st[0], tc.health)
+	}
+	// Without a member map, members are the upstream's addresses.
+	byAddr, err := nginx.NewPlus(nginx.PlusConfig{Endpoint: fake.URL(), Upstream: "backend"})
+	require.NoError(t, err)
+	all, err := byAddr.Status(t.Context())
+	require.NoError(t, err)
+	require.Len(t, all, 4)
+	assert.Equal(t, "10.0.0.9:80", all[3].Member)
+	require.NoError(t, byAddr.SetState(t.Context(), drivers.Out, "10.0.0.9:80"))
+	p, _ := fake.Peer("backend", "10.0.0.9:80")
+	assert.True(t, p.Down)
+	err = byAddr.SetState(t.Context(), drivers.Out, "fe1;")
+	assert.ErrorIs(t, err, drivers.ErrNotFound)
+}
+
+func TestPlusErrorClasses(t *testing.T) {
+	tests := []struct {
+		status int
+		code   string
+		class  error
+	}{
+		{404, "UpstreamNotFound", drivers.ErrNotFound},
+		{401, "Unauthorized", drivers.ErrPermissionDenied},
+		{403, "Forbidden", drivers.ErrPermissionDenied},
+		{405, "MethodDisabled", drivers.ErrPermissionDenied},
+		{400, "UpstreamConfFormatError", drivers.ErrInvalidArgument},
+		{429, "TooManyRequests", drivers.ErrUnavailable},
+		{500, "InternalError", drivers.ErrUnavailable},
+		{502, "BadGateway", drivers.ErrUnavailable},
+		{409, "Conflict", nil},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			fake := plusFake(t, nginxplustest.Config{})
+			d := newPlus(t, fake)
+			fake.Fail("PATCH", "", tc.status, tc.code, 1)
+			err := d.SetState(t.Context(), drivers.Out, "fe1")
+			require.Error(t, err)
+			assert.Equal(t, tc.class, drivers.Class(err), "%v", err)
+			assert.Contains(t, err.Error(), tc.code, "the error carries the API's code")
+			assert.Contains(t, err.Error(), "fe1")
+
+			fake.Fail("GET", "", tc.status, tc.code, 1)
+			_, err = d.Status(t.Context(), "fe1")
+			assert.Equal(t, tc.class, drivers.Class(err), "%v", err)
+		})
+	}
+}
+
+func TestPlusPartialFailureIsNotRetryable(t *testing.T) {
+	fake := plusFake(t, nginxplustest.Config{})
+	d := newPlus(t, fake)
+	fake.Fail("PATCH", "/servers/1", 503, "Busy", 1)
+	err := d.SetState(t.Context(), drivers.Out, "fe1", "fe2", "fe3")
+	require.Error(t, err)
+	assert.False(t, drivers.IsRetryable(err), "fe1 already changed: the call must not claim nothing happened: %v", err)
+	assert.Contains(t, err.Error(), "1 member(s) already set")
+	p, _ := fake.Peer("backend", "10.0.0.1:80")
+	assert.True(t, p.Down)
+
+	fake.Fail("PATCH", "/servers/0", 503, "Busy", 1)
+	err = d.SetState(t.Context(), drivers.Serving, "fe1", "fe2")
+	assert.True(t, drivers.IsRetryable(err), "the first PATCH failed: nothing changed: %v", err)
+}
+
+func TestPlusUnknownServerChangesNothing(t *testing.T) {
+	fake := plusFake(t, nginxplustest.Config{Upstreams: map[string][]string{"backend": {"10.0.0.1:80", "10.0.0.2:80"}}})
+	d := newPlus(t, fake)
+	err := d.SetState(t.Context(), drivers.Out, "fe1", "fe3")
+	assert.ErrorIs(t, err, drivers.ErrNotFound)
+	assert.Contains(t, err.Error(), "[2001:db8::3]:8080")
+	p, _ := fake.Peer("backend", "10.0.0.1:80")
+	assert.False(t, p.Down)
+	for _, r := range fake.Requests() {
+		assert.Equal(t, "GET", r.Method)
+	}
+}
+
+func TestPlusAuthAndSecrets(t *testing.T) {
+	const secret = "s3cr3t-Pa55"
+	fake := plusFake(t, nginxplustest.Config{Username: "deploy", Password: secret})
+	good := newPlus(t, fake, func(c *nginx.PlusConfig) { c.Username, c.Password = "deploy", secret })
+	require.NoError(t, good.SetState(t.Context(), drivers.Out, "fe1"))
+
+	bad := newPlus(t, fake, func(c *nginx.PlusConfig) { c.Username, c.Password = "deploy", "wrong-"+secret })
+	err := bad.SetState(t.Context(), drivers.Out, "fe1")
+	assert.ErrorIs(t, err, drivers.ErrPermissionDenied)
+	assert.NotContains(t, err.Error(), secret)
+
+	_, err = nginx.NewPlus(nginx.PlusConfig{Endpoint: "http://deploy:" + secret + "@127.0.0.1:1/api", Upstream: "backend"})
+	assert.ErrorIs(t, err, drivers.ErrInvalidArgument)
+	assert.NotContains(t, err.Error(), secret)
+}
+
+func TestPlusConnectionRefused(t *testing.T) {
+	fake := plusFake(t, nginxplustest.Config{})
+	d := newPlus(t, fake)
+	fake.Close()
+	err := d.SetState(t.Context(), drivers.Out, "fe1")
+	assert.ErrorIs(t, err, drivers.ErrUnavailable)
+	_, err = d.Status(t.Context())
+	assert.ErrorIs(t, err, drivers.ErrUnavailable)
+}
+
+func TestPlusTimeout(t *testing.T) {
+	fake := plusFake(t, nginxplustest.Config{})
+	d := newPlus(t, fake)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+	defer cancel()
+	time.Sleep(time.Millisecond)
+	err := d.SetState(ctx, drivers.Out, "fe1")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.False(t, drivers.IsRetryable(err))
+}
+
+func TestNewPlusRefusesBadConfig(t *testing.T) {
+	for name, cfg := range map[string]nginx.PlusConfig{
+		"no endpoint":  {Upstream: "b"},
+		"bad scheme":   {Endpoint: "ftp://h/api", Upstream: "b"},
+		"query":        {Endpoint: "http://h/api?x=1", Upstream: "b"},
+		"bad upstream": {Endpoint: "http://h/api", Upstream: "b/../x"},
+		"bad version":  {Endpoint: "http://h/api", Upstream: "b", APIVersion: -1},
+		"bad member":   {Endpoint: "http://h/api", Upstream: "b", Members: []nginx.Member{{Name: "fe 1", Address: "10.0.0.1:80"}}},
+		"bad address":  {Endpoint: "http://h/api", Upstream: "b", Members: []nginx.Member{{Name: "fe1", Address: "10.0.0.1:80/x"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := nginx.NewPlus(cfg)
+			assert.ErrorIs(t, err, drivers.ErrInvalidArgument)
+		})
+	}
+	_, err := nginx.NewPlus(nginx.PlusConfig{Endpoint: "https://lb.internal:8443/api/", Upstream: "frontends", HTTPClient: http.DefaultClient})
+	assert.NoError(t, err)
+}
+
+func ExampleNewPlus() {
+	d, err := nginx.NewPlus(nginx.PlusConfig{
+		Endpoint: "https://lb.internal:8443/api", // the location with `api write=on;`
+		Upstream: "frontends",
+		Members:  []nginx.Member{{Name: "fe01", Address: "10.0.0.11:443"}, {Name: "fe02", Address: "10.0.0.12:443"}},
+		Username: "deploy",
+		Password: "from-your-secret-store",
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%T\n", d)
+	// Output: *nginx.Plus
+}
