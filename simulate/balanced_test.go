@@ -1,0 +1,88 @@
+package simulate_test
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/simulate"
+	"github.com/balanced-deploy/balanced/steps"
+)
+
+// runBalanced runs steps.Balanced, unchanged, on a simulated farm under
+// load and returns the engine's report and the simulator's, with invariants
+// 6 and 7 checked at the end.
+func runBalanced(t *testing.T, cfg simulate.Config, farmLB bool, tune func(*simulate.Sim, *steps.Config)) (*farm.Report, simulate.Report, error) {
+	t.Helper()
+	sim, err := simulate.New(cfg)
+	require.NoError(t, err)
+	fc := farm.Config{Zones: farm.AutoSplit(sim.Servers())}
+	if farmLB {
+		fc.LoadBalancer = sim.LoadBalancer("")
+	} else {
+		for i := range fc.Zones {
+			fc.Zones[i].LoadBalancer = sim.LoadBalancer(fc.Zones[i].Name)
+		}
+	}
+	f, err := farm.New(fc)
+	require.NoError(t, err)
+	rel := drivers.Release{Version: "v2"}
+	sc := steps.Config{Services: sim.Services(), Platform: sim.Platform(), Prober: sim.Prober(), Release: rel,
+		Plan: farm.PlanConfig{Seed: 1}}
+	if tune != nil {
+		tune(sim, &sc)
+	}
+	plan, err := steps.Balanced(f, sc)
+	require.NoError(t, err)
+	ctx := t.Context()
+	require.NoError(t, sim.Start(ctx))
+	time.Sleep(10 * time.Second)
+	rep, runErr := plan.Run(ctx)
+	time.Sleep(10 * time.Second)
+	sim.Stop()
+	sim.CheckSafeState()
+	if runErr == nil {
+		sim.CheckEndState(rel)
+	}
+	return rep, sim.Report(), runErr
+}
+
+// TestBalancedPlanIsSafe runs the engine's balanced plan on several farm
+// shapes under load: zero failed requests and zero violations of any
+// invariant is the assertion.
+func TestBalancedPlanIsSafe(t *testing.T) {
+	shapes := []struct {
+		name   string
+		cfg    simulate.Config
+		farmLB bool
+	}{
+		{"2 servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}, Seed: 1}, false},
+		{"3 servers, one farm load balancer", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 3}}, Seed: 2}, true},
+		{"7 servers, long requests", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 7}}, Seed: 3,
+			Traffic: simulate.Traffic{Rate: 60, Duration: 100 * time.Millisecond, MaxDuration: 30 * time.Second}}, false},
+		{"3 zones", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}, {Servers: 5, Rate: 80}, {Servers: 4}}, Seed: 4, Controller: "fe04"}, false},
+		{"2 zones, one farm load balancer", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}, {Servers: 3}}, Seed: 5}, true},
+		{"slow health checks", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 6, HealthCheckDelay: 15 * time.Second}, false},
+		{"60 servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 40}, {Servers: 20}}, Seed: 7, Traffic: simulate.Traffic{Rate: 200}}, false},
+	}
+	for _, tc := range shapes {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rep, r, err := runBalanced(t, tc.cfg, tc.farmLB, nil)
+				require.NoError(t, err, r.String())
+				assert.Equal(t, farm.Succeeded, rep.Outcome)
+				assert.Zero(t, r.Failed, r.String())
+				assert.Zero(t, r.TotalViolations(), r.String())
+				assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, r.Checked)
+				assert.Positive(t, r.ServedByVersion["v1"])
+				assert.Positive(t, r.ServedByVersion["v2"])
+				t.Logf("simulated %v, %d requests served", r.Elapsed, r.Served)
+			})
+		})
+	}
+}
