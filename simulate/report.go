@@ -54,6 +54,8 @@ type ZoneReport struct {
 	Served    int            `json:"served"`
 	Failed    int            `json:"failed"`
 	ByVersion map[string]int `json:"by_version"`
+	// ByServer counts successful requests per server.
+	ByServer map[string]int `json:"by_server"`
 	// MixedVersionWindow is how long new requests could reach members
 	// running different versions.
 	MixedVersionWindow time.Duration `json:"mixed_version_window"`
@@ -175,7 +177,7 @@ func (st *stats) init() {
 }
 
 func (st *stats) zone(name string) {
-	st.zones[name] = &ZoneReport{Name: name, ByVersion: map[string]int{}}
+	st.zones[name] = &ZoneReport{Name: name, ByVersion: map[string]int{}, ByServer: map[string]int{}}
 }
 
 // violate records a breach of invariant n. The caller holds s.mu.
@@ -232,6 +234,7 @@ func (s *Sim) Report() Report {
 	for _, z := range s.zones {
 		zr := *st.zones[z.name]
 		zr.ByVersion = maps.Clone(zr.ByVersion)
+		zr.ByServer = maps.Clone(zr.ByServer)
 		zr.MixedVersionWindow = z.mixedWindow(s.clock)
 		zr.StaleAfterNew = z.staleServed
 		zr.Timeline = make([]TimelinePoint, len(z.timeline))

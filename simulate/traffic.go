@@ -136,6 +136,7 @@ func (s *Sim) complete(r *request) {
 	zs := s.stats.zones[z.name]
 	zs.Served++
 	zs.ByVersion[r.version]++
+	zs.ByServer[r.server.name]++
 	if s.newVersion == "" {
 		return
 	}
