@@ -34,9 +34,9 @@ type Config struct {
 	// "https://lt.example/lifetimeapi/rest/v2". It must use https, except
 	// on a loopback host (tests).
 	BaseURL string
-	// Token is the service account's bearer token. It never appears in a
-	// log line or an error.
-	Token Token
+	// Token is the service account's bearer token (drivers.NewSecret). It
+	// never appears in a log line or an error.
+	Token drivers.Secret
 	// SourceEnvironment and TargetEnvironment are environment names as
 	// LifeTime shows them (for example "Quality" and "Production"); they
 	// are resolved to keys with GET /environments/. Names are compared
@@ -92,7 +92,7 @@ type Config struct {
 // use. Create it with [New].
 type Client struct {
 	base   *url.URL
-	token  Token
+	token  token
 	http   *http.Client
 	cfg    Config
 	logger *slog.Logger
@@ -114,7 +114,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Token.IsZero() {
 		return nil, fmt.Errorf("lifetime: %w: Token is empty; expected the service account's bearer token", drivers.ErrInvalidArgument)
 	}
-	if strings.ContainsAny(cfg.Token.Reveal(), "\r\n") {
+	if strings.ContainsAny(cfg.Token.Reveal(), "\r\n\x00") {
 		return nil, fmt.Errorf("lifetime: %w: Token contains a line break", drivers.ErrInvalidArgument)
 	}
 	if strings.TrimSpace(cfg.SourceEnvironment) == "" || strings.TrimSpace(cfg.TargetEnvironment) == "" {
@@ -157,7 +157,9 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{base: base, token: cfg.Token, http: hc, cfg: cfg, logger: logger}, nil
+	tok := newToken(cfg.Token)
+	cfg.Token = drivers.Secret{} // kept only in tok, see token
+	return &Client{base: base, token: tok, http: hc, cfg: cfg, logger: logger}, nil
 }
 
 func checkBaseURL(raw string) (*url.URL, error) {
@@ -226,7 +228,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any) ([]byte, i
 	if err != nil {
 		return nil, 0, fmt.Errorf("lifetime: %s %s: %w", method, path, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	req.Header.Set("Authorization", "Bearer "+c.token.reveal())
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

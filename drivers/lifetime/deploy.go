@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/balanced-deploy/balanced/drivers"
 )
@@ -118,10 +120,24 @@ func ParseDeploymentKey(b []byte) (string, error) {
 		}
 		s = strings.TrimSpace(q)
 	}
-	if s == "" || strings.ContainsAny(s, "/?#\" \t\r\n") {
+	if !validKey(s) {
 		return "", fmt.Errorf("lifetime: deployment key %q is empty or malformed; expected a bare key such as 7d1f…", truncate(s))
 	}
 	return s, nil
+}
+
+// validKey reports whether s is a non-empty key of printable characters
+// that is safe as one path segment.
+func validKey(s string) bool {
+	if s == "" || !utf8.ValidString(s) || strings.ContainsAny(s, "/?#%\"\\") {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func truncate(s string) string {

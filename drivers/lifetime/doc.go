@@ -33,8 +33,9 @@
 // retries them blindly. A 503 to a POST is classified unavailable, because a
 // server answers 503 before it handles a request.
 //
-// The bearer token is held in a [Token], which never prints; it is also
-// scrubbed from any text the server sends back.
+// The bearer token is given as a [drivers.Secret], which never prints; the
+// client keeps it where reflection cannot reach it, and scrubs it from any
+// text the server sends back.
 //
 // # Protocol facts used
 //

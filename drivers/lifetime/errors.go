@@ -106,7 +106,7 @@ func classifyStatus(method string, status int) error {
 
 // scrub removes the token from text that came from the server.
 func (c *Client) scrub(s string) string {
-	if tok := c.token.Reveal(); tok != "" {
+	if tok := c.token.reveal(); tok != "" {
 		s = strings.ReplaceAll(s, tok, redacted)
 	}
 	return s

@@ -1,69 +1,30 @@
 package lifetime
 
-import (
-	"fmt"
-	"log/slog"
-)
+import "github.com/balanced-deploy/balanced/drivers"
 
-// redacted is what a [Token] prints instead of its value.
-const redacted = "[REDACTED]"
+// redacted replaces the token in any text the server sends back. It is
+// spelled as drivers.Secret prints itself.
+const redacted = "[redacted]"
 
-// Token holds a LifeTime service-account bearer token. It never shows the
-// secret: String, GoString, every fmt verb, JSON and slog all print
-// "[REDACTED]". The zero Token is empty.
-//
-// The secret sits behind a pointer so that even reflection-based printing of
-// a struct holding a Token (fmt's %+v on an unexported field) shows an
-// address, not the value.
-type Token struct {
-	p *tokenValue
+// token holds the bearer token inside the client. Config.Token is a
+// drivers.Secret, which prints as "[redacted]" through its methods; inside
+// the client the value is kept in a closure instead, which reflection cannot
+// look into, so that even printing the unexported fields of a *Client (fmt
+// with %+v, or a bad verb such as %d, which bypass the Secret's methods on
+// unexported fields) shows a function address, never the value.
+type token struct {
+	get func() string
 }
 
-type tokenValue struct{ s string }
-
-// NewToken wraps a bearer token, for example one read from an environment
-// variable or a secret store.
-func NewToken(secret string) Token {
-	if secret == "" {
-		return Token{}
-	}
-	return Token{p: &tokenValue{s: secret}}
+func newToken(s drivers.Secret) token {
+	v := s.Reveal()
+	return token{get: func() string { return v }}
 }
 
-// Reveal returns the secret. Only the code that builds the Authorization
-// header should call it.
-func (t Token) Reveal() string {
-	if t.p == nil {
+// reveal returns the secret, for the Authorization header only.
+func (t token) reveal() string {
+	if t.get == nil {
 		return ""
 	}
-	return t.p.s
+	return t.get()
 }
-
-// IsZero reports whether the token is empty.
-func (t Token) IsZero() bool { return t.Reveal() == "" }
-
-// String returns "[REDACTED]".
-func (t Token) String() string { return redacted }
-
-// GoString returns "[REDACTED]", for %#v.
-func (t Token) GoString() string { return redacted }
-
-// Format prints "[REDACTED]" whatever the verb and flags.
-func (t Token) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
-
-// MarshalJSON encodes the token as the string "[REDACTED]".
-func (t Token) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// MarshalText encodes the token as "[REDACTED]" (used by encoders such as
-// YAML and slog's text handler).
-func (t Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
-
-// LogValue makes slog print "[REDACTED]".
-func (t Token) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-var (
-	_ fmt.Stringer   = Token{}
-	_ fmt.GoStringer = Token{}
-	_ fmt.Formatter  = Token{}
-	_ slog.LogValuer = Token{}
-)

@@ -1,0 +1,35 @@
+// Package lifetimetest is a fake OutSystems LifeTime Deployment API v2 for
+// tests: the way net/http/httptest sits beside net/http, it sits beside
+// package lifetime and speaks the same wire protocol, so the real client
+// code is exercised end to end.
+//
+// A [Fake] is an http.Handler serving the API under /lifetimeapi/rest/v2.
+// Serve it on loopback with [NewServer] or [NewTLSServer], or call it
+// in-process through [Fake.Transport] (needed under testing/synctest, where
+// real network I/O does not mix with virtual time).
+//
+// Deployments follow LifeTime's states: POST /deployments/ creates a plan in
+// saved; start moves it to running and hands the release to a [Backend]
+// that does the real work (the built-in [DelayBackend] just waits; a
+// [PlatformBackend] drives any drivers.PlatformClient, such as a simulated
+// farm's platform, so a deployment really installs on simulated servers).
+// The deployment then ends finished_successful, finished_with_warnings (the
+// backend logged a Warning), or finished_with_errors (the backend failed);
+// abort moves it to aborting, cancels the backend and ends aborted.
+// [Script] makes deployments pause in needs_user_intervention with a given
+// Info or end in a chosen state; [Fake.SetStatus] forces a state;
+// [Fake.InjectError] makes chosen requests fail; [Fake.Requests] records
+// what the client sent.
+//
+// # Scope and limitations
+//
+// Only what package lifetime uses is served: environments, applications of
+// an environment (always with AppStatusInEnvs), application versions and
+// tagging, deployment plans, the start/continue/abort commands and status.
+// Mobile builds, modules, deployment zones (accepted, ignored), conflicts
+// and the plan validation that GET /deployments/{Key}/ performs in the real
+// product are not modelled. Keys are readable strings ("env-Production"),
+// not GUIDs. The request and answer shapes come from protocols.md and the
+// LifeTime v2 Swagger file; anything not documented there is a guess
+// written down in this package's code.
+package lifetimetest

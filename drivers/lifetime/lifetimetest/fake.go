@@ -1,0 +1,320 @@
+package lifetimetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+)
+
+// BasePath is where the fake serves the API.
+const BasePath = "/lifetimeapi/rest/v2"
+
+// Environment is a LifeTime environment of the fake. Its key is
+// "env-" + Name.
+type Environment struct {
+	Name              string
+	HostName          string
+	NumberOfFrontEnds int
+}
+
+// Application is an application of the fake. Its key is "app-" + Name; the
+// key of each version is "ver-" + Name + "-" + version.
+type Application struct {
+	Name string
+	// Versions lists the tagged versions.
+	Versions []string
+	// Running maps an environment name to the version it runs there.
+	Running map[string]string
+}
+
+// Config configures a [Fake].
+type Config struct {
+	// Token is the bearer token every request must carry; required.
+	Token string
+	// Environments default to Development, Quality and Production.
+	Environments []Environment
+	Applications []Application
+	// Backend does the work of started deployments. Nil means
+	// DelayBackend{} (instant success).
+	Backend Backend
+	// QuotedKeys makes POST /deployments/ answer the key as a JSON string
+	// ("\"key\"") instead of bare text.
+	QuotedKeys bool
+	// Now stamps log lines; nil means time.Now.
+	Now func() time.Time
+}
+
+// Script shapes the deployments started after [Fake.SetScript].
+type Script struct {
+	// PauseInfo, when set, makes a started deployment stop in
+	// needs_user_intervention with this Info before installing; continue
+	// resumes it, abort ends it aborted.
+	PauseInfo string
+	// Result, when set, replaces the state a successful deployment ends in
+	// (for example force_finished or finished_with_errors).
+	Result drivers.DeploymentState
+}
+
+// Request is one request the fake received.
+type Request struct {
+	Method string
+	// Path is relative to BasePath, without the query.
+	Path string
+	// Authorized is false when the token was missing or wrong.
+	Authorized bool
+}
+
+// Deployment is a snapshot of one deployment of the fake.
+type Deployment struct {
+	Key            string
+	State          drivers.DeploymentState
+	Info           string
+	Notes          string
+	Source, Target string // environment names
+	Release        drivers.Release
+	Log            []drivers.LogEntry
+}
+
+// Fake is an in-memory LifeTime. It is an http.Handler and safe for
+// concurrent use.
+type Fake struct {
+	cfg     Config
+	backend Backend
+	now     func() time.Time
+	mux     *http.ServeMux
+
+	mu       sync.Mutex
+	envs     []Environment
+	apps     []*appState
+	deps     map[string]*deployment
+	order    []string
+	nextKey  int
+	script   Script
+	requests []Request
+	inject   []injection
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+type appState struct {
+	name     string
+	versions []string
+	running  map[string]string // env key → version
+}
+
+type deployment struct {
+	Deployment
+	sourceKey, targetKey string
+	ops                  []op
+	script               Script
+	cancel               context.CancelFunc
+	cont                 chan struct{}
+}
+
+type op struct{ app, version string }
+
+type injection struct {
+	method, suffix string
+	status         int
+	times          int
+}
+
+// New returns a fake LifeTime. It panics when cfg.Token is empty, since a
+// fake that accepts anything would hide authentication bugs.
+func New(cfg Config) *Fake {
+	if cfg.Token == "" {
+		panic("lifetimetest: Config.Token is required")
+	}
+	f := &Fake{cfg: cfg, backend: cfg.Backend, now: cfg.Now, deps: map[string]*deployment{}}
+	if f.backend == nil {
+		f.backend = DelayBackend{}
+	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	f.envs = slices.Clone(cfg.Environments)
+	if len(f.envs) == 0 {
+		f.envs = []Environment{{Name: "Development"}, {Name: "Quality"}, {Name: "Production"}}
+	}
+	for _, a := range cfg.Applications {
+		st := &appState{name: a.Name, versions: slices.Clone(a.Versions), running: map[string]string{}}
+		for env, v := range a.Running {
+			st.running[EnvironmentKey(env)] = v
+			if !slices.Contains(st.versions, v) {
+				st.versions = append(st.versions, v)
+			}
+		}
+		f.apps = append(f.apps, st)
+	}
+	f.routes()
+	return f
+}
+
+// EnvironmentKey is the key the fake gives the environment name.
+func EnvironmentKey(name string) string { return "env-" + name }
+
+// ApplicationKey is the key the fake gives the application name.
+func ApplicationKey(name string) string { return "app-" + name }
+
+// VersionKey is the key the fake gives a version of an application.
+func VersionKey(app, version string) string { return "ver-" + app + "-" + version }
+
+// SetScript shapes the deployments started from now on.
+func (f *Fake) SetScript(s Script) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.script = s
+}
+
+// SetStatus forces the state and Info a deployment reports, as if LifeTime
+// had moved it there. A running backend keeps running and sets the final
+// state when it returns.
+func (f *Fake) SetStatus(key string, state drivers.DeploymentState, info string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.deps[key]
+	if !ok {
+		return fmt.Errorf("lifetimetest: no deployment %q", key)
+	}
+	d.State, d.Info = state, info
+	return nil
+}
+
+// InjectError makes the next times requests with this method whose path
+// (relative to BasePath, no query) ends with suffix fail with status and a
+// documented error body, before they have any effect.
+func (f *Fake) InjectError(method, suffix string, status, times int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inject = append(f.inject, injection{method: method, suffix: suffix, status: status, times: times})
+}
+
+// Requests returns the requests received so far, in order.
+func (f *Fake) Requests() []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
+}
+
+// Count returns how many requests with this method and path were received.
+func (f *Fake) Count(method, path string) int {
+	n := 0
+	for _, r := range f.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// Deployment returns a snapshot of the deployment with this key.
+func (f *Fake) Deployment(key string) (Deployment, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.deps[key]
+	if !ok {
+		return Deployment{}, false
+	}
+	return d.snapshot(), true
+}
+
+// Deployments returns snapshots of every deployment, oldest first.
+func (f *Fake) Deployments() []Deployment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Deployment, 0, len(f.order))
+	for _, k := range f.order {
+		if d, ok := f.deps[k]; ok {
+			out = append(out, d.snapshot())
+		}
+	}
+	return out
+}
+
+// Running returns the version of app the environment runs, "" if none.
+func (f *Fake) Running(env, app string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.apps {
+		if a.name == app {
+			return a.running[EnvironmentKey(env)]
+		}
+	}
+	return ""
+}
+
+// Close cancels every running deployment and waits for their backends to
+// return. Later starts are refused.
+func (f *Fake) Close() {
+	f.mu.Lock()
+	f.closed = true
+	for _, d := range f.deps {
+		if d.cancel != nil {
+			d.cancel()
+		}
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+func (d *deployment) snapshot() Deployment {
+	s := d.Deployment
+	s.Log = slices.Clone(d.Log)
+	s.Release.Applications = slices.Clone(d.Release.Applications)
+	return s
+}
+
+// ServeHTTP serves the API under BasePath.
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, BasePath)
+	ok := r.Header.Get("Authorization") == "Bearer "+f.cfg.Token
+	f.mu.Lock()
+	f.requests = append(f.requests, Request{Method: r.Method, Path: path, Authorized: ok})
+	f.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "Invalid or missing authentication token.")
+		return
+	}
+	if status, hit := f.injected(r.Method, path); hit {
+		writeError(w, status, fmt.Sprintf("Injected error %d.", status))
+		return
+	}
+	if _, pattern := f.mux.Handler(r); pattern == "" {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("No endpoint %s %s.", r.Method, path))
+		return
+	}
+	f.mux.ServeHTTP(w, r)
+}
+
+func (f *Fake) injected(method, path string) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.inject {
+		in := &f.inject[i]
+		if in.times > 0 && in.method == method && strings.HasSuffix(path, in.suffix) {
+			in.times--
+			return in.status, true
+		}
+	}
+	return 0, false
+}
+
+// writeError writes LifeTime's documented error body.
+func writeError(w http.ResponseWriter, status int, msgs ...string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"Errors": msgs, "StatusCode": status})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,149 @@
+package lifetimetest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/balanced-deploy/balanced/drivers"
+)
+
+// command serves POST /deployments/{key}/{start|continue|abort}/: 202 with
+// an empty body, or 400 when the command cannot run in the current state.
+func (f *Fake) command(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cmd := r.PathValue("cmd")
+	d, ok := f.deps[r.PathValue("key")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "Deployment not found.")
+		return
+	}
+	refuse := func() {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("Cannot %s a deployment that is %s.", cmd, d.State))
+	}
+	switch cmd {
+	case "start":
+		if d.State != drivers.DeploymentSaved || f.closed {
+			refuse()
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		d.cancel = cancel
+		d.script = f.script
+		d.State = drivers.DeploymentRunning
+		f.logLocked(d, "Info", "Deployment started")
+		f.wg.Add(1)
+		go f.run(ctx, d)
+	case "continue":
+		if d.State != drivers.DeploymentNeedsUserIntervention {
+			refuse()
+			return
+		}
+		d.State, d.Info = drivers.DeploymentRunning, ""
+		f.logLocked(d, "Info", "Deployment continued")
+		select {
+		case d.cont <- struct{}{}:
+		default:
+		}
+	case "abort":
+		if d.State != drivers.DeploymentRunning && d.State != drivers.DeploymentNeedsUserIntervention {
+			refuse()
+			return
+		}
+		d.State, d.Info = drivers.DeploymentAborting, ""
+		f.logLocked(d, "Warning", "Deployment abort requested")
+		if d.cancel != nil {
+			d.cancel()
+		} else {
+			d.State = drivers.DeploymentAborted
+		}
+	default:
+		writeError(w, http.StatusNotFound, fmt.Sprintf("No command %q.", cmd))
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (f *Fake) logLocked(d *deployment, typ, msg string) {
+	d.Log = append(d.Log, drivers.LogEntry{Time: f.now().UTC(), Type: typ, Message: msg})
+}
+
+// run is a started deployment: the optional pause, then the backend.
+func (f *Fake) run(ctx context.Context, d *deployment) {
+	defer f.wg.Done()
+	f.mu.Lock()
+	script := d.script
+	if script.PauseInfo != "" {
+		d.State, d.Info = drivers.DeploymentNeedsUserIntervention, script.PauseInfo
+		f.logLocked(d, "Info", "Deployment waits for user intervention: "+script.PauseInfo)
+	}
+	f.mu.Unlock()
+	if script.PauseInfo != "" {
+		select {
+		case <-ctx.Done():
+			f.finish(d, drivers.DeploymentAborted, "Deployment aborted")
+			return
+		case <-d.cont:
+		}
+	}
+	warned := false
+	logf := func(typ, msg string) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if typ == "Warning" {
+			warned = true
+		}
+		f.logLocked(d, typ, msg)
+	}
+	f.mu.Lock()
+	rel := d.Release
+	f.mu.Unlock()
+	err := f.backend.Deploy(ctx, rel, logf)
+	switch {
+	case ctx.Err() != nil:
+		f.finish(d, drivers.DeploymentAborted, "Deployment aborted")
+	case err != nil:
+		f.mu.Lock()
+		f.logLocked(d, "Error", err.Error())
+		f.mu.Unlock()
+		f.finish(d, drivers.DeploymentFailed, "Deployment finished with errors")
+	default:
+		f.mu.Lock()
+		for _, o := range d.ops {
+			if a := f.appByName(o.app); a != nil {
+				a.running[d.targetKey] = o.version
+			}
+		}
+		end := drivers.DeploymentSucceeded
+		if warned {
+			end = drivers.DeploymentSucceededWithWarnings
+		}
+		if script.Result != "" {
+			end = script.Result
+		}
+		f.mu.Unlock()
+		f.finish(d, end, "Deployment finished")
+	}
+}
+
+func (f *Fake) appByName(name string) *appState {
+	for _, a := range f.apps {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+func (f *Fake) finish(d *deployment, state drivers.DeploymentState, msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d.State, d.Info = state, ""
+	typ := "Info"
+	if !state.Succeeded() {
+		typ = "Error"
+	}
+	f.logLocked(d, typ, msg)
+	d.cancel()
+}
