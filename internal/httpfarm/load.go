@@ -96,18 +96,25 @@ func StartLoad(t testing.TB, cfg LoadConfig) *Load {
 
 func (l *Load) run(ctx context.Context) {
 	defer close(l.done)
-	interval := time.Second / time.Duration(l.cfg.Rate)
-	tick := time.NewTicker(interval)
+	tick := time.NewTicker(time.Second / time.Duration(l.cfg.Rate))
 	defer tick.Stop()
-	for i := 0; ; i++ {
+	start := time.Now()
+	sent := 0
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		delay := l.cfg.MinDelay + rand.N(l.cfg.MaxDelay-l.cfg.MinDelay+1)
-		client := i % l.cfg.Clients
-		l.wg.Go(func() { l.one(client, delay) })
+		// Open loop: start every request due by now, even if ticks were
+		// late or dropped, whatever the requests in flight do.
+		due := int(time.Since(start).Seconds()*float64(l.cfg.Rate)) - sent
+		for range due {
+			delay := l.cfg.MinDelay + rand.N(l.cfg.MaxDelay-l.cfg.MinDelay+1)
+			client := sent % l.cfg.Clients
+			sent++
+			l.wg.Go(func() { l.one(client, delay) })
+		}
 	}
 }
 
