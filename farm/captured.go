@@ -14,6 +14,7 @@ type Captured struct {
 	services map[string]map[drivers.Service]drivers.ServiceState
 	members  map[string]drivers.MemberStatus
 	values   map[string]string
+	onValue  func()
 }
 
 // NewCaptured returns an empty Captured.
@@ -62,8 +63,23 @@ func (c *Captured) Member(zone, member string) (drivers.MemberStatus, bool) {
 // or the release deployed before the run).
 func (c *Captured) SetValue(key, value string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.values[key] = value
+	notify := c.onValue
+	c.mu.Unlock()
+	if notify != nil {
+		notify()
+	}
+}
+
+// DeleteValue removes a value recorded with SetValue.
+func (c *Captured) DeleteValue(key string) {
+	c.mu.Lock()
+	delete(c.values, key)
+	notify := c.onValue
+	c.mu.Unlock()
+	if notify != nil {
+		notify()
+	}
 }
 
 // Value returns a value recorded with SetValue.

@@ -11,6 +11,10 @@ var (
 	// and the run stopped, leaving the farm in a safe state. The [Report]
 	// says which step failed and where to resume.
 	ErrHalted = errors.New("run halted")
+	// ErrRolledBack is wrapped by the error [Plan.Run] returns when a step
+	// failed and the run was rolled back (PlanConfig.OnFailure Rollback):
+	// the farm is as it was before the run.
+	ErrRolledBack = errors.New("run rolled back")
 	// ErrHookFailed is wrapped by errors that come from a hook.
 	ErrHookFailed = errors.New("hook failed")
 	// ErrUnknownStep is returned when a step ID names no step of the plan.

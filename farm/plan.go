@@ -57,6 +57,21 @@ type PlanConfig struct {
 	// Seed seeds the retry jitter. Zero means a seed derived from the
 	// clock.
 	Seed uint64
+	// Label names what the plan deploys (steps.Balanced sets the release).
+	// It is part of the plan's identity in the journal.
+	Label string
+	// Journal receives a record after every change of state, so that
+	// [Plan.Resume] can continue a run that crashed. Nil means no journal
+	// (and no default lock).
+	Journal Journal
+	// Locker refuses a second concurrent run on the same farm. Nil means a
+	// [FileLock] next to the journal when Journal is a *FileJournal, and
+	// no lock otherwise.
+	Locker Locker
+	// OnFailure is what the run does when a step fails. Empty means Halt.
+	OnFailure FailurePolicy
+	// Ask decides failures when OnFailure is Ask.
+	Ask AskFunc
 }
 
 // DefaultConcurrency is the fan-out limit when PlanConfig.Concurrency is
@@ -86,6 +101,15 @@ func NewPlan(f *Farm, cfg PlanConfig, steps ...Step) (*Plan, error) {
 	}
 	if err := cfg.Retry.validate(); err != nil {
 		return nil, err
+	}
+	switch cfg.OnFailure {
+	case "", Halt, Rollback:
+	case Ask:
+		if cfg.Ask == nil {
+			return nil, fmt.Errorf("plan: failure policy ask: want PlanConfig.Ask set")
+		}
+	default:
+		return nil, fmt.Errorf("plan: failure policy %q: want halt, rollback or ask", cfg.OnFailure)
 	}
 	p := &Plan{farm: f, cfg: cfg, before: map[string][]Hook{}, after: map[string][]Hook{}}
 	for _, s := range steps {

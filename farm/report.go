@@ -70,6 +70,8 @@ type Report struct {
 	ResumeFrom string `json:"resume_from,omitempty"`
 	// Error is the run's error text, empty after success.
 	Error string `json:"error,omitempty"`
+	// Excluded lists servers taken out of the run by an Ask decision.
+	Excluded []string `json:"excluded,omitempty"`
 
 	mu sync.Mutex
 }

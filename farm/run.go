@@ -2,7 +2,6 @@ package farm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -22,9 +21,40 @@ type Run struct {
 	retry    RetryPolicy
 	sem      chan struct{}
 
-	mu   sync.Mutex
-	rnd  *rand.Rand
-	step string
+	mu       sync.Mutex
+	rnd      *rand.Rand
+	step     string
+	excluded map[string]bool
+
+	jmu  sync.Mutex
+	jerr error
+}
+
+// Excluded reports whether the server was excluded from the run (by an Ask
+// decision).
+func (r *Run) Excluded(server string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.excluded[server]
+}
+
+// Included returns the servers not excluded from the run.
+func (r *Run) Included(servers []Server) []Server {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Server, 0, len(servers))
+	for _, s := range servers {
+		if !r.excluded[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Members returns the load-balancer members of the group's servers that are
+// not excluded from the run.
+func (r *Run) Members(g Group) []string {
+	return Group{Zone: g.Zone, Role: g.Role, Servers: r.Included(g.Servers)}.Members()
 }
 
 // Farm returns the farm being deployed.
@@ -63,7 +93,10 @@ func (r *Run) Warn(zone, server, format string, args ...any) {
 // once across the whole run, retrying each server's fn on transient errors.
 // It waits for all of them and returns their errors aggregated (a
 // *multierror.Error of *StepError), or nil.
+//
+// Servers excluded from the run are skipped.
 func (r *Run) ForEachServer(ctx context.Context, servers []Server, fn func(ctx context.Context, s Server) error) error {
+	servers = r.Included(servers)
 	return r.fanOut(len(servers), func(i int) error {
 		s := servers[i]
 		select {
@@ -92,6 +125,7 @@ func (r *Run) ForEachZone(ctx context.Context, fn func(ctx context.Context, z *Z
 // are repeated many times (probes while waiting for installs). It returns
 // the errors aggregated, or nil.
 func (r *Run) Each(ctx context.Context, servers []Server, fn func(ctx context.Context, s Server) error) error {
+	servers = r.Included(servers)
 	return r.fanOut(len(servers), func(i int) error {
 		select {
 		case r.sem <- struct{}{}:
@@ -155,6 +189,7 @@ func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.C
 		act.Error = err.Error()
 	}
 	r.report.update(step, func(s *StepReport) { s.Actions = append(s.Actions, act) })
+	r.record(JournalRecord{Kind: RecordAction, Step: step, Zone: zone, Server: server, Attempts: act.Attempts, Error: act.Error})
 	r.Emit(Event{Kind: ActionFinished, Step: step, Zone: zone, Server: server, Attempt: act.Attempts, Err: err})
 	return err
 }
@@ -186,136 +221,4 @@ func (r *Run) Poll(ctx context.Context, interval, progressEvery time.Duration, z
 			return ctx.Err()
 		}
 	}
-}
-
-// Run runs the plan's steps in order and returns the report. It stops at the
-// first step that fails (or when ctx ends, between steps) and returns an
-// error wrapping [ErrHalted] and the step's error; the farm is then left as
-// the failed step left it, which every step of the balanced plan keeps safe.
-func (p *Plan) Run(ctx context.Context) (*Report, error) {
-	return p.RunFrom(ctx, "", nil)
-}
-
-// RunFrom runs the plan from the step with ID from (the first step when
-// empty), with state captured by an earlier run (a fresh one when nil). It is
-// the building block of resuming a run.
-func (p *Plan) RunFrom(ctx context.Context, from string, captured *Captured) (*Report, error) {
-	start := 0
-	if from != "" {
-		i, err := p.mustIndex(from)
-		if err != nil {
-			return nil, err
-		}
-		start = i
-	}
-	if captured == nil {
-		captured = NewCaptured()
-	}
-	seed := p.cfg.Seed
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
-	conc := p.cfg.Concurrency
-	if conc == 0 {
-		conc = DefaultConcurrency
-	}
-	r := &Run{
-		plan:     p,
-		captured: captured,
-		report:   &Report{Started: time.Now()},
-		obs:      p.cfg.Observer,
-		retry:    p.cfg.Retry.withDefaults(),
-		sem:      make(chan struct{}, conc),
-		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-	}
-	for i, s := range p.steps {
-		st := StepPending
-		if i < start {
-			st = StepSkippedDone
-		}
-		r.report.Steps = append(r.report.Steps, StepReport{ID: s.ID, Status: st})
-	}
-	r.Emit(Event{Kind: RunStarted, Total: len(p.steps), Message: fmt.Sprintf("%d steps over %d servers in %d zones", len(p.steps), len(p.farm.byName), len(p.farm.zones))})
-	var runErr error
-	for i := start; i < len(p.steps); i++ {
-		s := p.steps[i]
-		if err := ctx.Err(); err != nil {
-			runErr = fmt.Errorf("%w before step %s: %w", ErrHalted, s.ID, err)
-			r.finish(s.ID, "", runErr)
-			return r.report, runErr
-		}
-		if err := r.runStep(ctx, s, i); err != nil {
-			runErr = fmt.Errorf("%w at step %s: %w", ErrHalted, s.ID, err)
-			r.finish(s.ID, s.ID, runErr)
-			return r.report, runErr
-		}
-	}
-	r.finish("", "", nil)
-	return r.report, nil
-}
-
-func (r *Run) finish(resumeFrom, failed string, err error) {
-	r.report.mu.Lock()
-	r.report.Finished = time.Now()
-	r.report.ResumeFrom = resumeFrom
-	r.report.FailedStep = failed
-	if err != nil {
-		r.report.Outcome = Halted
-		r.report.Error = err.Error()
-	} else {
-		r.report.Outcome = Succeeded
-	}
-	r.report.mu.Unlock()
-	r.Emit(Event{Kind: RunFinished, Step: failed, Err: err, Message: "run " + string(r.report.Outcome)})
-}
-
-// runStep runs one step with its hooks and timeout, and records it.
-func (r *Run) runStep(ctx context.Context, s Step, index int) error {
-	r.mu.Lock()
-	r.step = s.ID
-	r.mu.Unlock()
-	started := time.Now()
-	r.report.update(s.ID, func(sr *StepReport) { sr.Status, sr.Started = StepRunning, started })
-	r.Emit(Event{Kind: StepStarted, Done: index, Total: len(r.plan.steps), Message: s.Title})
-
-	timeout := s.Timeout
-	if timeout == 0 {
-		timeout = r.plan.cfg.StepTimeout
-	}
-	stepCtx := ctx
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		stepCtx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	err := r.runHooks(stepCtx, s.ID, "before", r.plan.before[s.ID])
-	if err == nil {
-		err = s.Run(stepCtx, r)
-		if err != nil && timeout > 0 && errors.Is(stepCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			err = fmt.Errorf("step %s timed out after %s: %w", s.ID, timeout, err)
-		}
-	}
-	if err == nil {
-		err = r.runHooks(stepCtx, s.ID, "after", r.plan.after[s.ID])
-	}
-	finished := time.Now()
-	r.report.update(s.ID, func(sr *StepReport) {
-		sr.Finished = finished
-		sr.Status = StepDone
-		if err != nil {
-			sr.Status, sr.Error = StepFailed, err.Error()
-		}
-	})
-	r.Emit(Event{Kind: StepFinished, Done: index + 1, Total: len(r.plan.steps), Err: err, Message: s.Title})
-	return err
-}
-
-func (r *Run) runHooks(ctx context.Context, step, when string, hooks []Hook) error {
-	for _, h := range hooks {
-		r.Emit(Event{Kind: HookStarted, Message: when + " hook " + h.Name})
-		if err := h.Func(ctx, r); err != nil {
-			return &StepError{Step: step, Err: fmt.Errorf("%w: %s hook %q: %w", ErrHookFailed, when, h.Name, err)}
-		}
-	}
-	return nil
 }

@@ -39,6 +39,9 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 		return nil, err
 	}
 	b := &balanced{cfg: cfg}
+	if cfg.Plan.Label == "" {
+		cfg.Plan.Label = "release " + cfg.Release.Version
+	}
 	return farm.NewPlan(f, cfg.Plan,
 		b.preflight(),
 		b.stopSchedulers(),

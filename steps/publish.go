@@ -26,6 +26,7 @@ const (
 func (b *balanced) publish() farm.Step {
 	return farm.Step{
 		ID:    Publish,
+		Undo:  b.undoPublish,
 		Title: "Publish the release with the platform; wait until it finishes and every Updating server runs it",
 		Describe: func(z *farm.Zone) []string {
 			return []string{fmt.Sprintf("deploy %s; wait for %s to serve it", b.releaseName(), names(z.Updating.Servers))}

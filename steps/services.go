@@ -12,6 +12,7 @@ import (
 func (b *balanced) stopSchedulers() farm.Step {
 	return farm.Step{
 		ID:    StopSchedulers,
+		Undo:  b.undoStopSchedulers,
 		Title: "Stop and disable the Scheduler service on every server; confirm it stays stopped",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"stop + disable Scheduler on " + names(z.Servers())}
@@ -25,6 +26,7 @@ func (b *balanced) stopSchedulers() farm.Step {
 func (b *balanced) blockLoaded() farm.Step {
 	return farm.Step{
 		ID:    BlockLoaded,
+		Undo:  b.undoBlockLoaded,
 		Title: "Stop and disable the Deployment service on the Loaded servers; confirm it stays stopped",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"stop + disable Deployment service on " + names(z.Loaded.Servers)}
@@ -38,6 +40,7 @@ func (b *balanced) blockLoaded() farm.Step {
 func (b *balanced) startSchedulersUpdating() farm.Step {
 	return farm.Step{
 		ID:    StartSchedulersUpdating,
+		Undo:  b.undoStartSchedulersUpdating,
 		Title: "Restore the Scheduler service's startup type and start it on the Updating servers",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"restore + start Scheduler on " + names(z.Updating.Servers)}
@@ -51,6 +54,7 @@ func (b *balanced) startSchedulersUpdating() farm.Step {
 func (b *balanced) unblockLoaded() farm.Step {
 	return farm.Step{
 		ID:    UnblockLoaded,
+		Undo:  b.undoUnblockLoaded,
 		Title: "Restore the Deployment service's startup type and start it on the Loaded servers",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"restore + start Deployment service on " + names(z.Loaded.Servers)}
@@ -64,6 +68,7 @@ func (b *balanced) unblockLoaded() farm.Step {
 func (b *balanced) startSchedulersLoaded() farm.Step {
 	return farm.Step{
 		ID:    StartSchedulersLoaded,
+		Undo:  b.undoStartSchedulersLoaded,
 		Title: "Restore the Scheduler service's startup type and start it on the Loaded servers",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"restore + start Scheduler on " + names(z.Loaded.Servers)}

@@ -15,13 +15,14 @@ import (
 func (b *balanced) drainUpdating() farm.Step {
 	return farm.Step{
 		ID:    DrainUpdating,
+		Undo:  b.undoDrainUpdating,
 		Title: "Take the Updating servers out of the load balancer: drain, wait for their requests to finish, then out",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"drain then out: members " + strings.Join(z.Updating.Members(), ", ") + "; Loaded " + strings.Join(z.Loaded.Members(), ", ") + " keep serving"}
 		},
 		Run: func(ctx context.Context, r *farm.Run) error {
 			return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
-				return b.drain(ctx, r, z, z.Updating.Members())
+				return b.drain(ctx, r, z, r.Members(z.Updating))
 			})
 		},
 	}
@@ -30,6 +31,7 @@ func (b *balanced) drainUpdating() farm.Step {
 func (b *balanced) switchTraffic() farm.Step {
 	return farm.Step{
 		ID:    SwitchTraffic,
+		Undo:  b.undoSwitchTraffic,
 		Title: "Switch traffic: Updating servers in, Loaded servers drained and out",
 		Describe: func(z *farm.Zone) []string {
 			how := "in two moves: Updating in and healthy first, then Loaded drained"
@@ -49,6 +51,7 @@ func (b *balanced) switchTraffic() farm.Step {
 func (b *balanced) restoreTraffic() farm.Step {
 	return farm.Step{
 		ID:    RestoreTraffic,
+		Undo:  b.undoRestoreTraffic,
 		Title: "Put the Loaded servers back in the load balancer; verify every member serving and healthy",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"serve " + strings.Join(z.Loaded.Members(), ", ") + "; then every member of the zone must read serving and healthy"}
@@ -56,7 +59,7 @@ func (b *balanced) restoreTraffic() farm.Step {
 		Run: func(ctx context.Context, r *farm.Run) error {
 			return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
 				lb := z.LoadBalancer
-				loaded := z.Loaded.Members()
+				loaded := r.Members(z.Loaded)
 				if err := b.warmUp(ctx, r, z, loaded); err != nil {
 					return err
 				}
@@ -86,7 +89,7 @@ func (b *balanced) restoreTraffic() farm.Step {
 // group. The moment traffic moves is not interrupted by cancellation: a
 // switch half done would leave both versions serving.
 func (b *balanced) switchZone(ctx context.Context, r *farm.Run, z *farm.Zone) error {
-	updating, loaded := z.Updating.Members(), z.Loaded.Members()
+	updating, loaded := r.Members(z.Updating), r.Members(z.Loaded)
 	lb := z.LoadBalancer
 	if err := b.warmUp(ctx, r, z, updating); err != nil {
 		return err

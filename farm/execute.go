@@ -1,0 +1,354 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+)
+
+// Run runs the plan's steps in order and returns the report. When a step
+// fails, PlanConfig.OnFailure decides: by default the run halts and returns
+// an error wrapping [ErrHalted] and the step's error, leaving the farm as the
+// failed step left it (every step of the balanced plan keeps it safe). When
+// ctx ends, the run stops at the next safe point and halts.
+//
+// With a journal configured, the run first takes the farm's lock (a second
+// run fails at once with [ErrLocked], naming the holder) and records every
+// change of state, so that [Plan.Resume] can continue it after a crash.
+func (p *Plan) Run(ctx context.Context) (*Report, error) {
+	return p.execute(ctx, 0, NewCaptured(), nil, false)
+}
+
+// Resume continues the run recorded in a journal (read with
+// [ReadJournalFile]) from the first step it does not record as done, with the
+// state captured before that run began. Every step is idempotent, so the
+// step that was interrupted is run again from its start; it reads the live
+// state and finishes what is left.
+//
+// It fails with [ErrJournalMismatch] if the journal belongs to another plan
+// and with [ErrNothingToResume] if the run succeeded or was rolled back.
+func (p *Plan) Resume(ctx context.Context, journal []JournalRecord) (*Report, error) {
+	st, err := StateOf(journal)
+	if err != nil {
+		return nil, err
+	}
+	if st.PlanID != p.planID() {
+		return nil, fmt.Errorf("%w: journal plan %s (%s), this plan %s (%s): want the same steps, farm and release", ErrJournalMismatch, st.PlanID, st.Label, p.planID(), p.cfg.Label)
+	}
+	switch {
+	case st.Outcome == Succeeded || st.ResumeFrom == "":
+		return nil, fmt.Errorf("%w: the run succeeded", ErrNothingToResume)
+	case st.Outcome == RolledBack:
+		return nil, fmt.Errorf("%w: the run was rolled back; start a new run", ErrNothingToResume)
+	}
+	start, err := p.mustIndex(st.ResumeFrom)
+	if err != nil {
+		return nil, err
+	}
+	captured := NewCaptured()
+	captured.Restore(st.Captured)
+	return p.execute(ctx, start, captured, st.Excluded, true)
+}
+
+func (p *Plan) execute(ctx context.Context, start int, captured *Captured, excluded []string, resumed bool) (*Report, error) {
+	locker := p.cfg.Locker
+	if fj, ok := p.cfg.Journal.(*FileJournal); ok && locker == nil {
+		locker = FileLock{Path: fj.Path() + ".lock"}
+	}
+	if locker != nil {
+		release, err := locker.Lock(ctx, currentHolder(p))
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	seed := p.cfg.Seed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	conc := p.cfg.Concurrency
+	if conc == 0 {
+		conc = DefaultConcurrency
+	}
+	r := &Run{
+		plan:     p,
+		captured: captured,
+		report:   &Report{Started: time.Now()},
+		obs:      p.cfg.Observer,
+		retry:    p.cfg.Retry.withDefaults(),
+		sem:      make(chan struct{}, conc),
+		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		excluded: map[string]bool{},
+	}
+	for _, s := range excluded {
+		r.excluded[s] = true
+	}
+	for i, s := range p.steps {
+		st := StepPending
+		if i < start {
+			st = StepSkippedDone
+		}
+		r.report.Steps = append(r.report.Steps, StepReport{ID: s.ID, Status: st})
+	}
+	r.record(JournalRecord{Kind: RecordRunStarted, PlanID: p.planID(), Label: p.cfg.Label, Steps: p.StepIDs(), Resumed: resumed})
+	captured.mu.Lock()
+	captured.onValue = func() { r.recordCaptured() }
+	captured.mu.Unlock()
+	defer func() {
+		captured.mu.Lock()
+		captured.onValue = nil
+		captured.mu.Unlock()
+	}()
+	r.Emit(Event{Kind: RunStarted, Total: len(p.steps), Message: fmt.Sprintf("%d steps over %d servers in %d zones", len(p.steps), len(p.farm.byName), len(p.farm.zones))})
+	for i := range start {
+		r.Emit(Event{Kind: StepSkipped, Step: p.steps[i].ID, Done: i + 1, Total: len(p.steps), Message: "done in an earlier run"})
+	}
+	for i := start; i < len(p.steps); i++ {
+		s := p.steps[i]
+		if err := ctx.Err(); err != nil {
+			return r.halt(s.ID, "", fmt.Errorf("%w before step %s: %w", ErrHalted, s.ID, err))
+		}
+		for attempt := 1; ; attempt++ {
+			err := r.runStep(ctx, s, i)
+			if err == nil {
+				err = r.journalErr()
+			}
+			if err == nil {
+				break
+			}
+			decision := r.decide(ctx, s, err, attempt)
+			switch decision {
+			case Retry:
+				r.Warn("", "", "retrying step %s (attempt %d) after: %v", s.ID, attempt+1, err)
+				continue
+			case Exclude:
+				if xerr := r.exclude(ctx, failedServers(err)); xerr == nil {
+					continue
+				} else {
+					err = fmt.Errorf("%w; exclude refused: %w", err, xerr)
+				}
+			case RollBack:
+				return r.rollback(ctx, i, err)
+			}
+			return r.halt(s.ID, s.ID, fmt.Errorf("%w at step %s: %w", ErrHalted, s.ID, err))
+		}
+	}
+	r.finish(Succeeded, "", "", nil)
+	return r.report, nil
+}
+
+// decide applies the failure policy. Cancellation always halts.
+func (r *Run) decide(ctx context.Context, s Step, err error, attempt int) Decision {
+	if ctx.Err() != nil || errors.Is(err, errJournal) {
+		return Abort
+	}
+	switch r.plan.cfg.OnFailure {
+	case Rollback:
+		return RollBack
+	case Ask:
+		d := r.plan.cfg.Ask(ctx, Failure{Step: s.ID, Err: err, Servers: failedServers(err), Attempt: attempt})
+		r.Emit(Event{Kind: Warning, Step: s.ID, Err: err, Message: "failure decided: " + string(d)})
+		return d
+	}
+	return Abort
+}
+
+// exclude takes servers out of the run and out of traffic (drained). It
+// refuses when a server is unknown or a group would be left empty.
+func (r *Run) exclude(ctx context.Context, servers []string) error {
+	if len(servers) == 0 {
+		return errors.New("the failure names no server to exclude")
+	}
+	for _, name := range servers {
+		s, ok := r.plan.farm.byName[name]
+		if !ok {
+			return fmt.Errorf("server %q is not in the farm", name)
+		}
+		for _, z := range r.plan.farm.zones {
+			if z.Name != s.Zone {
+				continue
+			}
+			for _, g := range []Group{z.Updating, z.Loaded} {
+				if slices.ContainsFunc(g.Servers, func(x Server) bool { return x.Name == name }) && len(r.Included(g.Servers)) <= 1 {
+					return fmt.Errorf("excluding %s would leave zone %s's %s group empty", name, z.Name, g.Role)
+				}
+			}
+		}
+	}
+	for _, name := range servers {
+		s := r.plan.farm.byName[name]
+		r.mu.Lock()
+		r.excluded[name] = true
+		r.mu.Unlock()
+		r.record(JournalRecord{Kind: RecordExcluded, Server: name, Zone: s.Zone})
+		for _, z := range r.plan.farm.zones {
+			if z.Name == s.Zone {
+				if err := z.LoadBalancer.SetState(ctx, drivers.Draining, s.MemberID()); err != nil {
+					r.Warn(z.Name, name, "excluded, but draining its member %s failed: %v", s.MemberID(), err)
+				}
+			}
+		}
+		r.Warn(s.Zone, name, "server excluded from the run and drained; finish it by hand")
+	}
+	r.report.mu.Lock()
+	for _, name := range servers {
+		if !slices.Contains(r.report.Excluded, name) {
+			r.report.Excluded = append(r.report.Excluded, name)
+		}
+	}
+	r.report.mu.Unlock()
+	return nil
+}
+
+// rollback runs the Undo of the failed step and of every step before it, in
+// reverse order.
+func (r *Run) rollback(ctx context.Context, failed int, cause error) (*Report, error) {
+	r.Warn("", "", "rolling back after: %v", cause)
+	for j := failed; j >= 0; j-- {
+		s := r.plan.steps[j]
+		if s.Undo == nil {
+			continue
+		}
+		r.setStep(s.ID)
+		r.Emit(Event{Kind: StepStarted, Message: "undo: " + s.Title})
+		err := s.Undo(ctx, r)
+		if err == nil {
+			err = r.journalErr()
+		}
+		if err != nil {
+			err = fmt.Errorf("%w at step %s: %w; rollback failed while undoing %s: %w", ErrHalted, r.plan.steps[failed].ID, cause, s.ID, err)
+			r.report.update(s.ID, func(sr *StepReport) { sr.Error = err.Error() })
+			return r.halt(r.plan.steps[j].ID, r.plan.steps[failed].ID, err)
+		}
+		r.report.update(s.ID, func(sr *StepReport) { sr.Status = StepUndone })
+		r.record(JournalRecord{Kind: RecordStepUndone, Step: s.ID})
+		r.Emit(Event{Kind: StepFinished, Message: "undone: " + s.Title})
+	}
+	err := fmt.Errorf("%w: step %s failed and the run was rolled back: %w", ErrRolledBack, r.plan.steps[failed].ID, cause)
+	r.finish(RolledBack, "", r.plan.steps[failed].ID, err)
+	return r.report, err
+}
+
+func (r *Run) halt(resumeFrom, failed string, err error) (*Report, error) {
+	r.finish(Halted, resumeFrom, failed, err)
+	return r.report, err
+}
+
+func (r *Run) finish(outcome Outcome, resumeFrom, failed string, err error) {
+	r.report.mu.Lock()
+	r.report.Finished = time.Now()
+	r.report.ResumeFrom = resumeFrom
+	r.report.FailedStep = failed
+	r.report.Outcome = outcome
+	if err != nil {
+		r.report.Error = err.Error()
+	}
+	r.report.mu.Unlock()
+	rec := JournalRecord{Kind: RecordRunFinished, Outcome: outcome, Step: failed}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	r.record(rec)
+	r.Emit(Event{Kind: RunFinished, Step: failed, Err: err, Message: "run " + string(outcome)})
+}
+
+func (r *Run) setStep(id string) {
+	r.mu.Lock()
+	r.step = id
+	r.mu.Unlock()
+}
+
+// runStep runs one step with its hooks and timeout, and records it.
+func (r *Run) runStep(ctx context.Context, s Step, index int) error {
+	r.setStep(s.ID)
+	started := time.Now()
+	r.report.update(s.ID, func(sr *StepReport) { sr.Status, sr.Started, sr.Error = StepRunning, started, "" })
+	r.record(JournalRecord{Kind: RecordStepStarted, Step: s.ID})
+	r.Emit(Event{Kind: StepStarted, Done: index, Total: len(r.plan.steps), Message: s.Title})
+
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = r.plan.cfg.StepTimeout
+	}
+	stepCtx := ctx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		stepCtx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	err := r.runHooks(stepCtx, s.ID, "before", r.plan.before[s.ID])
+	if err == nil {
+		err = s.Run(stepCtx, r)
+		if err != nil && timeout > 0 && errors.Is(stepCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("step %s timed out after %s: %w", s.ID, timeout, err)
+		}
+	}
+	if err == nil {
+		err = r.runHooks(stepCtx, s.ID, "after", r.plan.after[s.ID])
+	}
+	finished := time.Now()
+	r.report.update(s.ID, func(sr *StepReport) {
+		sr.Finished = finished
+		sr.Status = StepDone
+		if err != nil {
+			sr.Status, sr.Error = StepFailed, err.Error()
+		}
+	})
+	if err != nil {
+		r.record(JournalRecord{Kind: RecordStepFailed, Step: s.ID, Error: err.Error()})
+	} else {
+		r.recordCaptured()
+		r.record(JournalRecord{Kind: RecordStepDone, Step: s.ID})
+	}
+	r.Emit(Event{Kind: StepFinished, Done: index + 1, Total: len(r.plan.steps), Err: err, Message: s.Title})
+	return err
+}
+
+func (r *Run) runHooks(ctx context.Context, step, when string, hooks []Hook) error {
+	for _, h := range hooks {
+		r.Emit(Event{Kind: HookStarted, Message: when + " hook " + h.Name})
+		if err := h.Func(ctx, r); err != nil {
+			return &StepError{Step: step, Err: fmt.Errorf("%w: %s hook %q: %w", ErrHookFailed, when, h.Name, err)}
+		}
+	}
+	return nil
+}
+
+// errJournal marks errors of the journal, which always halt the run: a run
+// whose journal cannot be written could not be resumed.
+var errJournal = errors.New("journal")
+
+// record appends to the journal, remembering the first failure.
+func (r *Run) record(rec JournalRecord) {
+	j := r.plan.cfg.Journal
+	if j == nil {
+		return
+	}
+	if rec.Time.IsZero() {
+		rec.Time = time.Now()
+	}
+	r.jmu.Lock()
+	defer r.jmu.Unlock()
+	if r.jerr != nil {
+		return
+	}
+	if err := j.Append(rec); err != nil {
+		r.jerr = fmt.Errorf("%w: %w", errJournal, err)
+	}
+}
+
+func (r *Run) recordCaptured() {
+	snap := r.captured.Snapshot()
+	r.record(JournalRecord{Kind: RecordCaptured, Captured: &snap})
+}
+
+func (r *Run) journalErr() error {
+	r.jmu.Lock()
+	defer r.jmu.Unlock()
+	return r.jerr
+}

@@ -1,0 +1,254 @@
+package farm
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Journal record kinds.
+const (
+	RecordRunStarted  = "run-started"
+	RecordStepStarted = "step-started"
+	RecordAction      = "action"
+	RecordCaptured    = "captured"
+	RecordStepDone    = "step-done"
+	RecordStepFailed  = "step-failed"
+	RecordStepUndone  = "step-undone"
+	RecordExcluded    = "excluded"
+	RecordRunFinished = "run-finished"
+)
+
+// JournalRecord is one line of a run's journal. Fields that do not apply to
+// a kind are empty.
+type JournalRecord struct {
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"`
+	// PlanID identifies the plan (its steps, its farm and its label): a
+	// journal is resumed only by the plan that wrote it.
+	PlanID string `json:"plan_id,omitempty"`
+	// Label is PlanConfig.Label (for the balanced plan, the release).
+	Label string `json:"label,omitempty"`
+	// Steps lists the plan's step IDs (run-started).
+	Steps []string `json:"steps,omitempty"`
+	// Resumed is true on the run-started record of a resumed run.
+	Resumed  bool           `json:"resumed,omitempty"`
+	Step     string         `json:"step,omitempty"`
+	Zone     string         `json:"zone,omitempty"`
+	Server   string         `json:"server,omitempty"`
+	Attempts int            `json:"attempts,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	Captured *CapturedState `json:"captured,omitempty"`
+	Outcome  Outcome        `json:"outcome,omitempty"`
+}
+
+// Journal receives the records of a run, in order. Append must make the
+// record durable before it returns: after a crash, a resumed run trusts
+// every record appended. [FileJournal] is the implementation on disk.
+type Journal interface {
+	Append(rec JournalRecord) error
+}
+
+// FileJournal is a [Journal] in a file of JSON lines, appended to and synced
+// to disk record by record.
+type FileJournal struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+}
+
+// OpenJournal opens (creating it if needed, mode 0600) the journal file at
+// path for appending.
+func OpenJournal(path string) (*FileJournal, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	return &FileJournal{path: path, f: f}, nil
+}
+
+// Path returns the journal file's path.
+func (j *FileJournal) Path() string { return j.path }
+
+// Append writes rec as one JSON line and syncs the file.
+func (j *FileJournal) Append(rec JournalRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("journal: encode %s record: %w", rec.Kind, err)
+	}
+	b = append(b, '\n')
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, err := j.f.Write(b); err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("journal %s: sync: %w", j.path, err)
+	}
+	return nil
+}
+
+// Close closes the file.
+func (j *FileJournal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.f.Close()
+}
+
+// ReadJournal parses a journal. A last line cut short (a crash while it was
+// written) is ignored; any other malformed line is an error naming its line
+// number.
+func ReadJournal(r io.Reader) ([]JournalRecord, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	var recs []JournalRecord
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64*1024), 64*1024*1024)
+	line := 0
+	complete := len(data) == 0 || data[len(data)-1] == '\n'
+	total := bytes.Count(data, []byte{'\n'})
+	if !complete {
+		total++
+	}
+	for sc.Scan() {
+		line++
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var rec JournalRecord
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rec); err != nil {
+			if line == total && !complete {
+				break // torn final write
+			}
+			return nil, fmt.Errorf("journal line %d: %w", line, err)
+		}
+		if rec.Kind == "" {
+			return nil, fmt.Errorf("journal line %d: record without kind", line)
+		}
+		recs = append(recs, rec)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	return recs, nil
+}
+
+// ReadJournalFile parses the journal file at path.
+func ReadJournalFile(path string) ([]JournalRecord, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open journal: %w", err)
+	}
+	defer f.Close()
+	return ReadJournal(f)
+}
+
+// ErrNothingToResume is returned by [Plan.Resume] when the journal holds no
+// run, or a run that already succeeded.
+var ErrNothingToResume = errors.New("nothing to resume")
+
+// ErrJournalMismatch is returned by [Plan.Resume] when the journal was
+// written by another plan (other steps, another farm or another release).
+var ErrJournalMismatch = errors.New("journal belongs to another plan")
+
+// JournalState is what a journal says of the last run it holds.
+type JournalState struct {
+	PlanID string
+	Label  string
+	// Done lists the steps confirmed done, in order.
+	Done []string
+	// ResumeFrom is the first step not confirmed done; empty when every
+	// step is.
+	ResumeFrom string
+	// Captured is the last state captured.
+	Captured CapturedState
+	// Excluded lists servers excluded from the run by an Ask decision.
+	Excluded []string
+	// Outcome is the outcome recorded, empty when the run never finished
+	// (it crashed).
+	Outcome Outcome
+	// LastError is the last error recorded.
+	LastError string
+}
+
+// StateOf summarises the last run in a journal's records.
+func StateOf(recs []JournalRecord) (JournalState, error) {
+	start := -1
+	for i, r := range recs {
+		if r.Kind == RecordRunStarted && !r.Resumed {
+			start = i
+		}
+	}
+	if start < 0 {
+		return JournalState{}, fmt.Errorf("%w: the journal holds no run", ErrNothingToResume)
+	}
+	st := JournalState{PlanID: recs[start].PlanID, Label: recs[start].Label}
+	steps := recs[start].Steps
+	done := map[string]bool{}
+	for _, r := range recs[start:] {
+		switch r.Kind {
+		case RecordStepDone:
+			done[r.Step] = true
+		case RecordStepUndone:
+			done[r.Step] = false
+		case RecordCaptured:
+			if r.Captured != nil {
+				st.Captured = *r.Captured
+			}
+		case RecordExcluded:
+			st.Excluded = append(st.Excluded, r.Server)
+		case RecordRunFinished:
+			st.Outcome = r.Outcome
+			st.LastError = r.Error
+		case RecordRunStarted:
+			st.Outcome = ""
+		case RecordStepFailed:
+			st.LastError = r.Error
+		}
+	}
+	for _, s := range steps {
+		if !done[s] {
+			st.ResumeFrom = s
+			break
+		}
+		st.Done = append(st.Done, s)
+	}
+	sort.Strings(st.Excluded)
+	return st, nil
+}
+
+// planID identifies a plan by its steps, its farm's layout and its label.
+func (p *Plan) planID() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "label=%s\n", p.cfg.Label)
+	for _, s := range p.steps {
+		fmt.Fprintf(h, "step=%s\n", s.ID)
+	}
+	for _, z := range p.farm.zones {
+		fmt.Fprintf(h, "zone=%s\n", z.Name)
+		for _, s := range z.Updating.Servers {
+			fmt.Fprintf(h, "u=%s|%s|%s\n", s.Name, s.MemberID(), s.Address)
+		}
+		for _, s := range z.Loaded.Servers {
+			fmt.Fprintf(h, "l=%s|%s|%s\n", s.Name, s.MemberID(), s.Address)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// ID returns the plan's identity as the journal records it: a hash of its
+// step IDs, its farm's layout and PlanConfig.Label.
+func (p *Plan) ID() string { return p.planID() }

@@ -1,0 +1,180 @@
+package steps
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// Rollback (farm.Rollback, or an Ask decision) runs these Undo functions in
+// reverse order from the failed step. Together they return the farm to the
+// release and the state captured in preflight:
+//
+//   - after a failure before or during switch-traffic, the Loaded servers
+//     still serve the previous release: the platform deploys the previous
+//     release again while the Updating servers are out of traffic, then
+//     they come back;
+//   - after the switch, traffic goes back to the Loaded servers only if
+//     every one of them still serves the previous release (their deployment
+//     service was blocked). Once a Loaded server has installed the new
+//     release, no group serves the previous one: the undo of switch-traffic
+//     refuses, the run halts in its safe state (traffic on the verified new
+//     release), and the way back is a new balanced run of the previous
+//     release.
+
+func (b *balanced) undoStopSchedulers(ctx context.Context, r *farm.Run) error {
+	return b.restoreService(ctx, r, r.Farm().Servers(), drivers.SchedulerService, false)
+}
+
+func (b *balanced) undoBlockLoaded(ctx context.Context, r *farm.Run) error {
+	return b.restoreService(ctx, r, groupServers(r.Farm(), farm.Loaded), drivers.DeploymentService, true)
+}
+
+func (b *balanced) undoStartSchedulersUpdating(ctx context.Context, r *farm.Run) error {
+	return b.stopService(ctx, r, groupServers(r.Farm(), farm.Updating), drivers.SchedulerService)
+}
+
+func (b *balanced) undoUnblockLoaded(ctx context.Context, r *farm.Run) error {
+	return b.stopService(ctx, r, groupServers(r.Farm(), farm.Loaded), drivers.DeploymentService)
+}
+
+func (b *balanced) undoStartSchedulersLoaded(ctx context.Context, r *farm.Run) error {
+	return b.stopService(ctx, r, groupServers(r.Farm(), farm.Loaded), drivers.SchedulerService)
+}
+
+// undoRestoreTraffic takes the Loaded servers out of traffic again.
+func (b *balanced) undoRestoreTraffic(ctx context.Context, r *farm.Run) error {
+	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
+		return b.drain(ctx, r, z, r.Members(z.Loaded))
+	})
+}
+
+// undoDrainUpdating brings the Updating servers back into traffic once they
+// serve the version they served before the run.
+func (b *balanced) undoDrainUpdating(ctx context.Context, r *farm.Run) error {
+	if err := b.requireCapturedVersions(ctx, r, groupServers(r.Farm(), farm.Updating)); err != nil {
+		return err
+	}
+	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
+		updating := r.Members(z.Updating)
+		if err := b.warmUp(ctx, r, z, updating); err != nil {
+			return err
+		}
+		var serve []string
+		for _, m := range updating {
+			if st, ok := r.Captured().Member(z.Name, m); !ok || st.State == drivers.Serving {
+				serve = append(serve, m)
+			}
+		}
+		if len(serve) == 0 {
+			return nil
+		}
+		if err := z.LoadBalancer.SetState(ctx, drivers.Serving, serve...); err != nil {
+			return fmt.Errorf("set %s serving: %w", strings.Join(serve, ", "), err)
+		}
+		return b.awaitMembers(ctx, r, z, serve, drivers.Serving, true)
+	})
+}
+
+// undoSwitchTraffic moves traffic back to the Loaded servers, which must all
+// still serve the version captured before the run.
+func (b *balanced) undoSwitchTraffic(ctx context.Context, r *farm.Run) error {
+	if err := b.requireCapturedVersions(ctx, r, groupServers(r.Farm(), farm.Loaded)); err != nil {
+		return fmt.Errorf("cannot move traffic back to the Loaded servers: %w (deploy the previous release with a new balanced run instead)", err)
+	}
+	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
+		loaded, updating := r.Members(z.Loaded), r.Members(z.Updating)
+		if err := b.warmUp(ctx, r, z, loaded); err != nil {
+			return err
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.HealthTimeout)
+		defer cancel()
+		if sw, ok := z.LoadBalancer.(drivers.Switcher); ok {
+			if err := sw.Switch(cctx, loaded, updating); err != nil {
+				return fmt.Errorf("switch back to %s: %w", strings.Join(loaded, ", "), err)
+			}
+		} else {
+			if err := z.LoadBalancer.SetState(cctx, drivers.Serving, loaded...); err != nil {
+				return fmt.Errorf("set %s serving: %w", strings.Join(loaded, ", "), err)
+			}
+			if err := b.awaitMembers(cctx, r, z, loaded, drivers.Serving, true); err != nil {
+				return err
+			}
+		}
+		return b.drain(ctx, r, z, updating)
+	})
+}
+
+// undoPublish deploys the release captured before the run again and waits
+// until the Updating servers serve it.
+func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
+	if _, started := r.Captured().Value(CapturedDeploymentID); !started && !b.anyOnRelease(ctx, r, groupServers(r.Farm(), farm.Updating)) {
+		return nil // nothing was deployed
+	}
+	raw, ok := r.Captured().Value(CapturedPreviousRelease)
+	if !ok {
+		return fmt.Errorf("the platform cannot say which release was deployed before the run (no drivers.DeployedReleaseReader): roll back by hand")
+	}
+	var prev drivers.Release
+	if err := json.Unmarshal([]byte(raw), &prev); err != nil || prev.Version == "" {
+		return fmt.Errorf("captured previous release %q is unreadable: %v", raw, err)
+	}
+	var id string
+	err := r.Do(ctx, "", "", func(ctx context.Context) error {
+		var err error
+		id, err = b.cfg.Platform.StartDeployment(ctx, prev)
+		if err != nil {
+			return fmt.Errorf("start rollback deployment of %s: %w", prev.Version, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.Emit(farm.Event{Kind: farm.Progress, Message: "rollback deployment " + id + " of " + prev.Version + " started"})
+	if err := b.awaitDeployment(ctx, r, id); err != nil {
+		return err
+	}
+	back := *b
+	back.cfg.Release = prev
+	if err := back.awaitRelease(ctx, r, groupServers(r.Farm(), farm.Updating), false); err != nil {
+		return err
+	}
+	r.Captured().DeleteValue(CapturedDeploymentID)
+	return nil
+}
+
+// requireCapturedVersions checks every server serves the version it served
+// in preflight.
+func (b *balanced) requireCapturedVersions(ctx context.Context, r *farm.Run, servers []farm.Server) error {
+	return r.ForEachServer(ctx, servers, func(ctx context.Context, s farm.Server) error {
+		want, ok := r.Captured().Value("version/" + s.Name)
+		if !ok {
+			return fmt.Errorf("no version was captured for %s in preflight", s.Name)
+		}
+		res, err := b.cfg.Prober.Probe(ctx, s.Target())
+		if err != nil {
+			return fmt.Errorf("probe: %w", err)
+		}
+		if !res.Healthy || res.Version != want {
+			return fmt.Errorf("%s serves %q (healthy %v), want %q as before the run", s.Name, res.Version, res.Healthy, want)
+		}
+		return nil
+	})
+}
+
+// anyOnRelease reports whether some server serves the release.
+func (b *balanced) anyOnRelease(ctx context.Context, r *farm.Run, servers []farm.Server) bool {
+	found := make(chan struct{}, len(servers))
+	_ = r.Each(ctx, servers, func(ctx context.Context, s farm.Server) error {
+		if res, err := b.cfg.Prober.Probe(ctx, s.Target()); err == nil && res.Version == b.cfg.Release.Version {
+			found <- struct{}{}
+		}
+		return nil
+	})
+	return len(found) > 0
+}
