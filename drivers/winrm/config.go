@@ -71,6 +71,9 @@ type Config struct {
 	Password Secret
 	// Auth is "basic" (the default) or "ntlm". Basic authentication over
 	// plain HTTP sends the password unencrypted; New logs a warning then.
+	// With "ntlm" each request is first sent without credentials; a server
+	// that asks for NTLM or Negotiate gets NTLM, one that offers only Basic
+	// gets Basic (behaviour of github.com/Azure/go-ntlmssp).
 	Auth string
 	// Timeout bounds each driver call. Zero means DefaultTimeout (2 minutes).
 	Timeout time.Duration

@@ -345,3 +345,50 @@ func TestPasswordNeverLeaks(t *testing.T) {
 	assert.NotContains(t, f.logs.String(), testPassword)
 	assert.True(t, errors.Is(errs[1], drivers.ErrInvalidArgument))
 }
+
+func TestHTTPS(t *testing.T) {
+	svcs := &winrmtest.MapServices{}
+	svcs.Add(testHost, winrmtest.Service{Name: "sched", DisplayName: "OutSystems Scheduler Service", Run: drivers.Running, Startup: drivers.Automatic})
+	srv := winrmtest.NewServer(winrmtest.Config{Host: testHost, Services: svcs, Username: testUser, Password: testPassword, TLS: true})
+	defer srv.Close()
+	target := drivers.Target{Name: testHost, Address: srv.Addr()}
+	ctx := context.Background()
+
+	t.Run("verified by default", func(t *testing.T) {
+		drv, err := winrm.New(winrm.Config{Username: testUser, Password: testPassword, HTTPS: true, Timeout: 5 * time.Second})
+		require.NoError(t, err)
+		_, err = drv.ServiceState(ctx, target, drivers.SchedulerService)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "certificate")
+		assert.NotErrorIs(t, err, drivers.ErrUnavailable, "an untrusted certificate is not transient")
+		assert.Empty(t, srv.Scripts())
+	})
+	t.Run("CACert", func(t *testing.T) {
+		drv, err := winrm.New(winrm.Config{Username: testUser, Password: testPassword, HTTPS: true, CACert: srv.CACertPEM(), Timeout: 5 * time.Second})
+		require.NoError(t, err)
+		st, err := drv.ServiceState(ctx, target, drivers.SchedulerService)
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Running, st.Run)
+	})
+	t.Run("Insecure", func(t *testing.T) {
+		drv, err := winrm.New(winrm.Config{Username: testUser, Password: testPassword, HTTPS: true, Insecure: true, Timeout: 5 * time.Second})
+		require.NoError(t, err)
+		require.NoError(t, drv.StopService(ctx, target, drivers.SchedulerService))
+	})
+}
+
+func TestNTLMTransportIsUsed(t *testing.T) {
+	// The NTLM transport (go-ntlmssp) first sends each request without
+	// credentials and negotiates only when the server asks for NTLM; a
+	// Basic-only server (like the fake) gets Basic on the retry. The
+	// anonymous first attempts show the NTLM transport is in use.
+	f := newFixture(t, func(c *winrm.Config) { c.Auth = winrm.AuthNTLM })
+	_, err := f.drv.ServiceState(context.Background(), f.target, drivers.SchedulerService)
+	require.NoError(t, err)
+	assert.Positive(t, f.srv.Refused())
+
+	b := newFixture(t, nil)
+	_, err = b.drv.ServiceState(context.Background(), b.target, drivers.SchedulerService)
+	require.NoError(t, err)
+	assert.Zero(t, b.srv.Refused())
+}

@@ -3,6 +3,8 @@ package winrm
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -112,6 +114,13 @@ var statusRe = regexp.MustCompile(`http (?:response )?error:? (\d{3})\b`)
 func classifyTransport(err error, sent bool) error {
 	if m := statusRe.FindStringSubmatch(err.Error()); m != nil && (m[1] == "401" || m[1] == "403") {
 		return drivers.Classify(drivers.ErrPermissionDenied, fmt.Errorf("credentials refused (HTTP %s): %w", m[1], err))
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &verify) {
+		// Not retryable and not the server's fault: returned unclassified.
+		return fmt.Errorf("the server's TLS certificate is not trusted (set Config.CACert to the CA that signs it): %w", err)
 	}
 	if !sent {
 		return drivers.Classify(drivers.ErrUnavailable, err)

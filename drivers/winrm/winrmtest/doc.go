@@ -24,6 +24,7 @@
 // Commands run synchronously when the Command request arrives, and the first
 // Receive returns all output with the Done state; there is no streaming, no
 // stdin (Send) and no OperationTimeout. Only Basic authentication is
-// supported (no NTLM, Kerberos or message encryption), and only plain HTTP.
+// supported (no NTLM, Kerberos or message encryption); Config.TLS serves
+// HTTPS with a self-signed certificate.
 // Faults (AddFault) inject delays, HTTP errors and script failures.
 package winrmtest

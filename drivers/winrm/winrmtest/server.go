@@ -2,6 +2,7 @@ package winrmtest
 
 import (
 	"crypto/subtle"
+	"encoding/pem"
 	"encoding/xml"
 	"io"
 	"net"
@@ -24,6 +25,9 @@ type Config struct {
 	// Username and Password are the only credentials accepted (HTTP Basic);
 	// every other request gets 401. Both empty accepts any credentials.
 	Username, Password string
+	// TLS serves HTTPS with a self-signed certificate for 127.0.0.1 (see
+	// Server.CACertPEM) instead of HTTP.
+	TLS bool
 }
 
 // Script is one command the server received.
@@ -85,6 +89,7 @@ type Server struct {
 	scripts  []Script
 	actions  []string
 	faults   []*Fault
+	refused  int
 }
 
 // NewServer starts a server on 127.0.0.1. Close it when done.
@@ -101,7 +106,11 @@ func NewServer(cfg Config) *Server {
 		shells:   make(map[string]bool),
 		commands: make(map[string]result),
 	}
-	s.httpSrv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	if cfg.TLS {
+		s.httpSrv = httptest.NewTLSServer(http.HandlerFunc(s.serveHTTP))
+	} else {
+		s.httpSrv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	}
 	return s
 }
 
@@ -112,7 +121,16 @@ func (s *Server) Close() {
 	s.httpSrv.Close()
 }
 
-// URL is the endpoint URL, http://127.0.0.1:port/wsman.
+// CACertPEM returns the PEM certificate of a TLS server, for
+// winrm.Config.CACert; nil for a plain HTTP server.
+func (s *Server) CACertPEM() []byte {
+	if s.httpSrv.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.httpSrv.Certificate().Raw})
+}
+
+// URL is the endpoint URL, http(s)://127.0.0.1:port/wsman.
 func (s *Server) URL() string { return s.httpSrv.URL + "/wsman" }
 
 // Addr is the listening address, "127.0.0.1:port"; use it as a target's
@@ -150,6 +168,13 @@ func (s *Server) Actions() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.actions...)
+}
+
+// Refused returns how many requests were answered 401.
+func (s *Server) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
 }
 
 // OpenShells returns how many shells were created and not deleted.
@@ -208,6 +233,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.authorised(r) {
+		s.mu.Lock()
+		s.refused++
+		s.mu.Unlock()
 		w.Header().Set("WWW-Authenticate", `Basic realm="WSMAN"`)
 		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(http.StatusUnauthorized)
