@@ -1,0 +1,146 @@
+// Command quickstart runs a balanced deployment of a simulated farm (8
+// front-ends in 2 zones, each zone with its own load balancer) under live
+// traffic, in real time with scaled-down durations, and prints each step as it
+// runs and a final report. Its last line is
+//
+//	served=<n> failed=<n> violations=<n>
+//
+// and it exits non-zero when a request failed or a safety invariant was
+// violated.
+//
+//	go run ./examples/quickstart
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/simulate"
+	"github.com/balanced-deploy/balanced/steps"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ok, err := run(ctx, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(2)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+// run deploys release v2 on the simulated farm and reports. It returns false
+// when a request failed or an invariant was violated.
+func run(ctx context.Context, out io.Writer) (bool, error) {
+	sim, err := simulate.New(simulate.Config{
+		Zones:             []simulate.ZoneConfig{{Name: "east", Servers: 4}, {Name: "west", Servers: 4}},
+		Seed:              42,
+		PublishDuration:   time.Second,
+		InstallDuration:   1500 * time.Millisecond,
+		InstallStagger:    100 * time.Millisecond,
+		ServiceLatency:    20 * time.Millisecond,
+		HealthCheckDelay:  200 * time.Millisecond,
+		SchedulerInterval: 500 * time.Millisecond,
+		Tick:              50 * time.Millisecond,
+		Traffic:           simulate.Traffic{Rate: 100, Duration: 50 * time.Millisecond, MaxDuration: 300 * time.Millisecond, Clients: 40},
+	})
+	if err != nil {
+		return false, err
+	}
+	zones := farm.AutoSplit(sim.Servers())
+	for i := range zones {
+		zones[i].LoadBalancer = sim.LoadBalancer(zones[i].Name)
+	}
+	f, err := farm.New(farm.Config{Zones: zones})
+	if err != nil {
+		return false, err
+	}
+	release := drivers.Release{Version: "v2", Notes: "quickstart"}
+	plan, err := steps.Balanced(f, steps.Config{
+		Services: sim.Services(),
+		Platform: sim.Platform(),
+		Prober:   sim.Prober(),
+		Release:  release,
+		Plan:     farm.PlanConfig{Observer: stepPrinter(out)},
+
+		PollInterval:       50 * time.Millisecond,
+		DeployPollInterval: 100 * time.Millisecond,
+		ProgressInterval:   time.Second,
+		ConfirmDelay:       200 * time.Millisecond,
+		DrainTimeout:       10 * time.Second,
+		HealthTimeout:      10 * time.Second,
+		PublishTimeout:     30 * time.Second,
+		InstallTimeout:     30 * time.Second,
+	})
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprintln(out, "The runbook, annotated with this farm's names:")
+	fmt.Fprintln(out)
+	if err := plan.Describe(out); err != nil {
+		return false, err
+	}
+	fmt.Fprintln(out)
+
+	if err := sim.Start(ctx); err != nil {
+		return false, err
+	}
+	time.Sleep(500 * time.Millisecond) // traffic before the deployment starts
+	report, runErr := plan.Run(ctx)
+	time.Sleep(500 * time.Millisecond) // and after it ends
+	sim.Stop()
+
+	end := sim.CheckEndState(release)
+	if runErr != nil {
+		sim.CheckSafeState()
+	}
+	fmt.Fprintln(out)
+	if err := report.Write(out); err != nil {
+		return false, err
+	}
+	res := sim.Report()
+	fmt.Fprintln(out)
+	for _, z := range res.Zones {
+		fmt.Fprintf(out, "zone %-5s served=%d failed=%d by version=%v mixed-version window=%s\n",
+			z.Name, z.Served, z.Failed, z.ByVersion, z.MixedVersionWindow.Round(time.Millisecond))
+	}
+	fmt.Fprintf(out, "scheduler timer runs=%d inconsistent=%d; end state exact=%v\n", res.SchedulerRuns, res.InconsistentTimerRuns, len(end) == 0)
+	for _, v := range res.Violations {
+		fmt.Fprintln(out, "violation:", v)
+	}
+	if runErr != nil {
+		fmt.Fprintln(out, "run error:", runErr)
+	}
+	fmt.Fprintf(out, "served=%d failed=%d violations=%d\n", res.Served, res.Failed, res.TotalViolations())
+	return runErr == nil && res.Failed == 0 && res.TotalViolations() == 0, nil
+}
+
+// stepPrinter prints each step as it starts and ends, warnings, and failures.
+func stepPrinter(out io.Writer) farm.Observer {
+	var start time.Time
+	return farm.ObserverFunc(func(e farm.Event) {
+		if start.IsZero() {
+			start = e.Time
+		}
+		at := e.Time.Sub(start).Round(10 * time.Millisecond)
+		switch {
+		case e.Kind == farm.StepStarted:
+			fmt.Fprintf(out, "%6s  %2d/%d %-26s %s\n", at, e.Done+1, e.Total, e.Step, e.Message)
+		case e.Kind == farm.StepFinished && e.Err != nil:
+			fmt.Fprintf(out, "%6s        %-26s FAILED: %v\n", at, e.Step, e.Err)
+		case e.Kind == farm.Warning:
+			fmt.Fprintf(out, "%6s        %-26s warning: %s\n", at, e.Step, e.Message)
+		case e.Kind == farm.RunFinished:
+			fmt.Fprintf(out, "%6s  %s\n", at, e.Message)
+		}
+	})
+}
