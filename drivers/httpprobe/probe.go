@@ -1,0 +1,108 @@
+package httpprobe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/balanced-deploy/balanced/drivers"
+)
+
+// maxBody bounds how much of a body is read to find the version.
+const maxBody = 1 << 20
+
+// Probe GETs the application on t and reports what it found. See the package
+// documentation for what counts as healthy and what is an error.
+func (p *Prober) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResult, error) {
+	u, err := p.url(t)
+	if err != nil {
+		return drivers.ProbeResult{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return drivers.ProbeResult{}, fmt.Errorf("httpprobe: %s: %w", t.Name, err)
+	}
+	if p.cfg.Host != "" {
+		req.Host = p.cfg.Host
+	}
+	req.Header.Set("User-Agent", "balanced-httpprobe")
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return drivers.ProbeResult{}, classify(fmt.Errorf("httpprobe: probe %s at %s: %w", t.Name, u.Redacted(), err))
+	}
+	defer resp.Body.Close()
+	var body []byte
+	if p.json != nil || p.re != nil {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		if err != nil {
+			return drivers.ProbeResult{StatusCode: resp.StatusCode}, classify(fmt.Errorf("httpprobe: probe %s: read body: %w", t.Name, err))
+		}
+	} else {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	}
+	res := drivers.ProbeResult{StatusCode: resp.StatusCode}
+	version, verr := p.version(resp.Header, body)
+	res.Version = version
+	switch {
+	case resp.StatusCode != p.cfg.ExpectStatus:
+		res.Detail = fmt.Sprintf("status %d %s, expected %d", resp.StatusCode, http.StatusText(resp.StatusCode), p.cfg.ExpectStatus)
+	case verr != nil:
+		res.Detail = verr.Error()
+	default:
+		res.Healthy = true
+	}
+	p.logger.Debug("httpprobe: probed", "server", t.Name, "status", res.StatusCode, "healthy", res.Healthy, "version", res.Version, "detail", res.Detail)
+	return res, nil
+}
+
+// url joins Target.URL and Config.Path.
+func (p *Prober) url(t drivers.Target) (*url.URL, error) {
+	if t.URL == "" {
+		return nil, fmt.Errorf("httpprobe: %w: server %q has no URL; set Target.URL to the application's address on that server", drivers.ErrInvalidArgument, t.Name)
+	}
+	base, err := url.Parse(t.URL)
+	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+		return nil, fmt.Errorf("httpprobe: %w: server %q URL %q; expected an absolute http(s) URL such as https://fe01.internal/", drivers.ErrInvalidArgument, t.Name, t.URL)
+	}
+	u := *base
+	if p.path.Path != "" {
+		u.Path = strings.TrimSuffix(base.Path, "/") + "/" + strings.TrimPrefix(p.path.Path, "/")
+		u.RawPath = ""
+	}
+	if p.path.RawQuery != "" {
+		u.RawQuery = p.path.RawQuery
+	}
+	u.Fragment = ""
+	return &u, nil
+}
+
+// classify marks errors after which nothing reached the application as
+// drivers.ErrUnavailable: a connection that could not be opened or was
+// reset. Timeouts and certificate failures stay unclassified.
+func classify(err error) error {
+	var certErr *tls.CertificateVerificationError
+	var hostErr x509HostnameError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return err
+	case errors.As(err, &certErr) || errors.As(err, &hostErr):
+		return err
+	case errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET):
+		return drivers.Classify(drivers.ErrUnavailable, err)
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" && !opErr.Timeout() {
+		return drivers.Classify(drivers.ErrUnavailable, err)
+	}
+	return err
+}
