@@ -28,7 +28,7 @@ const (
 	AuthNTLM  = "ntlm"
 )
 
-// DefaultServiceNames are the Windows display names of the OutSystems
+// defaultServiceNames are the Windows display names of the OutSystems
 // services, used for every drivers.Service missing from Config.ServiceNames.
 var defaultServiceNames = map[drivers.Service]string{
 	drivers.SchedulerService:            "OutSystems Scheduler Service",
