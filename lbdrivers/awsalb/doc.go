@@ -1,0 +1,67 @@
+// Package awsalb is a [drivers.LoadBalancer] for the targets of one AWS
+// Application Load Balancer target group, built on aws-sdk-go-v2's
+// elasticloadbalancingv2 client.
+//
+// It is for the balanced engine (or any tool) that must take targets out of
+// traffic and put them back. It does not create or modify target groups,
+// listeners or health checks.
+//
+// # States
+//
+//	Serving   the target is registered (RegisterTargets); its health is
+//	          TargetHealth.State: healthy, unhealthy, or unknown while
+//	          initial/unavailable
+//	Draining  the target is deregistered (DeregisterTargets) and ALB
+//	          reports it draining: no new requests, in-flight ones finish
+//	          within the target group's deregistration delay
+//	Out       the target is deregistered and ALB reports it unused (the
+//	          delay has passed) or does not list it
+//
+// ALB stores no difference between "draining" and "out" requested by a
+// caller: both are a deregistration. The driver remembers the state last
+// requested for each deregistered target and reports it, so SetState(Out)
+// reads back Out at once even while ALB still lets in-flight requests
+// finish (as a BIG-IP "forced offline" member does), and SetState(Draining)
+// on an unused target reads back Draining. A new Driver (a new process)
+// has no memory: it reports draining as Draining and unused as Out.
+//
+// ALB counts no connections per target, so ConnectionsKnown is false and
+// the engine waits a drain period instead: set it from
+// [Driver.DeregistrationDelay] (deregistration_delay.timeout_seconds).
+//
+// Members are target ids: an instance id ("i-0123456789abcdef0") or an IP
+// address, optionally with a port ("10.0.0.1:8080", "[2001:db8::1]:80");
+// without a port the target group's port applies. Ids are validated
+// (letters, digits, '.', '-', '_') before they reach the API.
+//
+// SetState first reads every named target with DescribeTargetHealth: an
+// unknown target (InvalidTarget) fails the call with [drivers.ErrNotFound]
+// before anything changes. Then it changes all targets that need it with
+// one RegisterTargets or DeregisterTargets call.
+//
+// # Not offered: Switcher
+//
+// The driver does not implement [drivers.Switcher]. Registering one set of
+// targets and deregistering another are two API calls; ALB has no
+// transaction, so no two-group swap is atomic. The engine serves the new
+// group, then drains the old one, and measures the mixed-version window.
+//
+// # Errors
+//
+// Throttling (Throttling, RequestLimitExceeded, ...) and ServiceUnavailable
+// are [drivers.ErrUnavailable]: AWS refused the call before handling it.
+// For reads, any 5xx answer or network failure is ErrUnavailable too; for
+// RegisterTargets and DeregisterTargets only failures to connect are,
+// since a 500 or a lost connection may follow a change that happened.
+// TargetGroupNotFound and InvalidTarget are [drivers.ErrNotFound],
+// ValidationError [drivers.ErrInvalidArgument], AccessDenied and
+// credential errors [drivers.ErrPermissionDenied]. The SDK's own retryer
+// still runs underneath (configure it with Config.LoadOptions).
+//
+// # Configuration
+//
+// [New] loads the SDK's standard configuration (config.LoadDefaultConfig:
+// environment, shared files, IAM roles) for the target group's region
+// unless Config.Client is set. Package albtest provides a fake ELBv2
+// endpoint for tests.
+package awsalb
