@@ -26,6 +26,8 @@ const HeaderMember = "X-Member"
 // realHAProxy is a haproxy process started by a test on loopback.
 type realHAProxy struct {
 	Socket   string // admin socket path
+	TCP      string // 127.0.0.1:port of a second admin socket, over TCP
+	Operator string // path of a socket at level operator (no "set server")
 	Frontend string // http://127.0.0.1:port/
 	Backend  string
 	Driver   *haproxy.Driver
@@ -40,10 +42,18 @@ func startHAProxy(t *testing.T, backends []*httpfarm.Backend) *realHAProxy {
 	bin := httpfarm.Binary(t, "haproxy")
 	dir := t.TempDir()
 	port := httpfarm.FreePort(t)
-	h := &realHAProxy{Socket: filepath.Join(dir, "admin.sock"), Frontend: fmt.Sprintf("http://127.0.0.1:%d/", port), Backend: "app"}
+	h := &realHAProxy{
+		Socket:   filepath.Join(dir, "admin.sock"),
+		TCP:      fmt.Sprintf("127.0.0.1:%d", httpfarm.FreePort(t)),
+		Operator: filepath.Join(dir, "operator.sock"),
+		Frontend: fmt.Sprintf("http://127.0.0.1:%d/", port),
+		Backend:  "app",
+	}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, `global
     stats socket %s mode 600 level admin
+    stats socket ipv4@%s level admin
+    stats socket %s mode 600 level operator
     stats timeout 2m
 defaults
     mode http
@@ -56,7 +66,7 @@ frontend web
 backend app
     balance roundrobin
     option httpchk GET %s
-`, h.Socket, port, httpfarm.HealthPath)
+`, h.Socket, h.TCP, h.Operator, port, httpfarm.HealthPath)
 	for _, b := range backends {
 		fmt.Fprintf(&cfg, "    use-server %s if { req.hdr(%s) -m str %s }\n", b.Name(), HeaderMember, b.Name())
 	}
@@ -147,4 +157,38 @@ func (h *realHAProxy) hold(t *testing.T, f *httpfarm.Farm, member string) func()
 			}
 		})
 	}
+}
+
+// TestRealSocketsAndErrors checks the driver over a TCP admin socket and the
+// error classes a real HAProxy produces.
+func TestRealSocketsAndErrors(t *testing.T) {
+	f := httpfarm.New(t, httpfarm.Config{Backends: 3})
+	h := startHAProxy(t, f.Backends())
+
+	tcp, err := haproxy.New(haproxy.Config{Network: "tcp", Address: h.TCP, Backend: h.Backend})
+	require.NoError(t, err)
+	require.NoError(t, tcp.SetState(t.Context(), drivers.Draining, "fe2"))
+	st, err := h.Driver.Status(t.Context(), "fe2", "fe1")
+	require.NoError(t, err, "the unix socket sees what the TCP socket set")
+	require.Equal(t, drivers.Draining, st[0].State)
+	require.Equal(t, drivers.Serving, st[1].State)
+
+	op, err := haproxy.New(haproxy.Config{Address: h.Operator, Backend: h.Backend})
+	require.NoError(t, err)
+	_, err = op.Status(t.Context(), "fe1")
+	require.NoError(t, err, "an operator socket may read")
+	err = op.SetState(t.Context(), drivers.Out, "fe1")
+	require.ErrorIs(t, err, drivers.ErrPermissionDenied, "an operator socket may not set server state")
+	require.False(t, drivers.IsRetryable(err))
+
+	missing, err := haproxy.New(haproxy.Config{Address: h.Socket, Backend: "nope"})
+	require.NoError(t, err)
+	_, err = missing.Status(t.Context(), "fe1")
+	require.ErrorIs(t, err, drivers.ErrNotFound, "unknown backend")
+	require.ErrorIs(t, missing.SetState(t.Context(), drivers.Out, "fe1"), drivers.ErrNotFound)
+
+	st, err = h.Driver.Status(t.Context())
+	require.NoError(t, err)
+	require.Len(t, st, 3)
+	require.Equal(t, drivers.Serving, st[0].State, "fe1 unchanged by the refused calls")
 }
