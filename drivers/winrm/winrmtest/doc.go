@@ -8,8 +8,10 @@
 // github.com/masterzen/winrm client checks. It enforces HTTP Basic
 // authentication, decodes "powershell.exe -EncodedCommand", and runs the
 // driver's scripts against a table of services (the Services interface; an
-// in-memory MapServices is provided, and a simulated farm can provide its
-// own).
+// in-memory MapServices is provided, and ControllerServices puts any
+// drivers.ServiceController, such as a simulated farm's, behind the fake).
+// Start one server per host: the server's Config.Host is the host name passed
+// to Services, and its Addr ("127.0.0.1:port") is the target's Address.
 //
 // # Scope and limitations
 //
