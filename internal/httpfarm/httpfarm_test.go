@@ -3,6 +3,8 @@ package httpfarm_test
 import (
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -186,4 +188,38 @@ func TestEnv(t *testing.T) {
 	t.Run("haproxy", func(t *testing.T) {
 		assert.NotEmpty(t, httpfarm.Binary(t, "haproxy"))
 	})
+}
+
+// TestBinaryMissingHelper calls Binary for a binary that does not exist; it
+// runs only as the child of TestBinaryMissing.
+func TestBinaryMissingHelper(t *testing.T) {
+	if os.Getenv("HTTPFARM_CHILD") != "1" {
+		t.Skip("runs only as a child of TestBinaryMissing")
+	}
+	httpfarm.Binary(t, "no-such-load-balancer-binary")
+	t.Log("binary found?")
+}
+
+// TestBinaryMissing checks a missing binary fails the test when CI=true and
+// skips it otherwise.
+func TestBinaryMissing(t *testing.T) {
+	for _, tc := range []struct {
+		ci      string
+		fail    bool
+		message string
+	}{
+		{"true", true, "--- FAIL: TestBinaryMissingHelper"},
+		{"", false, "--- SKIP: TestBinaryMissingHelper"},
+	} {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBinaryMissingHelper$", "-test.v")
+		cmd.Env = append(os.Environ(), "HTTPFARM_CHILD=1", "CI="+tc.ci)
+		out, err := cmd.CombinedOutput()
+		if tc.fail {
+			assert.Error(t, err, "CI=%q: %s", tc.ci, out)
+		} else {
+			assert.NoError(t, err, "CI=%q: %s", tc.ci, out)
+		}
+		assert.Contains(t, string(out), tc.message)
+		assert.Contains(t, string(out), "no-such-load-balancer-binary")
+	}
 }
