@@ -132,21 +132,14 @@ func (c *Client) abandon(ctx context.Context, id string, last drivers.Deployment
 	if err != nil {
 		c.logger.Warn("lifetime: could not read the deployment state before aborting; aborting anyway", "deployment", id, "error", err)
 		st = last
-		st.State = ""
-	}
-	switch st.State {
-	case drivers.DeploymentRunning, drivers.DeploymentNeedsUserIntervention, "":
-	default:
-		return st, cause
+	} else if st.State != drivers.DeploymentRunning && st.State != drivers.DeploymentNeedsUserIntervention {
+		return st, cause // LifeTime would refuse the abort
 	}
 	if err := c.AbortDeployment(actx, id); err != nil {
 		c.logger.Error("lifetime: abort after cancellation failed", "deployment", id, "error", err)
 		return st, fmt.Errorf("%w (abort failed: %v)", cause, err)
 	}
 	c.logger.Warn("lifetime: deployment aborted because the wait was cancelled", "deployment", id)
-	if st.State == "" {
-		st = last
-	}
 	return st, cause
 }
 

@@ -274,3 +274,40 @@ func TestWaitBacksOff(t *testing.T) {
 		assert.Less(t, elapsed, 10*time.Minute+31*time.Second, "done within one max interval")
 	})
 }
+
+func TestWaitAbortsWhenStateUnreadable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := lifetimetest.New(fakeConfig(lifetimetest.DelayBackend{Duration: time.Hour}))
+		defer f.Close()
+		c, logs := inProcess(t, f, func(cfg *lifetime.Config) { cfg.MaxPollErrors = 1000 })
+		id, err := c.StartDeployment(t.Context(), release2)
+		require.NoError(t, err)
+		f.InjectError(http.MethodGet, "/status/", http.StatusServiceUnavailable, 1_000_000)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		defer cancel()
+		_, err = c.Wait(ctx, id)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, 1, f.Count(http.MethodPost, "/deployments/"+id+"/abort/"), "aborted although its state could not be read")
+		assert.Contains(t, logs.String(), "aborting anyway")
+		synctest.Wait()
+		d, _ := f.Deployment(id)
+		assert.Equal(t, drivers.DeploymentAborted, d.State)
+	})
+}
+
+func TestWaitReportsFailedAbort(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := lifetimetest.New(fakeConfig(lifetimetest.DelayBackend{Duration: time.Hour}))
+		defer f.Close()
+		c, _ := inProcess(t, f, nil)
+		id, err := c.StartDeployment(t.Context(), release2)
+		require.NoError(t, err)
+		f.InjectError(http.MethodPost, "/abort/", http.StatusForbidden, 1)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		_, err = c.Wait(ctx, id)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "abort failed")
+		assert.Contains(t, err.Error(), "HTTP 403")
+	})
+}
