@@ -74,7 +74,7 @@ func (f *Fake) run(ctx context.Context, d *deployment) {
 	defer f.wg.Done()
 	f.mu.Lock()
 	script := d.script
-	if script.PauseInfo != "" {
+	if script.PauseInfo != "" && d.State == drivers.DeploymentRunning { // not aborted meanwhile
 		d.State, d.Info = drivers.DeploymentNeedsUserIntervention, script.PauseInfo
 		f.logLocked(d, "Info", "Deployment waits for user intervention: "+script.PauseInfo)
 	}
