@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -82,6 +83,56 @@ func TestBalancedPlanIsSafe(t *testing.T) {
 				assert.Positive(t, r.ServedByVersion["v1"])
 				assert.Positive(t, r.ServedByVersion["v2"])
 				t.Logf("simulated %v, %d requests served", r.Elapsed, r.Served)
+			})
+		})
+	}
+}
+
+// TestBalancedPlanUnderFaults injects faults into the simulated farm and
+// checks what the engine does with them: transient errors are retried and
+// the run stays safe; a failed publish or install halts the run in a safe
+// state (invariant 7) without failing a request.
+func TestBalancedPlanUnderFaults(t *testing.T) {
+	flaky := func(sim *simulate.Sim, _ *steps.Config) {
+		for _, op := range []simulate.Op{simulate.OpStopService, simulate.OpRestoreService, simulate.OpSetState, simulate.OpSwitch, simulate.OpStatus, simulate.OpProbe} {
+			require.NoError(t, sim.InjectFault(simulate.Fault{Op: op, Err: drivers.ErrUnavailable, Probability: 0.2}))
+		}
+	}
+	tests := []struct {
+		name     string
+		tune     func(*simulate.Sim, *steps.Config)
+		outcome  farm.Outcome
+		failedAt string
+	}{
+		{"transient errors everywhere", flaky, farm.Succeeded, ""},
+		{"slow load balancer", func(sim *simulate.Sim, _ *steps.Config) {
+			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Latency: 5 * time.Second}))
+		}, farm.Succeeded, ""},
+		{"publish fails", func(sim *simulate.Sim, _ *steps.Config) {
+			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, Err: errors.New("compilation failed")}))
+		}, farm.Halted, steps.Publish},
+		{"install fails on the controller", func(sim *simulate.Sim, _ *steps.Config) {
+			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: "fe01", Err: errors.New("disk full")}))
+		}, farm.Halted, steps.Publish},
+		{"prepared deployment continued", func(sim *simulate.Sim, sc *steps.Config) {
+			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "deployment_prepared"}))
+			sc.ContinuePrepared = true
+		}, farm.Succeeded, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 11}
+				rep, r, err := runBalanced(t, cfg, false, tc.tune)
+				assert.Equal(t, tc.outcome, rep.Outcome, "%v", err)
+				assert.Equal(t, tc.failedAt, rep.FailedStep)
+				if tc.outcome == farm.Succeeded {
+					require.NoError(t, err)
+				} else {
+					require.ErrorIs(t, err, farm.ErrHalted)
+				}
+				assert.Zero(t, r.Failed, r.String())
+				assert.Zero(t, r.TotalViolations(), r.String())
 			})
 		})
 	}

@@ -185,7 +185,7 @@ func (s *Sim) matchFault(op Op, servers []string) *Fault {
 			f.ranks[key]++
 			h := fnv.New64a()
 			fmt.Fprintf(h, "%d/%d/%s/%d", s.cfg.Seed, f.index, key, f.ranks[key])
-			if float64(h.Sum64()>>11)/float64(1<<53) >= f.Probability {
+			if float64(mix(h.Sum64())>>11)/float64(1<<53) >= f.Probability {
 				continue
 			}
 		}
@@ -194,6 +194,17 @@ func (s *Sim) matchFault(op Op, servers []string) *Fault {
 		return &ff
 	}
 	return nil
+}
+
+// mix is the splitmix64 finalizer: FNV alone barely changes its high bits
+// when only the last byte of the input differs.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 // installFault reports whether an install on srv fails.
