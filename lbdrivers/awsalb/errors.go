@@ -59,7 +59,7 @@ func classify(ctx context.Context, op string, mutating bool, err error) error {
 		}
 	}
 	var respErr *awshttp.ResponseError
-	if errors.As(err, &respErr) {
+	if errors.As(err, &respErr) && respErr.HTTPStatusCode() != 0 { // 0: nothing answered
 		switch s := respErr.HTTPStatusCode(); {
 		case s == 429 || s == 503:
 			return drivers.Classify(drivers.ErrUnavailable, err)

@@ -1,0 +1,102 @@
+package awsalb_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/lbdrivers/awsalb"
+	"github.com/balanced-deploy/balanced/lbdrivers/awsalb/albtest"
+)
+
+// The timing tests run in a synctest bubble: the fake's MemStore moves
+// targets through initial/healthy and draining/unused with time.Now, the
+// bubble's virtual clock, and the SDK client reaches the fake in process
+// (albtest.Server.Client), since sockets do not work in a bubble.
+
+func TestDeregistrationDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, albtest.MemConfig{DeregistrationDelay: 300 * time.Second})
+		ctx := context.Background()
+		d, err := e.lb.DeregistrationDelay(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 300*time.Second, d)
+
+		require.NoError(t, e.lb.SetState(ctx, drivers.Draining, members[0]))
+		// A driver without memory of the request (a new process) reads
+		// ALB's own states.
+		fresh, err := awsalb.New(ctx, awsalb.Config{TargetGroupARN: albtest.DefaultTargetGroupARN, Client: client(e.fake, "")})
+		require.NoError(t, err)
+		for _, lb := range []*awsalb.Driver{e.lb, fresh} {
+			st, err := lb.Status(ctx, members[0])
+			require.NoError(t, err)
+			assert.Equal(t, drivers.MemberStatus{Member: members[0], State: drivers.Draining, Health: drivers.HealthUnknown}, st[0])
+		}
+		time.Sleep(299 * time.Second)
+		st, err := fresh.Status(ctx, members[0])
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Draining, st[0].State, "still within the deregistration delay")
+		time.Sleep(time.Second)
+		st, err = fresh.Status(ctx, members[0])
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Out, st[0].State, "the delay has passed: unused")
+		st, err = e.lb.Status(ctx, members[0])
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Draining, st[0].State, "the driver reports the state it was asked for")
+
+		// Out at once after SetState(Out), even while ALB drains.
+		require.NoError(t, e.lb.SetState(ctx, drivers.Out, members[1]))
+		st, err = e.lb.Status(ctx, members[1])
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Out, st[0].State)
+		st, err = fresh.Status(ctx, members[1])
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Draining, st[0].State, "ALB itself still drains it")
+
+		// Listing: unused targets vanish from ALB's list; the driver still
+		// lists the ones it took out.
+		all, err := e.lb.Status(ctx)
+		require.NoError(t, err)
+		got := map[string]drivers.MemberState{}
+		for _, s := range all {
+			got[s.Member] = s.State
+		}
+		assert.Equal(t, map[string]drivers.MemberState{members[0]: drivers.Draining, members[1]: drivers.Out, members[2]: drivers.Serving}, got)
+		all, err = fresh.Status(ctx)
+		require.NoError(t, err)
+		assert.Len(t, all, 2, "ALB lists registered and draining targets only")
+	})
+}
+
+func TestHealthCheckDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, albtest.MemConfig{HealthCheckDelay: 30 * time.Second})
+		ctx := context.Background()
+		st, err := e.lb.Status(ctx, members...)
+		require.NoError(t, err)
+		for _, s := range st {
+			assert.Equal(t, drivers.Serving, s.State)
+			assert.Equal(t, drivers.HealthUnknown, s.Health, "initial: health checks not passed yet")
+			assert.False(t, s.ConnectionsKnown)
+		}
+		time.Sleep(30 * time.Second)
+		e.store.SetHealthy(ids[1], false)
+		st, err = e.lb.Status(ctx, members...)
+		require.NoError(t, err)
+		assert.Equal(t, []drivers.Health{drivers.Healthy, drivers.Unhealthy, drivers.Healthy}, []drivers.Health{st[0].Health, st[1].Health, st[2].Health})
+
+		// Re-registering a draining target starts it over as initial.
+		require.NoError(t, e.lb.SetState(ctx, drivers.Draining, members[0]))
+		time.Sleep(10 * time.Second)
+		require.NoError(t, e.lb.SetState(ctx, drivers.Serving, members[0]))
+		st, err = e.lb.Status(ctx, members[0])
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Serving, st[0].State)
+		assert.Equal(t, drivers.HealthUnknown, st[0].Health)
+	})
+}
