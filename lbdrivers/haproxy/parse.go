@@ -34,18 +34,20 @@ func validateName(kind, name string) error {
 	return nil
 }
 
-// Admin state bits of srv_admin_state (HAProxy src/server.h, SRV_ADMF_*).
+// Admin state bits of srv_admin_state (HAProxy include/haproxy/server-t.h,
+// SRV_ADMF_*). CMAINT (0x04, "disabled" in the configuration) and HMAINT
+// (0x40, FQDN set over the socket) are markers that come with other bits: a
+// configured-disabled server reads 0x05 and, once set ready, 0x04 while it
+// serves. The masks are HAProxy's own SRV_ADMF_MAINT and SRV_ADMF_DRAIN.
 const (
 	admForcedMaint    = 0x01
 	admInheritedMaint = 0x02
-	admConfigMaint    = 0x04
 	admForcedDrain    = 0x08
 	admInheritedDrain = 0x10
 	admResolveMaint   = 0x20
-	admHostnameMaint  = 0x40
 
-	admMaintMask = admForcedMaint | admInheritedMaint | admConfigMaint | admResolveMaint | admHostnameMaint
-	admDrainMask = admForcedDrain | admInheritedDrain
+	admMaintMask = admForcedMaint | admInheritedMaint | admResolveMaint // 0x23
+	admDrainMask = admForcedDrain | admInheritedDrain                   // 0x18
 )
 
 // Operational states of srv_op_state (SRV_ST_*).

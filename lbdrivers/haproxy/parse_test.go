@@ -82,10 +82,37 @@ func TestParseServersStateErrors(t *testing.T) {
 		_, err := parseServersState(bad)
 		assert.ErrorIs(t, err, errFormat, "%q", bad)
 	}
-	states, err := parseServersState("1\n# be_name srv_name srv_op_state srv_admin_state\nbe s 2 16\nbe t 2 4\n")
-	require.NoError(t, err)
-	assert.Equal(t, drivers.Draining, states[0].memberState(), "inherited drain")
-	assert.Equal(t, drivers.Out, states[1].memberState(), "config maint")
+}
+
+func TestAdminStateBits(t *testing.T) {
+	tests := []struct {
+		bits int
+		want drivers.MemberState
+		why  string
+	}{
+		{0x00, drivers.Serving, "ready"},
+		{0x01, drivers.Out, "forced maint"},
+		{0x02, drivers.Out, "inherited maint (track)"},
+		{0x05, drivers.Out, "configured disabled"},
+		{0x04, drivers.Serving, "configured disabled, then set ready (HAProxy 2.6.12 reads 4 and serves)"},
+		{0x08, drivers.Draining, "forced drain"},
+		{0x10, drivers.Draining, "inherited drain"},
+		{0x09, drivers.Out, "maint wins over drain"},
+		{0x20, drivers.Out, "resolution failure"},
+		{0x40, drivers.Serving, "FQDN set from the socket: a marker"},
+		{0x48, drivers.Draining, "FQDN marker and drain"},
+	}
+	for _, tc := range tests {
+		line := fmt.Sprintf("1\n# be_name srv_name srv_op_state srv_admin_state srv_check_state\nbe s 2 %d 6\n", tc.bits)
+		states, err := parseServersState(line)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, states[0].memberState(), "0x%02x: %s", tc.bits, tc.why)
+		if tc.want == drivers.Out {
+			assert.Equal(t, drivers.HealthUnknown, states[0].health(), "0x%02x", tc.bits)
+		} else {
+			assert.Equal(t, drivers.Healthy, states[0].health(), "0x%02x", tc.bits)
+		}
+	}
 }
 
 func TestValidateName(t *testing.T) {

@@ -37,7 +37,10 @@ type realHAProxy struct {
 // socket in t.TempDir() and one backend "app" whose servers are the given
 // backends, health-checked every 100ms. It waits until every server is up and
 // kills haproxy when the test ends.
-func startHAProxy(t *testing.T, backends []*httpfarm.Backend) *realHAProxy {
+//
+// serverOpts, if given, appends options to named servers' lines; a server
+// with "disabled" is not waited for.
+func startHAProxy(t *testing.T, backends []*httpfarm.Backend, serverOpts ...map[string]string) *realHAProxy {
 	t.Helper()
 	bin := httpfarm.Binary(t, "haproxy")
 	dir := t.TempDir()
@@ -70,8 +73,14 @@ backend app
 	for _, b := range backends {
 		fmt.Fprintf(&cfg, "    use-server %s if { req.hdr(%s) -m str %s }\n", b.Name(), HeaderMember, b.Name())
 	}
+	opts := map[string]string{}
+	for _, o := range serverOpts {
+		for k, v := range o {
+			opts[k] = v
+		}
+	}
 	for _, b := range backends {
-		fmt.Fprintf(&cfg, "    server %s %s check inter 100ms fall 2 rise 1\n", b.Name(), b.Addr())
+		fmt.Fprintf(&cfg, "    server %s %s check inter 100ms fall 2 rise 1 %s\n", b.Name(), b.Addr(), opts[b.Name()])
 	}
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg.String()), 0o600))
@@ -93,7 +102,7 @@ backend app
 		st, err := d.Status(t.Context())
 		up := err == nil && len(st) == len(backends)
 		for _, s := range st {
-			up = up && s.Health == drivers.Healthy
+			up = up && (s.Health == drivers.Healthy || strings.Contains(opts[s.Member], "disabled"))
 		}
 		if up {
 			return h
@@ -191,4 +200,29 @@ func TestRealSocketsAndErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, st, 3)
 	require.Equal(t, drivers.Serving, st[0].State, "fe1 unchanged by the refused calls")
+}
+
+// TestConfiguredDisabledServer checks a server marked "disabled" in the
+// configuration reads out, and serves once set serving (its admin state then
+// keeps the configuration bit 0x04).
+func TestConfiguredDisabledServer(t *testing.T) {
+	f := httpfarm.New(t, httpfarm.Config{Backends: 3})
+	h := startHAProxy(t, f.Backends(), map[string]string{"fe3": "disabled"})
+	st, err := h.Driver.Status(t.Context(), "fe3")
+	require.NoError(t, err)
+	require.Equal(t, drivers.Out, st[0].State)
+	require.NoError(t, h.Driver.SetState(t.Context(), drivers.Serving, "fe3"))
+	st, err = h.Driver.Status(t.Context(), "fe3")
+	require.NoError(t, err)
+	require.Equal(t, drivers.Serving, st[0].State)
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, h.Frontend, nil)
+		req.Header.Set(HeaderMember, "fe3")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.Header.Get(httpfarm.HeaderBackend) == "fe3"
+	}, 5*time.Second, 50*time.Millisecond, "fe3 serves traffic once set serving")
 }
