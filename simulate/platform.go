@@ -139,6 +139,10 @@ func (s *Sim) finishPublish(d *deployment) {
 	k := 0
 	for _, srv := range order {
 		if srv.version == d.rel.Version && !srv.broken && !srv.installing {
+			// Already on it: whatever older publish was waiting for the
+			// Deployment service is superseded (a rollback republishes
+			// the running version).
+			srv.pending = ""
 			continue
 		}
 		srv.pending = d.rel.Version
