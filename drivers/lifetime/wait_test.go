@@ -74,12 +74,16 @@ func TestWaitEveryStatus(t *testing.T) {
 				f := lifetimetest.New(fakeConfig(g))
 				defer f.Close()
 				c, logs := inProcess(t, f, func(cfg *lifetime.Config) { cfg.ContinuePrepared = tc.continuePrepared })
+				if tc.wantContinue {
+					// The fake itself pauses before the backend runs; the
+					// backend, once reached, finishes at once.
+					f.SetScript(lifetimetest.Script{PauseInfo: tc.info})
+					close(g)
+				}
 				id, err := c.StartDeployment(t.Context(), release2)
 				require.NoError(t, err)
-				require.NoError(t, f.SetStatus(id, tc.state, tc.info))
-				if tc.wantContinue {
-					// The backend finishes once the deployment is continued.
-					close(g)
+				if !tc.wantContinue {
+					require.NoError(t, f.SetStatus(id, tc.state, tc.info))
 				}
 
 				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
