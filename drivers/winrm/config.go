@@ -81,7 +81,11 @@ type Config struct {
 	// display name. Roles missing from the map use DefaultServiceNames.
 	ServiceNames map[drivers.Service]string
 	// Logger receives debug and warning messages. Nil discards them.
-	Logger *slog.Logger
+	Logger *slog.Logger `json:"-"`
+	// Dial, if set, opens the connections to the servers (a tunnel, a
+	// proxy, or winrmtest's in-memory server in tests). Nil means a
+	// net.Dialer with a 30 s connect timeout.
+	Dial func(network, addr string) (net.Conn, error) `json:"-"`
 }
 
 // settings is a validated Config with defaults applied.
@@ -96,6 +100,7 @@ type settings struct {
 	timeout  time.Duration
 	names    map[drivers.Service]string
 	log      *slog.Logger
+	dial     func(network, addr string) (net.Conn, error)
 }
 
 func (c Config) settings() (settings, error) {
@@ -108,6 +113,7 @@ func (c Config) settings() (settings, error) {
 		password: c.Password,
 		timeout:  c.Timeout,
 		log:      c.Logger,
+		dial:     c.Dial,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -48,8 +48,15 @@ func (d *Driver) client(host string, port int) (*mzwinrm.Client, error) {
 	params := *mzwinrm.DefaultParameters // a copy: never mutate the package default
 	secs := int(min(d.s.timeout, 60*time.Second) / time.Second)
 	params.Timeout = "PT" + strconv.Itoa(max(secs, 1)) + "S"
+	params.Dial = d.s.dial
 	if d.s.ntlm {
-		params.TransportDecorator = func() mzwinrm.Transporter { return &mzwinrm.ClientNTLM{} }
+		dial := d.s.dial
+		params.TransportDecorator = func() mzwinrm.Transporter {
+			if dial != nil {
+				return mzwinrm.NewClientNTLMWithDial(dial)
+			}
+			return &mzwinrm.ClientNTLM{}
+		}
 	}
 	c, err := mzwinrm.NewClientWithParameters(ep, d.s.username, d.s.password.Reveal(), &params)
 	if err != nil {
@@ -71,8 +78,9 @@ func urlHost(host string) string {
 // run executes script with powershell.exe on host:port. It returns once the
 // script finished or ctx is done, whichever comes first; in the second case
 // the remote command is signalled to terminate and cleaned up in the
-// background (the WinRM client's shell and command requests take no context
-// and are bounded by the HTTP response timeout, Timeout + 5 s).
+// background (the WinRM client's shell and command requests take no context;
+// they are bounded by the connect timeout, 30 s, and the HTTP response
+// timeout, Timeout + 5 s).
 //
 // Errors are classified. ErrUnavailable is used only when the Command
 // request was certainly not delivered (connection refused, the shell could

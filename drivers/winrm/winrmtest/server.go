@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"encoding/xml"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -80,7 +81,11 @@ type Fault struct {
 // Config.Services.
 type Server struct {
 	cfg     Config
-	httpSrv *httptest.Server
+	addr    string // host:port the server answers on
+	url     string
+	cert    []byte       // PEM, TLS only
+	stop    func()       // closes the listener and every connection
+	mem     *memListener // in-memory servers only
 	closing chan struct{}
 
 	mu       sync.Mutex
@@ -94,48 +99,55 @@ type Server struct {
 
 // NewServer starts a server on 127.0.0.1. Close it when done.
 func NewServer(cfg Config) *Server {
+	s := newServer(cfg)
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0) // TLS tests provoke handshake errors on purpose
+	if cfg.TLS {
+		hs.StartTLS()
+		s.cert = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw})
+	} else {
+		hs.Start()
+	}
+	s.addr = hs.Listener.Addr().String()
+	s.url = hs.URL + "/wsman"
+	s.stop = func() {
+		hs.CloseClientConnections()
+		hs.Close()
+	}
+	return s
+}
+
+func newServer(cfg Config) *Server {
 	if cfg.Host == "" {
 		cfg.Host = "localhost"
 	}
 	if cfg.Services == nil {
 		cfg.Services = &MapServices{}
 	}
-	s := &Server{
+	return &Server{
 		cfg:      cfg,
 		closing:  make(chan struct{}),
 		shells:   make(map[string]bool),
 		commands: make(map[string]result),
 	}
-	if cfg.TLS {
-		s.httpSrv = httptest.NewTLSServer(http.HandlerFunc(s.serveHTTP))
-	} else {
-		s.httpSrv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	}
-	return s
 }
 
 // Close stops the server, cutting short any injected delay.
 func (s *Server) Close() {
 	close(s.closing)
-	s.httpSrv.CloseClientConnections()
-	s.httpSrv.Close()
+	s.stop()
 }
 
 // CACertPEM returns the PEM certificate of a TLS server, for
 // winrm.Config.CACert; nil for a plain HTTP server.
-func (s *Server) CACertPEM() []byte {
-	if s.httpSrv.Certificate() == nil {
-		return nil
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.httpSrv.Certificate().Raw})
-}
+func (s *Server) CACertPEM() []byte { return s.cert }
 
 // URL is the endpoint URL, http(s)://127.0.0.1:port/wsman.
-func (s *Server) URL() string { return s.httpSrv.URL + "/wsman" }
+func (s *Server) URL() string { return s.url }
 
-// Addr is the listening address, "127.0.0.1:port"; use it as a target's
-// Address.
-func (s *Server) Addr() string { return s.httpSrv.Listener.Addr().String() }
+// Addr is the address the server answers on, "127.0.0.1:port" (or
+// "<Host>:5985" for an in-memory server); use it as a target's Address.
+func (s *Server) Addr() string { return s.addr }
 
 // Port is the listening port.
 func (s *Server) Port() int {
