@@ -204,6 +204,7 @@ func (d *OSS) SetState(ctx context.Context, state drivers.MemberState, members .
 		return err
 	}
 	now := time.Now()
+	var drained []int
 	for i, s := range cur.Servers {
 		if !slices.Contains(members, s.Member) || d.effective(s, now) == state {
 			continue
@@ -211,6 +212,7 @@ func (d *OSS) SetState(ctx context.Context, state drivers.MemberState, members .
 		cur.Servers[i].State, cur.Servers[i].Since = state, time.Time{}
 		if state == drivers.Draining {
 			cur.Servers[i].Since = now
+			drained = append(drained, i)
 		}
 	}
 	data, err := RenderFile(cur)
@@ -224,7 +226,30 @@ func (d *OSS) SetState(ctx context.Context, state drivers.MemberState, members .
 		return err
 	}
 	d.log.InfoContext(ctx, "nginx upstream changed", "upstream", d.cfg.Upstream, "state", state, "members", members)
+	if len(drained) > 0 {
+		d.restampDrain(ctx, cur, drained)
+	}
 	return nil
+}
+
+// restampDrain records, for the members that began draining, the time the
+// reload took effect rather than the time the file was written: the test and
+// reload may take long on a busy host, and the drain period must count from
+// the moment NGINX stopped sending them new requests. Only the comments
+// change, so nothing is tested or reloaded; a failure only shortens the
+// reported drain and is logged.
+func (d *OSS) restampDrain(ctx context.Context, cur UpstreamFile, drained []int) {
+	now := time.Now()
+	for _, i := range drained {
+		cur.Servers[i].Since = now
+	}
+	data, err := RenderFile(cur)
+	if err == nil {
+		err = writeAtomic(d.cfg.File, data, nil)
+	}
+	if err != nil {
+		d.log.WarnContext(ctx, "nginx: could not record when the drain began; the drain period counts from before the reload", "file", d.cfg.File, "error", err)
+	}
 }
 
 // Status reads the members' states from the managed file, in the order given

@@ -206,3 +206,18 @@ func TestNewOSSRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestOSSDrainCountsFromReload: on a busy host the test and reload may take
+// longer than the drain period; the drain must still count from the moment
+// the reload took effect, or the engine would take the member out while NGINX
+// had only just stopped sending it requests.
+func TestOSSDrainCountsFromReload(t *testing.T) {
+	d, _, _ := fakeOSS(t, "true", "sleep 0.4", func(c *nginx.OSSConfig) { c.DrainPeriod = 300 * time.Millisecond })
+	require.NoError(t, d.Init(t.Context()))
+	require.NoError(t, d.SetState(t.Context(), drivers.Draining, "fe1"))
+	assert.Equal(t, drivers.Draining, states(t, d)["fe1"], "the drain period starts when the slow reload returns")
+	assert.Eventually(t, func() bool {
+		st, err := d.Status(t.Context(), "fe1")
+		return err == nil && st[0].State == drivers.Out
+	}, 2*time.Second, 20*time.Millisecond)
+}
