@@ -28,12 +28,14 @@
 //	drivers.Out       set server <backend>/<server> state maint
 //
 // Status sends "show servers state <backend>;show stat <backend> 4 -1" and
-// reads the admin state bits of srv_admin_state (any maintenance bit: Out;
-// else any drain bit: Draining; else Serving), the health from srv_op_state
-// (2 running: Healthy; otherwise Unhealthy; Unknown when the server has no
-// health check or is in maintenance, where checks do not count) and the active
-// connections from the scur column of the stat CSV (parsed by header name).
-// ConnectionsKnown is always true.
+// reads the admin state bits of srv_admin_state (HAProxy's maintenance mask
+// 0x23, forced, inherited or DNS maintenance: Out; else its drain mask 0x18:
+// Draining; else Serving — the configuration marker 0x04 of a server
+// "disabled" in haproxy.cfg alone means it was set ready since), the health
+// from srv_op_state (2 running: Healthy; otherwise Unhealthy; Unknown when the
+// server has no health check or is in maintenance, where checks do not count)
+// and the active connections from the scur column of the stat CSV (parsed by
+// header name). ConnectionsKnown is always true.
 //
 // # Guarantees and limits
 //
