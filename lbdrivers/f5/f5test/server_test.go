@@ -2,6 +2,7 @@ package f5test_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -123,26 +124,42 @@ func (l *memLB) SetState(_ context.Context, s drivers.MemberState, ms ...string)
 	return nil
 }
 
-func (l *memLB) Status(context.Context, ...string) ([]drivers.MemberStatus, error) {
-	return []drivers.MemberStatus{{Member: "a:80", State: l.st["a:80"], Health: drivers.Healthy, ActiveConnections: 3, ConnectionsKnown: true}}, nil
+func (l *memLB) Status(_ context.Context, ms ...string) ([]drivers.MemberStatus, error) {
+	if len(ms) == 0 {
+		ms = []string{"a"}
+	}
+	var out []drivers.MemberStatus
+	for _, m := range ms {
+		st, ok := l.st[m]
+		if !ok {
+			return nil, fmt.Errorf("member %q: %w", m, drivers.ErrNotFound)
+		}
+		out = append(out, drivers.MemberStatus{Member: m, State: st, Health: drivers.Healthy, ActiveConnections: 3, ConnectionsKnown: true})
+	}
+	return out, nil
 }
 
 func TestLoadBalancerStore(t *testing.T) {
-	lb := &memLB{st: map[string]drivers.MemberState{"a:80": drivers.Serving}}
-	store := f5test.LoadBalancerStore(lb)
+	lb := &memLB{st: map[string]drivers.MemberState{"a": drivers.Serving}}
+	store := f5test.LoadBalancerStore(lb, 80) // the backing member "a" is the pool member "a:80"
 	ctx := context.Background()
 	for _, tc := range []struct {
 		disabled, forced bool
 		want             drivers.MemberState
 	}{{true, false, drivers.Draining}, {true, true, drivers.Out}, {false, false, drivers.Serving}} {
 		require.NoError(t, store.Set(ctx, "a:80", tc.disabled, tc.forced))
-		assert.Equal(t, tc.want, lb.st["a:80"])
+		assert.Equal(t, tc.want, lb.st["a"])
 		m, ok, err := store.Get(ctx, "a:80")
 		require.NoError(t, err)
 		require.True(t, ok)
 		assert.Equal(t, f5test.Member{Name: "a:80", Disabled: tc.disabled, ForcedOffline: tc.forced, Healthy: true, CurConns: 3}, m)
 	}
-	_, ok, err := store.Get(ctx, "b:80")
+	for _, name := range []string{"b:80", "a", "a:81"} {
+		_, ok, err := store.Get(ctx, name)
+		require.NoError(t, err)
+		assert.False(t, ok, name)
+	}
+	all, err := store.List(ctx)
 	require.NoError(t, err)
-	assert.False(t, ok)
+	assert.Equal(t, "a:80", all[0].Name)
 }

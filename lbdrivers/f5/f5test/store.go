@@ -2,8 +2,10 @@ package f5test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -125,14 +127,24 @@ func (s *MemStore) Set(_ context.Context, name string, disabled, forcedOffline b
 	return nil
 }
 
-// LoadBalancerStore backs the fake with a [drivers.LoadBalancer]: member
-// names are the load balancer's member identities (they must be
-// "node:port" for the f5 driver to accept them), Enabled is Serving,
-// Disabled is Draining and Forced Offline is Out; health and connection
-// counts are read from Status.
-func LoadBalancerStore(lb drivers.LoadBalancer) Store { return lbStore{lb} }
+// LoadBalancerStore backs the fake with a [drivers.LoadBalancer]: Enabled is
+// Serving, Disabled is Draining and Forced Offline is Out; health and
+// connection counts are read from Status. BIG-IP member names are the load
+// balancer's member identities with ":<port>" appended when port is not 0
+// (so the simulator's "fe01" is the pool member "fe01:80"), and as they
+// are when port is 0.
+func LoadBalancerStore(lb drivers.LoadBalancer, port int) Store {
+	suffix := ""
+	if port != 0 {
+		suffix = ":" + strconv.Itoa(port)
+	}
+	return lbStore{lb: lb, suffix: suffix}
+}
 
-type lbStore struct{ lb drivers.LoadBalancer }
+type lbStore struct {
+	lb     drivers.LoadBalancer
+	suffix string
+}
 
 func (s lbStore) List(ctx context.Context) ([]Member, error) {
 	st, err := s.lb.Status(ctx)
@@ -141,21 +153,24 @@ func (s lbStore) List(ctx context.Context) ([]Member, error) {
 	}
 	out := make([]Member, len(st))
 	for i, m := range st {
-		out[i] = fromStatus(m)
+		out[i] = fromStatus(m, s.suffix)
 	}
 	return out, nil
 }
 
 func (s lbStore) Get(ctx context.Context, name string) (Member, bool, error) {
-	all, err := s.List(ctx)
-	if err != nil {
-		return Member{}, false, err
-	}
-	i := slices.IndexFunc(all, func(m Member) bool { return m.Name == name })
-	if i < 0 {
+	member, ok := strings.CutSuffix(name, s.suffix)
+	if !ok {
 		return Member{}, false, nil
 	}
-	return all[i], true, nil
+	st, err := s.lb.Status(ctx, member)
+	if errors.Is(err, drivers.ErrNotFound) || errors.Is(err, drivers.ErrInvalidArgument) {
+		return Member{}, false, nil
+	}
+	if err != nil || len(st) != 1 {
+		return Member{}, false, fmt.Errorf("f5test: reading member %q: %w", member, err)
+	}
+	return fromStatus(st[0], s.suffix), true, nil
 }
 
 func (s lbStore) Set(ctx context.Context, name string, disabled, forcedOffline bool) error {
@@ -166,12 +181,12 @@ func (s lbStore) Set(ctx context.Context, name string, disabled, forcedOffline b
 	case disabled:
 		state = drivers.Draining
 	}
-	return s.lb.SetState(ctx, state, name)
+	return s.lb.SetState(ctx, state, strings.TrimSuffix(name, s.suffix))
 }
 
-func fromStatus(st drivers.MemberStatus) Member {
+func fromStatus(st drivers.MemberStatus, suffix string) Member {
 	return Member{
-		Name:          st.Member,
+		Name:          st.Member + suffix,
 		Disabled:      st.State != drivers.Serving,
 		ForcedOffline: st.State == drivers.Out,
 		Healthy:       st.Health != drivers.Unhealthy,
