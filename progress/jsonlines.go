@@ -1,0 +1,87 @@
+package progress
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// JSONEvent is the JSON form of a [farm.Event], one per line of
+// [NewJSONLines]'s output. Fields that do not apply to an event are left out.
+type JSONEvent struct {
+	// Time is when the event happened, RFC 3339 with nanoseconds.
+	Time time.Time `json:"time"`
+	// Kind is the farm.EventKind ("step-started", "progress", ...).
+	Kind string `json:"kind"`
+	// Step is the ID of the step the event belongs to.
+	Step string `json:"step,omitempty"`
+	// Zone and Server say what the event concerns.
+	Zone   string `json:"zone,omitempty"`
+	Server string `json:"server,omitempty"`
+	// Attempt is the attempt number of a retried or finished action.
+	Attempt int `json:"attempt,omitempty"`
+	// Done and Total count the finished and all actions of a step, or
+	// the progress of a wait.
+	Done  int `json:"done,omitempty"`
+	Total int `json:"total,omitempty"`
+	// Message is the event's human-readable text.
+	Message string `json:"message,omitempty"`
+	// Error is the text of the event's error (its Error() only).
+	Error string `json:"error,omitempty"`
+}
+
+// JSONLines writes one JSON object per event per line (JSON Lines), for
+// CI logs and tools; it is a [farm.Observer]. Each line is a [JSONEvent].
+// Errors are written as their Error() text only, never marshalled, so
+// nothing inside an error value (a request, a credential) can leak.
+//
+// Observe is safe for concurrent use; each line is written with one call
+// to the writer, so lines never interleave. The first write error stops
+// the output and is kept for [JSONLines.Err].
+type JSONLines struct {
+	mu  sync.Mutex
+	w   io.Writer
+	err error
+}
+
+var _ farm.Observer = (*JSONLines)(nil)
+
+// NewJSONLines returns a JSONLines writing to w.
+func NewJSONLines(w io.Writer) *JSONLines { return &JSONLines{w: w} }
+
+// Observe writes e as one line of JSON. It implements [farm.Observer].
+func (j *JSONLines) Observe(e farm.Event) {
+	je := JSONEvent{
+		Time: e.Time, Kind: string(e.Kind), Step: e.Step, Zone: e.Zone, Server: e.Server,
+		Attempt: e.Attempt, Done: e.Done, Total: e.Total, Message: e.Message,
+	}
+	if e.Err != nil {
+		je.Error = e.Err.Error()
+	}
+	b, err := json.Marshal(je)
+	if err == nil {
+		b = append(b, '\n')
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return
+	}
+	if err != nil {
+		j.err = err
+		return
+	}
+	if _, err := j.w.Write(b); err != nil {
+		j.err = err
+	}
+}
+
+// Err returns the first error writing to w, or nil.
+func (j *JSONLines) Err() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
+}

@@ -1,0 +1,160 @@
+package progress
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// line returns the plain line for e (without its stamp or newline), after e
+// was folded into r, and whether e deserves one. Successful actions get a
+// line only when verbose; their count is in the step's summary.
+func (r *runState) line(e farm.Event, verbose bool) (string, bool) {
+	step := oneLine(e.Step)
+	switch e.Kind {
+	case farm.RunStarted:
+		if e.Message == "" {
+			return "run started", true
+		}
+		return "run started: " + oneLine(e.Message), true
+	case farm.StepStarted:
+		s := r.step
+		return s.label() + ": " + oneLine(e.Message), true
+	case farm.StepSkipped:
+		return r.step.label() + " skipped: " + oneLine(e.Message), true
+	case farm.HookStarted:
+		return "  " + oneLine(e.Message), true
+	case farm.ActionStarted:
+		return "", false
+	case farm.ActionRetry:
+		msg := fmt.Sprintf("  retry %s (attempt %d): %s", orStep(where(e.Server, e.Zone), step), e.Attempt, errText(e.Err))
+		if e.Message != "" {
+			msg += "; " + oneLine(e.Message)
+		}
+		return msg, true
+	case farm.ActionFinished:
+		if e.Err != nil {
+			return "  " + failure(e), true
+		}
+		if !verbose {
+			return "", false
+		}
+		msg := "  ok " + step
+		if w := where(e.Server, e.Zone); w != "" {
+			msg += " " + w
+		}
+		if e.Attempt > 1 {
+			msg += fmt.Sprintf(" after %d attempts", e.Attempt)
+		}
+		return msg, true
+	case farm.Progress:
+		return "  " + progressText(e, true), true
+	case farm.Warning:
+		return "  warning: " + warningText(e), true
+	case farm.StepFinished:
+		return r.stepResult(e), true
+	case farm.RunFinished:
+		return r.runResult(e), true
+	}
+	// A kind this version does not know: show it rather than hide it.
+	msg := "  " + oneLine(string(e.Kind))
+	if e.Message != "" {
+		msg += ": " + oneLine(e.Message)
+	}
+	if e.Err != nil {
+		msg += ": " + errText(e.Err)
+	}
+	return msg, true
+}
+
+func orStep(w, step string) string {
+	if w != "" {
+		return w
+	}
+	return step
+}
+
+// progressText is "drain-updating zone a: 1/3 draining fe02 (2 active): 2
+// connections left"; withStep false leaves the step out (the terminal's
+// status block names it already).
+func progressText(e farm.Event, withStep bool) string {
+	var head []string
+	if withStep && e.Step != "" {
+		head = append(head, oneLine(e.Step))
+	}
+	if w := where(e.Server, e.Zone); w != "" {
+		head = append(head, w)
+	}
+	msg := oneLine(e.Message)
+	// "1/2 1 of 2 servers run v2" would say it twice.
+	if e.Total > 0 && !strings.HasPrefix(msg, fmt.Sprintf("%d of %d ", e.Done, e.Total)) {
+		msg = fmt.Sprintf("%d/%d %s", e.Done, e.Total, msg)
+	}
+	if len(head) == 0 {
+		return msg
+	}
+	return strings.Join(head, " ") + ": " + msg
+}
+
+// counts is "3 actions, 1 retry", or "" when the step ran no action.
+func (s *stepState) counts() string {
+	var parts []string
+	if s.actions > 0 {
+		parts = append(parts, plural(s.actions, "action", "actions"))
+	}
+	if s.failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", s.failed))
+	}
+	if s.retries > 0 {
+		parts = append(parts, plural(s.retries, "retry", "retries"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// stepResult is "step 3/12 drain-updating done in 6s (3 actions)" or
+// "step 3/12 drain-updating FAILED after 6s (3 actions, 1 failed): err".
+func (r *runState) stepResult(e farm.Event) string {
+	s := r.step
+	if s == nil || s.id != e.Step {
+		// A StepFinished without its StepStarted: say what is known.
+		s = &stepState{id: e.Step, number: e.Done, of: e.Total}
+	}
+	took, counts := duration(s.took), s.counts()
+	if counts != "" {
+		counts = " (" + counts + ")"
+	}
+	switch {
+	case e.Err != nil:
+		return fmt.Sprintf("%s FAILED after %s%s: %s", s.label(), took, counts, errText(e.Err))
+	case strings.HasPrefix(e.Message, "undone: "):
+		return fmt.Sprintf("%s undone in %s%s", s.label(), took, counts)
+	}
+	return fmt.Sprintf("%s done in %s%s", s.label(), took, counts)
+}
+
+// runResult is "run succeeded in 1m2s (12 steps, 40 actions, 1 retry)" or
+// "run halted at drain-updating after 6s: err".
+func (r *runState) runResult(e farm.Event) string {
+	took := duration(r.elapsed(e.Time))
+	head := oneLine(e.Message)
+	if head == "" {
+		head = "run finished"
+	}
+	if e.Err == nil {
+		parts := []string{plural(r.steps, "step", "steps"), plural(r.actions, "action", "actions")}
+		if r.retries > 0 {
+			parts = append(parts, plural(r.retries, "retry", "retries"))
+		}
+		if r.warnings > 0 {
+			parts = append(parts, plural(r.warnings, "warning", "warnings"))
+		}
+		return fmt.Sprintf("%s in %s (%s)", head, took, strings.Join(parts, ", "))
+	}
+	if e.Step != "" {
+		head += " at " + oneLine(e.Step)
+	}
+	// The engine's error repeats "run halted at step <id>: "; say it once.
+	msg := strings.TrimPrefix(errText(e.Err), farm.ErrHalted.Error()+" at step "+oneLine(e.Step)+": ")
+	return fmt.Sprintf("%s after %s: %s", head, took, msg)
+}

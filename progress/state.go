@@ -1,0 +1,149 @@
+package progress
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// stepState is what is known of the step being run.
+type stepState struct {
+	id, title    string
+	number, of   int // 1-based position and plan length; 0 when unknown (undo)
+	started      time.Time
+	actions      int // actions started
+	done, failed int // actions finished
+	retries      int
+	finished     bool
+	err          error
+	took         time.Duration
+	// waits holds the latest Progress event per zone/server, in the order
+	// they first reported.
+	waits map[string]farm.Event
+	order []string
+}
+
+func (s *stepState) running() int { return s.actions - s.done - s.failed }
+
+// label is "step 3/12 drain-updating", or "step drain-updating" when the
+// position is not known.
+func (s *stepState) label() string {
+	if s.of > 0 {
+		return fmt.Sprintf("step %d/%d %s", s.number, s.of, oneLine(s.id))
+	}
+	return "step " + oneLine(s.id)
+}
+
+// runState follows a run through its events. It is not safe for concurrent
+// use; Terminal guards it with its mutex.
+type runState struct {
+	start, now time.Time
+	begun      bool
+	step       *stepState
+	steps      int // steps finished successfully
+	actions    int
+	retries    int
+	warnings   int
+	warning    string // the last warning
+	warningAt  time.Duration
+	finished   bool
+}
+
+// elapsed is the time from the run's start to t.
+func (r *runState) elapsed(t time.Time) time.Duration { return t.Sub(r.start) }
+
+// update folds e into the state. An event without a time is taken to have
+// happened at the latest time seen.
+func (r *runState) update(e farm.Event) {
+	if e.Time.IsZero() {
+		e.Time = r.now
+	}
+	if !r.begun && !e.Time.IsZero() {
+		r.begun, r.start = true, e.Time
+	}
+	if e.Time.After(r.now) {
+		r.now = e.Time
+	}
+	s := r.step
+	if s != nil && e.Step != "" && e.Step != s.id {
+		s = nil // an event of another step: count it for the run only
+	}
+	switch e.Kind {
+	case farm.RunStarted:
+		// A new run (a Terminal may watch a run and then its resume).
+		*r = runState{begun: true, start: e.Time, now: e.Time}
+	case farm.StepStarted:
+		number := 0
+		if e.Total > 0 {
+			number = e.Done + 1
+		}
+		r.step = &stepState{id: e.Step, title: e.Message, number: number, of: e.Total, started: e.Time, waits: map[string]farm.Event{}}
+	case farm.StepSkipped:
+		r.step = &stepState{id: e.Step, number: e.Done, of: e.Total, started: e.Time, finished: true, waits: map[string]farm.Event{}}
+	case farm.ActionStarted:
+		if s != nil {
+			s.actions++
+		}
+	case farm.ActionRetry:
+		r.retries++
+		if s != nil {
+			s.retries++
+		}
+	case farm.ActionFinished:
+		r.actions++
+		if s != nil {
+			if e.Err != nil {
+				s.failed++
+			} else {
+				s.done++
+			}
+		}
+	case farm.Progress:
+		if s != nil {
+			key := e.Zone + "\x00" + e.Server
+			if _, ok := s.waits[key]; !ok {
+				s.order = append(s.order, key)
+			}
+			s.waits[key] = e
+		}
+	case farm.Warning:
+		r.warnings++
+		r.warning = warningText(e)
+		r.warningAt = r.elapsed(e.Time)
+	case farm.StepFinished:
+		if s != nil {
+			s.finished, s.err, s.took = true, e.Err, e.Time.Sub(s.started)
+			clear(s.waits)
+			s.order = s.order[:0]
+		}
+		if e.Err == nil {
+			r.steps++
+		}
+	case farm.RunFinished:
+		r.finished = true
+	}
+}
+
+// waiting returns the latest Progress events of the step, oldest reporter
+// first.
+func (s *stepState) waiting() []farm.Event {
+	out := make([]farm.Event, 0, len(s.order))
+	for _, k := range s.order {
+		out = append(out, s.waits[k])
+	}
+	return slices.Clip(out)
+}
+
+// warningText is a Warning event without its stamp: "zone a: message: err".
+func warningText(e farm.Event) string {
+	msg := oneLine(e.Message)
+	if w := where(e.Server, e.Zone); w != "" {
+		msg = w + ": " + msg
+	}
+	if e.Err != nil {
+		msg += ": " + errText(e.Err)
+	}
+	return msg
+}
