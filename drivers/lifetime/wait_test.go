@@ -17,7 +17,7 @@ import (
 // gate is a backend that blocks until released (or aborted).
 type gate chan struct{}
 
-func (g gate) Deploy(ctx context.Context, rel drivers.Release, log lifetimetest.LogFunc) error {
+func (g gate) Deploy(ctx context.Context, rel drivers.Release, job *lifetimetest.Job) error {
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
@@ -204,11 +204,11 @@ func TestWaitEndStatesFromTheFake(t *testing.T) {
 		inError string
 	}{
 		{"success", lifetimetest.DelayBackend{Duration: time.Minute}, lifetimetest.Script{}, drivers.DeploymentSucceeded, nil, ""},
-		{"warnings", lifetimetest.BackendFunc(func(ctx context.Context, rel drivers.Release, log lifetimetest.LogFunc) error {
-			log("Warning", "module X has a broken reference")
+		{"warnings", lifetimetest.BackendFunc(func(ctx context.Context, rel drivers.Release, job *lifetimetest.Job) error {
+			job.Log("Warning", "module X has a broken reference")
 			return nil
 		}), lifetimetest.Script{}, drivers.DeploymentSucceededWithWarnings, nil, ""},
-		{"errors", lifetimetest.BackendFunc(func(ctx context.Context, rel drivers.Release, log lifetimetest.LogFunc) error {
+		{"errors", lifetimetest.BackendFunc(func(ctx context.Context, rel drivers.Release, job *lifetimetest.Job) error {
 			return context.DeadlineExceeded // any error
 		}), lifetimetest.Script{}, drivers.DeploymentFailed, lifetime.ErrDeploymentFailed, "context deadline exceeded"},
 		{"force finished", nil, lifetimetest.Script{Result: drivers.DeploymentForceFinished}, drivers.DeploymentForceFinished, lifetime.ErrDeploymentFailed, "force_finished"},

@@ -12,10 +12,13 @@
 // saved; start moves it to running and hands the release to a [Backend]
 // that does the real work (the built-in [DelayBackend] just waits; a
 // [PlatformBackend] drives any drivers.PlatformClient, such as a simulated
-// farm's platform, so a deployment really installs on simulated servers).
-// The deployment then ends finished_successful, finished_with_warnings (the
-// backend logged a Warning), or finished_with_errors (the backend failed);
-// abort moves it to aborting, cancels the backend and ends aborted.
+// farm's platform, so a deployment really installs on simulated servers,
+// and mirrors its log, its needs_user_intervention pauses, continue and
+// abort). Through its [Job] a backend writes the deployment log and can
+// pause in needs_user_intervention. The deployment then ends
+// finished_successful, finished_with_warnings (the backend logged a
+// Warning), or finished_with_errors (the backend failed); abort moves it to
+// aborting, cancels the backend and ends aborted.
 // [Script] makes deployments pause in needs_user_intervention with a given
 // Info or end in a chosen state; [Fake.SetStatus] forces a state;
 // [Fake.InjectError] makes chosen requests fail; [Fake.Requests] records

@@ -214,8 +214,8 @@ func TestInjectError(t *testing.T) {
 
 func TestPlatformBackendFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fail := lifetimetest.BackendFunc(func(ctx context.Context, rel drivers.Release, log lifetimetest.LogFunc) error {
-			log("Info", "compiling "+rel.Version)
+		fail := lifetimetest.BackendFunc(func(ctx context.Context, rel drivers.Release, job *lifetimetest.Job) error {
+			job.Log("Info", "compiling "+rel.Version)
 			return context.DeadlineExceeded
 		})
 		f := newFake(fail)

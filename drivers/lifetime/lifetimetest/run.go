@@ -73,40 +73,21 @@ func (f *Fake) logLocked(d *deployment, typ, msg string) {
 func (f *Fake) run(ctx context.Context, d *deployment) {
 	defer f.wg.Done()
 	f.mu.Lock()
-	script := d.script
-	if script.PauseInfo != "" && d.State == drivers.DeploymentRunning { // not aborted meanwhile
-		d.State, d.Info = drivers.DeploymentNeedsUserIntervention, script.PauseInfo
-		f.logLocked(d, "Info", "Deployment waits for user intervention: "+script.PauseInfo)
-	}
+	script, rel := d.script, d.Release
 	f.mu.Unlock()
+	job := &Job{f: f, d: d}
 	if script.PauseInfo != "" {
-		select {
-		case <-ctx.Done():
+		if err := job.Pause(ctx, script.PauseInfo); err != nil {
 			f.finish(d, drivers.DeploymentAborted, "Deployment aborted")
 			return
-		case <-d.cont:
 		}
 	}
-	warned := false
-	logf := func(typ, msg string) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if typ == "Warning" {
-			warned = true
-		}
-		f.logLocked(d, typ, msg)
-	}
-	f.mu.Lock()
-	rel := d.Release
-	f.mu.Unlock()
-	err := f.backend.Deploy(ctx, rel, logf)
+	err := f.backend.Deploy(ctx, rel, job)
 	switch {
 	case ctx.Err() != nil:
 		f.finish(d, drivers.DeploymentAborted, "Deployment aborted")
 	case err != nil:
-		f.mu.Lock()
-		f.logLocked(d, "Error", err.Error())
-		f.mu.Unlock()
+		job.Log("Error", err.Error())
 		f.finish(d, drivers.DeploymentFailed, "Deployment finished with errors")
 	default:
 		f.mu.Lock()
@@ -116,7 +97,7 @@ func (f *Fake) run(ctx context.Context, d *deployment) {
 			}
 		}
 		end := drivers.DeploymentSucceeded
-		if warned {
+		if job.warned {
 			end = drivers.DeploymentSucceededWithWarnings
 		}
 		if script.Result != "" {
