@@ -78,7 +78,13 @@ type Config struct {
 	// Timeout bounds each driver call. Zero means DefaultTimeout (2 minutes).
 	Timeout time.Duration
 	// ServiceNames maps each service role to its Windows service name or
-	// display name. Roles missing from the map use DefaultServiceNames.
+	// display name (both are matched, ignoring case; a name matching two
+	// services is refused). Roles missing from the map use
+	// DefaultServiceNames. New refuses names that are empty, longer than 256
+	// characters, have leading or trailing spaces, or hold control or
+	// invisible (format) characters; any other character, quotes, $ and
+	// backticks included, is sent inside a single-quoted PowerShell literal
+	// and cannot run as code.
 	ServiceNames map[drivers.Service]string
 	// Logger receives debug and warning messages. Nil discards them.
 	Logger *slog.Logger `json:"-"`

@@ -30,9 +30,10 @@
 // Limitations: the WinRM client takes no context for opening a shell and
 // sending the command, so after ctx ends the driver returns at once while
 // those requests finish (or time out: 30 s to connect, Config.Timeout + 5 s
-// for an answer) in the background. A server that keeps answering Receive
-// with a SOAP fault is polled until Config.Timeout (the client treats such
-// faults as "no output yet"). Kerberos and client certificates are not supported.
+// for an answer) in the background. Kerberos and client certificates are
+// not supported. The client library returns WS-Management faults as
+// successful answers; the driver turns them into errors (except the
+// operation timeout, which means "no output yet" and is polled again).
 //
 // Package winrmtest provides a fake WinRM server that runs these scripts
 // against an in-memory table of services, for tests.

@@ -48,15 +48,12 @@ func (d *Driver) client(host string, port int) (*mzwinrm.Client, error) {
 	params := *mzwinrm.DefaultParameters // a copy: never mutate the package default
 	secs := int(min(d.s.timeout, 60*time.Second) / time.Second)
 	params.Timeout = "PT" + strconv.Itoa(max(secs, 1)) + "S"
-	params.Dial = d.s.dial
-	if d.s.ntlm {
-		dial := d.s.dial
-		params.TransportDecorator = func() mzwinrm.Transporter {
-			if dial != nil {
-				return mzwinrm.NewClientNTLMWithDial(dial)
-			}
-			return &mzwinrm.ClientNTLM{}
+	dial, ntlm := d.s.dial, d.s.ntlm
+	params.TransportDecorator = func() mzwinrm.Transporter {
+		if ntlm {
+			return &faultTransport{inner: mzwinrm.NewClientNTLMWithDial(dial)}
 		}
+		return &faultTransport{inner: mzwinrm.NewClientWithDial(dial)}
 	}
 	c, err := mzwinrm.NewClientWithParameters(ep, d.s.username, d.s.password.Reveal(), &params)
 	if err != nil {
@@ -104,9 +101,13 @@ func (d *Driver) run(ctx context.Context, host string, port int, script string) 
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		mu.Lock()
-		r = runResult{err: ctx.Err(), sent: sent}
-		mu.Unlock()
+		select {
+		case r = <-done: // finished at the same moment: keep the real outcome
+		default:
+			mu.Lock()
+			r = runResult{err: ctx.Err(), sent: sent}
+			mu.Unlock()
+		}
 	}
 	if r.err == nil {
 		return r.out, nil
@@ -140,7 +141,8 @@ func classifyTransport(err error, sent bool) error {
 // the script: the connection was refused (the request never left), or the
 // server answered with a SOAP fault instead of a CommandResponse.
 func commandRefused(err error) bool {
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	var f *wsmanFault
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &f) {
 		return true
 	}
 	var ce *mzwinrm.ExecuteCommandError

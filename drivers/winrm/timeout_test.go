@@ -127,3 +127,34 @@ func TestVirtualServerGoneIsUnavailable(t *testing.T) {
 		assert.Zero(t, time.Since(start))
 	})
 }
+
+func TestVirtualReceiveFaults(t *testing.T) {
+	t.Run("operation timeout is polled again", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newMemFixture(t, 30*time.Second)
+			defer f.srv.Close()
+			f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Status: 500, Subcode: "TimedOut", Times: 3})
+			require.NoError(t, f.drv.StopService(context.Background(), f.target, drivers.SchedulerService))
+			receives := 0
+			for _, a := range f.srv.Actions() {
+				if a == winrmtest.ActionReceive {
+					receives++
+				}
+			}
+			assert.Equal(t, 4, receives)
+		})
+	})
+	t.Run("other faults end the call at once", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			f := newMemFixture(t, 30*time.Second)
+			defer f.srv.Close()
+			f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Status: 500, Subcode: "InvalidSelectors"})
+			start := time.Now()
+			err := f.drv.StopService(context.Background(), f.target, drivers.SchedulerService)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "InvalidSelectors")
+			assert.NotErrorIs(t, err, drivers.ErrUnavailable, "the command was sent")
+			assert.Zero(t, time.Since(start), "no polling until the deadline")
+		})
+	})
+}

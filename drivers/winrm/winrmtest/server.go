@@ -1,6 +1,7 @@
 package winrmtest
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"encoding/pem"
 	"encoding/xml"
@@ -65,6 +66,11 @@ type Fault struct {
 	// 500 comes with a WS-Management fault body (as WinRM sends), other
 	// codes with an empty text/plain body.
 	Status int
+	// Subcode is the WS-Management fault subcode sent with Status 500
+	// (default "InternalError"). "TimedOut" is WinRM's answer to a Receive
+	// when the command printed nothing within the OperationTimeout; the
+	// client then asks again.
+	Subcode string
 	// Stderr and ExitCode, for ActionCommand, replace the result of the
 	// command without running it (Stderr may be plain text or CLIXML, see
 	// CLIXMLError).
@@ -284,7 +290,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case f.Status == http.StatusInternalServerError:
-			s.soap(w, f.Status, faultResponse(msgID, "InternalError", "injected fault"))
+			s.soap(w, f.Status, faultResponse(msgID, cmp.Or(f.Subcode, "InternalError"), "injected fault"))
 			return
 		case f.Status != 0:
 			w.Header().Set("Content-Type", "text/plain")
