@@ -63,6 +63,9 @@ defaults
     timeout connect 2s
     timeout client 30s
     timeout server 30s
+    # Checks run every 100ms; a slow answer on a busy test machine must not
+    # mark a healthy server down (the default check timeout is inter).
+    timeout check 2s
 frontend web
     bind 127.0.0.1:%d
     default_backend app
