@@ -2,6 +2,8 @@ package lifetimetest
 
 import (
 	"encoding/pem"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 )
@@ -59,10 +61,13 @@ func NewServer(cfg Config) *Server {
 }
 
 // NewTLSServer serves a new Fake over HTTPS on 127.0.0.1 with a certificate
-// from httptest's own authority; see [Server.CACertPEM].
+// from httptest's own authority; see [Server.CACertPEM]. Handshakes refused
+// by a client that does not trust it are not logged (tests provoke them).
 func NewTLSServer(cfg Config) *Server {
 	f := New(cfg)
-	hs := httptest.NewTLSServer(f)
+	hs := httptest.NewUnstartedServer(f)
+	hs.Config.ErrorLog = log.New(io.Discard, "", 0)
+	hs.StartTLS()
 	return &Server{Fake: f, HTTP: hs, URL: hs.URL + BasePath}
 }
 
