@@ -39,12 +39,15 @@
 //
 // # Protocol facts used
 //
-// From the LifeTime v2 Swagger file: GET /environments/,
-// GET /environments/{EnvKey}/applications/?IncludeEnvStatus=true (each
-// application with AppStatusInEnvs[].BaseApplicationVersionKey),
+// From the project's protocols.md (LifeTime v2 Swagger): GET /environments/,
 // GET /applications/{AppKey}/versions/, POST
 // /environments/{EnvKey}/applications/{AppKey}/versions/ (tag), POST
-// /deployments/ (the key comes back as a bare, possibly quoted string), POST
-// /deployments/{Key}/start|continue|abort/ (202, empty body), DELETE
-// /deployments/{Key}/, GET /deployments/{Key}/status/.
+// /deployments/ (the key comes back as a bare text/plain string, which is
+// also accepted JSON-quoted), POST /deployments/{Key}/start|continue|abort/
+// (202, empty body), DELETE /deployments/{Key}/, GET
+// /deployments/{Key}/status/. Unconfirmed for v2: the shape of GET
+// /environments/{EnvKey}/applications/?IncludeEnvStatus=true (each
+// application with Key, Name and AppStatusInEnvs[] of EnvironmentKey,
+// BaseApplicationVersionKey, IsModified) is taken from a LifeTime SDK
+// generated from the API's Swagger file; it is isolated in resolve.go.
 package lifetime
