@@ -69,6 +69,11 @@ func TestBalancedPlanIsSafe(t *testing.T) {
 		{"3 zones", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}, {Servers: 5, Rate: 80}, {Servers: 4}}, Seed: 4, Controller: "fe04"}, false},
 		{"2 zones, one farm load balancer", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}, {Servers: 3}}, Seed: 5}, true},
 		{"slow health checks", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 6, HealthCheckDelay: 15 * time.Second}, false},
+		{"services not in their defaults", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 8,
+			InitialServices: map[drivers.Service]drivers.ServiceState{
+				drivers.SchedulerService:  {Run: drivers.Running, Startup: drivers.AutomaticDelayedStart},
+				drivers.DeploymentService: {Run: drivers.Running, Startup: drivers.Manual},
+			}}, false},
 		{"60 servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 40}, {Servers: 20}}, Seed: 7, Traffic: simulate.Traffic{Rate: 200}}, false},
 	}
 	for _, tc := range shapes {

@@ -22,6 +22,7 @@ const (
 	DefaultHealthCheckDelay  = 2 * time.Second
 	DefaultSchedulerInterval = 30 * time.Second
 	DefaultTick              = time.Second
+	DefaultSampleInterval    = time.Second
 	DefaultMaxViolations     = 100
 	DefaultRate              = 20
 	DefaultRequestDuration   = 200 * time.Millisecond
@@ -78,6 +79,10 @@ type Config struct {
 	// InitialVersion is the release every server and the database schema
 	// run at the start. Empty means [DefaultInitialVersion].
 	InitialVersion string
+	// InitialServices sets, per service, the run state and startup type
+	// every server's service starts in (and must end in, invariant 6).
+	// Services not listed start Running/Automatic.
+	InitialServices map[drivers.Service]drivers.ServiceState
 	// PublishDuration is how long the platform compiles and publishes a
 	// release before it reports the deployment finished and moves the
 	// database schema.
@@ -106,6 +111,9 @@ type Config struct {
 	CapacityFloor float64
 	// Traffic describes the user load started by [Sim.Start].
 	Traffic Traffic
+	// SampleInterval is the width of the traffic samples of
+	// [ZoneReport].Traffic. Zero means [DefaultSampleInterval].
+	SampleInterval time.Duration
 	// Tick is how often the background goroutine started by [Sim.Start]
 	// advances the simulation. The simulation is exact whatever the tick:
 	// every event carries its own time. Zero means [DefaultTick].
@@ -204,6 +212,24 @@ func (cfg Config) normalize() (Config, error) {
 	c.SchedulerInterval = dur(c.SchedulerInterval, DefaultSchedulerInterval)
 	if c.SchedulerInterval == 0 {
 		return c, fmt.Errorf("%w: scheduler interval %v: want a positive duration (or zero for the default)", drivers.ErrInvalidArgument, cfg.SchedulerInterval)
+	}
+	if c.SampleInterval <= 0 {
+		c.SampleInterval = DefaultSampleInterval
+	}
+	for svc, st := range c.InitialServices {
+		switch svc {
+		case drivers.SchedulerService, drivers.DeploymentService, drivers.DeploymentControllerService:
+		default:
+			return c, fmt.Errorf("%w: initial state of service %q: want scheduler, deployment or deployment-controller", drivers.ErrInvalidArgument, svc)
+		}
+		switch {
+		case st.Run != drivers.Running && st.Run != drivers.Stopped:
+			return c, fmt.Errorf("%w: initial run state %q of service %s: want running or stopped", drivers.ErrInvalidArgument, st.Run, svc)
+		case st.Startup != drivers.Automatic && st.Startup != drivers.AutomaticDelayedStart && st.Startup != drivers.Manual && st.Startup != drivers.Disabled:
+			return c, fmt.Errorf("%w: initial startup type %q of service %s: want Automatic, AutomaticDelayedStart, Manual or Disabled", drivers.ErrInvalidArgument, st.Startup, svc)
+		case st.Run == drivers.Running && st.Startup == drivers.Disabled:
+			return c, fmt.Errorf("%w: initial state of service %s: running with startup type Disabled cannot be", drivers.ErrInvalidArgument, svc)
+		}
 	}
 	c.Tick = dur(c.Tick, DefaultTick)
 	if c.Tick == 0 {

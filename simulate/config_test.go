@@ -76,6 +76,12 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"floor above one", simulate.Config{CapacityFloor: 1.5}, drivers.ErrInvalidArgument, "1.5"},
 		{"negative request duration", simulate.Config{Traffic: simulate.Traffic{Duration: -time.Second}}, drivers.ErrInvalidArgument, "-1s"},
 		{"negative clients", simulate.Config{Traffic: simulate.Traffic{Clients: -1}}, drivers.ErrInvalidArgument, "-1 clients"},
+		{"unknown initial service", simulate.Config{InitialServices: map[drivers.Service]drivers.ServiceState{"iis": {Run: drivers.Running, Startup: drivers.Automatic}}},
+			drivers.ErrInvalidArgument, `"iis"`},
+		{"running and disabled", simulate.Config{InitialServices: map[drivers.Service]drivers.ServiceState{drivers.SchedulerService: {Run: drivers.Running, Startup: drivers.Disabled}}},
+			drivers.ErrInvalidArgument, "Disabled"},
+		{"pending initial state", simulate.Config{InitialServices: map[drivers.Service]drivers.ServiceState{drivers.SchedulerService: {Run: drivers.StopPending, Startup: drivers.Manual}}},
+			drivers.ErrInvalidArgument, "stop-pending"},
 		{"negative scheduler interval", simulate.Config{SchedulerInterval: -1}, drivers.ErrInvalidArgument, "scheduler interval"},
 	}
 	for _, tc := range tests {

@@ -31,7 +31,8 @@
 // # The model
 //
 // Each server has a Scheduler and a Deployment service (and the controller
-// a Deployment Controller service), all Running/Automatic at the start, and
+// a Deployment Controller service), Running/Automatic at the start unless
+// Config.InitialServices says otherwise, and
 // runs Config.InitialVersion, as does the database schema. A deployment
 // ([Platform.StartDeployment]) publishes for Config.PublishDuration, then
 // moves the schema to the release, reports finished_successful, and every
@@ -72,8 +73,8 @@
 //   - Services change state instantly after Config.ServiceLatency; pending
 //     states (start-pending, stop-pending) are never reported, and a
 //     stopped service never starts by itself.
-//   - Only the services' run states and startup types are modelled; the
-//     initial state of every service is Running/Automatic.
+//   - Only the services' run states and startup types are modelled, and
+//     every server starts with the same ones (Config.InitialServices).
 //   - Stopping a Deployment service does not interrupt an install already
 //     running; it only keeps new installs from starting.
 //   - The platform has one environment and deploys one release at a time;

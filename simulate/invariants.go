@@ -11,8 +11,8 @@ import (
 
 // CheckEndState checks invariant 6 now: every server serving and healthy,
 // running rel with nothing left to install, the database schema at rel,
-// and every service back to its initial run state and startup type (all
-// services start Running/Automatic). It records and returns the
+// and every service back to its initial run state and startup type
+// (Config.InitialServices). It records and returns the
 // violations found; none means the end state is exact.
 func (s *Sim) CheckEndState(rel drivers.Release) []Violation {
 	s.mu.Lock()

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/simulate"
 )
 
@@ -86,6 +87,9 @@ func TestUnsafeProceduresAreCaught(t *testing.T) {
 			func(p *procedure) { p.skipBlockLoaded = true }, 2, simulate.CauseResetInstall},
 		{"switch before health checks pass", simulate.Config{HealthCheckDelay: 10 * time.Second, Traffic: long},
 			func(p *procedure) { p.skipHealthWait = true }, 4, simulate.CauseNoServingMember},
+		{"services restored to defaults, not to what was captured", simulate.Config{
+			InitialServices: map[drivers.Service]drivers.ServiceState{drivers.SchedulerService: {Run: drivers.Running, Startup: drivers.Manual}}},
+			nil, 6, ""},
 		{"non-atomic switch", simulate.Config{},
 			func(p *procedure) { p.nonAtomicSwitch = true }, 5, ""},
 	}

@@ -63,6 +63,18 @@ type ZoneReport struct {
 	// that had already been served the new one (invariant 5).
 	StaleAfterNew int             `json:"stale_after_new"`
 	Timeline      []TimelinePoint `json:"timeline"`
+	// Traffic counts the zone's requests per Config.SampleInterval, from
+	// the start of the simulation: for drawing load and failures over time.
+	Traffic []TrafficSample `json:"traffic"`
+}
+
+// TrafficSample counts the requests of one zone that ended (served or
+// failed) in [Elapsed, Elapsed+Config.SampleInterval).
+type TrafficSample struct {
+	Elapsed time.Duration `json:"elapsed"`
+	// Served counts successful requests per version.
+	Served map[string]int `json:"served,omitempty"`
+	Failed int            `json:"failed,omitempty"`
 }
 
 // Report is what happened in a simulation so far.
@@ -237,6 +249,11 @@ func (s *Sim) Report() Report {
 		zr.ByServer = maps.Clone(zr.ByServer)
 		zr.MixedVersionWindow = z.mixedWindow(s.clock)
 		zr.StaleAfterNew = z.staleServed
+		zr.Traffic = make([]TrafficSample, len(z.samples))
+		for i, sm := range z.samples {
+			sm.Served = maps.Clone(sm.Served)
+			zr.Traffic[i] = sm
+		}
 		zr.Timeline = make([]TimelinePoint, len(z.timeline))
 		for i, p := range z.timeline {
 			p.Versions = maps.Clone(p.Versions)

@@ -34,7 +34,7 @@ type server struct {
 	schedGen int
 }
 
-func newServer(name, zone string, controller bool, version string, index int) *server {
+func newServer(name, zone string, controller bool, version string, index int, initial map[drivers.Service]drivers.ServiceState) *server {
 	srv := &server{
 		name: name, zone: zone, controller: controller, index: index,
 		lbState: drivers.Serving, lbHealthy: true,
@@ -48,7 +48,10 @@ func newServer(name, zone string, controller bool, version string, index int) *s
 		list = append(list, drivers.DeploymentControllerService)
 	}
 	for _, svc := range list {
-		st := drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic}
+		st, ok := initial[svc]
+		if !ok {
+			st = drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic}
+		}
 		srv.services[svc] = st
 		srv.initial[svc] = st
 	}

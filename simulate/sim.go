@@ -71,7 +71,7 @@ func New(cfg Config) (*Sim, error) {
 			clients: map[int]*client{},
 		}
 		for _, n := range zc.Names {
-			srv := newServer(n, z.name, n == c.Controller, c.InitialVersion, len(s.servers))
+			srv := newServer(n, z.name, n == c.Controller, c.InitialVersion, len(s.servers), c.InitialServices)
 			z.members = append(z.members, srv)
 			s.servers = append(s.servers, srv)
 			s.byName[n] = srv

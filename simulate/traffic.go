@@ -46,7 +46,18 @@ type zone struct {
 	mixed       time.Duration
 	lastPoint   *TimelinePoint
 	timeline    []TimelinePoint
+	samples     []TrafficSample
 	staleServed int
+}
+
+// sample returns the traffic sample of the current instant.
+func (s *Sim) sample(z *zone) *TrafficSample {
+	iv := s.cfg.SampleInterval
+	i := int(s.elapsed() / iv)
+	for len(z.samples) <= i {
+		z.samples = append(z.samples, TrafficSample{Elapsed: time.Duration(len(z.samples)) * iv})
+	}
+	return &z.samples[i]
 }
 
 type client struct {
@@ -137,6 +148,11 @@ func (s *Sim) complete(r *request) {
 	zs.Served++
 	zs.ByVersion[r.version]++
 	zs.ByServer[r.server.name]++
+	if sm := s.sample(z); sm.Served == nil {
+		sm.Served = map[string]int{r.version: 1}
+	} else {
+		sm.Served[r.version]++
+	}
 	if s.newVersion == "" {
 		return
 	}
@@ -165,6 +181,7 @@ func (s *Sim) failRequest(r *request, cause string) {
 	s.stats.causes[cause]++
 	zs := s.stats.zones[r.zone.name]
 	zs.Failed++
+	s.sample(r.zone).Failed++
 }
 
 // zoneChanged recomputes what the zone's load balancer routes to, and

@@ -33,6 +33,15 @@ func TestTrafficRoundRobinAndRate(t *testing.T) {
 		assert.Zero(t, r.TotalViolations())
 		assert.Equal(t, []int{1, 2, 3, 4, 5}, r.Checked)
 		assert.Regexp(t, `\nserved=\d+ failed=0 violations=0$`, r.String())
+		samples := r.Zones[1].Traffic
+		assert.InDelta(t, 100, len(samples), 1, "one sample per second")
+		total := 0
+		for i, sm := range samples {
+			assert.Equal(t, time.Duration(i)*time.Second, sm.Elapsed)
+			assert.Zero(t, sm.Failed)
+			total += sm.Served["v1"]
+		}
+		assert.Equal(t, r.Zones[1].Served, total)
 	})
 }
 
