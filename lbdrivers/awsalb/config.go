@@ -79,5 +79,5 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		}
 		cfg.Client = elbv2.NewFromConfig(awsCfg)
 	}
-	return &Driver{cfg: cfg, asked: map[target]drivers.MemberState{}, names: map[target]string{}}, nil
+	return &Driver{cfg: cfg, asked: map[target]request{}, names: map[target]string{}}, nil
 }

@@ -47,7 +47,19 @@ func TestDeregistrationDelay(t *testing.T) {
 		assert.Equal(t, drivers.Out, st[0].State, "the delay has passed: unused")
 		st, err = e.lb.Status(ctx, members[0])
 		require.NoError(t, err)
-		assert.Equal(t, drivers.Draining, st[0].State, "the driver reports the state it was asked for")
+		assert.Equal(t, drivers.Out, st[0].State, "the drain is over: the engine may take it out")
+
+		// Draining an unused target: Draining for one delay, as ALB would
+		// drain a registered one, then Out.
+		require.NoError(t, e.lb.SetState(ctx, drivers.Draining, members[0]))
+		st, err = e.lb.Status(ctx, members[0])
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Draining, st[0].State)
+		time.Sleep(300 * time.Second)
+		st, err = e.lb.Status(ctx, members[0])
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Out, st[0].State)
+		require.NoError(t, e.lb.SetState(ctx, drivers.Draining, members[0]))
 
 		// Out at once after SetState(Out), even while ALB drains.
 		require.NoError(t, e.lb.SetState(ctx, drivers.Out, members[1]))

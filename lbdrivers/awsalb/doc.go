@@ -19,11 +19,19 @@
 //
 // ALB stores no difference between "draining" and "out" requested by a
 // caller: both are a deregistration. The driver remembers the state last
-// requested for each deregistered target and reports it, so SetState(Out)
-// reads back Out at once even while ALB still lets in-flight requests
-// finish (as a BIG-IP "forced offline" member does), and SetState(Draining)
-// on an unused target reads back Draining. A new Driver (a new process)
-// has no memory: it reports draining as Draining and unused as Out.
+// requested for each deregistered target:
+//
+//   - asked for Out, the target reads Out at once, even while ALB still
+//     lets its in-flight requests finish (as a BIG-IP "forced offline"
+//     member does);
+//   - asked for Draining, it reads Draining while ALB drains it and, for a
+//     target that was already unused, for one deregistration delay after
+//     the request (what ALB would do had it been registered); then Out. So
+//     a drain ends by itself, and the engine, which waits for a member that
+//     cannot count connections to read Out, moves on after the delay.
+//
+// A new Driver (a new process) has no memory: it reports ALB's draining as
+// Draining and unused as Out.
 //
 // ALB counts no connections per target, so ConnectionsKnown is false and
 // the engine waits a drain period instead: set it from

@@ -24,12 +24,22 @@ type Driver struct {
 	mu sync.Mutex
 	// asked remembers the state last requested for deregistered targets
 	// (Draining or Out), which ALB does not store.
-	asked map[target]drivers.MemberState
+	asked map[target]request
+	// delay caches the deregistration delay once read (0: not read yet).
+	delay time.Duration
 	// names remembers how the caller named each target, for listings.
 	names map[target]string
 }
 
 var _ drivers.LoadBalancer = (*Driver)(nil)
+
+// request is a state requested for a deregistered target. For Draining,
+// until is when the drain ends: now plus the deregistration delay, the time
+// ALB itself keeps a freshly deregistered target draining.
+type request struct {
+	state drivers.MemberState
+	until time.Time
+}
 
 // registered reports whether an ALB target state means "registered"
 // (receiving traffic when healthy).
@@ -70,6 +80,14 @@ func (d *Driver) SetState(ctx context.Context, state drivers.MemberState, member
 			changed = append(changed, members[i])
 		}
 	}
+	var until time.Time
+	if state == drivers.Draining {
+		delay, err := d.cachedDelay(ctx)
+		if err != nil {
+			return fmt.Errorf("awsalb: set %s to %s: %w", strings.Join(members, ", "), state, err)
+		}
+		until = time.Now().Add(delay)
+	}
 	op := "DeregisterTargets"
 	if state == drivers.Serving {
 		op = "RegisterTargets"
@@ -89,14 +107,41 @@ func (d *Driver) SetState(ctx context.Context, state drivers.MemberState, member
 	d.mu.Lock()
 	for i, t := range targets {
 		d.names[t] = members[i]
-		if state == drivers.Serving {
+		switch {
+		case state == drivers.Serving:
 			delete(d.asked, t)
-		} else {
-			d.asked[t] = state
+		case state == drivers.Draining && registered(health[i].State):
+			d.asked[t] = request{state: state, until: until}
+		case state == drivers.Draining:
+			// Already deregistered: a drain under way keeps its end;
+			// otherwise the target drains for a delay from now.
+			if prev, ok := d.asked[t]; !ok || prev.state != drivers.Draining || !time.Now().Before(prev.until) {
+				d.asked[t] = request{state: state, until: until}
+			}
+		default:
+			d.asked[t] = request{state: state}
 		}
 	}
 	d.mu.Unlock()
 	return nil
+}
+
+// cachedDelay returns the deregistration delay, reading it once.
+func (d *Driver) cachedDelay(ctx context.Context) (time.Duration, error) {
+	d.mu.Lock()
+	delay := d.delay
+	d.mu.Unlock()
+	if delay > 0 {
+		return delay, nil
+	}
+	delay, err := d.DeregistrationDelay(ctx)
+	if err != nil {
+		return 0, err
+	}
+	d.mu.Lock()
+	d.delay = delay
+	d.mu.Unlock()
+	return delay, nil
 }
 
 // Status reads the named members in the order given, or every registered
@@ -170,8 +215,10 @@ func (d *Driver) nameOf(t target) string {
 }
 
 // status maps a target's health to a MemberStatus. A deregistered target
-// reads as the state last requested through this driver; without one,
-// draining is Draining and unused is Out.
+// reads Out if this driver was asked for Out; if it was asked for Draining,
+// it reads Draining while ALB drains it or until the deregistration delay
+// has passed since the request, then Out; without a request, draining is
+// Draining and unused is Out.
 func (d *Driver) status(member string, t target, h types.TargetHealth) drivers.MemberStatus {
 	st := drivers.MemberStatus{Member: member, State: drivers.Serving, Health: drivers.HealthUnknown}
 	switch h.State {
@@ -188,10 +235,14 @@ func (d *Driver) status(member string, t target, h types.TargetHealth) drivers.M
 		st.State = drivers.Draining
 	}
 	d.mu.Lock()
-	if asked, ok := d.asked[t]; ok {
-		st.State = asked
-	}
+	asked, ok := d.asked[t]
 	d.mu.Unlock()
+	switch {
+	case ok && asked.state == drivers.Out:
+		st.State = drivers.Out
+	case ok && asked.state == drivers.Draining && time.Now().Before(asked.until):
+		st.State = drivers.Draining
+	}
 	return st
 }
 
