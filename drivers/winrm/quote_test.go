@@ -136,3 +136,18 @@ func TestNTLMLeavesPackageDefaultsAlone(t *testing.T) {
 	assert.Nil(t, mzwinrm.DefaultParameters.TransportDecorator)
 	assert.Equal(t, "PT60S", mzwinrm.DefaultParameters.Timeout)
 }
+
+// TestCommandLineFitsCmdExe checks that the longest script, encoded as the
+// client sends it, stays under cmd.exe's 8191-character command-line limit
+// (WinRM runs the command through cmd.exe).
+func TestCommandLineFitsCmdExe(t *testing.T) {
+	worst := strings.Repeat("'", maxNameLen) // every character doubled
+	for _, sc := range []string{
+		restoreScript(worst, drivers.ServiceState{Run: drivers.Running, Startup: drivers.AutomaticDelayedStart}),
+		stopScript(worst), stateScript(worst),
+	} {
+		n := len(mzwinrm.Powershell(sc))
+		t.Logf("command line: %d characters", n)
+		assert.Less(t, n, 8191)
+	}
+}
