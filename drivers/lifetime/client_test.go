@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -357,4 +358,27 @@ func TestAPIErrorUnexpectedBody(t *testing.T) {
 	assert.Contains(t, apiErr.Messages[0], "<html>gateway")
 	assert.Less(t, len(err.Error()), 400, "long bodies are truncated")
 	assert.True(t, errors.Is(err, drivers.ErrUnavailable))
+}
+
+func TestConcurrentUse(t *testing.T) {
+	s := lifetimetest.NewServer(fakeConfig(lifetimetest.DelayBackend{Duration: 20 * time.Millisecond}))
+	defer s.Close()
+	c, _ := overLoopback(t, s, nil)
+	id, err := c.StartDeployment(t.Context(), release2)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			_, err := c.DeploymentStatus(t.Context(), id)
+			assert.NoError(t, err)
+			_, err = c.DeployedRelease(t.Context())
+			assert.NoError(t, err)
+		})
+		wg.Go(func() {
+			st, err := c.Wait(t.Context(), id)
+			assert.NoError(t, err)
+			assert.Equal(t, drivers.DeploymentSucceeded, st.State)
+		})
+	}
+	wg.Wait()
 }
