@@ -21,7 +21,21 @@ import (
 // run fails at once with [ErrLocked], naming the holder) and records every
 // change of state, so that [Plan.Resume] can continue it after a crash.
 func (p *Plan) Run(ctx context.Context) (*Report, error) {
-	return p.execute(ctx, 0, NewCaptured(), nil, false)
+	return p.execute(ctx, runOptions{captured: NewCaptured()})
+}
+
+// runOptions say how execute starts: from which step, with what state, and
+// whether it continues a rollback.
+type runOptions struct {
+	start    int
+	captured *Captured
+	excluded []string
+	resumed  bool
+	// undo, when set, continues an interrupted rollback over these steps
+	// (last first) instead of running forward.
+	undo            []string
+	rollbackStarted time.Time
+	cause           string
 }
 
 // Resume continues the run recorded in a journal (read with
@@ -52,10 +66,16 @@ func (p *Plan) Resume(ctx context.Context, journal []JournalRecord) (*Report, er
 	}
 	captured := NewCaptured()
 	captured.Restore(st.Captured)
-	return p.execute(ctx, start, captured, st.Excluded, true)
+	opts := runOptions{start: start, captured: captured, excluded: st.Excluded, resumed: true}
+	if st.RollingBack {
+		// A run that crashed while rolling back goes on rolling back.
+		opts.undo, opts.rollbackStarted, opts.cause = st.ToUndo, st.RollbackStarted, st.LastError
+	}
+	return p.execute(ctx, opts)
 }
 
-func (p *Plan) execute(ctx context.Context, start int, captured *Captured, excluded []string, resumed bool) (*Report, error) {
+func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
+	start, captured := o.start, o.captured
 	locker := p.cfg.Locker
 	if fj, ok := p.cfg.Journal.(*FileJournal); ok && locker == nil {
 		locker = FileLock{Path: fj.Path() + ".lock"}
@@ -85,7 +105,7 @@ func (p *Plan) execute(ctx context.Context, start int, captured *Captured, exclu
 		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		excluded: map[string]bool{},
 	}
-	for _, s := range excluded {
+	for _, s := range o.excluded {
 		r.excluded[s] = true
 	}
 	for i, s := range p.steps {
@@ -95,7 +115,7 @@ func (p *Plan) execute(ctx context.Context, start int, captured *Captured, exclu
 		}
 		r.report.Steps = append(r.report.Steps, StepReport{ID: s.ID, Status: st})
 	}
-	r.record(JournalRecord{Kind: RecordRunStarted, PlanID: p.planID(), Label: p.cfg.Label, Steps: p.StepIDs(), Resumed: resumed})
+	r.record(JournalRecord{Kind: RecordRunStarted, PlanID: p.planID(), Label: p.cfg.Label, Steps: p.StepIDs(), Resumed: o.resumed})
 	captured.mu.Lock()
 	captured.onValue = func() { r.recordCaptured() }
 	captured.mu.Unlock()
@@ -105,6 +125,10 @@ func (p *Plan) execute(ctx context.Context, start int, captured *Captured, exclu
 		captured.mu.Unlock()
 	}()
 	r.Emit(Event{Kind: RunStarted, Total: len(p.steps), Message: fmt.Sprintf("%d steps over %d servers in %d zones", len(p.steps), len(p.farm.byName), len(p.farm.zones))})
+	if o.undo != nil {
+		r.report.RollbackStarted = o.rollbackStarted
+		return r.rollback(ctx, o.undo, fmt.Errorf("resumed rollback (it began after: %s)", o.cause))
+	}
 	for i := range start {
 		r.Emit(Event{Kind: StepSkipped, Step: p.steps[i].ID, Done: i + 1, Total: len(p.steps), Message: "done in an earlier run"})
 	}
@@ -133,7 +157,11 @@ func (p *Plan) execute(ctx context.Context, start int, captured *Captured, exclu
 					err = fmt.Errorf("%w; exclude refused: %w", err, xerr)
 				}
 			case RollBack:
-				return r.rollback(ctx, i, err)
+				undo := make([]string, 0, i+1)
+				for j := i; j >= 0; j-- {
+					undo = append(undo, p.steps[j].ID)
+				}
+				return r.rollback(ctx, undo, err)
 			}
 			return r.halt(s.ID, s.ID, fmt.Errorf("%w at step %s: %w", ErrHalted, s.ID, err))
 		}
@@ -205,32 +233,48 @@ func (r *Run) exclude(ctx context.Context, servers []string) error {
 	return nil
 }
 
-// rollback runs the Undo of the failed step and of every step before it, in
-// reverse order.
-func (r *Run) rollback(ctx context.Context, failed int, cause error) (*Report, error) {
+// rollback runs the Undo of each step in undo (the failed step first, then
+// the steps before it in reverse order).
+func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report, error) {
+	failed := ""
+	if len(undo) > 0 {
+		failed = undo[0]
+	}
+	r.report.mu.Lock()
+	if r.report.RollbackStarted.IsZero() {
+		r.report.RollbackStarted = time.Now()
+		r.report.mu.Unlock()
+		r.record(JournalRecord{Kind: RecordRollbackStarted, Step: failed, Error: cause.Error()})
+	} else {
+		r.report.mu.Unlock()
+	}
 	r.Warn("", "", "rolling back after: %v", cause)
-	for j := failed; j >= 0; j-- {
+	for _, id := range undo {
+		j, err := r.plan.mustIndex(id)
+		if err != nil {
+			return r.halt(id, failed, err)
+		}
 		s := r.plan.steps[j]
 		if s.Undo == nil {
 			continue
 		}
 		r.setStep(s.ID)
 		r.Emit(Event{Kind: StepStarted, Message: "undo: " + s.Title})
-		err := s.Undo(ctx, r)
+		err = s.Undo(ctx, r)
 		if err == nil {
 			err = r.journalErr()
 		}
 		if err != nil {
-			err = fmt.Errorf("%w at step %s: %w; rollback failed while undoing %s: %w", ErrHalted, r.plan.steps[failed].ID, cause, s.ID, err)
+			err = fmt.Errorf("%w at step %s: %w; rollback failed while undoing %s: %w", ErrHalted, failed, cause, s.ID, err)
 			r.report.update(s.ID, func(sr *StepReport) { sr.Error = err.Error() })
-			return r.halt(r.plan.steps[j].ID, r.plan.steps[failed].ID, err)
+			return r.halt(s.ID, failed, err)
 		}
 		r.report.update(s.ID, func(sr *StepReport) { sr.Status = StepUndone })
 		r.record(JournalRecord{Kind: RecordStepUndone, Step: s.ID})
 		r.Emit(Event{Kind: StepFinished, Message: "undone: " + s.Title})
 	}
-	err := fmt.Errorf("%w: step %s failed and the run was rolled back: %w", ErrRolledBack, r.plan.steps[failed].ID, cause)
-	r.finish(RolledBack, "", r.plan.steps[failed].ID, err)
+	err := fmt.Errorf("%w: step %s failed and the run was rolled back: %w", ErrRolledBack, failed, cause)
+	r.finish(RolledBack, "", failed, err)
 	return r.report, err
 }
 

@@ -24,8 +24,11 @@ const (
 	RecordStepDone    = "step-done"
 	RecordStepFailed  = "step-failed"
 	RecordStepUndone  = "step-undone"
-	RecordExcluded    = "excluded"
-	RecordRunFinished = "run-finished"
+	// RecordRollbackStarted marks the start of a rollback; Step is the
+	// step that failed.
+	RecordRollbackStarted = "rollback-started"
+	RecordExcluded        = "excluded"
+	RecordRunFinished     = "run-finished"
 )
 
 // JournalRecord is one line of a run's journal. Fields that do not apply to
@@ -182,6 +185,14 @@ type JournalState struct {
 	Outcome Outcome
 	// LastError is the last error recorded.
 	LastError string
+	// RollingBack is true when the run was rolling back when the journal
+	// ends: resuming it continues the rollback.
+	RollingBack bool
+	// RollbackStarted is when the rollback began.
+	RollbackStarted time.Time
+	// ToUndo lists, last first, the steps a continued rollback must still
+	// undo: every step started and not recorded undone.
+	ToUndo []string
 }
 
 // StateOf summarises the last run in a journal's records.
@@ -198,12 +209,22 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 	st := JournalState{PlanID: recs[start].PlanID, Label: recs[start].Label}
 	steps := recs[start].Steps
 	done := map[string]bool{}
+	started := map[string]bool{}
+	undone := map[string]bool{}
 	for _, r := range recs[start:] {
 		switch r.Kind {
+		case RecordStepStarted:
+			started[r.Step] = true
+		case RecordRollbackStarted:
+			if !st.RollingBack {
+				st.RollbackStarted = r.Time
+			}
+			st.RollingBack = true
 		case RecordStepDone:
 			done[r.Step] = true
 		case RecordStepUndone:
 			done[r.Step] = false
+			undone[r.Step] = true
 		case RecordCaptured:
 			if r.Captured != nil {
 				st.Captured = *r.Captured
@@ -213,6 +234,9 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 		case RecordRunFinished:
 			st.Outcome = r.Outcome
 			st.LastError = r.Error
+			if r.Outcome == RolledBack {
+				st.RollingBack = false
+			}
 		case RecordRunStarted:
 			st.Outcome = ""
 		case RecordStepFailed:
@@ -225,6 +249,13 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 			break
 		}
 		st.Done = append(st.Done, s)
+	}
+	if st.RollingBack {
+		for i := len(steps) - 1; i >= 0; i-- {
+			if started[steps[i]] && !undone[steps[i]] {
+				st.ToUndo = append(st.ToUndo, steps[i])
+			}
+		}
 	}
 	sort.Strings(st.Excluded)
 	return st, nil

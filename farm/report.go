@@ -70,6 +70,9 @@ type Report struct {
 	ResumeFrom string `json:"resume_from,omitempty"`
 	// Error is the run's error text, empty after success.
 	Error string `json:"error,omitempty"`
+	// RollbackStarted is when the rollback began, zero when there was none.
+	// From then on, clients are meant to go back to the previous version.
+	RollbackStarted time.Time `json:"rollback_started,omitzero"`
 	// Excluded lists servers taken out of the run by an Ask decision.
 	Excluded []string `json:"excluded,omitempty"`
 

@@ -34,20 +34,8 @@ func (b *balanced) publish() farm.Step {
 		Run: func(ctx context.Context, r *farm.Run) error {
 			updating := groupServers(r.Farm(), farm.Updating)
 			if _, started := r.Captured().Value(CapturedDeploymentID); !started {
-				if b.allOnRelease(ctx, r, updating) {
-					r.Emit(farm.Event{Kind: farm.Progress, Message: "every Updating server already runs " + b.cfg.Release.Version + "; not deploying again"})
-					return nil
-				}
-				err := r.Do(ctx, "", "", func(ctx context.Context) error {
-					id, err := b.cfg.Platform.StartDeployment(ctx, b.cfg.Release)
-					if err != nil {
-						return fmt.Errorf("start deployment of %s: %w", b.releaseName(), err)
-					}
-					r.Captured().SetValue(CapturedDeploymentID, id)
-					r.Emit(farm.Event{Kind: farm.Progress, Message: "deployment " + id + " started"})
-					return nil
-				})
-				if err != nil {
+				done, err := b.startDeployment(ctx, r, updating)
+				if err != nil || done {
 					return err
 				}
 			}
@@ -58,6 +46,39 @@ func (b *balanced) publish() farm.Step {
 			return b.awaitRelease(ctx, r, updating, false)
 		},
 	}
+}
+
+// startDeployment starts the deployment of the release, unless every
+// Updating server already serves it (done is then true). While the platform
+// answers that it is busy (drivers.ErrUnavailable: another deployment runs,
+// for example one a crashed run started before it could journal its ID), it
+// keeps checking and trying, within PublishTimeout.
+func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []farm.Server) (done bool, err error) {
+	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	var lastErr error
+	err = r.Poll(pctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
+		if b.allOnRelease(ctx, r, updating) {
+			done = true
+			r.Emit(farm.Event{Kind: farm.Progress, Message: "every Updating server already runs " + b.cfg.Release.Version + "; not deploying again"})
+			return true, farm.Event{}, nil
+		}
+		id, err := b.cfg.Platform.StartDeployment(ctx, b.cfg.Release)
+		switch {
+		case err == nil:
+			r.Captured().SetValue(CapturedDeploymentID, id)
+			r.Emit(farm.Event{Kind: farm.Progress, Message: "deployment " + id + " of " + b.releaseName() + " started"})
+			return true, farm.Event{}, nil
+		case drivers.IsRetryable(err):
+			lastErr = err
+			return false, farm.Event{Message: "platform busy, will try again: " + err.Error()}, nil
+		}
+		return false, farm.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("start deployment of %s: %w", b.releaseName(), err)}
+	})
+	if err != nil && lastErr != nil && ctx.Err() == nil {
+		err = fmt.Errorf("start deployment of %s: platform still busy after %s: %w (last: %v)", b.releaseName(), b.cfg.PublishTimeout, err, lastErr)
+	}
+	return done, err
 }
 
 func (b *balanced) releaseName() string {

@@ -1,0 +1,230 @@
+package steps_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/simulate"
+	"github.com/balanced-deploy/balanced/steps"
+	"github.com/stretchr/testify/require"
+)
+
+// errCrashed is what every driver call returns once the orchestrator
+// "crashed": the process is gone, nothing it asks for happens.
+var errCrashed = errors.New("orchestrator crashed")
+
+// crash simulates the orchestrator dying at its k-th driver call: that call
+// and every later one fail without effect, and the journal keeps only what
+// was appended before.
+type crash struct {
+	at    int64 // 0: never
+	calls atomic.Int64
+	dead  atomic.Bool
+}
+
+func (c *crash) call() error {
+	if c == nil {
+		return nil
+	}
+	if c.dead.Load() {
+		return errCrashed
+	}
+	if n := c.calls.Add(1); c.at > 0 && n >= c.at {
+		c.dead.Store(true)
+		return errCrashed
+	}
+	return nil
+}
+
+// memJournal is an in-memory farm.Journal that stops recording once its
+// crash has happened.
+type memJournal struct {
+	mu    sync.Mutex
+	recs  []farm.JournalRecord
+	crash *crash
+}
+
+func (j *memJournal) Append(rec farm.JournalRecord) error {
+	if j.crash != nil && j.crash.dead.Load() {
+		return errCrashed
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.recs = append(j.recs, rec)
+	return nil
+}
+
+func (j *memJournal) records() []farm.JournalRecord {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]farm.JournalRecord(nil), j.recs...)
+}
+
+// crashingDrivers wraps the simulator's drivers so that they die with c.
+type crashingServices struct {
+	*simulate.Services
+	c *crash
+}
+
+func (s crashingServices) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
+	if err := s.c.call(); err != nil {
+		return err
+	}
+	return s.Services.StopService(ctx, t, svc)
+}
+
+func (s crashingServices) RestoreService(ctx context.Context, t drivers.Target, svc drivers.Service, want drivers.ServiceState) error {
+	if err := s.c.call(); err != nil {
+		return err
+	}
+	return s.Services.RestoreService(ctx, t, svc, want)
+}
+
+func (s crashingServices) ServiceState(ctx context.Context, t drivers.Target, svc drivers.Service) (drivers.ServiceState, error) {
+	if err := s.c.call(); err != nil {
+		return drivers.ServiceState{}, err
+	}
+	return s.Services.ServiceState(ctx, t, svc)
+}
+
+func (s crashingServices) DeploymentIdle(ctx context.Context, t drivers.Target) (bool, error) {
+	if err := s.c.call(); err != nil {
+		return false, err
+	}
+	return s.Services.DeploymentIdle(ctx, t)
+}
+
+type crashingLB struct {
+	*simulate.LoadBalancer
+	c *crash
+}
+
+func (l crashingLB) SetState(ctx context.Context, state drivers.MemberState, members ...string) error {
+	if err := l.c.call(); err != nil {
+		return err
+	}
+	return l.LoadBalancer.SetState(ctx, state, members...)
+}
+
+func (l crashingLB) Status(ctx context.Context, members ...string) ([]drivers.MemberStatus, error) {
+	if err := l.c.call(); err != nil {
+		return nil, err
+	}
+	return l.LoadBalancer.Status(ctx, members...)
+}
+
+func (l crashingLB) Switch(ctx context.Context, serve, drain []string) error {
+	if err := l.c.call(); err != nil {
+		return err
+	}
+	return l.LoadBalancer.Switch(ctx, serve, drain)
+}
+
+type crashingPlatform struct {
+	*simulate.Platform
+	c *crash
+}
+
+func (p crashingPlatform) StartDeployment(ctx context.Context, rel drivers.Release) (string, error) {
+	if err := p.c.call(); err != nil {
+		return "", err
+	}
+	return p.Platform.StartDeployment(ctx, rel)
+}
+
+func (p crashingPlatform) DeploymentStatus(ctx context.Context, id string) (drivers.DeploymentStatus, error) {
+	if err := p.c.call(); err != nil {
+		return drivers.DeploymentStatus{}, err
+	}
+	return p.Platform.DeploymentStatus(ctx, id)
+}
+
+func (p crashingPlatform) DeployedRelease(ctx context.Context) (drivers.Release, error) {
+	if err := p.c.call(); err != nil {
+		return drivers.Release{}, err
+	}
+	return p.Platform.DeployedRelease(ctx)
+}
+
+func (p crashingPlatform) AbortDeployment(ctx context.Context, id string) error {
+	if err := p.c.call(); err != nil {
+		return err
+	}
+	return p.Platform.AbortDeployment(ctx, id)
+}
+
+func (p crashingPlatform) ContinueDeployment(ctx context.Context, id string) error {
+	if err := p.c.call(); err != nil {
+		return err
+	}
+	return p.Platform.ContinueDeployment(ctx, id)
+}
+
+type crashingProber struct {
+	*simulate.Prober
+	c *crash
+}
+
+func (p crashingProber) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResult, error) {
+	if err := p.c.call(); err != nil {
+		return drivers.ProbeResult{}, err
+	}
+	return p.Prober.Probe(ctx, t)
+}
+
+// simFarm is a simulated farm with the balanced plan's configuration.
+type simFarm struct {
+	sim   *simulate.Sim
+	specs []farm.ZoneSpec
+}
+
+func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
+	t.Helper()
+	if cfg.PublishDuration == 0 {
+		cfg.PublishDuration = 20 * time.Second
+	}
+	if cfg.InstallDuration == 0 {
+		cfg.InstallDuration = 30 * time.Second
+	}
+	if cfg.Traffic.Rate == 0 {
+		cfg.Traffic = simulate.Traffic{Rate: 5, Duration: 200 * time.Millisecond, MaxDuration: 3 * time.Second}
+	}
+	sim, err := simulate.New(cfg)
+	require.NoError(t, err)
+	return &simFarm{sim: sim, specs: farm.AutoSplit(sim.Servers())}
+}
+
+// plan builds the balanced plan over the simulated farm, with drivers that
+// die with c (nil: never) and the given journal and policy.
+func (sf *simFarm) plan(t *testing.T, c *crash, j farm.Journal, policy farm.FailurePolicy, release string) *farm.Plan {
+	t.Helper()
+	specs := make([]farm.ZoneSpec, len(sf.specs))
+	copy(specs, sf.specs)
+	for i := range specs {
+		specs[i].LoadBalancer = crashingLB{sf.sim.LoadBalancer(specs[i].Name), c}
+	}
+	f, err := farm.New(farm.Config{Zones: specs})
+	require.NoError(t, err)
+	p, err := steps.Balanced(f, steps.Config{
+		Services: crashingServices{sf.sim.Services(), c},
+		Platform: crashingPlatform{sf.sim.Platform(), c},
+		Prober:   crashingProber{sf.sim.Prober(), c},
+		Release:  drivers.Release{Version: release},
+		Plan: farm.PlanConfig{Seed: 1, Journal: j, OnFailure: policy,
+			Retry: farm.RetryPolicy{MaxAttempts: 4}},
+		PollInterval:       time.Second,
+		DeployPollInterval: 5 * time.Second,
+		ProgressInterval:   time.Minute,
+		DrainTimeout:       2 * time.Minute,
+		InstallTimeout:     10 * time.Minute,
+		PublishTimeout:     10 * time.Minute,
+	})
+	require.NoError(t, err)
+	return p
+}

@@ -1,0 +1,451 @@
+package steps_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/simulate"
+	"github.com/balanced-deploy/balanced/steps"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// stepOfCalls runs the plan once without faults and returns, for each driver
+// call in order, the step that made it.
+func stepOfCalls(t *testing.T, cfg simulate.Config) []string {
+	var calls []string
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t, cfg)
+		c := &crash{}
+		p := sf.plan(t, c, nil, farm.Halt, "v2")
+		var mu sync.Mutex
+		var step string
+		var last int64
+		// The observer sees steps start; calls are attributed to the step
+		// running when the count moved.
+		obs := farm.ObserverFunc(func(e farm.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			n := c.calls.Load()
+			for ; last < n; last++ {
+				calls = append(calls, step)
+			}
+			if e.Kind == farm.StepStarted {
+				step = e.Step
+			}
+		})
+		sfPlan := sf.plan(t, c, nil, farm.Halt, "v2")
+		_ = p
+		require.NoError(t, sf.sim.Start(t.Context()))
+		rep, err := withObserver(t, sf, c, obs).Run(t.Context())
+		_ = sfPlan
+		sf.sim.Stop()
+		require.NoError(t, err)
+		require.Equal(t, farm.Succeeded, rep.Outcome)
+		mu.Lock()
+		for n := c.calls.Load(); last < n; last++ {
+			calls = append(calls, step)
+		}
+		mu.Unlock()
+	})
+	return calls
+}
+
+// withObserver builds the plan with an observer.
+func withObserver(t *testing.T, sf *simFarm, c *crash, obs farm.Observer) *farm.Plan {
+	t.Helper()
+	p := sf.plan(t, c, nil, farm.Halt, "v2")
+	// Re-create with the observer: plans are cheap.
+	specs := slices.Clone(sf.specs)
+	for i := range specs {
+		specs[i].LoadBalancer = crashingLB{sf.sim.LoadBalancer(specs[i].Name), c}
+	}
+	f, err := farm.New(farm.Config{Zones: specs})
+	require.NoError(t, err)
+	p, err = steps.Balanced(f, steps.Config{
+		Services: crashingServices{sf.sim.Services(), c},
+		Platform: crashingPlatform{sf.sim.Platform(), c},
+		Prober:   crashingProber{sf.sim.Prober(), c},
+		Release:  drivers.Release{Version: "v2"},
+		Plan:     farm.PlanConfig{Seed: 1, Observer: obs},
+
+		PollInterval:       time.Second,
+		DeployPollInterval: 5 * time.Second,
+		ProgressInterval:   time.Minute,
+	})
+	require.NoError(t, err)
+	return p
+}
+
+// TestCrashAndResume abandons a run at every step boundary and in the middle
+// of every step (after some of its servers), then resumes it from its
+// journal: the resumed run must end in the exact end state with no failed
+// request and no violation.
+func TestCrashAndResume(t *testing.T) {
+	cfg := simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}, {Servers: 3}}, Seed: 3}
+	calls := stepOfCalls(t, cfg)
+	require.NotEmpty(t, calls)
+	// Crash points: the first, middle and last call of every step.
+	type point struct {
+		at   int
+		step string
+		where string
+	}
+	var points []point
+	for _, id := range steps.IDs() {
+		first, lastIdx := slices.Index(calls, id), -1
+		for i, s := range calls {
+			if s == id {
+				lastIdx = i
+			}
+		}
+		if first < 0 {
+			continue
+		}
+		points = append(points,
+			point{first + 1, id, "boundary"},
+			point{(first+lastIdx)/2 + 1, id, "middle"},
+			point{lastIdx + 1, id, "last call"})
+	}
+	require.GreaterOrEqual(t, len(points), 3*len(steps.IDs()), "every step makes driver calls")
+	for _, pt := range points {
+		t.Run(fmt.Sprintf("%s/%s/call%d", pt.step, pt.where, pt.at), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sf := newSimFarm(t, cfg)
+				c := &crash{at: int64(pt.at)}
+				j := &memJournal{crash: c}
+				require.NoError(t, sf.sim.Start(t.Context()))
+				_, err := sf.plan(t, c, j, farm.Halt, "v2").Run(t.Context())
+				require.ErrorIs(t, err, errCrashed)
+				st, err := farm.StateOf(j.records())
+				require.NoError(t, err)
+				// The journal never claims more than happened: the step
+				// the crash hit is not recorded done.
+				assert.NotContains(t, st.Done, pt.step)
+
+				time.Sleep(30 * time.Second) // the operator notices, then resumes
+				j2 := &memJournal{recs: j.records()} // the new process appends to the same file
+				rep, err := sf.plan(t, nil, j2, farm.Halt, "v2").Resume(t.Context(), j.records())
+				require.NoError(t, err)
+				assert.Equal(t, farm.Succeeded, rep.Outcome)
+				assert.Equal(t, st.ResumeFrom, firstNotSkipped(rep))
+				time.Sleep(10 * time.Second)
+				sf.sim.Stop()
+				assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
+				r := sf.sim.Report()
+				assert.Zero(t, r.Failed, r.String())
+				assert.Zero(t, r.TotalViolations(), r.String())
+			})
+		})
+	}
+}
+
+func firstNotSkipped(rep *farm.Report) string {
+	for _, s := range rep.Steps {
+		if s.Status != farm.StepSkippedDone {
+			return s.ID
+		}
+	}
+	return ""
+}
+
+// TestEveryStepIsIdempotent runs each step twice in a row: the second run
+// of a step changes nothing and the deployment still ends exact.
+func TestEveryStepIsIdempotent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 5}}, Seed: 9})
+		p := sf.plan(t, nil, nil, farm.Halt, "v2")
+		for _, s := range p.Steps() {
+			again := s
+			again.ID = s.ID + "-again"
+			require.NoError(t, p.InsertAfter(s.ID, again))
+		}
+		require.NoError(t, sf.sim.Start(t.Context()))
+		rep, err := p.Run(t.Context())
+		require.NoError(t, err)
+		assert.Len(t, rep.Steps, 24)
+		time.Sleep(10 * time.Second)
+		sf.sim.Stop()
+		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
+		r := sf.sim.Report()
+		assert.Zero(t, r.Failed, r.String())
+		assert.Zero(t, r.TotalViolations(), r.String())
+		assert.Len(t, sf.sim.Actions(simulate.OpStartDeployment), 1, "the release is deployed once")
+	})
+}
+
+// TestRollback fails a run before and after switch-traffic with the rollback
+// policy: the farm ends on the previous release, exact, with no failed
+// request.
+func TestRollback(t *testing.T) {
+	tests := []struct {
+		name  string
+		fault simulate.Fault
+		undo  []string
+	}{
+		{"at block-loaded", simulate.Fault{Op: simulate.OpStopService, Server: "fe04", Err: fmt.Errorf("access denied: %w", drivers.ErrPermissionDenied), AfterCalls: 1, Times: 1}, nil},
+		{"at publish, failed install", simulate.Fault{Op: simulate.OpInstall, Server: "fe02", Err: errors.New("disk full"), Times: 1}, nil},
+		{"at publish, platform failure", simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentFailed, Times: 1}, nil},
+		{"at verify-updating", simulate.Fault{Op: simulate.OpProbe, Server: "fe03", Err: fmt.Errorf("%w: TLS certificate expired", drivers.ErrPermissionDenied), AfterCalls: 2, Times: 1}, nil},
+		{"after switch, at start-schedulers-updating", simulate.Fault{Op: simulate.OpRestoreService, Server: "fe01", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, nil},
+		{"after switch, at unblock-loaded", simulate.Fault{Op: simulate.OpRestoreService, Server: "fe05", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 5}}, Seed: 11})
+				require.NoError(t, sf.sim.InjectFault(tc.fault))
+				j := &memJournal{}
+				require.NoError(t, sf.sim.Start(t.Context()))
+				rep, err := sf.plan(t, nil, j, farm.Rollback, "v2").Run(t.Context())
+				require.Error(t, err)
+				require.ErrorIs(t, err, farm.ErrRolledBack, err.Error())
+				assert.Equal(t, farm.RolledBack, rep.Outcome)
+				time.Sleep(10 * time.Second)
+				sf.sim.Stop()
+				sf.sim.ClearFaults()
+				assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v1"}))
+				r := sf.sim.Report()
+				assert.Zero(t, r.Failed, r.String())
+				assert.Empty(t, violationsBeyondRollback(r, rep), r.String())
+				_, err = sf.plan(t, nil, j, farm.Halt, "v2").Resume(t.Context(), j.records())
+				assert.ErrorIs(t, err, farm.ErrNothingToResume)
+			})
+		})
+	}
+}
+
+// TestSecondRunIsRefused checks the lock next to a file journal.
+func TestSecondRunIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 5})
+		path := filepath.Join(t.TempDir(), "deploy.journal")
+		j1, err := farm.OpenJournal(path)
+		require.NoError(t, err)
+		defer j1.Close()
+		j2, err := farm.OpenJournal(path)
+		require.NoError(t, err)
+		defer j2.Close()
+		require.NoError(t, sf.sim.Start(t.Context()))
+		first := make(chan error)
+		go func() {
+			_, err := sf.plan(t, nil, j1, farm.Halt, "v2").Run(t.Context())
+			first <- err
+		}()
+		time.Sleep(30 * time.Second) // the first run is publishing
+		_, err = sf.plan(t, nil, j2, farm.Halt, "v2").Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrLocked)
+		host, _ := os.Hostname()
+		assert.Contains(t, err.Error(), "host "+host)
+		assert.Contains(t, err.Error(), fmt.Sprintf("process %d", os.Getpid()))
+		assert.Contains(t, err.Error(), "since 2000-01-01T00:00:00Z", "when the holder took it (synctest's epoch)")
+		assert.Contains(t, err.Error(), path+".lock")
+		require.NoError(t, <-first)
+		sf.sim.Stop()
+		recs, err := farm.ReadJournalFile(path)
+		require.NoError(t, err)
+		st, err := farm.StateOf(recs)
+		require.NoError(t, err)
+		assert.Equal(t, farm.Succeeded, st.Outcome)
+		assert.Equal(t, steps.IDs(), st.Done)
+		_, err = os.Stat(path + ".lock")
+		assert.ErrorIs(t, err, os.ErrNotExist, "lock released")
+	})
+}
+
+// outcome of one randomized run.
+type outcome string
+
+// TestRandomizedFaults runs many seeds of random faults: driver errors of
+// every class, latency, crashed servers, failed installs, platform failures,
+// flaky load balancers and orchestrator crashes followed by a resume. Every
+// run must end succeeded with the exact end state, halted in the safe state,
+// or rolled back to the exact previous state — never with a violation.
+func TestRandomizedFaults(t *testing.T) {
+	seeds := 2000
+	if testing.Short() {
+		seeds = 200
+	}
+	if s := os.Getenv("BALANCED_FAULT_SEEDS"); s != "" {
+		fmt.Sscan(s, &seeds)
+	}
+	var mu sync.Mutex
+	hist := map[outcome]int{}
+	faultKinds := map[string]int{}
+	for seed := range seeds {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				o, kinds := randomRun(t, uint64(seed))
+				mu.Lock()
+				hist[o]++
+				for _, k := range kinds {
+					faultKinds[k]++
+				}
+				mu.Unlock()
+			})
+		})
+	}
+	keys := make([]string, 0, len(hist))
+	for k, v := range hist {
+		keys = append(keys, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(keys)
+	t.Logf("%d seeds: %s; faults injected: %v", seeds, strings.Join(keys, " "), faultKinds)
+	ran := 0
+	for _, n := range hist {
+		ran += n
+	}
+	if ran == seeds && seeds >= 100 { // every seed ran (no -run filter)
+		resumed := 0
+		for _, o := range []outcome{"succeeded", "halted", "rolled-back"} {
+			assert.Positive(t, hist[o]+hist[o+"+resumed"], "outcome %s happens", o)
+			resumed += hist[o+"+resumed"]
+		}
+		assert.Positive(t, resumed, "some runs crashed and were resumed")
+	}
+}
+
+var classes = []error{drivers.ErrUnavailable, drivers.ErrNotFound, drivers.ErrPermissionDenied, drivers.ErrInvalidArgument, drivers.ErrUnimplemented}
+
+var driverOps = []simulate.Op{simulate.OpStopService, simulate.OpRestoreService, simulate.OpServiceState, simulate.OpDeploymentIdle,
+	simulate.OpSetState, simulate.OpStatus, simulate.OpSwitch, simulate.OpStartDeployment, simulate.OpDeploymentStatus,
+	simulate.OpDeployedRelease, simulate.OpProbe}
+
+// randomRun runs one seed and checks its outcome.
+func randomRun(t *testing.T, seed uint64) (outcome, []string) {
+	rng := rand.New(rand.NewPCG(seed, 0xba1a))
+	zones := []simulate.ZoneConfig{{Servers: 3 + rng.IntN(4)}}
+	if rng.IntN(3) == 0 {
+		zones = append(zones, simulate.ZoneConfig{Servers: 2 + rng.IntN(5)})
+	}
+	sf := newSimFarm(t, simulate.Config{Zones: zones, Seed: seed})
+	servers := sf.sim.Servers()
+	pick := func() string { return servers[rng.IntN(len(servers))].Name }
+	var kinds []string
+	runDone := make(chan struct{})
+	var crashes sync.WaitGroup
+	for range 1 + rng.IntN(3) {
+		switch k := rng.IntN(7); k {
+		case 0:
+			class := classes[rng.IntN(len(classes))]
+			op := driverOps[rng.IntN(len(driverOps))]
+			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: op, Server: pick(), Err: fmt.Errorf("injected: %w", class), AfterCalls: rng.IntN(4), Times: 1 + rng.IntN(3)}))
+			kinds = append(kinds, "error:"+drivers.Class(class).Error())
+		case 1:
+			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: driverOps[rng.IntN(len(driverOps))], Latency: time.Duration(rng.IntN(5000)) * time.Millisecond}))
+			kinds = append(kinds, "latency")
+		case 2:
+			// A crashed server: only where the zone keeps capacity above the
+			// floor without it, so the crash alone breaks no invariant.
+			var big []string
+			for _, z := range sf.specs {
+				if len(z.Updating)+len(z.Loaded) >= 6 {
+					for _, s := range slices.Concat(z.Updating, z.Loaded) {
+						big = append(big, s.Name)
+					}
+				}
+			}
+			if len(big) == 0 {
+				continue
+			}
+			victim, at := big[rng.IntN(len(big))], time.Duration(rng.IntN(300))*time.Second
+			crashes.Go(func() {
+				select {
+				case <-time.After(at):
+					_ = sf.sim.Crash(victim, 20*time.Second)
+				case <-runDone:
+				}
+			})
+			kinds = append(kinds, "server-crash")
+		case 3:
+			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: pick(), Err: errors.New("injected: install failed"), Times: 1}))
+			kinds = append(kinds, "failed-install")
+		case 4:
+			states := []simulate.Fault{
+				{Op: simulate.OpPublish, State: drivers.DeploymentFailed, Times: 1},
+				{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "business_process_impact", Times: 1},
+				{Op: simulate.OpPublish, State: drivers.DeploymentAborted, Times: 1},
+			}
+			require.NoError(t, sf.sim.InjectFault(states[rng.IntN(len(states))]))
+			kinds = append(kinds, "platform-failure")
+		case 5:
+			op := []simulate.Op{simulate.OpSetState, simulate.OpStatus, simulate.OpSwitch}[rng.IntN(3)]
+			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: op, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable), Probability: 0.3}))
+			kinds = append(kinds, "flaky-lb")
+		case 6:
+			kinds = append(kinds, "orchestrator-crash")
+		}
+	}
+	policy := farm.Halt
+	if rng.IntN(2) == 0 {
+		policy = farm.Rollback
+	}
+	var c *crash
+	if slices.Contains(kinds, "orchestrator-crash") {
+		c = &crash{at: int64(1 + rng.IntN(250))}
+	}
+	j := &memJournal{crash: c}
+	require.NoError(t, sf.sim.Start(t.Context()))
+	rep, err := sf.plan(t, c, j, policy, "v2").Run(t.Context())
+	o := outcome(rep.Outcome)
+	if c != nil && c.dead.Load() {
+		// The orchestrator died: resume with a live one.
+		time.Sleep(time.Minute)
+		j2 := &memJournal{recs: j.records()}
+		rep2, err2 := sf.plan(t, nil, j2, policy, "v2").Resume(t.Context(), j.records())
+		if !errors.Is(err2, farm.ErrNothingToResume) {
+			require.NotNil(t, rep2, "resume: %v", err2)
+			rep, err = rep2, err2
+			o = outcome(rep.Outcome) + "+resumed"
+		}
+	}
+	close(runDone)
+	crashes.Wait()
+	time.Sleep(time.Minute) // let crashed servers recover and installs play out
+	sf.sim.Stop()
+	sf.sim.ClearFaults()
+	switch rep.Outcome {
+	case farm.Succeeded:
+		require.NoError(t, err)
+		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}), "seed %d %v", seed, kinds)
+	case farm.RolledBack:
+		require.ErrorIs(t, err, farm.ErrRolledBack)
+		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v1"}), "seed %d %v", seed, kinds)
+	default:
+		require.ErrorIs(t, err, farm.ErrHalted)
+		assert.NotEmpty(t, rep.ResumeFrom)
+		assert.Empty(t, sf.sim.CheckSafeState(), "seed %d %v: %v", seed, kinds, err)
+	}
+	r := sf.sim.Report()
+	assert.Empty(t, violationsBeyondRollback(r, rep), "seed %d %v policy %s outcome %s err %v\n%s", seed, kinds, policy, o, err, r.String())
+	return o, kinds
+}
+
+// violationsBeyondRollback returns every violation except a client going
+// back to the previous version after a rollback began: that is what a
+// rollback is for.
+func violationsBeyondRollback(r simulate.Report, rep *farm.Report) []simulate.Violation {
+	var out []simulate.Violation
+	for _, v := range r.Violations {
+		if v.Invariant == 5 && !rep.RollbackStarted.IsZero() && !v.Time.Before(rep.RollbackStarted) {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+var _ = context.Background
