@@ -12,14 +12,21 @@
 //     A graceful reload starts new workers with the new file and lets the old
 //     workers finish the requests they already hold, which is the drain. The
 //     driver reports such a member as Draining until [OSSConfig.DrainPeriod]
-//     has passed since the change, then as Out. Active connections are never
-//     known (ConnectionsKnown is false); the engine waits its own drain period.
+//     has passed since the reload took effect (not since the file was
+//     written: on a busy host the test and reload take time), then as Out.
+//     Active connections are never known (ConnectionsKnown is false); the
+//     engine waits its own drain period too.
 //
 // Every change renders the whole file, checks it with `nginx -t`, swaps it in
 // atomically (temporary file and rename, the previous file kept as
 // `<file>.prev`) and reloads NGINX (SIGHUP to the master process named by a
-// pid file, or `nginx -s reload`). A file NGINX refuses is rolled back and
-// the error carries NGINX's message. The state of each member, including when
+// pid file, or `nginx -s reload`). SetState returns once the reload took
+// effect: with a pid file on Linux the driver watches the master's workers
+// until every old one is "shutting down" (it no longer accepts connections)
+// and a new one runs; otherwise it waits [OSSConfig.ReloadSettle]. A file
+// NGINX refuses is rolled back and the error carries NGINX's message.
+// Changes are serialized within one driver; two drivers (or processes) must
+// not manage the same file at once. The state of each member, including when
 // a drain began, is recorded in a comment on its server line, so a new driver
 // (a resumed run) reads back exactly what the previous one wrote.
 //

@@ -117,6 +117,9 @@ func NewOSS(cfg OSSConfig) (*OSS, error) {
 	if cfg.DrainPeriod < 0 || cfg.ReloadTimeout < 0 || cfg.ReloadSettle < 0 {
 		return nil, fmt.Errorf("%w: nginx OSSConfig durations must not be negative (DrainPeriod %v, ReloadTimeout %v, ReloadSettle %v)", drivers.ErrInvalidArgument, cfg.DrainPeriod, cfg.ReloadTimeout, cfg.ReloadSettle)
 	}
+	if cfg.PIDFile != "" && len(cfg.ReloadCommand) == 0 && !signalSupported {
+		return nil, fmt.Errorf("%w: nginx OSSConfig.PIDFile: signalling the master needs a Unix system: set ReloadCommand instead", drivers.ErrUnimplemented)
+	}
 	if cfg.Binary == "" {
 		cfg.Binary = "nginx"
 	}

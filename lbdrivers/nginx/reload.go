@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -86,7 +85,7 @@ func (r *signalReloader) reload(ctx context.Context) error {
 	if watch {
 		before = children(proc, pid)
 	}
-	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+	if err := sendHUP(pid); err != nil {
 		return fmt.Errorf("%w: signal nginx master %d: %w", drivers.ErrUnavailable, pid, err)
 	}
 	if !watch {
