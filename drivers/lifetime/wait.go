@@ -27,7 +27,8 @@ import (
 //     deployment is left waiting for a human.
 //
 // Up to MaxPollErrors consecutive retryable errors (wrapping
-// [drivers.ErrUnavailable]) are tolerated; any other error is returned.
+// [drivers.ErrUnavailable]) of the status read, and as many of continue,
+// are tolerated; any other error is returned.
 // Every new deployment log line goes to Config.OnLog once.
 //
 // When ctx ends, Wait reads the status once more on a fresh context bounded
@@ -45,6 +46,8 @@ func (c *Client) Wait(ctx context.Context, id string) (drivers.DeploymentStatus,
 		seen      int  // log lines already passed to OnLog
 		failures  int  // consecutive retryable errors
 		continued bool // continue sent for the current pause
+
+		continueFailures int // retryable errors of continue
 	)
 	for {
 		st, err := c.DeploymentStatus(ctx, id)
@@ -79,19 +82,23 @@ func (c *Client) Wait(ctx context.Context, id string) (drivers.DeploymentStatus,
 					return st, fmt.Errorf("lifetime: deployment %s stopped with Info %q: %w%s", id, st.Info, ErrNeedsUserIntervention, hint)
 				}
 				if !continued {
-					if err := c.ContinueDeployment(ctx, id); err != nil {
-						if ctx.Err() != nil {
-							return c.abandon(ctx, id, last)
-						}
-						if !errors.Is(err, drivers.ErrInvalidArgument) {
-							return st, err
-						}
+					err := c.ContinueDeployment(ctx, id)
+					switch {
+					case err == nil:
+						c.logger.Info("lifetime: continued the prepared deployment", "deployment", id)
+						continued = true
+					case ctx.Err() != nil:
+						return c.abandon(ctx, id, last)
+					case errors.Is(err, drivers.ErrInvalidArgument):
 						// 400: the state moved on meanwhile; the next poll tells.
 						c.logger.Warn("lifetime: continue refused; polling again", "deployment", id, "error", err)
-					} else {
-						c.logger.Info("lifetime: continued the prepared deployment", "deployment", id)
+						continued = true
+					case drivers.IsRetryable(err) && continueFailures < c.cfg.MaxPollErrors:
+						continueFailures++
+						c.logger.Warn("lifetime: continue unavailable; retrying at the next poll", "deployment", id, "attempt", continueFailures, "error", err)
+					default:
+						return st, err
 					}
-					continued = true
 				}
 			} else {
 				continued = false

@@ -315,3 +315,25 @@ func TestWaitReportsFailedAbort(t *testing.T) {
 		assert.Contains(t, err.Error(), "HTTP 403")
 	})
 }
+
+func TestWaitRetriesAnUnavailableContinue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := lifetimetest.New(fakeConfig(nil))
+		defer f.Close()
+		f.SetScript(lifetimetest.Script{PauseInfo: lifetime.InfoDeploymentPrepared})
+		c, _ := inProcess(t, f, func(cfg *lifetime.Config) { cfg.ContinuePrepared = true; cfg.MaxPollErrors = 2 })
+		id, err := c.StartDeployment(t.Context(), release2)
+		require.NoError(t, err)
+		f.InjectError(http.MethodPost, "/continue/", http.StatusServiceUnavailable, 2)
+		_, err = c.Wait(t.Context(), id)
+		require.NoError(t, err)
+		assert.Equal(t, 3, f.Count(http.MethodPost, "/deployments/"+id+"/continue/"))
+
+		id, err = c.StartDeployment(t.Context(), release2)
+		require.NoError(t, err)
+		f.InjectError(http.MethodPost, "/continue/", http.StatusServiceUnavailable, 3)
+		_, err = c.Wait(t.Context(), id)
+		require.ErrorIs(t, err, drivers.ErrUnavailable)
+		assert.Contains(t, err.Error(), "continue deployment")
+	})
+}
