@@ -17,6 +17,9 @@ import (
 // maxBody bounds what the driver reads from one answer.
 const maxBody = 4 << 20
 
+// redacted replaces secrets in text that came from the device.
+const redacted = "[redacted]"
+
 // reply is one HTTP answer.
 type reply struct {
 	status int
@@ -27,7 +30,7 @@ type reply struct {
 // A transport failure is classified ErrUnavailable when the request
 // certainly did not reach the device (dial and DNS failures) or when it
 // could not change anything (reads); otherwise it is left unclassified.
-func (d *Driver) send(parent context.Context, method, path string, body any, token Secret) (reply, error) {
+func (d *Driver) send(parent context.Context, method, path string, body any, token drivers.Secret) (reply, error) {
 	ctx, cancel := context.WithTimeout(parent, d.cfg.RequestTimeout)
 	defer cancel()
 	var rd io.Reader
@@ -48,8 +51,8 @@ func (d *Driver) send(parent context.Context, method, path string, body any, tok
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if token != "" {
-		req.Header.Set("X-F5-Auth-Token", string(token))
+	if !token.IsZero() {
+		req.Header.Set("X-F5-Auth-Token", token.Reveal())
 	}
 	resp, err := d.cfg.HTTPClient.Do(req)
 	if err != nil {
@@ -112,12 +115,12 @@ func (d *Driver) scrub(s string) string {
 	if len(s) > 300 {
 		s = s[:300] + "..."
 	}
-	s = strings.ReplaceAll(s, string(d.cfg.Password), redacted)
+	s = strings.ReplaceAll(s, d.cfg.Password.Reveal(), redacted)
 	d.tok.mu.Lock()
 	tok := d.tok.token
 	d.tok.mu.Unlock()
-	if tok != "" {
-		s = strings.ReplaceAll(s, string(tok), redacted)
+	if !tok.IsZero() {
+		s = strings.ReplaceAll(s, tok.Reveal(), redacted)
 	}
 	return s
 }

@@ -36,7 +36,7 @@ type Config struct {
 	// allowed to change pool members (the "tmos" login provider). Required.
 	// Password never appears in a log line or an error.
 	Username string
-	Password Secret
+	Password drivers.Secret
 	// Partition is the administrative partition of the pool and its nodes.
 	// Optional: default "Common".
 	Partition string
@@ -78,7 +78,7 @@ func (cfg Config) normalize() (Config, *url.URL, error) {
 	if strings.ContainsAny(cfg.Username, "\x00\r\n") {
 		return cfg, nil, invalid("Username contains control characters")
 	}
-	if cfg.Password == "" {
+	if cfg.Password.IsZero() {
 		return cfg, nil, invalid("Password is empty: want the BIG-IP account password")
 	}
 	if cfg.Partition == "" {

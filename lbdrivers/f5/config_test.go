@@ -16,7 +16,7 @@ import (
 )
 
 func TestConfigValidation(t *testing.T) {
-	ok := f5.Config{BaseURL: "https://bigip", Username: "admin", Password: canary, Pool: "web"}
+	ok := f5.Config{BaseURL: "https://bigip", Username: "admin", Password: drivers.NewSecret(canary), Pool: "web"}
 	tests := []struct {
 		name string
 		mod  func(*f5.Config)
@@ -27,7 +27,7 @@ func TestConfigValidation(t *testing.T) {
 		{"base URL with credentials", func(c *f5.Config) { c.BaseURL = "https://admin:" + canary + "@bigip" }, "BaseURL"},
 		{"ftp", func(c *f5.Config) { c.BaseURL = "ftp://bigip" }, "BaseURL"},
 		{"no username", func(c *f5.Config) { c.Username = "" }, "Username"},
-		{"no password", func(c *f5.Config) { c.Password = "" }, "Password"},
+		{"no password", func(c *f5.Config) { c.Password = drivers.Secret{} }, "Password"},
 		{"no pool", func(c *f5.Config) { c.Pool = "" }, "pool name"},
 		{"hostile pool", func(c *f5.Config) { c.Pool = "web/../../x" }, `pool name "web/../../x"`},
 		{"hostile partition", func(c *f5.Config) { c.Partition = "Common~x" }, "partition"},
@@ -73,7 +73,7 @@ func TestTLS(t *testing.T) {
 	fake := f5test.New(f5test.Config{Password: canary, Store: f5test.NewMemStore(members...)})
 	srv := httptest.NewTLSServer(fake)
 	defer srv.Close()
-	cfg := f5.Config{BaseURL: srv.URL, Username: "admin", Password: canary, Pool: "pool"}
+	cfg := f5.Config{BaseURL: srv.URL, Username: "admin", Password: drivers.NewSecret(canary), Pool: "pool"}
 
 	t.Run("verified by default", func(t *testing.T) {
 		lb, err := f5.New(cfg)

@@ -34,7 +34,8 @@
 // shortly before it expires. When the device answers 401 (token revoked or
 // expired early), the driver logs in once more and repeats the request; a
 // second 401, or a 403, is [drivers.ErrPermissionDenied]. The password and
-// tokens never appear in logs or errors; [Secret] redacts itself.
+// tokens never appear in logs or errors; Config.Password is a
+// [drivers.Secret], which redacts itself.
 //
 // # Errors
 //

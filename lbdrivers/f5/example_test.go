@@ -21,7 +21,7 @@ func Example() {
 	lb, err := f5.New(f5.Config{
 		BaseURL:    bigip.URL,
 		Username:   "admin",
-		Password:   "s3cret",
+		Password:   drivers.NewSecret("s3cret"),
 		Pool:       "web",
 		HTTPClient: bigip.Client(), // trusts the fake's certificate
 	})

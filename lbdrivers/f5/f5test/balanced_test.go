@@ -32,7 +32,7 @@ func TestBalancedThroughF5(t *testing.T) {
 			Store:         f5test.LoadBalancerStore(sim.LoadBalancer(""), 80),
 			TokenLifetime: 5 * time.Minute, // shorter than the run
 		})
-		lb, err := f5.New(f5.Config{BaseURL: "https://bigip.test", Username: "admin", Password: "pw", Pool: "pool", HTTPClient: fake.Client()})
+		lb, err := f5.New(f5.Config{BaseURL: "https://bigip.test", Username: "admin", Password: drivers.NewSecret("pw"), Pool: "pool", HTTPClient: fake.Client()})
 		require.NoError(t, err)
 
 		servers := sim.Servers()
