@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"testing/synctest"
@@ -18,7 +19,7 @@ import (
 // runBalanced runs steps.Balanced, unchanged, on a simulated farm under
 // load and returns the engine's report and the simulator's, with invariants
 // 6 and 7 checked at the end.
-func runBalanced(t *testing.T, cfg simulate.Config, farmLB bool, tune func(*simulate.Sim, *steps.Config)) (*farm.Report, simulate.Report, error) {
+func runBalanced(t *testing.T, cfg simulate.Config, farmLB bool, tune func(*simulate.Sim, *steps.Config), opts ...runOption) (*farm.Report, simulate.Report, error) {
 	t.Helper()
 	sim, err := simulate.New(cfg)
 	require.NoError(t, err)
@@ -43,7 +44,15 @@ func runBalanced(t *testing.T, cfg simulate.Config, farmLB bool, tune func(*simu
 	ctx := t.Context()
 	require.NoError(t, sim.Start(ctx))
 	time.Sleep(10 * time.Second)
-	rep, runErr := plan.Run(ctx)
+	runCtx := ctx
+	for _, o := range opts {
+		if o.timeout > 0 {
+			var cancel context.CancelFunc
+			runCtx, cancel = context.WithTimeout(ctx, o.timeout)
+			defer cancel()
+		}
+	}
+	rep, runErr := plan.Run(runCtx)
 	time.Sleep(10 * time.Second)
 	sim.Stop()
 	sim.CheckSafeState()
@@ -52,6 +61,11 @@ func runBalanced(t *testing.T, cfg simulate.Config, farmLB bool, tune func(*simu
 	}
 	return rep, sim.Report(), runErr
 }
+
+type runOption struct{ timeout time.Duration }
+
+// withRunTimeout cancels the plan's run after d.
+func withRunTimeout(d time.Duration) runOption { return runOption{timeout: d} }
 
 // TestBalancedPlanIsSafe runs the engine's balanced plan on several farm
 // shapes under load: zero failed requests and zero violations of any
@@ -167,4 +181,39 @@ func TestBalancedPlanDeterministic(t *testing.T) {
 	assert.Equal(t, a, b)
 	assert.Zero(t, a.TotalViolations(), a.String())
 	assert.Positive(t, a.Served)
+}
+
+// TestBalancedPlanCancelledLeavesSafeState cancels the run inside every
+// step (just after it starts and half-way through, timed from an
+// uncancelled run of the same seed): wherever it stops, no request fails and
+// the farm is in a safe state (invariant 7).
+func TestBalancedPlanCancelledLeavesSafeState(t *testing.T) {
+	cfg := simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 3}, {Servers: 4}}, Seed: 12,
+		Traffic: simulate.Traffic{Rate: 30, Duration: 100 * time.Millisecond, MaxDuration: 5 * time.Second}}
+	var cancelAt []time.Duration
+	synctest.Test(t, func(t *testing.T) {
+		rep, _, err := runBalanced(t, cfg, false, nil)
+		require.NoError(t, err)
+		for _, st := range rep.Steps {
+			from, to := st.Started.Sub(rep.Started), st.Finished.Sub(rep.Started)
+			cancelAt = append(cancelAt, from+time.Millisecond, (from+to)/2)
+		}
+	})
+	require.Len(t, cancelAt, 2*len(steps.IDs()))
+	for _, after := range cancelAt {
+		t.Run(after.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rep, r, err := runBalanced(t, cfg, false, nil, withRunTimeout(after))
+				if err == nil {
+					t.Logf("finished before %v", after)
+				} else {
+					assert.Equal(t, farm.Halted, rep.Outcome, "%v", err)
+					t.Logf("halted at %s, resume from %s", rep.FailedStep, rep.ResumeFrom)
+				}
+				assert.Zero(t, r.Failed, r.String())
+				assert.Zero(t, r.TotalViolations(), r.String())
+				assert.Contains(t, r.Checked, 7)
+			})
+		})
+	}
 }
