@@ -298,7 +298,9 @@ func (d *OSS) effective(s ServerLine, now time.Time) drivers.MemberState {
 
 // load returns the desired file content built from the configuration and the
 // states recorded in the current file, and the current file's bytes (nil
-// when it does not exist).
+// when it does not exist). States follow member names: a member whose
+// address changed keeps its state, a member new to the file starts Serving,
+// and a member no longer configured is dropped from the file.
 func (d *OSS) load() (UpstreamFile, []byte, error) {
 	f := UpstreamFile{Upstream: d.cfg.Upstream, Directives: d.cfg.Directives, ServerParams: d.cfg.ServerParams}
 	old, err := os.ReadFile(d.cfg.File)
@@ -315,14 +317,14 @@ func (d *OSS) load() (UpstreamFile, []byte, error) {
 			return f, nil, fmt.Errorf("nginx: managed file %s defines upstream %s: want %s", d.cfg.File, parsed.Upstream, d.cfg.Upstream)
 		}
 		for _, s := range parsed.Servers {
-			recorded[s.Address] = s
+			recorded[s.Member] = s
 		}
 	} else {
 		old = nil
 	}
 	for _, m := range d.cfg.Members {
 		s := ServerLine{Member: m.Name, Address: m.address(), State: drivers.Serving}
-		if r, ok := recorded[s.Address]; ok {
+		if r, ok := recorded[m.Name]; ok {
 			s.State, s.Since = r.State, r.Since
 		}
 		f.Servers = append(f.Servers, s)

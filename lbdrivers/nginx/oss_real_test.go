@@ -95,3 +95,23 @@ func TestOSSRealNginxRefusesBadFile(t *testing.T) {
 	assert.Equal(t, string(before), string(after), "rolled back")
 	assert.Len(t, hits(t, n.Addr, 10), 2, "NGINX still serves with the previous file")
 }
+
+// TestOSSReloadCommand uses the default reload, `nginx -s reload` (no pid
+// file given to the driver), which returns before the new workers run; the
+// driver then waits ReloadSettle (default 1s).
+func TestOSSReloadCommand(t *testing.T) {
+	members := namedBackends(t, 2)
+	var d *nginx.OSS
+	n := startNginx(t, func(n *realNginx) {
+		cfg := n.ossConfig(members)
+		cfg.PIDFile = "" // ReloadSettle: the default, 1s
+		var err error
+		d, err = nginx.NewOSS(cfg)
+		require.NoError(t, err)
+		require.NoError(t, d.Init(t.Context()))
+	})
+	require.NoError(t, d.SetState(t.Context(), drivers.Out, "fe2"))
+	assert.Equal(t, map[string]int{"fe1": 10}, hits(t, n.Addr, 10))
+	require.NoError(t, d.SetState(t.Context(), drivers.Serving, "fe2"))
+	assert.Len(t, hits(t, n.Addr, 10), 2)
+}

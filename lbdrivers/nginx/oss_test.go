@@ -221,3 +221,21 @@ func TestOSSDrainCountsFromReload(t *testing.T) {
 		return err == nil && st[0].State == drivers.Out
 	}, 2*time.Second, 20*time.Millisecond)
 }
+
+func TestOSSStateFollowsMemberName(t *testing.T) {
+	d, file, _ := fakeOSS(t, "true", "true")
+	require.NoError(t, d.Init(t.Context()))
+	require.NoError(t, d.SetState(t.Context(), drivers.Out, "fe2"))
+
+	moved, err := nginx.NewOSS(nginx.OSSConfig{File: file, Upstream: "backend", MainConfig: "/x",
+		TestCommand: []string{"true"}, ReloadCommand: []string{"true"}, ReloadSettle: time.Millisecond,
+		Members: []nginx.Member{{Name: "fe1", Address: "10.0.0.1:80"}, {Name: "fe2", Address: "10.0.0.22:80"}, {Name: "fe4", Address: "10.0.0.4:80"}}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]drivers.MemberState{"fe1": drivers.Serving, "fe2": drivers.Out, "fe4": drivers.Serving}, states(t, moved),
+		"fe2 keeps its state at its new address; fe4 is new and serves; fe3 is no longer managed")
+	require.NoError(t, moved.SetState(t.Context(), drivers.Draining, "fe1"))
+	text, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Contains(t, string(text), "server 10.0.0.22:80 down; # member=fe2 state=out")
+	assert.NotContains(t, string(text), "fe3")
+}

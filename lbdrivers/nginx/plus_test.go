@@ -247,3 +247,18 @@ func ExampleNewPlus() {
 	fmt.Printf("%T\n", d)
 	// Output: *nginx.Plus
 }
+
+func TestPlusStatusUnknownPeer(t *testing.T) {
+	fake := plusFake(t, nginxplustest.Config{Upstreams: map[string][]string{"backend": {"10.0.0.1:80"}}})
+	d := newPlus(t, fake)
+	_, err := d.Status(t.Context(), "fe1", "fe2")
+	assert.ErrorIs(t, err, drivers.ErrNotFound)
+	assert.ErrorContains(t, err, "10.0.0.2:80")
+	_, err = d.Status(t.Context())
+	assert.ErrorIs(t, err, drivers.ErrNotFound, "a configured member missing from the upstream is reported")
+
+	other := newPlus(t, fake, func(c *nginx.PlusConfig) { c.Upstream = "missing" })
+	_, err = other.Status(t.Context(), "fe1")
+	assert.ErrorIs(t, err, drivers.ErrNotFound)
+	assert.ErrorContains(t, err, "UpstreamNotFound")
+}
