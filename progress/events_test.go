@@ -1,6 +1,7 @@
 package progress_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -206,5 +207,26 @@ func rolledBack() []farm.Event {
 	s.emit(farm.Event{Kind: farm.RunFinished, Step: "stop-schedulers",
 		Err:     fmt.Errorf("%w: step stop-schedulers failed and the run was rolled back: %w", farm.ErrRolledBack, hookErr),
 		Message: "run rolled-back"})
+	return s.events
+}
+
+// resumed is a run resumed after a crash: the steps done earlier are
+// skipped.
+func resumed() []farm.Event {
+	const n = 12
+	s := newSeq()
+	s.emit(farm.Event{Kind: farm.RunStarted, Total: n, Message: "12 steps over 4 servers in 1 zones"})
+	s.emit(farm.Event{Kind: farm.StepSkipped, Step: "preflight", Done: 1, Total: n, Message: "done in an earlier run"})
+	s.emit(farm.Event{Kind: farm.StepSkipped, Step: "stop-schedulers", Done: 2, Total: n, Message: "done in an earlier run"})
+	s.start(3, n, "drain-updating", "Take the Updating servers out of the load balancer: drain, wait for their requests to finish, then out")
+	s.emit(farm.Event{Kind: farm.ActionStarted, Zone: "default"})
+	s.wait(40 * time.Second)
+	s.emit(farm.Event{Kind: farm.Warning, Zone: "default", Message: "drain timed out after 40s; taking members out anyway: fe01 (1 active)"})
+	s.emit(farm.Event{Kind: farm.ActionFinished, Zone: "default", Attempt: 1})
+	s.finish(3, n, "Take the Updating servers out", nil)
+	s.wait(time.Hour)
+	// Cancelled between steps: the engine names no failed step, and fills
+	// Step with the last step run, which succeeded.
+	s.emit(farm.Event{Kind: farm.RunFinished, Err: fmt.Errorf("%w before step block-loaded: %w", farm.ErrHalted, context.Canceled), Message: "run halted"})
 	return s.events
 }

@@ -151,7 +151,11 @@ func (r *runState) runResult(e farm.Event) string {
 		}
 		return fmt.Sprintf("%s in %s (%s)", head, took, strings.Join(parts, ", "))
 	}
-	if e.Step != "" {
+	// The engine fills Step with the last step run even when the run
+	// stopped after it succeeded (cancelled between steps): name the step
+	// only when it did not succeed (an undo in a rollback does not count).
+	succeeded := r.step != nil && r.step.id == e.Step && r.step.finished && r.step.err == nil && r.step.of > 0
+	if e.Step != "" && !succeeded {
 		head += " at " + oneLine(e.Step)
 	}
 	// The engine's error repeats "run halted at step <id>: "; say it once.

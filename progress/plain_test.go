@@ -55,6 +55,7 @@ func TestPlainGolden(t *testing.T) {
 		{"rolled-back", progress.TerminalConfig{}, rolledBack()},
 		{"verbose", progress.TerminalConfig{Verbose: true}, halted()},
 		{"hostile", progress.TerminalConfig{}, hostile()},
+		{"resumed", progress.TerminalConfig{}, resumed()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
