@@ -10,7 +10,9 @@ import (
 )
 
 // JSONEvent is the JSON form of a [farm.Event], one per line of
-// [NewJSONLines]'s output. Fields that do not apply to an event are left out.
+// [NewJSONLines]'s output; decode a line into it to read it back. Fields
+// that are zero are left out, except done, which is written whenever total
+// is (a wait at 0/3 says "done":0).
 type JSONEvent struct {
 	// Time is when the event happened, RFC 3339 with nanoseconds.
 	Time time.Time `json:"time"`
@@ -54,14 +56,17 @@ func NewJSONLines(w io.Writer) *JSONLines { return &JSONLines{w: w} }
 
 // Observe writes e as one line of JSON. It implements [farm.Observer].
 func (j *JSONLines) Observe(e farm.Event) {
-	je := JSONEvent{
+	w := jsonWire{
 		Time: e.Time, Kind: string(e.Kind), Step: e.Step, Zone: e.Zone, Server: e.Server,
-		Attempt: e.Attempt, Done: e.Done, Total: e.Total, Message: e.Message,
+		Attempt: e.Attempt, Total: e.Total, Message: e.Message,
+	}
+	if e.Total > 0 || e.Done != 0 {
+		w.Done = &e.Done
 	}
 	if e.Err != nil {
-		je.Error = e.Err.Error()
+		w.Error = e.Err.Error()
 	}
-	b, err := json.Marshal(je)
+	b, err := json.Marshal(w)
 	if err == nil {
 		b = append(b, '\n')
 	}
@@ -84,4 +89,19 @@ func (j *JSONLines) Err() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.err
+}
+
+// jsonWire is JSONEvent as written: Done is a pointer so that a wait at 0
+// of n still says "done":0.
+type jsonWire struct {
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Step    string    `json:"step,omitempty"`
+	Zone    string    `json:"zone,omitempty"`
+	Server  string    `json:"server,omitempty"`
+	Attempt int       `json:"attempt,omitempty"`
+	Done    *int      `json:"done,omitempty"`
+	Total   int       `json:"total,omitempty"`
+	Message string    `json:"message,omitempty"`
+	Error   string    `json:"error,omitempty"`
 }

@@ -86,6 +86,8 @@ func TestJSONLinesFields(t *testing.T) {
 		"message": "transient error, retrying in 1.05s",
 		"error":   "stop Scheduler on fe03: winrm: connection refused: unavailable",
 	}, retry)
+	assert.Equal(t, 0.0, find("progress", 1)["done"], "done is written when total is, even at 0")
+	assert.NotContains(t, find("run-finished", 1), "done")
 	drain := find("progress", 2)
 	assert.Equal(t, 1.0, drain["done"])
 	assert.Equal(t, 2.0, drain["total"])

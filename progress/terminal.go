@@ -17,6 +17,10 @@ type TerminalConfig struct {
 	// or a test).
 	ForceTTY bool
 	// Plain writes plain lines even on a terminal. It wins over ForceTTY.
+	// Set it for consoles that do not interpret ANSI escapes (the legacy
+	// Windows console host without virtual-terminal processing), and
+	// when the output goes to a character device that is not a terminal
+	// (a serial line, /dev/null), which the detection takes for one.
 	Plain bool
 	// Verbose prints a line for every action that succeeded, too. By
 	// default they are counted in the step's summary line, so that a farm
@@ -55,9 +59,16 @@ const (
 //
 // On a terminal it prints the same lines for step results, retries,
 // warnings and failures, and below them keeps a status block up to date in
-// place: the current step, its actions done, running and failed, the latest
-// progress of every wait in the step, retries, elapsed time and the last
-// warning. The block is redrawn at most every RefreshInterval, and at once
+// place: the current step, its actions (one per server, or per zone for
+// load-balancer work) done, running and failed, the latest progress of
+// every wait in the step, retries, elapsed time and the last warning:
+//
+//	step 3/12 drain-updating: Take the Updating servers out of the load...
+//	  elapsed 00:00:13 | actions 0 done, 1 running, 0 failed | retries 0
+//	  zone default: 1/2 draining fe02 (2 active): 2 connections left
+//	  last warning at 00:00:00: zone default: Updating member fe02 reads...
+//
+// Elapsed time is as of the latest event. The block is redrawn at most every RefreshInterval, and at once
 // on every step change; when the run ends its last frame stays on screen.
 //
 // Observe is safe for concurrent use. Write errors do not disturb the run:
