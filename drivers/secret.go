@@ -11,24 +11,37 @@ import (
 // place that sends it to the system that needs it. Drivers take credentials
 // as Secrets so that a config struct can be logged or printed safely.
 type Secret struct {
-	value string
+	// value is behind a pointer so that fmt, which cannot call Format on
+	// a Secret held in an unexported field, prints an address, not the
+	// value.
+	value *string
 }
 
 // NewSecret wraps a password or token.
-func NewSecret(value string) Secret { return Secret{value: value} }
+func NewSecret(value string) Secret {
+	if value == "" {
+		return Secret{}
+	}
+	return Secret{value: &value}
+}
 
 const redacted = "[redacted]"
 
 // Reveal returns the secret's value. Call it only where the value is sent to
 // the system that needs it.
-func (s Secret) Reveal() string { return s.value }
+func (s Secret) Reveal() string {
+	if s.value == nil {
+		return ""
+	}
+	return *s.value
+}
 
 // IsZero reports whether the secret is empty.
-func (s Secret) IsZero() bool { return s.value == "" }
+func (s Secret) IsZero() bool { return s.value == nil }
 
 // String returns "[redacted]" (or "" for an empty secret).
 func (s Secret) String() string {
-	if s.value == "" {
+	if s.value == nil {
 		return ""
 	}
 	return redacted

@@ -15,12 +15,17 @@ import (
 func TestSecretNeverPrints(t *testing.T) {
 	const canary = "canary-Pa55w0rd-7f3a"
 	s := drivers.NewSecret(canary)
+	type inner struct {
+		token drivers.Secret // unexported: fmt cannot call its methods
+	}
 	type config struct {
 		User     string
 		Password drivers.Secret
 		Ptr      *drivers.Secret
+		hidden   inner
+		Inner    inner
 	}
-	c := config{User: "svc", Password: s, Ptr: &s}
+	c := config{User: "svc", Password: s, Ptr: &s, hidden: inner{s}, Inner: inner{s}}
 	var outs []string
 	for _, verb := range []string{"%s", "%v", "%+v", "%#v", "%q", "%x", "%X", "%d"} {
 		outs = append(outs, fmt.Sprintf(verb, s), fmt.Sprintf(verb, c))

@@ -65,6 +65,12 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 		}
 		id, err := b.cfg.Platform.StartDeployment(ctx, b.cfg.Release)
 		switch {
+		case err != nil && id != "":
+			// The platform created the deployment but the start is in
+			// doubt: follow it rather than start another one.
+			r.Captured().SetValue(CapturedDeploymentID, id)
+			r.Warn("", "", "deployment %s: start reported %v; following it", id, err)
+			return true, farm.Event{}, nil
 		case err == nil:
 			r.Captured().SetValue(CapturedDeploymentID, id)
 			r.Emit(farm.Event{Kind: farm.Progress, Message: "deployment " + id + " of " + b.releaseName() + " started"})
