@@ -100,8 +100,8 @@ func TestCrashAndResume(t *testing.T) {
 	require.NotEmpty(t, calls)
 	// Crash points: the first, middle and last call of every step.
 	type point struct {
-		at   int
-		step string
+		at    int
+		step  string
 		where string
 	}
 	var points []point
@@ -136,7 +136,7 @@ func TestCrashAndResume(t *testing.T) {
 				// the crash hit is not recorded done.
 				assert.NotContains(t, st.Done, pt.step)
 
-				time.Sleep(30 * time.Second) // the operator notices, then resumes
+				time.Sleep(30 * time.Second)         // the operator notices, then resumes
 				j2 := &memJournal{recs: j.records()} // the new process appends to the same file
 				rep, err := sf.plan(t, nil, j2, farm.Halt, "v2").Resume(t.Context(), j.records())
 				require.NoError(t, err)
