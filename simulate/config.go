@@ -282,3 +282,45 @@ func (c Config) rate(z ZoneConfig) float64 {
 	}
 	return max(r, 0)
 }
+
+// Scaled returns cfg with every duration, defaults included, multiplied by
+// f (0 < f <= 1), for running a realistic simulation in real time:
+// Scaled(0.01) turns the two-minute install into 1.2 s and each 200 ms
+// request into 2 ms. The traffic rate is unchanged, so a scaled run carries
+// fewer requests. Under testing/synctest there is no need to scale.
+func (cfg Config) Scaled(f float64) (Config, error) {
+	if !(f > 0 && f <= 1) {
+		return cfg, fmt.Errorf("%w: scale %v: want a factor above 0 and at most 1", drivers.ErrInvalidArgument, f)
+	}
+	c, err := cfg.normalize()
+	if err != nil {
+		return cfg, err
+	}
+	c.Logger = cfg.Logger
+	if c.CapacityFloor == 0 {
+		c.CapacityFloor = -1 // disabled stays disabled
+	}
+	// scale keeps "none" as none: a zero duration would mean the default.
+	scale := func(d *time.Duration) {
+		*d = time.Duration(float64(*d) * f)
+		if *d <= 0 {
+			*d = -1
+		}
+	}
+	for _, d := range []*time.Duration{&c.PublishDuration, &c.InstallDuration, &c.InstallStagger, &c.ServiceLatency,
+		&c.LoadBalancerLatency, &c.HealthCheckDelay, &c.SchedulerInterval, &c.Tick, &c.SampleInterval} {
+		scale(d)
+	}
+	c.Traffic.Duration = max(time.Duration(float64(c.Traffic.Duration)*f), 1)
+	c.Traffic.MaxDuration = max(time.Duration(float64(c.Traffic.MaxDuration)*f), c.Traffic.Duration)
+	if c.SchedulerInterval <= 0 {
+		c.SchedulerInterval = 1
+	}
+	if c.Tick <= 0 {
+		c.Tick = time.Millisecond
+	}
+	if c.SampleInterval <= 0 {
+		c.SampleInterval = time.Millisecond
+	}
+	return c, nil
+}

@@ -93,3 +93,26 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestConfigScaled(t *testing.T) {
+	c, err := simulate.Config{HealthCheckDelay: -1, CapacityFloor: -1, Traffic: simulate.Traffic{Rate: 30}}.Scaled(0.01)
+	require.NoError(t, err)
+	sim, err := simulate.New(c)
+	require.NoError(t, err)
+	got := sim.Config()
+	assert.Equal(t, 1200*time.Millisecond, got.InstallDuration)
+	assert.Equal(t, 600*time.Millisecond, got.PublishDuration)
+	assert.Equal(t, 2*time.Millisecond, got.ServiceLatency)
+	assert.Equal(t, 2*time.Millisecond, got.Traffic.Duration)
+	assert.Equal(t, 300*time.Millisecond, got.SchedulerInterval)
+	assert.Zero(t, got.HealthCheckDelay, "none stays none")
+	assert.Zero(t, got.LoadBalancerLatency, "none stays none")
+	assert.Equal(t, 30.0, got.Traffic.Rate)
+	assert.Zero(t, got.CapacityFloor, "disabled stays disabled")
+	for _, f := range []float64{0, -1, 2} {
+		_, err := simulate.Config{}.Scaled(f)
+		assert.ErrorIs(t, err, drivers.ErrInvalidArgument, "%v", f)
+	}
+	_, err = simulate.Config{Controller: "nope"}.Scaled(0.5)
+	assert.ErrorIs(t, err, drivers.ErrNotFound)
+}

@@ -15,15 +15,15 @@ import (
 // front-ends under load, in real time with durations scaled down (under
 // testing/synctest, keep the realistic defaults: they take no real time).
 func Example() {
-	sim, err := simulate.New(simulate.Config{
-		Zones:           []simulate.ZoneConfig{{Servers: 4}},
-		Seed:            1,
-		PublishDuration: 200 * time.Millisecond, InstallDuration: 200 * time.Millisecond,
-		InstallStagger: 10 * time.Millisecond, ServiceLatency: 2 * time.Millisecond,
-		HealthCheckDelay: 30 * time.Millisecond, SchedulerInterval: time.Second,
-		Tick:    50 * time.Millisecond,
-		Traffic: simulate.Traffic{Rate: 200, Duration: 20 * time.Millisecond},
-	})
+	cfg, err := simulate.Config{
+		Zones:   []simulate.ZoneConfig{{Servers: 4}},
+		Seed:    1,
+		Traffic: simulate.Traffic{Rate: 200},
+	}.Scaled(0.002) // a 2-minute install takes 240 ms
+	if err != nil {
+		panic(err)
+	}
+	sim, err := simulate.New(cfg)
 	if err != nil {
 		panic(err)
 	}
