@@ -118,7 +118,7 @@ func (r *runState) update(e farm.Event) {
 			clear(s.waits)
 			s.order = s.order[:0]
 		}
-		if e.Err == nil {
+		if e.Err == nil && e.Total > 0 { // not an undo
 			r.steps++
 		}
 	case farm.RunFinished:
