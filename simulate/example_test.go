@@ -2,6 +2,7 @@ package simulate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -59,4 +60,37 @@ func Example() {
 	// failed requests: 0
 	// violations: 0
 	// served v2: true
+}
+
+// ExampleSim_InjectFault makes the second StopService call on fe03 fail
+// with a transient error, once, as a flaky WinRM endpoint would.
+func ExampleSim_InjectFault() {
+	sim, err := simulate.New(simulate.Config{ServiceLatency: -1})
+	if err != nil {
+		panic(err)
+	}
+	err = sim.InjectFault(simulate.Fault{
+		Op: simulate.OpStopService, Server: "fe03",
+		Err:        drivers.Classify(drivers.ErrUnavailable, errors.New("WinRM endpoint busy")),
+		AfterCalls: 1, Times: 1,
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	fe03 := drivers.Target{Name: "fe03"}
+	for _, svc := range []drivers.Service{drivers.SchedulerService, drivers.DeploymentService, drivers.DeploymentService} {
+		err := sim.Services().StopService(ctx, fe03, svc)
+		fmt.Printf("stop %s: retryable=%t err=%v\n", svc, drivers.IsRetryable(err), err)
+	}
+	for _, a := range sim.Actions(simulate.OpStopService) {
+		fmt.Println(a.Op, a.Servers, a.Detail, a.Err != nil)
+	}
+	// Output:
+	// stop scheduler: retryable=false err=<nil>
+	// stop deployment: retryable=true err=simulate: injected fault on StopService fe03: unavailable: WinRM endpoint busy
+	// stop deployment: retryable=false err=<nil>
+	// StopService [fe03] svc=scheduler false
+	// StopService [fe03] svc=deployment true
+	// StopService [fe03] svc=deployment false
 }

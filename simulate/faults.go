@@ -100,6 +100,12 @@ func (s *Sim) InjectFault(f Fault) error {
 	if f.AfterEffect && errors.Is(f.Err, drivers.ErrUnavailable) {
 		return fmt.Errorf("%w: fault with AfterEffect wraps ErrUnavailable: that class promises the change did not take effect", drivers.ErrInvalidArgument)
 	}
+	switch f.Op {
+	case OpStartDeployment, OpDeploymentStatus, OpDeployedRelease, OpAbortDeployment, OpContinueDeployment, OpPublish:
+		if f.Server != "" {
+			return fmt.Errorf("%w: fault on %s names server %q: platform operations concern no server, want Server empty", drivers.ErrInvalidArgument, f.Op, f.Server)
+		}
+	}
 	if f.Op == OpPublish {
 		switch f.State {
 		case drivers.DeploymentFailed, drivers.DeploymentNeedsUserIntervention, drivers.DeploymentAborted:
@@ -133,7 +139,8 @@ func (s *Sim) ClearFaults() {
 // new ones routed to it fail until the load balancer's health checks notice
 // (Config.HealthCheckDelay). With downFor > 0 it recovers after that long;
 // otherwise it stays down until [Sim.Recover]. Services and installed
-// version are unaffected.
+// version are unaffected. To crash a server later, call Crash from
+// time.AfterFunc (it runs in simulated time under testing/synctest).
 func (s *Sim) Crash(server string, downFor time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

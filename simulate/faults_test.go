@@ -175,6 +175,7 @@ func TestFaultValidation(t *testing.T) {
 		{simulate.Fault{Op: simulate.OpProbe, Server: "fe99"}, drivers.ErrNotFound, `"fe99"`},
 		{simulate.Fault{Op: simulate.OpProbe, Probability: 1.5}, drivers.ErrInvalidArgument, "1.5"},
 		{simulate.Fault{Op: simulate.OpPublish}, drivers.ErrInvalidArgument, "publish fault"},
+		{simulate.Fault{Op: simulate.OpStartDeployment, Server: "fe01"}, drivers.ErrInvalidArgument, "platform operations concern no server"},
 		{simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentSucceeded}, drivers.ErrInvalidArgument, "finished_successful"},
 	}
 	for _, tc := range tests {

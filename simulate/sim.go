@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -115,7 +117,15 @@ func (s *Sim) Zones() []string {
 }
 
 // Config returns the configuration in use, with defaults applied.
-func (s *Sim) Config() Config { return s.cfg }
+func (s *Sim) Config() Config {
+	c := s.cfg
+	c.Zones = slices.Clone(c.Zones)
+	for i := range c.Zones {
+		c.Zones[i].Names = slices.Clone(c.Zones[i].Names)
+	}
+	c.InitialServices = maps.Clone(c.InitialServices)
+	return c
+}
 
 // Start starts the user traffic and a goroutine that advances the
 // simulation every Config.Tick until [Sim.Stop] is called or ctx is done.
