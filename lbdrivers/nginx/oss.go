@@ -350,14 +350,25 @@ func (d *OSS) apply(ctx context.Context, data, old []byte) error {
 		return cause
 	}
 	if err := d.runTest(ctx, d.cfg.TestCommand); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return rollback(fmt.Errorf("nginx: test of the new upstream file interrupted (rolled back): %w", cerr))
+		}
 		d.log.WarnContext(ctx, "nginx refused the new upstream file; rolled back", "file", d.cfg.File, "error", err)
 		return rollback(fmt.Errorf("%w: nginx -t refused the new upstream file (rolled back): %w", drivers.ErrInvalidArgument, err))
 	}
-	if err := d.reload.reload(ctx); err != nil {
+	sent, err := d.reload.reload(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case !sent:
 		d.log.WarnContext(ctx, "nginx reload failed; rolled back the file", "file", d.cfg.File, "error", err)
 		return rollback(fmt.Errorf("nginx reload (file rolled back): %w", err))
+	default:
+		// NGINX was asked to reload and reads the file when it does: keep
+		// the file, so that it says what NGINX runs or is about to run.
+		d.log.WarnContext(ctx, "nginx reload requested but not confirmed", "file", d.cfg.File, "error", err)
+		return fmt.Errorf("nginx: reload requested with the new upstream file but not confirmed (the file is kept; check NGINX): %w", err)
 	}
-	return nil
 }
 
 // writeAtomic writes data to path through a temporary file and a rename in

@@ -110,6 +110,7 @@ func TestOSSRollsBackFailedReload(t *testing.T) {
 	err := d.SetState(t.Context(), drivers.Draining, "fe1", "fe3")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nginx.pid")
+	assert.ErrorIs(t, err, drivers.ErrUnavailable, "the reload command failed: nothing changed")
 	after, _ := os.ReadFile(file)
 	assert.Equal(t, string(before), string(after))
 }
@@ -238,4 +239,39 @@ func TestOSSStateFollowsMemberName(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(text), "server 10.0.0.22:80 down; # member=fe2 state=out")
 	assert.NotContains(t, string(text), "fe3")
+}
+
+// TestOSSKeepsFileOnceReloadRequested: once NGINX was asked to reload, it
+// reads the file when it does, so the file must keep the new content even
+// when the confirmation is cut short.
+func TestOSSKeepsFileOnceReloadRequested(t *testing.T) {
+	d, file, calls := fakeOSS(t, "true", "true", func(c *nginx.OSSConfig) { c.ReloadSettle = time.Minute })
+	require.NoError(t, d.Init(t.Context()))
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := d.SetState(ctx, drivers.Out, "fe1")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.False(t, drivers.IsRetryable(err), "the change may have taken effect")
+	assert.Less(t, time.Since(start), 5*time.Second, "returns promptly")
+	assert.Equal(t, []string{"test", "reload"}, calls())
+	text, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Contains(t, string(text), "member=fe1 state=out")
+	assert.Equal(t, drivers.Out, states(t, d)["fe1"])
+}
+
+func TestOSSInterruptedTestRollsBack(t *testing.T) {
+	d, file, _ := fakeOSS(t, "sleep 5", "true")
+	require.NoError(t, d.Init(t.Context()))
+	before, _ := os.ReadFile(file)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := d.SetState(ctx, drivers.Out, "fe1")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, drivers.ErrInvalidArgument, "an interrupted test is not a refused file")
+	assert.Less(t, time.Since(start), 2*time.Second, "returns promptly")
+	after, _ := os.ReadFile(file)
+	assert.Equal(t, string(before), string(after))
 }

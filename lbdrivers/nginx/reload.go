@@ -3,6 +3,7 @@ package nginx
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,9 +16,11 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 )
 
-// reloader applies the managed file to a running NGINX.
+// reloader applies the managed file to a running NGINX. sent reports
+// whether NGINX may have been asked to reload: after that the file must not
+// be rolled back, since NGINX reads it when it reloads.
 type reloader interface {
-	reload(ctx context.Context) error
+	reload(ctx context.Context) (sent bool, err error)
 }
 
 // runCommand runs argv and returns an error carrying its output (NGINX's
@@ -25,6 +28,9 @@ type reloader interface {
 // names and directive errors.
 func runCommand(ctx context.Context, argv []string) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	// Once ctx is done the command is killed; do not wait on output pipes
+	// a child of it may still hold.
+	cmd.WaitDelay = 500 * time.Millisecond
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
@@ -44,11 +50,16 @@ type commandReloader struct {
 	settle time.Duration
 }
 
-func (r *commandReloader) reload(ctx context.Context) error {
+func (r *commandReloader) reload(ctx context.Context) (bool, error) {
 	if err := runCommand(ctx, r.argv); err != nil {
-		return err
+		// nginx -s reload exits non-zero when it could not signal the
+		// master; a custom command is trusted to do the same.
+		if cerr := ctx.Err(); cerr != nil {
+			return true, fmt.Errorf("%w (%w)", cerr, err)
+		}
+		return false, drivers.Classify(drivers.ErrUnavailable, err)
 	}
-	return sleep(ctx, r.settle)
+	return true, sleep(ctx, r.settle)
 }
 
 // signalReloader sends SIGHUP to the master process named in a pid file and
@@ -64,14 +75,14 @@ type signalReloader struct {
 	procDir string
 }
 
-func (r *signalReloader) reload(ctx context.Context) error {
+func (r *signalReloader) reload(ctx context.Context) (bool, error) {
 	raw, err := os.ReadFile(r.pidFile)
 	if err != nil {
-		return fmt.Errorf("%w: read nginx pid file: %w", drivers.ErrUnavailable, err)
+		return false, fmt.Errorf("%w: read nginx pid file: %w", drivers.ErrUnavailable, err)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
 	if err != nil || pid <= 1 {
-		return fmt.Errorf("%w: nginx pid file %s holds %q: want a process id", drivers.ErrUnavailable, r.pidFile, strings.TrimSpace(string(raw)))
+		return false, fmt.Errorf("%w: nginx pid file %s holds %q: want a process id", drivers.ErrUnavailable, r.pidFile, strings.TrimSpace(string(raw)))
 	}
 	proc := r.procDir
 	if proc == "" {
@@ -86,22 +97,26 @@ func (r *signalReloader) reload(ctx context.Context) error {
 		before = children(proc, pid)
 	}
 	if err := sendHUP(pid); err != nil {
-		return fmt.Errorf("%w: signal nginx master %d: %w", drivers.ErrUnavailable, pid, err)
+		class := drivers.ErrUnavailable // no such process: NGINX is not running
+		if errors.Is(err, os.ErrPermission) {
+			class = drivers.ErrPermissionDenied
+		}
+		return false, fmt.Errorf("%w: signal nginx master %d: %w", class, pid, err)
 	}
 	if !watch {
-		return sleep(ctx, r.settle)
+		return true, sleep(ctx, r.settle)
 	}
 	deadline := time.Now().Add(r.timeout)
 	for {
 		now := children(proc, pid)
 		if reloaded(proc, before, now) {
-			return nil
+			return true, nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("nginx master %d: reload not confirmed within %v (old workers %v, workers now %v); check the error log", pid, r.timeout, before, now)
+			return true, fmt.Errorf("nginx master %d: reload not confirmed within %v (old workers %v, workers now %v); check the error log", pid, r.timeout, before, now)
 		}
 		if err := sleep(ctx, 20*time.Millisecond); err != nil {
-			return err
+			return true, err
 		}
 	}
 }
