@@ -35,7 +35,11 @@ func runBalanced(t *testing.T, cfg simulate.Config, farmLB bool, tune func(*simu
 	require.NoError(t, err)
 	rel := drivers.Release{Version: "v2"}
 	sc := steps.Config{Services: sim.Services(), Platform: sim.Platform(), Prober: sim.Prober(), Release: rel,
-		Plan: farm.PlanConfig{Seed: 1}}
+		Plan: farm.PlanConfig{Seed: 1, Observer: farm.ObserverFunc(func(e farm.Event) {
+			if e.Kind == farm.StepStarted {
+				sim.Mark(e.Step)
+			}
+		})}}
 	if tune != nil {
 		tune(sim, &sc)
 	}
@@ -101,6 +105,14 @@ func TestBalancedPlanIsSafe(t *testing.T) {
 				assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, r.Checked)
 				assert.Positive(t, r.ServedByVersion["v1"])
 				assert.Positive(t, r.ServedByVersion["v2"])
+				var marks []string
+				for i, m := range r.Marks {
+					marks = append(marks, m.Label)
+					if i > 0 {
+						assert.GreaterOrEqual(t, m.Elapsed, r.Marks[i-1].Elapsed)
+					}
+				}
+				assert.Equal(t, steps.IDs(), marks, "every step marked on the timeline")
 				t.Logf("simulated %v, %d requests served", r.Elapsed, r.Served)
 			})
 		})

@@ -102,6 +102,38 @@ type Report struct {
 	// [Sim.CheckEndState] and [Sim.CheckSafeState] were called.
 	Checked []int        `json:"checked"`
 	Zones   []ZoneReport `json:"zones"`
+	// Marks are the annotations added with [Sim.Mark], in time order.
+	Marks []Mark `json:"marks,omitempty"`
+}
+
+// Mark is an annotation of the simulated timeline, such as the start of a
+// step of the procedure.
+type Mark struct {
+	Elapsed time.Duration `json:"elapsed"`
+	Label   string        `json:"label"`
+}
+
+// Mark annotates the current instant of the simulation with label, so that
+// a drawing of the timeline can show, for example, where each step began:
+//
+//	plan config: farm.PlanConfig{Observer: farm.ObserverFunc(func(e farm.Event) {
+//		if e.Kind == farm.StepStarted {
+//			sim.Mark(e.Step)
+//		}
+//	})}
+func (s *Sim) Mark(label string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(time.Now())
+	s.marks = append(s.marks, Mark{Elapsed: s.elapsed(), Label: label})
+}
+
+// Elapsed returns the simulated time since [New].
+func (s *Sim) Elapsed() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(time.Now())
+	return s.elapsed()
 }
 
 // TotalViolations returns the number of violations of every invariant.
@@ -222,6 +254,7 @@ func (s *Sim) Report() Report {
 		StaleAfterNew:         st.staleServed,
 		Violations:            slices.Clone(st.violations),
 		ViolationCounts:       maps.Clone(st.counts),
+		Marks:                 slices.Clone(s.marks),
 	}
 	sort.SliceStable(r.Violations, func(i, j int) bool {
 		a, b := r.Violations[i], r.Violations[j]

@@ -37,6 +37,7 @@ type Sim struct {
 
 	faults   []*faultState
 	actions  []Action
+	marks    []Mark
 	stats    stats
 	checked  map[int]bool
 	started  bool
