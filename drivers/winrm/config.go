@@ -68,7 +68,7 @@ type Config struct {
 	Username string
 	// Password is the account's password. It never appears in a log line or
 	// an error.
-	Password Secret
+	Password drivers.Secret
 	// Auth is "basic" (the default) or "ntlm". Basic authentication over
 	// plain HTTP sends the password unencrypted; New logs a warning then.
 	// With "ntlm" each request is first sent without credentials; a server
@@ -101,7 +101,7 @@ type settings struct {
 	insecure bool
 	caCert   []byte
 	username string
-	password Secret
+	password drivers.Secret
 	ntlm     bool
 	timeout  time.Duration
 	names    map[drivers.Service]string

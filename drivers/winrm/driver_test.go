@@ -42,7 +42,7 @@ func newFixture(t *testing.T, mutate func(*winrm.Config)) *fixture {
 	logs := &bytes.Buffer{}
 	cfg := winrm.Config{
 		Username: testUser,
-		Password: testPassword,
+		Password: drivers.NewSecret(testPassword),
 		Timeout:  5 * time.Second,
 		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

@@ -158,7 +158,7 @@ func TestAmbiguousNameRefused(t *testing.T) {
 }
 
 func TestWrongPasswordIsPermissionDenied(t *testing.T) {
-	f := newFixture(t, func(c *winrm.Config) { c.Password = "wrong-password-42" })
+	f := newFixture(t, func(c *winrm.Config) { c.Password = drivers.NewSecret("wrong-password-42") })
 	_, err := f.drv.ServiceState(context.Background(), f.target, drivers.SchedulerService)
 	require.ErrorIs(t, err, drivers.ErrPermissionDenied)
 	assert.NotErrorIs(t, err, drivers.ErrUnavailable)
@@ -229,7 +229,7 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 
-	drv, err := winrm.New(winrm.Config{Username: testUser, Password: testPassword, Timeout: 5 * time.Second})
+	drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	start := time.Now()
 	err = drv.StopService(context.Background(), drivers.Target{Name: "gone", Address: addr}, drivers.SchedulerService)
@@ -304,7 +304,7 @@ func TestConcurrentCalls(t *testing.T) {
 }
 
 func TestPasswordNeverLeaks(t *testing.T) {
-	f := newFixture(t, func(c *winrm.Config) { c.Password = testPassword })
+	f := newFixture(t, func(c *winrm.Config) { c.Password = drivers.NewSecret(testPassword) })
 	ctx := context.Background()
 	var errs []error
 	f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionCreate, Status: http.StatusInternalServerError, Times: 1})
@@ -331,7 +331,7 @@ func TestHTTPS(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("verified by default", func(t *testing.T) {
-		drv, err := winrm.New(winrm.Config{Username: testUser, Password: testPassword, HTTPS: true, Timeout: 5 * time.Second})
+		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), HTTPS: true, Timeout: 5 * time.Second})
 		require.NoError(t, err)
 		_, err = drv.ServiceState(ctx, target, drivers.SchedulerService)
 		require.Error(t, err)
@@ -340,14 +340,14 @@ func TestHTTPS(t *testing.T) {
 		assert.Empty(t, srv.Scripts())
 	})
 	t.Run("CACert", func(t *testing.T) {
-		drv, err := winrm.New(winrm.Config{Username: testUser, Password: testPassword, HTTPS: true, CACert: srv.CACertPEM(), Timeout: 5 * time.Second})
+		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), HTTPS: true, CACert: srv.CACertPEM(), Timeout: 5 * time.Second})
 		require.NoError(t, err)
 		st, err := drv.ServiceState(ctx, target, drivers.SchedulerService)
 		require.NoError(t, err)
 		assert.Equal(t, drivers.Running, st.Run)
 	})
 	t.Run("Insecure", func(t *testing.T) {
-		drv, err := winrm.New(winrm.Config{Username: testUser, Password: testPassword, HTTPS: true, Insecure: true, Timeout: 5 * time.Second})
+		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), HTTPS: true, Insecure: true, Timeout: 5 * time.Second})
 		require.NoError(t, err)
 		require.NoError(t, drv.StopService(ctx, target, drivers.SchedulerService))
 	})

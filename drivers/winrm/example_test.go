@@ -22,7 +22,7 @@ func Example() {
 
 	drv, err := winrm.New(winrm.Config{
 		Username: `CORP\deployer`,
-		Password: "pw", // in real code: read from a vault, never from source
+		Password: drivers.NewSecret("pw"), // in real code: read from a vault, never from source
 		Timeout:  30 * time.Second,
 	})
 	if err != nil {

@@ -15,15 +15,14 @@ import (
 
 func TestSecretNeverPrints(t *testing.T) {
 	const pw = "hunter2-very-secret"
-	s := Secret(pw)
+	s := drivers.NewSecret(pw)
 	cfg := Config{Username: "u", Password: s}
 	for _, verb := range []string{"%s", "%v", "%+v", "%#v", "%q", "%x", "%X", "%d", "%10s", "%T"} {
 		assert.NotContains(t, fmt.Sprintf(verb, s), pw, verb)
 		assert.NotContains(t, fmt.Sprintf(verb, cfg), pw, verb)
 		assert.NotContains(t, fmt.Sprintf(verb, &cfg), pw, verb)
 	}
-	assert.Equal(t, "[REDACTED]", s.String())
-	assert.Equal(t, "", Secret("").String())
+	assert.Equal(t, "[redacted]", s.String())
 	b, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), pw)
@@ -33,7 +32,7 @@ func TestSecretNeverPrints(t *testing.T) {
 	log2 := slog.New(slog.NewTextHandler(&buf, nil))
 	log2.Info("cfg", "password", s, "config", cfg)
 	assert.NotContains(t, buf.String(), pw)
-	assert.Contains(t, buf.String(), "[REDACTED]")
+	assert.Contains(t, buf.String(), "[redacted]")
 	assert.Equal(t, pw, s.Reveal())
 }
 
