@@ -26,7 +26,14 @@
 // Everything uses only package time, so under testing/synctest minutes of
 // simulated deployment run in milliseconds, and the same Config.Seed gives
 // the same [Report]. Without synctest it runs in real time; scale the
-// durations of [Config] down.
+// durations down with [Config.Scaled].
+//
+// The report ([Sim.Report]) counts requests served and failed (by cause),
+// served per version and per server, the mixed-version window, every
+// violation, and per zone a timeline of change points (members serving,
+// versions they run, installs) and traffic samples, with the annotations
+// added by [Sim.Mark]: enough to draw the run. Its String form ends with the
+// line "served=<n> failed=<n> violations=<n>".
 //
 // # The model
 //
@@ -66,7 +73,8 @@
 // are not violations of invariant 1.
 //
 // Every driver call is recorded ([Sim.Actions]); faults are injected per
-// operation and server ([Sim.InjectFault], [Sim.Crash]).
+// operation and server ([Sim.InjectFault], [Sim.Crash]); [Sim.Hold] keeps a
+// request open on a member; [Sim.ServerState] shows one front-end.
 //
 // # Scope and limitations
 //
@@ -90,6 +98,11 @@
 //     goroutines take effect in the order they take the lock; the
 //     simulation stays deterministic when such calls touch different
 //     servers, and a fault with no Server may hit either.
+//   - The database schema moves at the end of the publish, in one instant.
+//   - Invariant 3 cannot see the procedure's step 1: the start of a
+//     deployment is taken as the latest moment every Scheduler must be
+//     stopped. A timer run is only recorded; it has no effect on the farm.
+//   - A probe's Healthy means status 200; no content is checked.
 //   - The simulated clock is time.Now(): under testing/synctest it is
 //     virtual; in real time, goroutine scheduling adds small jitter.
 package simulate
