@@ -98,7 +98,7 @@ func (d *Driver) login(ctx context.Context) (drivers.Secret, time.Duration, erro
 		Username:          d.cfg.Username,
 		Password:          d.cfg.Password.Reveal(),
 		LoginProviderName: "tmos",
-	}, drivers.Secret{})
+	}, drivers.Secret{}, "")
 	if err != nil && ctx.Err() != nil {
 		return drivers.Secret{}, 0, fmt.Errorf("f5: login as %q: %w", d.cfg.Username, err)
 	}
@@ -135,7 +135,7 @@ func (d *Driver) login(ctx context.Context) (drivers.Secret, time.Duration, erro
 // extend sets tok's lifetime with PATCH /mgmt/shared/authz/tokens/<token>.
 func (d *Driver) extend(ctx context.Context, tok drivers.Secret, lifetime time.Duration) error {
 	path := "/mgmt/shared/authz/tokens/" + url.PathEscape(tok.Reveal())
-	r, err := d.send(ctx, http.MethodPatch, path, map[string]int{"timeout": int(lifetime / time.Second)}, tok)
+	r, err := d.send(ctx, http.MethodPatch, path, map[string]int{"timeout": int(lifetime / time.Second)}, tok, "")
 	if err != nil {
 		// The path holds the token: keep only the scrubbed message.
 		return errors.New(strings.ReplaceAll(err.Error(), tok.Reveal(), redacted))

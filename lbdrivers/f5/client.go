@@ -30,7 +30,7 @@ type reply struct {
 // A transport failure is classified ErrUnavailable when the request
 // certainly did not reach the device (dial and DNS failures) or when it
 // could not change anything (reads); otherwise it is left unclassified.
-func (d *Driver) send(parent context.Context, method, path string, body any, token drivers.Secret) (reply, error) {
+func (d *Driver) send(parent context.Context, method, path string, body any, token drivers.Secret, txID string) (reply, error) {
 	ctx, cancel := context.WithTimeout(parent, d.cfg.RequestTimeout)
 	defer cancel()
 	var rd io.Reader
@@ -53,6 +53,9 @@ func (d *Driver) send(parent context.Context, method, path string, body any, tok
 	}
 	if !token.IsZero() {
 		req.Header.Set("X-F5-Auth-Token", token.Reveal())
+	}
+	if txID != "" {
+		req.Header.Set(coordinationHeader, txID)
 	}
 	resp, err := d.cfg.HTTPClient.Do(req)
 	if err != nil {
@@ -150,11 +153,17 @@ func (d *Driver) scrubErr(err error) error {
 // device refused the token, so the request changed nothing. A second 401
 // is ErrPermissionDenied.
 func (d *Driver) do(ctx context.Context, method, path string, body any) ([]byte, error) {
+	return d.doTx(ctx, "", method, path, body)
+}
+
+// doTx is do for a request queued in the transaction txID (none when
+// empty).
+func (d *Driver) doTx(ctx context.Context, txID, method, path string, body any) ([]byte, error) {
 	tok, err := d.token(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r, err := d.send(ctx, method, path, body, tok)
+	r, err := d.send(ctx, method, path, body, tok, txID)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +173,7 @@ func (d *Driver) do(ctx context.Context, method, path string, body any) ([]byte,
 		if tok, err = d.token(ctx); err != nil {
 			return nil, err
 		}
-		if r, err = d.send(ctx, method, path, body, tok); err != nil {
+		if r, err = d.send(ctx, method, path, body, tok, txID); err != nil {
 			return nil, err
 		}
 	}

@@ -49,14 +49,17 @@
 // back, succeeds if it reached the requested state, and otherwise returns an
 // unclassified error.
 //
-// # Not offered: Switcher
+// # Switcher: one transaction
 //
-// BIG-IP has REST transactions (/mgmt/tm/transaction), which could make a
-// two-group switch atomic, but this driver does not implement
-// [drivers.Switcher]: the transaction semantics (validation, commit
-// timeouts, partial commits) are not modelled by the fake in package
-// f5test, and an untested transaction is worse than none. The engine falls
-// back to "serve the new group, then drain the old one".
+// The driver implements [drivers.Switcher] with an iControl REST
+// transaction: POST /mgmt/tm/transaction returns a transId; the member PUTs
+// sent with the header X-F5-REST-Coordination-Id: <transId> are queued, not
+// applied; PATCH /mgmt/tm/transaction/<transId> {"state":"VALIDATING"}
+// validates and applies them all together (or none), and answers with
+// state COMPLETED. A switch that fails before the commit changes nothing.
+// These transaction semantics come from F5's iControl REST documentation
+// and DevCentral; they are not listed in the project's protocol facts, and
+// the fake in package f5test implements them as described here.
 //
 // Package f5test provides a fake iControl REST server for tests.
 package f5

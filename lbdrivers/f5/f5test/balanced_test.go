@@ -78,6 +78,7 @@ func TestBalancedThroughF5(t *testing.T) {
 			assert.Positive(t, puts[body], "PUT %s: %v", body, puts)
 		}
 		assert.Greater(t, fake.Logins(), 1, "the run outlives a token")
+		assert.Positive(t, fake.Transactions(), "switch-traffic uses one transaction")
 		t.Logf("simulated %v, %d requests served, %d iControl requests, %d logins, PUT bodies %v", r.Elapsed, r.Served, len(fake.Requests()), fake.Logins(), puts)
 	})
 }

@@ -2,10 +2,13 @@
 // f5 driver and code built on it, the way net/http/httptest fakes a server.
 //
 // It serves token login (POST /mgmt/shared/authn/login), token extension
-// (PATCH /mgmt/shared/authz/tokens/<token>), and the members of one LTM
-// pool: list, GET, PUT/PATCH with "state"/"session", and /stats with
-// serverside.curConns, availability and enabled state. Every request but
-// login needs a valid X-F5-Auth-Token.
+// (PATCH /mgmt/shared/authz/tokens/<token>), the members of one LTM pool
+// (list, GET, PUT/PATCH with "state"/"session", and /stats with
+// serverside.curConns, availability and enabled state), and transactions:
+// POST /mgmt/tm/transaction, member PUT/PATCH queued with the
+// X-F5-REST-Coordination-Id header, and PATCH {"state":"VALIDATING"} to
+// commit them all at once or none ([Batcher] stores apply them in one
+// step). Every request but login needs a valid X-F5-Auth-Token.
 //
 // Tests can make tokens expire (Config.TokenLifetime, measured with
 // time.Now so that testing/synctest's virtual clock drives it), revoke them
@@ -24,8 +27,9 @@
 //
 // # Scope and limitations
 //
-// One partition and one pool; no nodes, virtual servers, monitors or
-// transactions (/mgmt/tm/transaction answers 404). Health and connection
+// One partition and one pool; no nodes, virtual servers or monitors.
+// Transactions queue only member updates, never expire, and are not tied
+// to the user who started them. Health and connection
 // counts are whatever the store says; the fake does not model connections
 // timing out after Forced Offline. Error bodies follow iControl REST's
 // {"code","message"} shape, but their texts are approximations.

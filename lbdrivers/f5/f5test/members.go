@@ -116,29 +116,16 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "Found invalid JSON body in the request.")
 		return
 	}
-	disabled, forced := m.Disabled, m.ForcedOffline
-	for k, v := range body {
-		sv, isStr := v.(string)
-		switch {
-		case k == "session" && isStr && sv == "user-disabled":
-			disabled = true
-		case k == "session" && isStr && (sv == "user-enabled" || sv == "monitor-enabled"):
-			disabled = false
-		case k == "state" && isStr && sv == "user-down":
-			forced = true
-		case k == "state" && isStr && (sv == "user-up" || sv == "unchecked"):
-			forced = false
-		case k == "name" || k == "partition" || k == "kind":
-		default:
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("Invalid value for %q: %v.", k, v))
-			return
-		}
+	m, err := applyBody(m, body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
 	}
-	if err := s.cfg.Store.Set(r.Context(), m.Name, disabled, forced); err != nil {
+	if err := s.cfg.Store.Set(r.Context(), m.Name, m.Disabled, m.ForcedOffline); err != nil {
 		writeError(w, http.StatusInternalServerError, "store: "+err.Error())
 		return
 	}
-	m, ok, err := s.cfg.Store.Get(r.Context(), m.Name)
+	m, ok, err = s.cfg.Store.Get(r.Context(), m.Name)
 	if err != nil || !ok {
 		writeError(w, http.StatusInternalServerError, "store: member vanished")
 		return
@@ -180,4 +167,25 @@ func (s *Server) memberStats(w http.ResponseWriter, r *http.Request) {
 			}}},
 		},
 	})
+}
+
+// applyBody applies a member PUT/PATCH body ("state" and/or "session") to m.
+func applyBody(m Member, body map[string]any) (Member, error) {
+	for k, v := range body {
+		sv, isStr := v.(string)
+		switch {
+		case k == "session" && isStr && sv == "user-disabled":
+			m.Disabled = true
+		case k == "session" && isStr && (sv == "user-enabled" || sv == "monitor-enabled"):
+			m.Disabled = false
+		case k == "state" && isStr && sv == "user-down":
+			m.ForcedOffline = true
+		case k == "state" && isStr && (sv == "user-up" || sv == "unchecked"):
+			m.ForcedOffline = false
+		case k == "name" || k == "partition" || k == "kind":
+		default:
+			return m, fmt.Errorf("Invalid value for %q: %v.", k, v)
+		}
+	}
+	return m, nil
 }

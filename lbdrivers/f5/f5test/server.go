@@ -62,12 +62,15 @@ type Server struct {
 	cfg Config
 	mux *http.ServeMux
 
-	mu       sync.Mutex
-	tokens   map[string]time.Time // token -> expiry
-	logins   int
-	issued   []string
-	faults   []*Fault
-	requests []Request
+	mu        sync.Mutex
+	tokens    map[string]time.Time // token -> expiry
+	logins    int
+	issued    []string
+	txns      map[int64]*txn
+	nextTxn   int64
+	committed int
+	faults    []*Fault
+	requests  []Request
 }
 
 // New returns a fake server.
@@ -90,10 +93,14 @@ func New(cfg Config) *Server {
 	if cfg.Store == nil {
 		cfg.Store = NewMemStore()
 	}
-	s := &Server{cfg: cfg, tokens: map[string]time.Time{}}
+	s := &Server{cfg: cfg, tokens: map[string]time.Time{}, txns: map[int64]*txn{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /mgmt/shared/authn/login", s.login)
 	mux.HandleFunc("PATCH /mgmt/shared/authz/tokens/{token}", s.authed(s.extendToken))
+	mux.HandleFunc("POST /mgmt/tm/transaction", s.authed(s.startTxn))
+	mux.HandleFunc("GET /mgmt/tm/transaction/{id}", s.authed(s.getTxn))
+	mux.HandleFunc("PATCH /mgmt/tm/transaction/{id}", s.authed(s.commitTxn))
+	mux.HandleFunc("DELETE /mgmt/tm/transaction/{id}", s.authed(s.deleteTxn))
 	mux.HandleFunc("GET /mgmt/tm/ltm/pool/{pool}/members", s.authed(s.listMembers))
 	mux.HandleFunc("GET /mgmt/tm/ltm/pool/{pool}/members/{member}", s.authed(s.getMember))
 	mux.HandleFunc("PUT /mgmt/tm/ltm/pool/{pool}/members/{member}", s.authed(s.updateMember))
@@ -141,11 +148,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(strings.NewReader(string(body)))
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	f := s.fault(r)
+	var h http.Handler = s.mux
+	if r.Header.Get(CoordinationHeader) != "" && !strings.HasPrefix(r.URL.Path, "/mgmt/tm/transaction") {
+		h = s.authed(s.queue) // a command queued in a transaction
+	}
 	switch {
 	case f == nil:
-		s.mux.ServeHTTP(rec, r)
+		h.ServeHTTP(rec, r)
 	case f.After:
-		s.mux.ServeHTTP(discard{header: http.Header{}}, r)
+		h.ServeHTTP(discard{header: http.Header{}}, r)
 		writeError(rec, f.Status, "injected fault after the request was handled")
 	default:
 		writeError(rec, f.Status, "injected fault")
