@@ -76,7 +76,7 @@ func (r *Run) Emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	if e.Step == "" {
+	if e.Step == "" && e.Kind != RunStarted && e.Kind != RunFinished {
 		e.Step = r.StepID()
 	}
 	if r.obs != nil {

@@ -342,7 +342,12 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 		case 0:
 			class := classes[rng.IntN(len(classes))]
 			op := driverOps[rng.IntN(len(driverOps))]
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: op, Server: pick(), Err: fmt.Errorf("injected: %w", class), AfterCalls: rng.IntN(4), Times: 1 + rng.IntN(3)}))
+			server := pick()
+			switch op {
+			case simulate.OpStartDeployment, simulate.OpDeploymentStatus, simulate.OpDeployedRelease:
+				server = "" // platform calls concern no server
+			}
+			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: op, Server: server, Err: fmt.Errorf("injected: %w", class), AfterCalls: rng.IntN(4), Times: 1 + rng.IntN(3)}))
 			kinds = append(kinds, "error:"+drivers.Class(class).Error())
 		case 1:
 			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: driverOps[rng.IntN(len(driverOps))], Latency: time.Duration(rng.IntN(5000)) * time.Millisecond}))
