@@ -127,3 +127,24 @@ func TestLegacyStatsKeysAndIPv6(t *testing.T) {
 	assert.Equal(t, "[2001:db8::1]:80", all[3].Member)
 	assert.Equal(t, drivers.Draining, all[3].State)
 }
+
+// TestEchoedSecretsScrubbed makes the device echo the password and the
+// current token in its error messages; neither may reach an error or a log.
+func TestEchoedSecretsScrubbed(t *testing.T) {
+	e := newEnv(t, f5test.Config{}, nil)
+	ctx := context.Background()
+	_, err := e.lb.Status(ctx, members[0])
+	require.NoError(t, err)
+	tok := e.fake.IssuedTokens()[0]
+	e.fake.Inject(f5test.Fault{Method: "PUT", Status: 400, Message: "bad request from admin/" + canary + " with token " + tok})
+	err = e.lb.SetState(ctx, drivers.Out, members[0])
+	require.ErrorIs(t, err, drivers.ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "[redacted]")
+	e.noSecrets(t, err)
+
+	e2 := newEnv(t, f5test.Config{}, nil)
+	e2.fake.Inject(f5test.Fault{Method: "POST", Path: "/authn/login", Status: 401, Message: "login failed for password " + canary})
+	err = e2.lb.SetState(ctx, drivers.Out, members[0])
+	require.ErrorIs(t, err, drivers.ErrPermissionDenied)
+	e2.noSecrets(t, err)
+}

@@ -18,6 +18,10 @@ type Fault struct {
 	// Times is how many matching requests fail; 0 means once, a negative
 	// value means every one until [Server.ClearFaults].
 	Times int
+	// Message is the error document's message; empty means "injected
+	// fault". Tests use it to check that the driver scrubs secrets a
+	// device might echo.
+	Message string
 	// After handles the request normally (the change happens) and then
 	// answers with Status: an ambiguous failure, as a proxy timing out
 	// after the device applied the change.

@@ -1,6 +1,7 @@
 package f5test
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -157,9 +158,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(rec, r)
 	case f.After:
 		h.ServeHTTP(discard{header: http.Header{}}, r)
-		writeError(rec, f.Status, "injected fault after the request was handled")
+		writeError(rec, f.Status, cmp.Or(f.Message, "injected fault after the request was handled"))
 	default:
-		writeError(rec, f.Status, "injected fault")
+		writeError(rec, f.Status, cmp.Or(f.Message, "injected fault"))
 	}
 	logged := string(body)
 	if r.URL.Path == "/mgmt/shared/authn/login" {
