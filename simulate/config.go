@@ -102,6 +102,13 @@ type Config struct {
 	// notice that a front-end's application went down (crash, install) or
 	// came back. Requests routed meanwhile fail.
 	HealthCheckDelay time.Duration
+	// RecheckAfterOut makes a member's health unknown while it is out and
+	// until the first health check after it comes back (after
+	// HealthCheckDelay), and the load balancer sends it no new request
+	// meanwhile, as AWS ALB does with a target in state "initial". By
+	// default health checks go on while a member is out (as HAProxy
+	// reports it up again at once on leaving maintenance).
+	RecheckAfterOut bool
 	// SchedulerInterval is how often a running Scheduler fires its timers.
 	SchedulerInterval time.Duration
 	// CapacityFloor is the share (0 to 1) of each zone's members that must

@@ -2,6 +2,7 @@ package simulate_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -179,4 +180,34 @@ func TestActionsRecorded(t *testing.T) {
 			assert.LessOrEqual(t, all[i-1].Elapsed, all[i].Elapsed, "time order")
 		}
 	})
+}
+
+func TestLoadBalancerRecheckAfterOut(t *testing.T) {
+	health := func(t *testing.T, sim *simulate.Sim) drivers.Health {
+		st, err := sim.LoadBalancer("").Status(t.Context(), "fe01")
+		require.NoError(t, err)
+		return st[0].Health
+	}
+	for _, recheck := range []bool{false, true} {
+		t.Run(fmt.Sprint(recheck), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sim, err := simulate.New(simulate.Config{RecheckAfterOut: recheck, HealthCheckDelay: 5 * time.Second})
+				require.NoError(t, err)
+				lb := sim.LoadBalancer("")
+				require.NoError(t, lb.SetState(t.Context(), drivers.Out, "fe01"))
+				want := drivers.Healthy
+				if recheck {
+					want = drivers.HealthUnknown
+				}
+				assert.Equal(t, want, health(t, sim), "while out")
+				require.NoError(t, lb.SetState(t.Context(), drivers.Draining, "fe01"))
+				require.NoError(t, lb.SetState(t.Context(), drivers.Serving, "fe01"))
+				assert.Equal(t, want, health(t, sim), "back in, before the first check")
+				_, err = sim.Hold("fe01")
+				assert.Equal(t, recheck, err != nil, "no request to a member without a verdict")
+				time.Sleep(5 * time.Second)
+				assert.Equal(t, drivers.Healthy, health(t, sim), "after the first check")
+			})
+		})
+	}
 }

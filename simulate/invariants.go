@@ -34,7 +34,7 @@ func (s *Sim) CheckEndState(rel drivers.Release) []Violation {
 		if srv.lbState != drivers.Serving {
 			bad(srv, "member is %s: want serving", srv.lbState)
 		}
-		if !srv.lbHealthy || !srv.appOK() {
+		if srv.health() != drivers.Healthy || !srv.appOK() {
 			bad(srv, "application is not healthy (crashed=%t installing=%t install failed=%t)", srv.crashed, srv.installing, srv.broken)
 		}
 		if srv.version != rel.Version {
@@ -119,15 +119,11 @@ func (s *Sim) ServerState(name string) (ServerState, error) {
 	if !ok {
 		return ServerState{}, fmt.Errorf("%w: server %q: want one of the simulated farm's servers", drivers.ErrNotFound, name)
 	}
-	h := drivers.Unhealthy
-	if srv.lbHealthy {
-		h = drivers.Healthy
-	}
 	return ServerState{
 		Name: srv.name, Zone: srv.zone, Controller: srv.controller,
 		Version: srv.version, Installing: srv.installVersion, Pending: srv.pending,
 		InstallFailed: srv.broken, Crashed: srv.crashed,
-		Member:   drivers.MemberStatus{Member: srv.name, State: srv.lbState, Health: h, ActiveConnections: len(srv.inflight), ConnectionsKnown: true},
+		Member:   drivers.MemberStatus{Member: srv.name, State: srv.lbState, Health: srv.health(), ActiveConnections: len(srv.inflight), ConnectionsKnown: true},
 		Services: maps.Clone(srv.services),
 	}, nil
 }

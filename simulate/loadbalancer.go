@@ -16,8 +16,10 @@ import (
 // that are serving and healthy; draining members finish the requests they
 // hold; putting a member out resets the requests it holds. Health is the
 // health checks' verdict: unhealthy while the application is down (crash,
-// install, failed install), noticed Config.HealthCheckDelay late. Active
-// connections are counted exactly (ConnectionsKnown is true).
+// install, failed install), noticed Config.HealthCheckDelay late; with
+// Config.RecheckAfterOut, unknown while out and until the first check after
+// it comes back. Active connections are counted exactly (ConnectionsKnown
+// is true).
 type LoadBalancer struct {
 	s    *Sim
 	zone string // "" = every zone
@@ -70,9 +72,28 @@ func (s *Sim) setMember(srv *server, state drivers.MemberState) {
 	if srv.lbState == state {
 		return
 	}
+	was := srv.lbState
 	srv.lbState = state
 	if state == drivers.Out {
 		s.resetInflight(srv, CauseResetOut, true)
+	}
+	if !s.cfg.RecheckAfterOut {
+		return
+	}
+	// No health checks while out; back in, no verdict until the first check.
+	switch {
+	case state == drivers.Out:
+		srv.checkGen++
+		srv.lbUnknown = true
+	case was == drivers.Out:
+		srv.checkGen++
+		gen := srv.checkGen
+		s.schedule(s.clock.Add(s.cfg.HealthCheckDelay), prioHealth, srv.name, func() {
+			if srv.checkGen == gen && srv.lbUnknown {
+				srv.lbUnknown = false
+				s.zoneChanged(s.zoneOf(srv))
+			}
+		})
 	}
 }
 
@@ -159,12 +180,8 @@ func (lb *LoadBalancer) Status(ctx context.Context, members ...string) ([]driver
 			}
 		}
 		for _, srv := range srvs {
-			h := drivers.Unhealthy
-			if srv.lbHealthy {
-				h = drivers.Healthy
-			}
 			out = append(out, drivers.MemberStatus{
-				Member: srv.name, State: srv.lbState, Health: h,
+				Member: srv.name, State: srv.lbState, Health: srv.health(),
 				ActiveConnections: len(srv.inflight), ConnectionsKnown: true,
 			})
 		}

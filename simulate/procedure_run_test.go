@@ -44,6 +44,7 @@ func TestSafeProcedureRecordsNoViolation(t *testing.T) {
 		{"two servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}}},
 		{"five servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 5}}, Seed: 7}},
 		{"two zones", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 3}, {Servers: 4, Rate: 50}}, Seed: 3, Controller: "fe05"}},
+		{"health unknown after out", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, RecheckAfterOut: true, HealthCheckDelay: 10 * time.Second}},
 		{"long requests", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}},
 			Traffic: simulate.Traffic{Rate: 40, Duration: time.Second, MaxDuration: 20 * time.Second}}},
 	}
@@ -87,6 +88,8 @@ func TestUnsafeProceduresAreCaught(t *testing.T) {
 			func(p *procedure) { p.skipBlockLoaded = true }, 2, simulate.CauseResetInstall},
 		{"switch before health checks pass", simulate.Config{HealthCheckDelay: 10 * time.Second, Traffic: long},
 			func(p *procedure) { p.skipHealthWait = true }, 4, simulate.CauseNoServingMember},
+		{"unknown health taken for healthy", simulate.Config{RecheckAfterOut: true, HealthCheckDelay: 10 * time.Second},
+			func(p *procedure) { p.acceptUnknown = true }, 4, simulate.CauseNoServingMember},
 		{"services restored to defaults, not to what was captured", simulate.Config{
 			InitialServices: map[drivers.Service]drivers.ServiceState{drivers.SchedulerService: {Run: drivers.Running, Startup: drivers.Manual}}},
 			nil, 6, ""},

@@ -29,6 +29,7 @@ type procedure struct {
 	skipBlockLoaded bool // step 3 skipped
 	nonAtomicSwitch bool // step 6 with SetState, Loaded drained 30 s later
 	skipHealthWait  bool // step 6 without waiting for the load balancer's health checks
+	acceptUnknown   bool // health waits take "unknown" for healthy
 }
 
 func newProcedure(sim *simulate.Sim, f *farm.Farm, version string) *procedure {
@@ -91,7 +92,7 @@ func (p *procedure) healthy(ctx context.Context, lb drivers.LoadBalancer, member
 			return false, err
 		}
 		for _, m := range st {
-			if m.Health != drivers.Healthy {
+			if m.Health == drivers.Unhealthy || (m.Health == drivers.HealthUnknown && !p.acceptUnknown) {
 				return false, nil
 			}
 		}
@@ -171,6 +172,11 @@ func (p *procedure) run(ctx context.Context) error {
 	}
 	for _, z := range zones { // 6
 		if !p.skipHealthWait {
+			// Out members get no health checks on some load balancers:
+			// bring them to draining first, where they are checked.
+			if err := z.LoadBalancer.SetState(ctx, drivers.Draining, z.Updating.Members()...); err != nil {
+				return err
+			}
 			if err := p.healthy(ctx, z.LoadBalancer, z.Updating.Members()); err != nil {
 				return err
 			}

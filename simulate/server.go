@@ -17,6 +17,8 @@ type server struct {
 
 	lbState   drivers.MemberState
 	lbHealthy bool // the load balancer's (delayed) view of appOK
+	lbUnknown bool // no health verdict yet (Config.RecheckAfterOut)
+	checkGen  int
 
 	services map[drivers.Service]drivers.ServiceState
 	initial  map[drivers.Service]drivers.ServiceState
@@ -56,6 +58,22 @@ func newServer(name, zone string, controller bool, version string, index int, in
 		srv.initial[svc] = st
 	}
 	return srv
+}
+
+// health is the load balancer's verdict on srv.
+func (srv *server) health() drivers.Health {
+	switch {
+	case srv.lbUnknown:
+		return drivers.HealthUnknown
+	case srv.lbHealthy:
+		return drivers.Healthy
+	}
+	return drivers.Unhealthy
+}
+
+// routable reports whether the load balancer sends new requests to srv.
+func (srv *server) routable() bool {
+	return srv.lbState == drivers.Serving && srv.lbHealthy && !srv.lbUnknown
 }
 
 // appOK reports whether the application answers requests.

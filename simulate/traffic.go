@@ -196,7 +196,7 @@ func (s *Sim) zoneChanged(z *zone) {
 		if m.installing {
 			installing++
 		}
-		if m.lbState != drivers.Serving || !m.lbHealthy {
+		if !m.routable() {
 			continue
 		}
 		z.routable = append(z.routable, m)
@@ -256,7 +256,7 @@ func (s *Sim) Hold(server string) (release func(), err error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: server %q: want one of the simulated farm's servers", drivers.ErrNotFound, server)
 	}
-	if srv.lbState != drivers.Serving || !srv.lbHealthy || !srv.appOK() {
+	if !srv.routable() || !srv.appOK() {
 		return nil, fmt.Errorf("%w: server %s is %s (healthy=%t): want a serving, healthy member to hold a request on", drivers.ErrUnavailable, srv.name, srv.lbState, srv.lbHealthy && srv.appOK())
 	}
 	z := s.zoneOf(srv)
