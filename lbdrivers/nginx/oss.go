@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,6 +226,14 @@ func (d *OSS) SetState(ctx context.Context, state drivers.MemberState, members .
 	if old != nil && string(old) == string(data) {
 		return nil
 	}
+	if old != nil && sameForNginx(old, data) {
+		// Only the recorded states changed (draining <-> out): NGINX reads
+		// the same directives, so nothing to test or reload.
+		if err := writeAtomic(d.cfg.File, data, old); err != nil {
+			return fmt.Errorf("%w: nginx: %w", drivers.ErrUnavailable, err)
+		}
+		return nil
+	}
 	if err := d.apply(ctx, data, old); err != nil {
 		return err
 	}
@@ -233,6 +242,22 @@ func (d *OSS) SetState(ctx context.Context, state drivers.MemberState, members .
 		d.restampDrain(ctx, cur, drained)
 	}
 	return nil
+}
+
+// sameForNginx reports whether two rendered files differ only in comments.
+func sameForNginx(a, b []byte) bool {
+	strip := func(data []byte) string {
+		var out []string
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "#") {
+				continue
+			}
+			decl, _, _ := strings.Cut(line, " # ")
+			out = append(out, decl)
+		}
+		return strings.Join(out, "\n")
+	}
+	return strip(a) == strip(b)
 }
 
 // restampDrain records, for the members that began draining, the time the

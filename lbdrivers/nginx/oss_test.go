@@ -78,6 +78,12 @@ func TestOSSInitAndSetState(t *testing.T) {
 	assert.Len(t, calls(), 2, "a state that already holds does not reload")
 	assert.Equal(t, map[string]drivers.MemberState{"fe1": drivers.Serving, "fe2": drivers.Out, "fe3": drivers.Serving}, states(t, d))
 
+	require.NoError(t, d.SetState(t.Context(), drivers.Draining, "fe2"))
+	assert.Equal(t, drivers.Draining, states(t, d)["fe2"])
+	require.NoError(t, d.SetState(t.Context(), drivers.Out, "fe2"))
+	assert.Equal(t, drivers.Out, states(t, d)["fe2"])
+	assert.Len(t, calls(), 2, "out <-> draining writes the same directives: no test, no reload")
+
 	// A new driver on the same file (a resumed run) reads the same states.
 	d2, err := nginx.NewOSS(nginx.OSSConfig{File: file, Upstream: "backend", MainConfig: "/x",
 		Members: []nginx.Member{{Name: "fe1", Address: "10.0.0.1:80"}, {Name: "fe2", Address: "10.0.0.2:80"}, {Name: "fe3"}}})

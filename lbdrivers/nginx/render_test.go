@@ -170,3 +170,23 @@ func FuzzRenderFile(f *testing.F) {
 		assert.Equal(t, in, back)
 	})
 }
+
+// FuzzParseFile checks that the parser never panics and accepts only text
+// that renders back byte for byte.
+func FuzzParseFile(f *testing.F) {
+	good, err := nginx.RenderFile(sampleFile())
+	require.NoError(f, err)
+	f.Add(string(good))
+	f.Add(strings.Replace(string(good), "state=out", "state=out\n    include /etc/passwd;", 1))
+	f.Add(strings.Replace(string(good), "10.0.0.11:443", "10.0.0.11:443 backup", 1))
+	f.Add("")
+	f.Fuzz(func(t *testing.T, text string) {
+		parsed, err := nginx.ParseFile([]byte(text))
+		if err != nil {
+			return
+		}
+		again, err := nginx.RenderFile(parsed)
+		require.NoError(t, err)
+		assert.Equal(t, text, string(again))
+	})
+}
