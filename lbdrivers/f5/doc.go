@@ -57,6 +57,8 @@
 // applied; PATCH /mgmt/tm/transaction/<transId> {"state":"VALIDATING"}
 // validates and applies them all together (or none), and answers with
 // state COMPLETED. A switch that fails before the commit changes nothing.
+// SetState uses the same transaction when it changes more than one member,
+// so a multi-member call is all or nothing too.
 // These transaction semantics come from F5's iControl REST documentation
 // and DevCentral; they are not listed in the project's protocol facts, and
 // the fake in package f5test implements them as described here.

@@ -34,12 +34,14 @@ func New(cfg Config) (*Driver, error) {
 // Enabled, Draining is Disabled (active and persistent connections go on,
 // no new ones) and Out is Forced Offline.
 //
-// BIG-IP changes one member per request, so the driver first reads every
-// member: an unknown one fails the call with [drivers.ErrNotFound] before
-// anything changes. Members already in state are left alone. If a PUT
-// fails ambiguously (500, 502, 504 or a connection lost after sending), the
-// driver reads the member back and succeeds if it reached state; otherwise
-// the error is left unclassified, because the change may still happen.
+// The driver first reads every member: an unknown one fails the call with
+// [drivers.ErrNotFound] before anything changes. Members already in state
+// are left alone. One member is changed with one PUT; several are changed
+// in one iControl REST transaction, all or none (see [Driver.Switch]). If
+// the PUT or the commit fails ambiguously (500, 502, 504 or a connection
+// lost after sending), the driver reads the members back and succeeds if
+// they reached state; otherwise the error is left unclassified, because
+// the change may still happen.
 func (d *Driver) SetState(ctx context.Context, state drivers.MemberState, members ...string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("f5: set state: %w", err)
@@ -51,38 +53,50 @@ func (d *Driver) SetState(ctx context.Context, state drivers.MemberState, member
 	if err != nil {
 		return err
 	}
-	var todo []int
+	var todo []change
+	seen := map[string]bool{}
 	for i, name := range names {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
 		m, err := d.getMember(ctx, name)
 		if err != nil {
 			return fmt.Errorf("f5: set %s to %s: %w", members[i], state, err)
 		}
 		if have, _ := m.adminState(); have != state {
-			todo = append(todo, i)
+			todo = append(todo, change{member: members[i], name: name, state: state})
 		}
 	}
-	var done []string
-	for _, i := range todo {
-		path := memberPath(d.cfg.Partition, d.cfg.Pool, names[i])
-		_, err := d.do(ctx, http.MethodPut, path, updateFor(state))
-		if err != nil && drivers.Class(err) == nil && ctx.Err() == nil {
-			if m, gerr := d.getMember(ctx, names[i]); gerr == nil {
-				if have, _ := m.adminState(); have == state {
-					d.cfg.Logger.Warn("f5: member update answered with an error but took effect", "member", members[i], "state", state, "error", err)
-					err = nil
-				}
-			}
+	switch len(todo) {
+	case 0:
+		return nil
+	case 1:
+		c := todo[0]
+		_, err := d.do(ctx, http.MethodPut, memberPath(d.cfg.Partition, d.cfg.Pool, c.name), updateFor(state))
+		if err != nil && drivers.Class(err) == nil && ctx.Err() == nil && d.reached(ctx, todo) {
+			d.cfg.Logger.Warn("f5: member update answered with an error but took effect", "member", c.member, "state", state, "error", err)
+			err = nil
 		}
 		if err != nil {
-			if len(done) > 0 {
-				err = fmt.Errorf("%w (already set to %s: %s)", err, state, strings.Join(done, ", "))
-			}
-			return fmt.Errorf("f5: set %s to %s: %w", members[i], state, err)
+			return fmt.Errorf("f5: set %s to %s: %w", c.member, state, err)
 		}
-		done = append(done, members[i])
-		d.cfg.Logger.Info("f5: member state set", "pool", d.cfg.Pool, "member", members[i], "state", state)
+	default:
+		if err := d.transact(ctx, todo); err != nil {
+			return fmt.Errorf("f5: set %s to %s: %w", strings.Join(changedMembers(todo), ", "), state, err)
+		}
 	}
+	d.cfg.Logger.Info("f5: member state set", "pool", d.cfg.Pool, "members", changedMembers(todo), "state", state)
 	return nil
+}
+
+// changedMembers returns the members of todo as the caller named them.
+func changedMembers(todo []change) []string {
+	out := make([]string, len(todo))
+	for i, c := range todo {
+		out[i] = c.member
+	}
+	return out
 }
 
 // Status reads the named members in the order given, or every member of

@@ -74,14 +74,24 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 	require.ErrorIs(t, err, drivers.ErrUnavailable)
 }
 
-func TestPartialChangeNamesWhatChanged(t *testing.T) {
+// TestSeveralMembersAllOrNothing: several members change in one
+// transaction, so a failure leaves every one as it was.
+func TestSeveralMembersAllOrNothing(t *testing.T) {
 	e := newEnv(t, f5test.Config{}, nil)
 	e.fake.Inject(f5test.Fault{Method: "PUT", Path: members[1], Status: 500})
-	err := e.lb.SetState(context.Background(), drivers.Draining, members[0], members[1], members[2])
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "already set to draining: "+members[0])
-	m, _ := e.store.Member(members[2])
-	assert.False(t, m.Disabled, "the driver stops at the first failure")
+	err := e.lb.SetState(context.Background(), drivers.Draining, members...)
+	require.ErrorIs(t, err, drivers.ErrUnavailable, "nothing was applied: safe to retry")
+	assert.Contains(t, err.Error(), members[1])
+	for _, m := range members {
+		got, _ := e.store.Member(m)
+		assert.False(t, got.Disabled, "member %s must be unchanged", m)
+	}
+	require.NoError(t, e.lb.SetState(context.Background(), drivers.Draining, members...))
+	for _, m := range members {
+		got, _ := e.store.Member(m)
+		assert.True(t, got.Disabled, "member %s", m)
+	}
+	assert.Equal(t, 1, e.fake.Transactions())
 }
 
 func TestUnknownMemberChangesNothing(t *testing.T) {

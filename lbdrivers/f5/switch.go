@@ -71,14 +71,26 @@ func (d *Driver) Switch(ctx context.Context, serve, drain []string) error {
 	if len(todo) == 0 {
 		return nil
 	}
+	if err := d.transact(ctx, todo); err != nil {
+		return fmt.Errorf("f5: switch (serve %s, drain %s): %w", strings.Join(serve, ", "), strings.Join(drain, ", "), err)
+	}
+	d.cfg.Logger.Info("f5: switched in one transaction", "pool", d.cfg.Pool, "serve", serve, "drain", drain)
+	return nil
+}
+
+// transact applies todo in one transaction: start it, queue one PUT per
+// member, commit. A failure before the commit discards the transaction and
+// changed nothing; an ambiguous commit failure is resolved by reading the
+// members back.
+func (d *Driver) transact(ctx context.Context, todo []change) error {
 	id, err := d.startTxn(ctx)
 	if err != nil {
-		return fmt.Errorf("f5: switch: %w", d.notApplied(ctx, err))
+		return d.notApplied(ctx, err)
 	}
 	for _, c := range todo {
 		if _, err := d.doTx(ctx, id, http.MethodPut, memberPath(d.cfg.Partition, d.cfg.Pool, c.name), updateFor(c.state)); err != nil {
 			d.discardTxn(ctx, id)
-			return fmt.Errorf("f5: switch: queue %s to %s: %w", c.member, c.state, d.notApplied(ctx, err))
+			return fmt.Errorf("queue %s to %s: %w", c.member, c.state, d.notApplied(ctx, err))
 		}
 	}
 	err = d.commitTxn(ctx, id)
@@ -86,11 +98,7 @@ func (d *Driver) Switch(ctx context.Context, serve, drain []string) error {
 		d.cfg.Logger.Warn("f5: transaction commit answered with an error but took effect", "transaction", id, "error", err)
 		err = nil
 	}
-	if err != nil {
-		return fmt.Errorf("f5: switch (serve %s, drain %s): %w", strings.Join(serve, ", "), strings.Join(drain, ", "), err)
-	}
-	d.cfg.Logger.Info("f5: switched in one transaction", "pool", d.cfg.Pool, "serve", serve, "drain", drain, "transaction", id)
-	return nil
+	return err
 }
 
 // notApplied classifies an error after which nothing was applied: a
