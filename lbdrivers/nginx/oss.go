@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -84,7 +83,7 @@ type OSS struct {
 	log     *slog.Logger
 	reload  reloader
 	byName  map[string]Member
-	mu      sync.Mutex // serializes every read-modify-write of the file
+	lock    chan struct{} // a mutex that gives up when the context is done; serializes file access
 	runTest func(ctx context.Context, argv []string) error
 }
 
@@ -144,7 +143,7 @@ func NewOSS(cfg OSSConfig) (*OSS, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &OSS{cfg: cfg, log: log, byName: map[string]Member{}, runTest: runCommand}
+	d := &OSS{cfg: cfg, log: log, byName: map[string]Member{}, runTest: runCommand, lock: make(chan struct{}, 1)}
 	for _, m := range cfg.Members {
 		d.byName[m.Name] = m
 	}
@@ -165,11 +164,10 @@ func NewOSS(cfg OSSConfig) (*OSS, error) {
 // states (members it lacks start Serving); any other existing file is an
 // error and is left alone.
 func (d *OSS) Init(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := d.acquire(ctx); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer d.release()
 	cur, old, err := d.load()
 	if err != nil {
 		return err
@@ -198,11 +196,10 @@ func (d *OSS) SetState(ctx context.Context, state drivers.MemberState, members .
 			return fmt.Errorf("%w: nginx upstream %s has no member %q", drivers.ErrNotFound, d.cfg.Upstream, m)
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("nginx: %w", err)
+	if err := d.acquire(ctx); err != nil {
+		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	defer d.release()
 	cur, old, err := d.load()
 	if err != nil {
 		return err
@@ -292,9 +289,11 @@ func (d *OSS) Status(ctx context.Context, members ...string) ([]drivers.MemberSt
 			return nil, fmt.Errorf("%w: nginx upstream %s has no member %q", drivers.ErrNotFound, d.cfg.Upstream, m)
 		}
 	}
-	d.mu.Lock()
+	if err := d.acquire(ctx); err != nil {
+		return nil, err
+	}
 	cur, _, err := d.load()
-	d.mu.Unlock()
+	d.release()
 	if err != nil {
 		return nil, err
 	}
@@ -311,6 +310,21 @@ func (d *OSS) Status(ctx context.Context, members ...string) ([]drivers.MemberSt
 	}
 	return out, nil
 }
+
+// acquire takes the driver's lock, or gives up when ctx is done.
+func (d *OSS) acquire(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("nginx: %w", err)
+	}
+	select {
+	case d.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("nginx: waiting for another change: %w", ctx.Err())
+	}
+}
+
+func (d *OSS) release() { <-d.lock }
 
 // effective is the state reported for s at now: Draining turns into Out once
 // the drain period has passed.
