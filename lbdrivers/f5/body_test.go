@@ -61,9 +61,8 @@ func TestMemberName(t *testing.T) {
 		assert.Equal(t, want, got)
 	}
 	assert.Equal(t, "/mgmt/tm/ltm/pool/~Common~web/members/~Common~10.0.0.1:80", memberPath("Common", "web", "10.0.0.1:80"))
-	back, err := callerName("2001:db8::1.443")
-	require.NoError(t, err)
-	assert.Equal(t, "[2001:db8::1]:443", back)
+	assert.Equal(t, "[2001:db8::1]:443", callerName("2001:db8::1.443"))
+	assert.Equal(t, "10.0.0.1%2:80", callerName("10.0.0.1%2:80"), "route domains are listed as they are")
 }
 
 // FuzzParseStats checks that no stats body makes the parser panic or

@@ -117,11 +117,7 @@ func (d *Driver) Status(ctx context.Context, members ...string) ([]drivers.Membe
 			return nil, err
 		}
 		for _, m := range coll.Items {
-			member, err := callerName(m.Name)
-			if err != nil {
-				return nil, err
-			}
-			members = append(members, member)
+			members = append(members, callerName(m.Name))
 			bodies = append(bodies, m)
 		}
 	} else {
@@ -182,13 +178,12 @@ func (d *Driver) getMember(ctx context.Context, name string) (memberBody, error)
 }
 
 // callerName turns a BIG-IP member name back into the caller's form
-// ("2001:db8::1.80" becomes "[2001:db8::1]:80").
-func callerName(name string) (string, error) {
-	if i := strings.LastIndexByte(name, '.'); i > 0 && strings.Count(name, ":") > 1 {
-		return "[" + name[:i] + "]:" + name[i+1:], nil
+// ("2001:db8::1.80" becomes "[2001:db8::1]:80"). Other names are returned
+// as they are, even those this driver cannot address (a route domain such
+// as "10.0.0.1%2:80"), so that a listing shows every member.
+func callerName(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i > 0 && strings.Count(name, ":") > 1 && !strings.ContainsAny(name, "%[]") {
+		return "[" + name[:i] + "]:" + name[i+1:]
 	}
-	if _, err := memberName(name); err != nil {
-		return "", fmt.Errorf("f5: pool lists member %q: not a node:port name", name)
-	}
-	return name, nil
+	return name
 }

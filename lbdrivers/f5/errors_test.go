@@ -136,6 +136,13 @@ func TestLegacyStatsKeysAndIPv6(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "[2001:db8::1]:80", all[3].Member)
 	assert.Equal(t, drivers.Draining, all[3].State)
+
+	// A member this driver cannot address (route domain) is still listed.
+	e.store.Add(f5test.Member{Name: "10.0.0.9%2:80", Healthy: true, CurConns: 1})
+	all, err = e.lb.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, all, 5)
+	assert.Equal(t, drivers.MemberStatus{Member: "10.0.0.9%2:80", State: drivers.Serving, Health: drivers.Healthy, ActiveConnections: 1, ConnectionsKnown: true}, all[4])
 }
 
 // TestEchoedSecretsScrubbed makes the device echo the password and the
