@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -42,7 +43,12 @@ func (d *Driver) send(parent context.Context, method, path string, body any, tok
 		rd = bytes.NewReader(b)
 	}
 	u := *d.base
-	u.Path = path
+	// path is already escaped (memberPath escapes each segment).
+	unescaped, err := url.PathUnescape(path)
+	if err != nil {
+		return reply{}, fmt.Errorf("%w: f5: bad path %q: %w", drivers.ErrInvalidArgument, path, err)
+	}
+	u.Path, u.RawPath = unescaped, path
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return reply{}, fmt.Errorf("%w: f5: building %s %s: %w", drivers.ErrInvalidArgument, method, path, err)
