@@ -35,16 +35,17 @@ type Sim struct {
 	target     string // release being rolled out (invariant 3), "" when none
 	newVersion string // version of the latest deployment started (invariant 5)
 
-	faults   []*faultState
-	actions  []Action
-	marks    []Mark
-	stats    stats
-	checked  map[int]bool
-	started  bool
-	stopping bool
-	stopCh   chan struct{}
-	done     chan struct{}
-	nextReq  uint64
+	faults  []*faultState
+	actions []Action
+	marks   []Mark
+	stats   stats
+	checked map[int]bool
+	started bool
+	stopped bool // Stop was called
+	quiet   bool // no more arrivals (Stop called or Start's ctx done)
+	stopCh  chan struct{}
+	done    chan struct{}
+	nextReq uint64
 }
 
 // New builds a simulated farm from cfg. Every error names the bad value and
@@ -129,7 +130,8 @@ func (s *Sim) Config() Config {
 }
 
 // Start starts the user traffic and a goroutine that advances the
-// simulation every Config.Tick until [Sim.Stop] is called or ctx is done.
+// simulation every Config.Tick until [Sim.Stop] is called or ctx is done;
+// either ends the arrival of new requests.
 // Under testing/synctest, call Stop before the bubble's function returns.
 // Start fails if the simulation was started before.
 func (s *Sim) Start(ctx context.Context) error {
@@ -157,6 +159,10 @@ func (s *Sim) loop(ctx context.Context, stop, done chan struct{}) {
 	for {
 		select {
 		case <-ctx.Done():
+			s.mu.Lock()
+			s.advance(time.Now())
+			s.quiet = true
+			s.mu.Unlock()
 			return
 		case <-stop:
 			return
@@ -173,14 +179,15 @@ func (s *Sim) loop(ctx context.Context, stop, done chan struct{}) {
 // safe to call more than once, and without Start.
 func (s *Sim) Stop() {
 	s.mu.Lock()
-	if !s.started || s.stopping {
+	if !s.started || s.stopped {
 		s.mu.Unlock()
 		return
 	}
-	s.stopping = true
+	s.stopped = true
 	close(s.stopCh)
 	done := s.done
 	s.advance(time.Now())
+	s.quiet = true
 	var last time.Time
 	for _, srv := range s.servers {
 		for r := range srv.inflight {

@@ -86,12 +86,12 @@ func (s *Sim) zoneOf(srv *server) *zone {
 
 // scheduleArrival draws the next Poisson arrival of zone z.
 func (s *Sim) scheduleArrival(z *zone) {
-	if z.rate <= 0 || s.stopping {
+	if z.rate <= 0 || s.quiet {
 		return
 	}
 	gap := time.Duration(z.rng.ExpFloat64() / z.rate * float64(time.Second))
 	s.schedule(s.clock.Add(gap), prioArrival, z.name, func() {
-		if s.stopping {
+		if s.quiet {
 			return
 		}
 		s.arrive(z)

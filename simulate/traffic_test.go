@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -133,4 +134,37 @@ func TestHold(t *testing.T) {
 	require.NoError(t, sim.LoadBalancer("").SetState(t.Context(), drivers.Out, "fe02"))
 	_, err = sim.Hold("fe02")
 	assert.ErrorIs(t, err, drivers.ErrUnavailable)
+}
+
+func TestTrafficEndsWithStartContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Traffic: simulate.Traffic{Rate: 10, Duration: time.Second}})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		require.NoError(t, sim.Start(ctx))
+		time.Sleep(time.Minute)
+		cancel()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		before := sim.Report()
+		assert.InDelta(t, 600, before.Requests, 100)
+		time.Sleep(time.Minute)
+		after := sim.Report()
+		assert.Equal(t, before.Requests, after.Requests, "no arrivals once the context is done")
+		assert.Equal(t, after.Requests, after.Served, "requests in flight at the end completed")
+		sim.Stop()
+	})
+}
+
+func TestStopKeepsArrivalsUpToNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A tick far longer than the run: Stop must still count every
+		// arrival up to the moment it is called.
+		sim, err := simulate.New(simulate.Config{Tick: time.Hour, Traffic: simulate.Traffic{Rate: 100}})
+		require.NoError(t, err)
+		require.NoError(t, sim.Start(t.Context()))
+		time.Sleep(100 * time.Second)
+		sim.Stop()
+		assert.InDelta(t, 10000, sim.Report().Requests, 400)
+	})
 }
