@@ -151,11 +151,14 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 				r.Warn("", "", "retrying step %s (attempt %d) after: %v", s.ID, attempt+1, err)
 				continue
 			case Exclude:
-				if xerr := r.exclude(ctx, failedServers(err)); xerr == nil {
-					continue
-				} else {
-					err = fmt.Errorf("%w; exclude refused: %w", err, xerr)
+				xerr := fmt.Errorf("servers failing step %s cannot be excluded safely", s.ID)
+				if s.Excludable {
+					xerr = r.exclude(ctx, failedServers(err))
 				}
+				if xerr == nil {
+					continue
+				}
+				err = fmt.Errorf("%w; exclude refused: %w", err, xerr)
 			case RollBack:
 				undo := make([]string, 0, i+1)
 				for j := i; j >= 0; j-- {

@@ -29,6 +29,12 @@ type Step struct {
 	// Undo compensates the step when a run rolls back. Nil means the step
 	// changed nothing that needs undoing.
 	Undo func(ctx context.Context, r *Run) error
+	// Excludable says that a server failing this step may be excluded from
+	// the run (an Ask decision): once drained, such a server is harmless
+	// even though the step did not finish on it. A step that must act on
+	// a server for the farm to stay safe (stopping its Scheduler, taking it
+	// out of traffic) is not excludable.
+	Excludable bool
 }
 
 // Hook is user code run before or after a step: a smoke test, an approval,

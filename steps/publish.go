@@ -11,6 +11,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/hashicorp/go-multierror"
 )
 
 // Keys of values the steps record in farm.Captured.
@@ -184,8 +185,9 @@ func lastErrors(st drivers.DeploymentStatus) string {
 
 func (b *balanced) verifyUpdating() farm.Step {
 	return farm.Step{
-		ID:    VerifyUpdating,
-		Title: "Test the application directly on each Updating server: available and updated",
+		ID:         VerifyUpdating,
+		Excludable: true,
+		Title:      "Test the application directly on each Updating server: available and updated",
 		Describe: func(z *farm.Zone) []string {
 			var lines []string
 			for _, s := range z.Updating.Servers {
@@ -217,8 +219,9 @@ func orNone(s string) string {
 
 func (b *balanced) awaitLoaded() farm.Step {
 	return farm.Step{
-		ID:    AwaitLoaded,
-		Title: "Wait until every Loaded server runs the release and its deployment service is idle",
+		ID:         AwaitLoaded,
+		Excludable: true,
+		Title:      "Wait until every Loaded server runs the release and its deployment service is idle",
 		Describe: func(z *farm.Zone) []string {
 			return []string{fmt.Sprintf("wait for %s to serve %s", names(z.Loaded.Servers), b.cfg.Release.Version)}
 		},
@@ -309,15 +312,18 @@ func (b *balanced) awaitRelease(ctx context.Context, r *farm.Run, servers []farm
 		return len(pending) == 0, farm.Event{Done: len(servers) - len(pending), Total: len(servers),
 			Message: fmt.Sprintf("%d of %d servers run %s", len(servers)-len(pending), len(servers), b.cfg.Release.Version)}, nil
 	})
+	if err != nil && (ctx.Err() != nil || wctx.Err() == nil || len(pending) == 0) {
+		return err // cancelled, or a probe failed for good
+	}
 	if err != nil {
-		var reasons []string
+		// Timed out: one error per server not ready, so that callers (and
+		// an Ask decision to exclude) know which servers failed.
+		var merr *multierror.Error
 		for _, s := range pending {
-			reasons = append(reasons, why[s.Name])
+			merr = multierror.Append(merr, &farm.StepError{Step: r.StepID(), Zone: s.Zone, Server: s.Name,
+				Err: fmt.Errorf("not running %s after %s: %s: %w", b.cfg.Release.Version, b.cfg.InstallTimeout, why[s.Name], err)})
 		}
-		if len(reasons) > 10 {
-			reasons = append(reasons[:10], fmt.Sprintf("and %d more", len(reasons)-10))
-		}
-		return fmt.Errorf("waiting for servers to run %s: %d of %d not ready: %s: %w", b.cfg.Release.Version, len(pending), len(servers), strings.Join(reasons, "; "), err)
+		return merr.ErrorOrNil()
 	}
 	return nil
 }

@@ -25,9 +25,10 @@ func (b *balanced) stopSchedulers() farm.Step {
 
 func (b *balanced) blockLoaded() farm.Step {
 	return farm.Step{
-		ID:    BlockLoaded,
-		Undo:  b.undoBlockLoaded,
-		Title: "Stop and disable the Deployment service on the Loaded servers; confirm it stays stopped",
+		ID:         BlockLoaded,
+		Excludable: true,
+		Undo:       b.undoBlockLoaded,
+		Title:      "Stop and disable the Deployment service on the Loaded servers; confirm it stays stopped",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"stop + disable Deployment service on " + names(z.Loaded.Servers)}
 		},
@@ -39,9 +40,10 @@ func (b *balanced) blockLoaded() farm.Step {
 
 func (b *balanced) startSchedulersUpdating() farm.Step {
 	return farm.Step{
-		ID:    StartSchedulersUpdating,
-		Undo:  b.undoStartSchedulersUpdating,
-		Title: "Restore the Scheduler service's startup type and start it on the Updating servers",
+		ID:         StartSchedulersUpdating,
+		Excludable: true,
+		Undo:       b.undoStartSchedulersUpdating,
+		Title:      "Restore the Scheduler service's startup type and start it on the Updating servers",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"restore + start Scheduler on " + names(z.Updating.Servers)}
 		},
@@ -53,9 +55,10 @@ func (b *balanced) startSchedulersUpdating() farm.Step {
 
 func (b *balanced) unblockLoaded() farm.Step {
 	return farm.Step{
-		ID:    UnblockLoaded,
-		Undo:  b.undoUnblockLoaded,
-		Title: "Restore the Deployment service's startup type and start it on the Loaded servers",
+		ID:         UnblockLoaded,
+		Excludable: true,
+		Undo:       b.undoUnblockLoaded,
+		Title:      "Restore the Deployment service's startup type and start it on the Loaded servers",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"restore + start Deployment service on " + names(z.Loaded.Servers)}
 		},
@@ -67,9 +70,10 @@ func (b *balanced) unblockLoaded() farm.Step {
 
 func (b *balanced) startSchedulersLoaded() farm.Step {
 	return farm.Step{
-		ID:    StartSchedulersLoaded,
-		Undo:  b.undoStartSchedulersLoaded,
-		Title: "Restore the Scheduler service's startup type and start it on the Loaded servers",
+		ID:         StartSchedulersLoaded,
+		Excludable: true,
+		Undo:       b.undoStartSchedulersLoaded,
+		Title:      "Restore the Scheduler service's startup type and start it on the Loaded servers",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"restore + start Scheduler on " + names(z.Loaded.Servers)}
 		},
