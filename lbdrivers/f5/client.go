@@ -46,7 +46,7 @@ func (d *Driver) send(parent context.Context, method, path string, body any, tok
 	// path is already escaped (memberPath escapes each segment).
 	unescaped, err := url.PathUnescape(path)
 	if err != nil {
-		return reply{}, fmt.Errorf("%w: f5: bad path %q: %w", drivers.ErrInvalidArgument, path, err)
+		return reply{}, fmt.Errorf("%w: f5: bad request path: %w", drivers.ErrInvalidArgument, err)
 	}
 	u.Path, u.RawPath = unescaped, path
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)

@@ -41,31 +41,40 @@ func (s *MemStore) SetAll(_ context.Context, changes []Change) error {
 	return nil
 }
 
-// SetAll implements [Batcher] for a store backed by a load balancer: when
-// the changes only enable and disable members and the load balancer is a
-// [drivers.Switcher], they are one Switch; otherwise they are applied one
-// by one.
+// SetAll implements [Batcher] for a store backed by a load balancer: the
+// changes are grouped by target state; one group is one SetState call,
+// and a group to serve with a group to drain is one Switch when the load
+// balancer is a [drivers.Switcher]. Other mixes are applied group by group
+// (not atomically).
 func (s lbStore) SetAll(ctx context.Context, changes []Change) error {
-	sw, ok := s.lb.(drivers.Switcher)
-	var serve, drain []string
+	groups := map[drivers.MemberState][]string{}
+	var order []drivers.MemberState
 	for _, c := range changes {
-		name := strings.TrimSuffix(c.Name, s.suffix)
-		switch {
-		case c.ForcedOffline:
-			ok = false
-		case c.Disabled:
-			drain = append(drain, name)
-		default:
-			serve = append(serve, name)
+		st := lbState(c.Disabled, c.ForcedOffline)
+		if _, ok := groups[st]; !ok {
+			order = append(order, st)
 		}
+		groups[st] = append(groups[st], strings.TrimSuffix(c.Name, s.suffix))
 	}
-	if ok {
-		return sw.Switch(ctx, serve, drain)
+	sw, canSwitch := s.lb.(drivers.Switcher)
+	if len(order) == 2 && canSwitch && groups[drivers.Serving] != nil && groups[drivers.Draining] != nil {
+		return sw.Switch(ctx, groups[drivers.Serving], groups[drivers.Draining])
 	}
-	for _, c := range changes {
-		if err := s.Set(ctx, c.Name, c.Disabled, c.ForcedOffline); err != nil {
+	for _, st := range order {
+		if err := s.lb.SetState(ctx, st, groups[st]...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// lbState maps BIG-IP flags to an administrative state.
+func lbState(disabled, forcedOffline bool) drivers.MemberState {
+	switch {
+	case forcedOffline:
+		return drivers.Out
+	case disabled:
+		return drivers.Draining
+	}
+	return drivers.Serving
 }

@@ -163,3 +163,29 @@ func TestLoadBalancerStore(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "a:80", all[0].Name)
 }
+
+// switchLB records how a batch reached it.
+type switchLB struct {
+	memLB
+	calls []string
+}
+
+func (l *switchLB) SetState(ctx context.Context, s drivers.MemberState, ms ...string) error {
+	l.calls = append(l.calls, fmt.Sprintf("set %s %v", s, ms))
+	return l.memLB.SetState(ctx, s, ms...)
+}
+
+func (l *switchLB) Switch(_ context.Context, serve, drain []string) error {
+	l.calls = append(l.calls, fmt.Sprintf("switch %v %v", serve, drain))
+	return nil
+}
+
+func TestLoadBalancerStoreBatches(t *testing.T) {
+	lb := &switchLB{memLB: memLB{st: map[string]drivers.MemberState{"a": drivers.Serving, "b": drivers.Serving, "c": drivers.Serving}}}
+	b := f5test.LoadBalancerStore(lb, 80).(f5test.Batcher)
+	ctx := context.Background()
+	require.NoError(t, b.SetAll(ctx, []f5test.Change{{Name: "a:80"}, {Name: "b:80", Disabled: true}}))
+	require.NoError(t, b.SetAll(ctx, []f5test.Change{{Name: "a:80", Disabled: true, ForcedOffline: true}, {Name: "c:80", Disabled: true, ForcedOffline: true}}))
+	require.NoError(t, b.SetAll(ctx, []f5test.Change{{Name: "a:80"}, {Name: "c:80", Disabled: true, ForcedOffline: true}}))
+	assert.Equal(t, []string{"switch [a] [b]", "set out [a c]", "set serving [a]", "set out [c]"}, lb.calls)
+}

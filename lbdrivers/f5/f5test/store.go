@@ -174,14 +174,7 @@ func (s lbStore) Get(ctx context.Context, name string) (Member, bool, error) {
 }
 
 func (s lbStore) Set(ctx context.Context, name string, disabled, forcedOffline bool) error {
-	state := drivers.Serving
-	switch {
-	case forcedOffline:
-		state = drivers.Out
-	case disabled:
-		state = drivers.Draining
-	}
-	return s.lb.SetState(ctx, state, strings.TrimSuffix(name, s.suffix))
+	return s.lb.SetState(ctx, lbState(disabled, forcedOffline), strings.TrimSuffix(name, s.suffix))
 }
 
 func fromStatus(st drivers.MemberStatus, suffix string) Member {
