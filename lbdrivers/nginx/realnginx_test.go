@@ -12,30 +12,10 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/internal/httpfarm"
 	"github.com/balanced-deploy/balanced/lbdrivers/nginx"
 	"github.com/stretchr/testify/require"
 )
-
-// nginxBinary returns the nginx executable, failing the test in CI (CI=true)
-// when it is missing and skipping it otherwise.
-func nginxBinary(t testing.TB) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("NGINX_BIN"), "/usr/sbin/nginx"} {
-		if p != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("nginx binary not found (looked at $NGINX_BIN, /usr/sbin/nginx, PATH) and CI=true: install nginx")
-	}
-	t.Skip("nginx binary not found; install nginx (1.22+) or set NGINX_BIN to run this test")
-	return ""
-}
 
 // realNginx is an NGINX started by a test on loopback, in a temporary prefix.
 type realNginx struct {
@@ -44,21 +24,12 @@ type realNginx struct {
 	cmd                                     *exec.Cmd
 }
 
-// freePort returns a loopback port free at the time of the call.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startNginx writes a main configuration that includes the managed upstream
 // file (written first by the driver's Init through prepare), starts NGINX in
 // the foreground and waits until it listens. NGINX is stopped at cleanup.
 func startNginx(t testing.TB, prepare func(n *realNginx)) *realNginx {
 	t.Helper()
-	bin := nginxBinary(t)
+	bin := httpfarm.Binary(t, "nginx") // t.Fatal when missing and CI=true, else t.Skip
 	dir := t.TempDir()
 	n := &realNginx{
 		Bin: bin, Dir: dir,
@@ -66,7 +37,7 @@ func startNginx(t testing.TB, prepare func(n *realNginx)) *realNginx {
 		PIDFile:  filepath.Join(dir, "nginx.pid"),
 		File:     filepath.Join(dir, "upstream.conf"),
 		ErrorLog: filepath.Join(dir, "error.log"),
-		Addr:     fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		Addr:     fmt.Sprintf("127.0.0.1:%d", httpfarm.FreePort(t)),
 	}
 	user := ""
 	if os.Geteuid() == 0 {
@@ -98,7 +69,7 @@ http {
 `, user, n.PIDFile, n.ErrorLog, n.File, dir, n.Addr)
 	require.NoError(t, os.WriteFile(n.Conf, []byte(conf), 0o644))
 	prepare(n)
-	n.cmd = exec.Command(bin, "-p", dir, "-c", n.Conf)
+	n.cmd = exec.Command(bin, "-p", dir, "-e", n.ErrorLog, "-c", n.Conf)
 	var stderr strings.Builder
 	n.cmd.Stderr = &stderr
 	require.NoError(t, n.cmd.Start())
