@@ -44,7 +44,9 @@
 //
 // SetState first reads every named target with DescribeTargetHealth: an
 // unknown target (InvalidTarget) fails the call with [drivers.ErrNotFound]
-// before anything changes. Then it changes all targets that need it with
+// before anything changes. For a target group of type ip, ALB may not tell
+// an unknown address from an unregistered one (both unused,
+// Target.NotRegistered): such a member reads Out, not ErrNotFound. Then it changes all targets that need it with
 // one RegisterTargets or DeregisterTargets call.
 //
 // # Not offered: Switcher
