@@ -6,6 +6,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -110,5 +112,35 @@ func TestHealthCheckDelay(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, drivers.Serving, st[0].State)
 		assert.Equal(t, drivers.HealthUnknown, st[0].Health)
+	})
+}
+
+// TestThrottlingThroughSDKRetries keeps the SDK's own retryer (3 attempts,
+// with backoff in virtual time): the exhausted retries still classify as
+// ErrUnavailable, and every attempt reached the fake.
+func TestThrottlingThroughSDKRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := albtest.NewMemStore(albtest.MemConfig{Targets: ids})
+		fake := albtest.New(albtest.Config{Store: store})
+		c := elbv2.New(elbv2.Options{
+			Region: "us-east-1", Credentials: aws.AnonymousCredentials{},
+			BaseEndpoint: aws.String("http://elb.test"), HTTPClient: fake.Client(), RetryMaxAttempts: 3,
+		})
+		lb, err := awsalb.New(context.Background(), awsalb.Config{TargetGroupARN: albtest.DefaultTargetGroupARN, Client: c})
+		require.NoError(t, err)
+		fake.Inject(albtest.Fault{Action: "RegisterTargets", Code: "Throttling", Times: -1})
+		err = lb.SetState(context.Background(), drivers.Serving, members[0])
+		require.ErrorIs(t, err, drivers.ErrUnavailable)
+		n := 0
+		for _, r := range fake.Requests() {
+			if r.Action == "RegisterTargets" {
+				n++
+				assert.Equal(t, "Throttling", r.Code)
+			}
+		}
+		assert.Equal(t, 3, n, "the SDK retried throttling itself")
+		h, err := store.Describe(context.Background(), []albtest.Target{{ID: ids[0]}})
+		require.NoError(t, err)
+		assert.Equal(t, "unused", h[0].State)
 	})
 }
