@@ -20,7 +20,7 @@ import (
 func Example() {
 	sim, _ := simulate.New(simulate.Config{
 		Zones: []simulate.ZoneConfig{{Servers: 6}}, Seed: 7,
-		PublishDuration: 40 * time.Millisecond, InstallDuration: 60 * time.Millisecond,
+		PublishDuration: 40 * time.Millisecond, InstallDuration: 60 * time.Millisecond, InstallStagger: 5 * time.Millisecond,
 		ServiceLatency: -1, HealthCheckDelay: 10 * time.Millisecond, Tick: 10 * time.Millisecond,
 		Traffic: simulate.Traffic{Rate: 100, Duration: 5 * time.Millisecond},
 	})

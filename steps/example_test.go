@@ -17,7 +17,7 @@ import (
 // lbdrivers) the code is the same.
 func ExampleBalanced() {
 	sim, err := simulate.New(simulate.Config{
-		Seed: 1, PublishDuration: 50 * time.Millisecond, InstallDuration: 80 * time.Millisecond,
+		Seed: 1, PublishDuration: 50 * time.Millisecond, InstallDuration: 80 * time.Millisecond, InstallStagger: 5 * time.Millisecond,
 		ServiceLatency: -1, HealthCheckDelay: 10 * time.Millisecond, Tick: 10 * time.Millisecond,
 		Traffic: simulate.Traffic{Rate: 200, Duration: 5 * time.Millisecond},
 	})
