@@ -28,7 +28,10 @@ const (
 type OSSConfig struct {
 	// File is the managed include file. The driver owns it: the main
 	// configuration includes it inside its http block. It is replaced
-	// atomically; the previous version is kept as File+".prev".
+	// atomically; the previous version is kept as File+".prev". The
+	// temporary files (".<name>.tmp<digits>") and the ".prev" file do not
+	// end like File, so an include glob such as conf.d/*.conf never reads
+	// them.
 	File string
 	// Upstream is the name of the upstream block the file defines.
 	Upstream string
