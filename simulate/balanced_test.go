@@ -19,14 +19,17 @@ import (
 // runBalanced runs steps.Balanced, unchanged, on a simulated farm under
 // load and returns the engine's report and the simulator's, with invariants
 // 6 and 7 checked at the end.
-func runBalanced(t *testing.T, cfg simulate.Config, farmLB bool, tune func(*simulate.Sim, *steps.Config), opts ...runOption) (*farm.Report, simulate.Report, error) {
+func runBalanced(t *testing.T, cfg simulate.Config, lbKind int, tune func(*simulate.Sim, *steps.Config), opts ...runOption) (*farm.Report, simulate.Report, error) {
 	t.Helper()
 	sim, err := simulate.New(cfg)
 	require.NoError(t, err)
 	fc := farm.Config{Zones: farm.AutoSplit(sim.Servers())}
-	if farmLB {
+	switch lbKind {
+	case plainLB:
+		fc.LoadBalancer = sim.PlainLoadBalancer("")
+	case farmLB:
 		fc.LoadBalancer = sim.LoadBalancer("")
-	} else {
+	default:
 		for i := range fc.Zones {
 			fc.Zones[i].LoadBalancer = sim.LoadBalancer(fc.Zones[i].Name)
 		}
@@ -66,6 +69,13 @@ func runBalanced(t *testing.T, cfg simulate.Config, farmLB bool, tune func(*simu
 	return rep, sim.Report(), runErr
 }
 
+// Load balancer shapes for runBalanced.
+const (
+	zoneLBs = iota // one load balancer per zone
+	farmLB         // one load balancer for the farm
+	plainLB        // one load balancer for the farm, without Switcher
+)
+
 type runOption struct{ timeout time.Duration }
 
 // withRunTimeout cancels the plan's run after d.
@@ -78,31 +88,39 @@ func TestBalancedPlanIsSafe(t *testing.T) {
 	shapes := []struct {
 		name   string
 		cfg    simulate.Config
-		farmLB bool
+		lbKind int
 	}{
-		{"2 servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}, Seed: 1}, false},
-		{"3 servers, one farm load balancer", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 3}}, Seed: 2}, true},
+		{"2 servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}, Seed: 1}, zoneLBs},
+		{"3 servers, one farm load balancer", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 3}}, Seed: 2}, farmLB},
 		{"7 servers, long requests", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 7}}, Seed: 3,
-			Traffic: simulate.Traffic{Rate: 60, Duration: 100 * time.Millisecond, MaxDuration: 30 * time.Second}}, false},
-		{"3 zones", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}, {Servers: 5, Rate: 80}, {Servers: 4}}, Seed: 4, Controller: "fe04"}, false},
-		{"2 zones, one farm load balancer", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}, {Servers: 3}}, Seed: 5}, true},
-		{"slow health checks", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 6, HealthCheckDelay: 15 * time.Second}, false},
+			Traffic: simulate.Traffic{Rate: 60, Duration: 100 * time.Millisecond, MaxDuration: 30 * time.Second}}, zoneLBs},
+		{"3 zones", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}, {Servers: 5, Rate: 80}, {Servers: 4}}, Seed: 4, Controller: "fe04"}, zoneLBs},
+		{"2 zones, one farm load balancer", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}, {Servers: 3}}, Seed: 5}, farmLB},
+		{"slow health checks", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 6, HealthCheckDelay: 15 * time.Second}, zoneLBs},
 		{"services not in their defaults", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 8,
 			InitialServices: map[drivers.Service]drivers.ServiceState{
 				drivers.SchedulerService:  {Run: drivers.Running, Startup: drivers.AutomaticDelayedStart},
 				drivers.DeploymentService: {Run: drivers.Running, Startup: drivers.Manual},
-			}}, false},
-		{"60 servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 40}, {Servers: 20}}, Seed: 7, Traffic: simulate.Traffic{Rate: 200}}, false},
+			}}, zoneLBs},
+		{"no Switcher", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}, {Servers: 3}}, Seed: 10, LoadBalancerLatency: 300 * time.Millisecond}, plainLB},
+		{"60 servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 40}, {Servers: 20}}, Seed: 7, Traffic: simulate.Traffic{Rate: 200}}, zoneLBs},
 	}
 	for _, tc := range shapes {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				rep, r, err := runBalanced(t, tc.cfg, tc.farmLB, nil)
+				rep, r, err := runBalanced(t, tc.cfg, tc.lbKind, nil)
 				require.NoError(t, err, r.String())
 				assert.Equal(t, farm.Succeeded, rep.Outcome)
 				assert.Zero(t, r.Failed, r.String())
 				assert.Zero(t, r.TotalViolations(), r.String())
 				assert.Equal(t, []int{1, 2, 3, 4, 5, 6, 7}, r.Checked)
+				for _, z := range r.Zones {
+					assert.Equal(t, tc.lbKind == plainLB, z.NonAtomic)
+					if z.NonAtomic {
+						assert.Positive(t, z.MixedVersionWindow, "two moves leave both versions serving a while")
+					}
+					t.Logf("zone %s: mixed-version window %v, stale after new %d", z.Name, z.MixedVersionWindow, z.StaleAfterNew)
+				}
 				assert.Positive(t, r.ServedByVersion["v1"])
 				assert.Positive(t, r.ServedByVersion["v2"])
 				var marks []string
@@ -154,7 +172,7 @@ func TestBalancedPlanUnderFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				cfg := simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 11}
-				rep, r, err := runBalanced(t, cfg, false, tc.tune)
+				rep, r, err := runBalanced(t, cfg, zoneLBs, tc.tune)
 				assert.Equal(t, tc.outcome, rep.Outcome, "%v", err)
 				assert.Equal(t, tc.failedAt, rep.FailedStep)
 				if tc.outcome == farm.Succeeded {
@@ -178,7 +196,7 @@ func TestBalancedPlanDeterministic(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			cfg := simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 6}, {Servers: 4}}, Seed: 99,
 				Traffic: simulate.Traffic{Rate: 50, Duration: 50 * time.Millisecond, MaxDuration: 8 * time.Second}}
-			_, r, _ = runBalanced(t, cfg, false, func(sim *simulate.Sim, sc *steps.Config) {
+			_, r, _ = runBalanced(t, cfg, zoneLBs, func(sim *simulate.Sim, sc *steps.Config) {
 				// The engine draws retry jitter from one generator shared by
 				// its concurrent actions, in whatever order they retry: turn
 				// it off to compare the simulator alone.
@@ -204,7 +222,7 @@ func TestBalancedPlanCancelledLeavesSafeState(t *testing.T) {
 		Traffic: simulate.Traffic{Rate: 30, Duration: 100 * time.Millisecond, MaxDuration: 5 * time.Second}}
 	var cancelAt []time.Duration
 	synctest.Test(t, func(t *testing.T) {
-		rep, _, err := runBalanced(t, cfg, false, nil)
+		rep, _, err := runBalanced(t, cfg, zoneLBs, nil)
 		require.NoError(t, err)
 		for _, st := range rep.Steps {
 			from, to := st.Started.Sub(rep.Started), st.Finished.Sub(rep.Started)
@@ -215,7 +233,7 @@ func TestBalancedPlanCancelledLeavesSafeState(t *testing.T) {
 	for _, after := range cancelAt {
 		t.Run(after.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				rep, r, err := runBalanced(t, cfg, false, nil, withRunTimeout(after))
+				rep, r, err := runBalanced(t, cfg, zoneLBs, nil, withRunTimeout(after))
 				if err == nil {
 					t.Logf("finished before %v", after)
 				} else {

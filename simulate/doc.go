@@ -67,8 +67,10 @@
 // was started on a server not yet on the release being deployed; (4) a
 // zone had fewer serving, healthy, answering members than the capacity
 // floor (at least one); (5) a client that had been served the new version
-// got the old one on a request that arrived later; the mixed-version
-// window per zone is measured. On demand: (6) [Sim.CheckEndState] and (7)
+// got the old one on a request that arrived later (in a zone driven
+// through [Sim.PlainLoadBalancer], which cannot switch in one transaction,
+// such requests are only counted); the mixed-version window per zone is
+// measured. On demand: (6) [Sim.CheckEndState] and (7)
 // [Sim.CheckSafeState]. Failures caused by injected crashes are counted but
 // are not violations of invariant 1.
 //

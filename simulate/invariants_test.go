@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -177,34 +178,48 @@ func TestInvariant4CrashCountsCapacity(t *testing.T) {
 }
 
 func TestInvariant5AndMixedWindow(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}, Traffic: simulate.Traffic{Rate: 50}})
-		require.NoError(t, err)
-		ctx := t.Context()
-		lb := sim.LoadBalancer("default")
-		require.NoError(t, sim.Start(ctx))
-		stopAll(t, sim, drivers.SchedulerService, "fe01", "fe02")
-		require.NoError(t, lb.SetState(ctx, drivers.Draining, "fe01"))
-		time.Sleep(time.Second)
-		require.NoError(t, lb.SetState(ctx, drivers.Out, "fe01"))
-		stopAll(t, sim, drivers.DeploymentService, "fe02")
-		_, err = sim.Platform().StartDeployment(ctx, rel2)
-		require.NoError(t, err)
-		time.Sleep(4 * time.Minute)
-		assert.Zero(t, sim.Report().TotalViolations())
-		// Both versions serve for 30 s: clients flip between them.
-		require.NoError(t, lb.SetState(ctx, drivers.Serving, "fe01"))
-		time.Sleep(30 * time.Second)
-		require.NoError(t, lb.Switch(ctx, []string{"fe01"}, []string{"fe02"}))
-		time.Sleep(10 * time.Second)
-		sim.Stop()
-		r := sim.Report()
-		assert.Positive(t, r.StaleAfterNew)
-		assert.NotEmpty(t, r.ViolationsOf(5))
-		assert.Equal(t, 30*time.Second, r.Zones[0].MixedVersionWindow)
-		assert.Equal(t, r.StaleAfterNew, r.Zones[0].StaleAfterNew)
-		assert.Zero(t, r.Failed)
-	})
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plain=%t", plain), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}, Traffic: simulate.Traffic{Rate: 50}})
+				require.NoError(t, err)
+				ctx := t.Context()
+				var lb drivers.LoadBalancer = sim.LoadBalancer("default")
+				if plain {
+					lb = sim.PlainLoadBalancer("default")
+					_, isSwitcher := lb.(drivers.Switcher)
+					assert.False(t, isSwitcher)
+				}
+				require.NoError(t, sim.Start(ctx))
+				stopAll(t, sim, drivers.SchedulerService, "fe01", "fe02")
+				require.NoError(t, lb.SetState(ctx, drivers.Draining, "fe01"))
+				time.Sleep(time.Second)
+				require.NoError(t, lb.SetState(ctx, drivers.Out, "fe01"))
+				stopAll(t, sim, drivers.DeploymentService, "fe02")
+				_, err = sim.Platform().StartDeployment(ctx, rel2)
+				require.NoError(t, err)
+				time.Sleep(4 * time.Minute)
+				assert.Zero(t, sim.Report().TotalViolations())
+				// Both versions serve for 30 s: clients flip between them.
+				require.NoError(t, lb.SetState(ctx, drivers.Serving, "fe01"))
+				time.Sleep(30 * time.Second)
+				require.NoError(t, lb.SetState(ctx, drivers.Draining, "fe02"))
+				time.Sleep(10 * time.Second)
+				sim.Stop()
+				r := sim.Report()
+				assert.Positive(t, r.StaleAfterNew)
+				assert.Equal(t, r.StaleAfterNew, r.Zones[0].StaleAfterNew)
+				assert.Equal(t, plain, r.Zones[0].NonAtomic)
+				if plain {
+					assert.Empty(t, r.ViolationsOf(5), "measured, not a violation, without an atomic switch")
+				} else {
+					assert.NotEmpty(t, r.ViolationsOf(5))
+				}
+				assert.Equal(t, 30*time.Second, r.Zones[0].MixedVersionWindow)
+				assert.Zero(t, r.Failed)
+			})
+		})
+	}
 }
 
 func TestInvariant6EndState(t *testing.T) {

@@ -43,6 +43,35 @@ func (s *Sim) LoadBalancer(zone string) *LoadBalancer {
 	return lb
 }
 
+// PlainLoadBalancer returns the load balancer of zone (every zone when
+// empty) without the [drivers.Switcher] capability, as a load balancer that
+// cannot swap two groups in one transaction (AWS ALB, open-source NGINX).
+// A zone driven through it is marked non-atomic: clients served the old
+// version after the new one are counted and the mixed-version window is
+// measured, but they are not violations of invariant 5.
+func (s *Sim) PlainLoadBalancer(zone string) drivers.LoadBalancer {
+	lb := s.LoadBalancer(zone)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, z := range s.zones {
+		if zone == "" || z.name == zone {
+			z.nonAtomic = true
+		}
+	}
+	return plainLoadBalancer{lb: lb}
+}
+
+// plainLoadBalancer hides Switch.
+type plainLoadBalancer struct{ lb *LoadBalancer }
+
+func (p plainLoadBalancer) SetState(ctx context.Context, state drivers.MemberState, members ...string) error {
+	return p.lb.SetState(ctx, state, members...)
+}
+
+func (p plainLoadBalancer) Status(ctx context.Context, members ...string) ([]drivers.MemberStatus, error) {
+	return p.lb.Status(ctx, members...)
+}
+
 // members resolves names to servers of this load balancer. The caller holds
 // s.mu.
 func (lb *LoadBalancer) members(names []string) ([]*server, error) {

@@ -61,8 +61,11 @@ type ZoneReport struct {
 	MixedVersionWindow time.Duration `json:"mixed_version_window"`
 	// StaleAfterNew counts requests served the old version to a client
 	// that had already been served the new one (invariant 5).
-	StaleAfterNew int             `json:"stale_after_new"`
-	Timeline      []TimelinePoint `json:"timeline"`
+	StaleAfterNew int `json:"stale_after_new"`
+	// NonAtomic is true for a zone driven through [Sim.PlainLoadBalancer]:
+	// its StaleAfterNew requests are measured, not violations.
+	NonAtomic bool            `json:"non_atomic,omitempty"`
+	Timeline  []TimelinePoint `json:"timeline"`
 	// Traffic counts the zone's requests per Config.SampleInterval, from
 	// the start of the simulation: for drawing load and failures over time.
 	Traffic []TrafficSample `json:"traffic"`
@@ -282,6 +285,7 @@ func (s *Sim) Report() Report {
 		zr.ByServer = maps.Clone(zr.ByServer)
 		zr.MixedVersionWindow = z.mixedWindow(s.clock)
 		zr.StaleAfterNew = z.staleServed
+		zr.NonAtomic = z.nonAtomic
 		zr.Traffic = make([]TrafficSample, len(z.samples))
 		for i, sm := range z.samples {
 			sm.Served = maps.Clone(sm.Served)

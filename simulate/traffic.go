@@ -39,7 +39,8 @@ type zone struct {
 	clients map[int]*client
 	rr      int
 
-	routable []*server // serving and (per the load balancer) healthy
+	routable  []*server // serving and (per the load balancer) healthy
+	nonAtomic bool      // driven through PlainLoadBalancer: invariant 5 measured only
 
 	floorBad    bool
 	mixedSince  time.Time
@@ -170,6 +171,9 @@ func (s *Sim) complete(r *request) {
 	if !c.firstNew.IsZero() && r.arrival.After(c.firstNew) {
 		z.staleServed++
 		s.stats.staleServed++
+		if z.nonAtomic {
+			return
+		}
 		s.violate(5, z.name, r.server.name, fmt.Sprintf("client %d served %s after it was served %s (request arrived %v after)",
 			r.client, r.version, s.newVersion, r.arrival.Sub(c.firstNew)))
 	}
