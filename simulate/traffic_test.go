@@ -2,6 +2,7 @@ package simulate_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -166,5 +167,26 @@ func TestStopKeepsArrivalsUpToNow(t *testing.T) {
 		time.Sleep(100 * time.Second)
 		sim.Stop()
 		assert.InDelta(t, 10000, sim.Report().Requests, 400)
+	})
+}
+
+func TestReportJSON(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}, HealthCheckDelay: -1})
+		require.NoError(t, err)
+		require.NoError(t, sim.Start(t.Context()))
+		sim.Mark("drain")
+		require.NoError(t, sim.LoadBalancer("").SetState(t.Context(), drivers.Out, "fe01", "fe02"))
+		time.Sleep(2 * time.Second)
+		sim.Stop()
+		r := sim.Report()
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		var back simulate.Report
+		require.NoError(t, json.Unmarshal(b, &back))
+		assert.Equal(t, r.String(), back.String())
+		assert.Equal(t, r.Zones[0].Timeline, back.Zones[0].Timeline)
+		assert.Equal(t, []simulate.Mark{{Label: "drain"}}, back.Marks)
+		assert.Positive(t, back.ViolationCounts[4])
 	})
 }
