@@ -1,0 +1,146 @@
+package spec
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/steps"
+)
+
+// Drivers replaces what Build would construct from the spec, for tests (a
+// simulated farm) and for programs that bring their own drivers; and carries
+// what a spec file cannot say (the observer, the logger). Every nil field
+// means "build it from the spec".
+type Drivers struct {
+	// LoadBalancer returns the load balancer of a zone (farm.DefaultZone
+	// for a spec without zones). Nil, or a nil result, means the spec's.
+	LoadBalancer func(zone string) drivers.LoadBalancer
+	// Services, Platform and Prober replace the WinRM, LifeTime and HTTP
+	// probe drivers.
+	Services drivers.ServiceController
+	Platform drivers.PlatformClient
+	Prober   drivers.Prober
+	// Observer receives the run's events (a progress.Terminal,
+	// farm.SlogObserver...). Nil means none.
+	Observer farm.Observer
+	// Logger is handed to the drivers built from the spec. Nil discards.
+	Logger *slog.Logger
+}
+
+// Build constructs the drivers the spec describes and returns the farm and
+// the balanced plan over it, with the journal and its lock set when the spec
+// names a journal. It only calls constructors: nothing is contacted, and the
+// journal file is created by the run's first record, not here.
+func (s *Spec) Build(ctx context.Context) (*farm.Farm, *farm.Plan, error) {
+	return s.BuildWith(ctx, Drivers{})
+}
+
+// BuildWith is Build with some drivers replaced (see Drivers).
+func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan, error) {
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	zones := s.layout()
+	built := map[*LoadBalancer]drivers.LoadBalancer{}
+	cfg := farm.Config{CapacityFloor: s.CapacityFloor}
+	for _, z := range zones {
+		zs := z.spec
+		if d.LoadBalancer != nil {
+			zs.LoadBalancer = d.LoadBalancer(zs.Name)
+		}
+		if zs.LoadBalancer == nil && z.lb != nil {
+			lb, ok := built[z.lb]
+			if !ok {
+				var err error
+				if lb, err = newLoadBalancer(ctx, z.lb, s.serversFrontedBy(zones, z.lb), log); err != nil {
+					return nil, nil, fmt.Errorf("zone %s: %w", zs.Name, err)
+				}
+				built[z.lb] = lb
+			}
+			zs.LoadBalancer = lb
+		}
+		cfg.Zones = append(cfg.Zones, zs)
+	}
+	f, err := farm.New(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := steps.Config{
+		Services: d.Services,
+		Platform: d.Platform,
+		Prober:   d.Prober,
+		Release:  s.release(),
+		Plan: farm.PlanConfig{
+			Concurrency: s.Concurrency,
+			Retry:       s.Retry.policy(),
+			StepTimeout: s.Timeouts.Step.D(),
+			Observer:    d.Observer,
+			OnFailure:   farm.FailurePolicy(s.OnFailure),
+		},
+		PollInterval:       s.Timeouts.PollInterval.D(),
+		DeployPollInterval: s.Timeouts.DeployPollInterval.D(),
+		ProgressInterval:   s.Timeouts.ProgressInterval.D(),
+		DrainTimeout:       s.Timeouts.Drain.D(),
+		FailOnDrainTimeout: s.FailOnDrainTimeout,
+		DrainPeriod:        s.Timeouts.DrainPeriod.D(),
+		HealthTimeout:      s.Timeouts.Health.D(),
+		ConfirmDelay:       s.Timeouts.ConfirmDelay.D(),
+		PublishTimeout:     s.Timeouts.Publish.D(),
+		InstallTimeout:     s.Timeouts.Install.D(),
+	}
+	if s.Platform != nil {
+		sc.ContinuePrepared = s.Platform.ContinuePrepared
+	}
+	if s.Journal != "" {
+		sc.Plan.Journal = fileJournal{path: s.Journal}
+		sc.Plan.Locker = farm.FileLock{Path: s.Journal + ".lock"}
+	}
+	if sc.Services == nil {
+		if sc.Services, err = newServices(s.Services, log); err != nil {
+			return nil, nil, err
+		}
+	}
+	if sc.Platform == nil {
+		if sc.Platform, err = newPlatform(s.Platform, s.Release, log); err != nil {
+			return nil, nil, err
+		}
+	}
+	if sc.Prober == nil {
+		if sc.Prober, err = newProber(s.Probe, log); err != nil {
+			return nil, nil, err
+		}
+	}
+	plan, err := steps.Balanced(f, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, plan, nil
+}
+
+func (s *Spec) release() drivers.Release {
+	rel := drivers.Release{Version: s.Release.Version, Notes: s.Release.Notes}
+	for _, a := range s.Release.Applications {
+		rel.Applications = append(rel.Applications, drivers.Application{Name: a.Name, Version: a.Version})
+	}
+	return rel
+}
+
+// fileJournal appends each record to the journal file, opening and closing
+// it around every record, so that a built plan holds no open file.
+type fileJournal struct{ path string }
+
+func (j fileJournal) Append(rec farm.JournalRecord) error {
+	fj, err := farm.OpenJournal(j.path)
+	if err != nil {
+		return err
+	}
+	if err := fj.Append(rec); err != nil {
+		_ = fj.Close()
+		return err
+	}
+	return fj.Close()
+}

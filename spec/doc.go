@@ -1,0 +1,2 @@
+// Package spec reads a farm spec file.
+package spec

@@ -1,0 +1,186 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// ErrInvalid is wrapped by every error Load and Parse return for a spec that
+// cannot be used: bad YAML, an unknown key, a missing or wrong value, an
+// unresolvable secret.
+var ErrInvalid = errors.New("invalid farm spec")
+
+// Error is one problem of a spec, at a line (and column, when known) of the
+// file. Load and Parse return one *Error, or several joined with errors.Join;
+// each wraps ErrInvalid. Messages never hold a secret's value.
+type Error struct {
+	// Source is the file name given to Load (or WithSource), else "spec".
+	Source string
+	// Line and Column locate the offending node, counting from 1.
+	Line, Column int
+	// Msg says what is wrong and what was expected.
+	Msg string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error returns "source:line:col: message".
+func (e *Error) Error() string {
+	src := e.Source
+	if src == "" {
+		src = "spec"
+	}
+	switch {
+	case e.Line > 0 && e.Column > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", src, e.Line, e.Column, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", src, e.Line, e.Msg)
+	}
+	return src + ": " + e.Msg
+}
+
+// Unwrap returns ErrInvalid and the underlying error.
+func (e *Error) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrInvalid, e.Err}
+	}
+	return []error{ErrInvalid}
+}
+
+// Option tunes Load and Parse.
+type Option func(*options)
+
+type options struct {
+	lookupEnv func(string) (string, bool)
+	logger    *slog.Logger
+	source    string
+	baseDir   string
+}
+
+// WithLookupEnv replaces os.LookupEnv for {env: NAME} secrets (tests,
+// or a secret store that fills an environment of its own).
+func WithLookupEnv(f func(name string) (string, bool)) Option {
+	return func(o *options) { o.lookupEnv = f }
+}
+
+// WithLogger logs the spec's warnings (inline secrets, TLS verification
+// off) at Warn. Nil discards them; they are in Spec.Warnings either way.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithSource names the spec in errors (Load uses the file path) and sets the
+// directory relative paths are taken from (Parse defaults to the current
+// directory).
+func WithSource(name, baseDir string) Option {
+	return func(o *options) { o.source, o.baseDir = name, baseDir }
+}
+
+// Load reads, decodes and validates the spec file at path. Relative paths in
+// it (journal, secret files, CA files) are taken from the file's directory.
+// Secrets are resolved now; nothing is contacted.
+func Load(path string, opts ...Option) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return Parse(data, append([]Option{WithSource(path, filepath.Dir(path))}, opts...)...)
+}
+
+// Parse decodes and validates a spec. Decoding is strict: an unknown key,
+// a duplicate key or a value of the wrong type is an error at its line.
+func Parse(data []byte, opts ...Option) (*Spec, error) {
+	o := options{lookupEnv: os.LookupEnv, source: "spec", baseDir: "."}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, o.positioned(err)
+	}
+	var s Spec
+	if err := yaml.UnmarshalWithOptions(data, &s, yaml.Strict()); err != nil {
+		return nil, o.positioned(err)
+	}
+	s.Source = o.source
+	v := &validator{opts: &o, file: file, spec: &s}
+	v.validate()
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	for _, w := range s.Warnings {
+		o.logger.Warn("farm spec: " + w)
+	}
+	return &s, nil
+}
+
+// positioned turns a decoding error into an *Error with its line, without the
+// source excerpt goccy adds (which could show an inline secret nearby).
+func (o *options) positioned(err error) error {
+	var own *Error
+	if errors.As(err, &own) {
+		own.Source = o.source
+		return own
+	}
+	var ye yaml.Error
+	if errors.As(err, &ye) && ye.GetToken() != nil {
+		p := ye.GetToken().Position
+		return &Error{Source: o.source, Line: p.Line, Column: p.Column, Msg: ye.GetMessage()}
+	}
+	return &Error{Source: o.source, Msg: err.Error(), Err: err}
+}
+
+// at returns the line and column of the node at path ("$.zones[1].loaded"),
+// or of its closest ancestor that exists.
+func at(file *ast.File, path string) (line, col int) {
+	for path != "" && path != "$" {
+		if p, err := yaml.PathString(path); err == nil {
+			if n, err := p.FilterFile(file); err == nil && n != nil {
+				pos := n.GetToken().Position
+				return pos.Line, pos.Column
+			}
+		}
+		path = parentPath(path)
+	}
+	return 1, 0
+}
+
+// parentPath drops the last ".key" or "[i]" of a path.
+func parentPath(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i <= 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// yamlKeys lists the yaml keys of a struct's fields.
+func yamlKeys(v any) []string {
+	t := reflect.TypeOf(v)
+	var keys []string
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag != "" && tag != "-" {
+			keys = append(keys, tag)
+		}
+	}
+	return keys
+}
+
+// resolvePath makes a path relative to the spec's directory.
+func (o *options) resolvePath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(o.baseDir, p)
+}

@@ -1,0 +1,476 @@
+package spec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// validator checks a decoded spec, collecting every problem with its line.
+type validator struct {
+	opts *options
+	file *ast.File
+	spec *Spec
+	errs []error
+}
+
+const maxErrors = 20
+
+func (v *validator) errorf(path, format string, args ...any) {
+	line, col := at(v.file, path)
+	v.errorAt(line, col, nil, format, args...)
+}
+
+func (v *validator) errorAt(line, col int, cause error, format string, args ...any) {
+	if len(v.errs) < maxErrors {
+		v.errs = append(v.errs, &Error{Source: v.opts.source, Line: line, Column: col, Msg: fmt.Sprintf(format, args...), Err: cause})
+	}
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	line, _ := at(v.file, path)
+	v.spec.Warnings = append(v.spec.Warnings, fmt.Sprintf("%s:%d: %s", v.opts.source, line, fmt.Sprintf(format, args...)))
+}
+
+func (v *validator) err() error {
+	switch len(v.errs) {
+	case 0:
+		return nil
+	case 1:
+		return v.errs[0]
+	}
+	return errors.Join(v.errs...)
+}
+
+func (v *validator) validate() {
+	s := v.spec
+	v.release()
+	v.servers()
+	v.zones()
+	v.loadBalancers()
+	v.drivers()
+	switch s.OnFailure {
+	case "", string(farm.Halt), string(farm.Rollback):
+	default:
+		v.errorf("$.on_failure", "on_failure %q: want halt or rollback", s.OnFailure)
+	}
+	if s.Concurrency < 0 {
+		v.errorf("$.concurrency", "concurrency %d: want zero (the default) or more", s.Concurrency)
+	}
+	if s.CapacityFloor > 1 {
+		v.errorf("$.capacity_floor", "capacity_floor %v: want a share between 0 and 1", s.CapacityFloor)
+	}
+	if r := s.Retry; r.MaxAttempts < 0 || r.Multiplier < 0 || r.Jitter > 1 {
+		v.errorf("$.retry", "retry: want max_attempts >= 0, multiplier >= 0 and jitter <= 1")
+	}
+	s.Journal = v.opts.resolvePath(s.Journal)
+	if len(v.errs) == 0 {
+		v.farm()
+	}
+	if len(v.errs) == 0 {
+		v.constructors()
+	}
+}
+
+func (v *validator) release() {
+	r := v.spec.Release
+	if r.Version == "" {
+		v.errorf("$.release.version", "release: no version: want the version the application reports once deployed")
+	}
+	for i, a := range r.Applications {
+		if a.Name == "" || a.Version == "" {
+			v.errorf(fmt.Sprintf("$.release.applications[%d]", i), "release application: want a name and a version")
+		}
+	}
+}
+
+func (v *validator) servers() {
+	if len(v.spec.Servers) == 0 {
+		v.errorf("$.servers", "servers: none: want the farm's front-end servers")
+		return
+	}
+	first := map[string]int{}
+	controller := -1
+	for i, sv := range v.spec.Servers {
+		path := fmt.Sprintf("$.servers[%d]", i)
+		if sv.Name == "" {
+			v.errorf(path, "server: no name")
+			continue
+		}
+		if j, dup := first[sv.Name]; dup {
+			line, _ := at(v.file, fmt.Sprintf("$.servers[%d].name", j))
+			v.errorf(path+".name", "server %s is listed twice (first at line %d): want each server once", sv.Name, line)
+			continue
+		}
+		first[sv.Name] = i
+		if sv.Controller {
+			if controller >= 0 {
+				v.errorf(path+".controller", "server %s: a second Deployment Controller (%s is one): want at most one controller: true", sv.Name, v.spec.Servers[controller].Name)
+			}
+			controller = i
+		}
+		if err := checkServer(sv.farmServer("")); err != nil {
+			field := ".name"
+			switch msg := err.Error(); {
+			case strings.Contains(msg, "address"):
+				field = ".address"
+			case strings.Contains(msg, "member"):
+				field = ".member"
+			}
+			line, col := at(v.file, path+field)
+			v.errorAt(line, col, err, "%s", farmMessage(err))
+		}
+	}
+}
+
+// zones checks that every server is in exactly one group of one zone.
+func (v *validator) zones() {
+	s := v.spec
+	known := map[string]int{}
+	for i, sv := range s.Servers {
+		if _, dup := known[sv.Name]; !dup {
+			known[sv.Name] = i
+		}
+	}
+	if len(s.Zones) == 0 {
+		return // one zone of every server, split automatically
+	}
+	type place struct {
+		where string
+		line  int
+	}
+	placed := map[string]place{}
+	zoneLine := map[string]int{}
+	for i, z := range s.Zones {
+		zpath := fmt.Sprintf("$.zones[%d]", i)
+		name := z.Name
+		if name == "" {
+			name = farm.DefaultZone
+		}
+		if l, dup := zoneLine[name]; dup {
+			v.errorf(zpath, "zone %s is listed twice (first at line %d): want each zone once", name, l)
+		}
+		zoneLine[name], _ = at(v.file, zpath)
+		lists := map[string][]string{}
+		switch z.Split {
+		case SplitAuto:
+			if len(z.Updating) > 0 || len(z.Loaded) > 0 {
+				v.errorf(zpath+".split", "zone %s: split: auto with updating/loaded lists: want one or the other", name)
+			}
+			if len(z.Servers) == 0 {
+				v.errorf(zpath, "zone %s: split: auto but no servers: want servers: listing the zone's servers", name)
+			}
+			lists["servers"] = z.Servers
+		case "":
+			if len(z.Servers) > 0 {
+				v.errorf(zpath+".servers", "zone %s: servers: is only for split: auto: want updating: and loaded: lists", name)
+			}
+			if len(z.Updating) == 0 {
+				v.errorf(zpath, "zone %s has no updating group: want updating: listing at least one server, or split: auto", name)
+			}
+			if len(z.Loaded) == 0 {
+				v.errorf(zpath, "zone %s has no loaded group: want loaded: listing at least one server, or split: auto", name)
+			}
+			lists["updating"], lists["loaded"] = z.Updating, z.Loaded
+		default:
+			v.errorf(zpath+".split", "zone %s: split %q: want auto (or no split and updating:/loaded: lists)", name, z.Split)
+		}
+		for _, key := range []string{"updating", "loaded", "servers"} {
+			for j, n := range lists[key] {
+				ipath := fmt.Sprintf("%s.%s[%d]", zpath, key, j)
+				idx, ok := known[n]
+				switch {
+				case !ok:
+					v.errorf(ipath, "zone %s: unknown server %q: want a name from servers:", name, n)
+					continue
+				case placed[n].where != "":
+					v.errorf(ipath, "server %s is listed twice: already in %s (line %d): want each server in one group of one zone", n, placed[n].where, placed[n].line)
+					continue
+				case key == "loaded" && s.Servers[idx].Controller:
+					v.errorf(ipath, "zone %s: server %s is the Deployment Controller but is in the loaded group: want it in updating", name, n)
+				}
+				l, _ := at(v.file, ipath)
+				placed[n] = place{where: fmt.Sprintf("zone %s %s", name, key), line: l}
+			}
+		}
+	}
+	for i, sv := range s.Servers {
+		if _, ok := placed[sv.Name]; !ok && sv.Name != "" {
+			v.errorf(fmt.Sprintf("$.servers[%d]", i), "server %s is in no zone: want it listed in one zone's updating, loaded or servers", sv.Name)
+		}
+	}
+}
+
+// loadBalancers checks that every zone has a load balancer and that each
+// block has its required settings.
+func (v *validator) loadBalancers() {
+	s := v.spec
+	if s.LoadBalancer != nil {
+		v.loadBalancer("$.load_balancer", s.LoadBalancer)
+	}
+	if len(s.Zones) == 0 && s.LoadBalancer == nil {
+		v.errorf("$", "no load_balancer: want a load_balancer block with a kind (%s)", strings.Join(Kinds(), ", "))
+	}
+	for i, z := range s.Zones {
+		zpath := fmt.Sprintf("$.zones[%d]", i)
+		if z.LoadBalancer != nil {
+			v.loadBalancer(zpath+".load_balancer", z.LoadBalancer)
+		} else if s.LoadBalancer == nil {
+			v.errorf(zpath, "zone %s: no load balancer: want load_balancer in the zone or at the top of the spec", z.Name)
+		}
+	}
+}
+
+func (v *validator) loadBalancer(path string, lb *LoadBalancer) {
+	need := func(key, val string) {
+		if val == "" {
+			v.errorf(path, "load_balancer kind %s: no %s: want it set", lb.Kind, key)
+		}
+	}
+	names := map[string]bool{}
+	for _, sv := range v.spec.Servers {
+		names[sv.Name] = true
+	}
+	checkAddresses := func(m map[string]string) {
+		for n := range m {
+			if !names[n] {
+				v.errorf(path+".addresses", "load_balancer addresses: unknown server %q: want names from servers:", n)
+			}
+		}
+	}
+	switch {
+	case lb.HAProxy != nil:
+		need("address", lb.HAProxy.Address)
+		need("backend", lb.HAProxy.Backend)
+	case lb.NGINX != nil:
+		need("file", lb.NGINX.File)
+		need("upstream", lb.NGINX.Upstream)
+		need("main_config", lb.NGINX.MainConfig)
+		checkAddresses(lb.NGINX.Addresses)
+		lb.NGINX.File = v.opts.resolvePath(lb.NGINX.File)
+		lb.NGINX.MainConfig = v.opts.resolvePath(lb.NGINX.MainConfig)
+	case lb.NGINXPlus != nil:
+		need("endpoint", lb.NGINXPlus.Endpoint)
+		need("upstream", lb.NGINXPlus.Upstream)
+		checkAddresses(lb.NGINXPlus.Addresses)
+		if !lb.NGINXPlus.Password.IsZero() || lb.NGINXPlus.Username != "" {
+			need("username", lb.NGINXPlus.Username)
+			v.secret(path+".password", &lb.NGINXPlus.Password)
+		}
+		v.caFile(path+".ca_cert", &lb.NGINXPlus.CACert)
+	case lb.F5 != nil:
+		need("url", lb.F5.URL)
+		need("username", lb.F5.Username)
+		need("pool", lb.F5.Pool)
+		v.secret(path+".password", &lb.F5.Password)
+		v.caFile(path+".ca_cert", &lb.F5.CACert)
+		if lb.F5.Insecure {
+			v.warnf(path+".insecure", "load_balancer f5: TLS certificate verification is off")
+		}
+	case lb.ALB != nil:
+		if !strings.HasPrefix(lb.ALB.TargetGroupARN, "arn:") {
+			v.errorf(path+".target_group_arn", "load_balancer kind alb: target_group_arn %q: want the target group's ARN (arn:aws:elasticloadbalancing:...)", lb.ALB.TargetGroupARN)
+		}
+	}
+}
+
+// drivers checks the services, platform and probe blocks.
+func (v *validator) drivers() {
+	s := v.spec
+	if c := s.Services; c == nil {
+		v.errorf("$", "no services: want a services block with the WinRM username and password")
+	} else {
+		if c.Username == "" {
+			v.errorf("$.services", "services: no username: want the Windows account that controls the services")
+		}
+		v.secret("$.services.password", &c.Password)
+		v.caFile("$.services.ca_cert", &c.CACert)
+		for role := range c.ServiceNames {
+			switch drivers.Service(role) {
+			case drivers.SchedulerService, drivers.DeploymentService, drivers.DeploymentControllerService:
+			default:
+				v.errorf("$.services.service_names", "services: service_names role %q: want scheduler, deployment or deployment-controller", role)
+			}
+		}
+		if c.Insecure {
+			v.warnf("$.services.insecure", "services: TLS certificate verification is off")
+		}
+	}
+	if c := s.Platform; c == nil {
+		v.errorf("$", "no platform: want a platform block with the LifeTime url, token and environments")
+	} else {
+		for key, val := range map[string]string{"url": c.URL, "source_environment": c.SourceEnvironment, "target_environment": c.TargetEnvironment} {
+			if val == "" {
+				v.errorf("$.platform", "platform: no %s: want it set", key)
+			}
+		}
+		v.secret("$.platform.token", &c.Token)
+		v.caFile("$.platform.ca_cert", &c.CACert)
+		if c.Insecure {
+			v.warnf("$.platform.insecure", "platform: TLS certificate verification is off")
+		}
+	}
+	if c := s.Probe; c != nil {
+		v.caFile("$.probe.ca_cert", &c.CACert)
+		if c.Insecure {
+			v.warnf("$.probe.insecure", "probe: TLS certificate verification is off")
+		}
+	}
+}
+
+// secret resolves a required secret reference.
+func (v *validator) secret(path string, sec *Secret) {
+	line, col := sec.line, sec.col
+	if line == 0 {
+		line, col = at(v.file, path)
+	}
+	key := path[strings.LastIndex(path, ".")+1:]
+	switch {
+	case sec.Inline:
+		if !v.spec.AllowInlineSecrets {
+			v.errorAt(line, col, nil, "%s is written inline: refused; want {env: NAME} or {file: PATH} (or allow_inline_secrets: true)", key)
+			sec.Value = drivers.Secret{}
+			return
+		}
+		v.spec.Warnings = append(v.spec.Warnings, fmt.Sprintf("%s:%d: %s is written inline in the spec: prefer {env: NAME} or {file: PATH}", v.opts.source, line, key))
+	case sec.Env != "":
+		val, ok := v.opts.lookupEnv(sec.Env)
+		if !ok || val == "" {
+			v.errorAt(line, col, nil, "%s: environment variable %s is not set: want it to hold the secret", key, sec.Env)
+			return
+		}
+		sec.Value = drivers.NewSecret(val)
+	case sec.File != "":
+		sec.File = v.opts.resolvePath(sec.File)
+		b, err := os.ReadFile(sec.File)
+		if err != nil {
+			v.errorAt(line, col, err, "%s: cannot read secret file: %v", key, err)
+			return
+		}
+		val := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if val == "" {
+			v.errorAt(line, col, nil, "%s: secret file %s is empty", key, sec.File)
+			return
+		}
+		sec.Value = drivers.NewSecret(val)
+	default:
+		v.errorAt(line, col, nil, "no %s: want %s: {env: NAME} or {file: PATH}", key, key)
+	}
+}
+
+// caFile resolves a CA bundle path and checks it can be read.
+func (v *validator) caFile(path string, p *string) {
+	if *p == "" {
+		return
+	}
+	*p = v.opts.resolvePath(*p)
+	if _, err := readPEM(*p); err != nil {
+		v.errorf(path, "%v", err)
+	}
+}
+
+// farm checks the layout as farm.New will: zone by zone (capacity floor,
+// names), then the whole farm (members shared across zones).
+func (v *validator) farm() {
+	s := v.spec
+	zones := s.layout()
+	lbs := map[*LoadBalancer]drivers.LoadBalancer{}
+	cfg := farm.Config{CapacityFloor: s.CapacityFloor}
+	for i, z := range zones {
+		zs := z.spec
+		if lbs[z.lb] == nil {
+			lbs[z.lb] = placeholder{id: len(lbs)}
+		}
+		zs.LoadBalancer = lbs[z.lb]
+		if _, err := farm.New(farm.Config{Zones: []farm.ZoneSpec{zs}, CapacityFloor: s.CapacityFloor}); err != nil {
+			path := "$.servers"
+			if len(s.Zones) > 0 {
+				path = fmt.Sprintf("$.zones[%d]", i)
+			}
+			line, col := at(v.file, path)
+			v.errorAt(line, col, err, "%s", farmMessage(err))
+			return
+		}
+		cfg.Zones = append(cfg.Zones, zs)
+	}
+	if _, err := farm.New(cfg); err != nil {
+		line, col := at(v.file, "$.zones")
+		v.errorAt(line, col, err, "%s", farmMessage(err))
+	}
+}
+
+// constructors builds every driver once, so that what a driver refuses is
+// reported at the line of its block, now rather than at Build. The ALB driver
+// is left to Build: its constructor reads the AWS configuration.
+func (v *validator) constructors() {
+	s := v.spec
+	zones := s.layout()
+	check := func(path string, err error) {
+		if err != nil {
+			line, col := at(v.file, path)
+			v.errorAt(line, col, err, "%v", err)
+		}
+	}
+	seen := map[*LoadBalancer]bool{}
+	for i, z := range zones {
+		if z.lb == nil || z.lb.ALB != nil || seen[z.lb] {
+			continue
+		}
+		seen[z.lb] = true
+		path := "$.load_balancer"
+		if len(s.Zones) > 0 && s.Zones[i].LoadBalancer != nil {
+			path = fmt.Sprintf("$.zones[%d].load_balancer", i)
+		}
+		_, err := newLoadBalancer(context.Background(), z.lb, s.serversFrontedBy(zones, z.lb), nil)
+		check(path, err)
+	}
+	_, err := newServices(s.Services, nil)
+	check("$.services", err)
+	_, err = newPlatform(s.Platform, s.Release, nil)
+	check("$.platform", err)
+	_, err = newProber(s.Probe, nil)
+	check("$.probe", err)
+}
+
+// checkServer checks one server's name, address and member as farm.New
+// does, by building a farm of it and a peer.
+func checkServer(s farm.Server) error {
+	peer := farm.Server{Name: "a"}
+	for _, n := range []string{"a", "b", "c"} {
+		if n != s.Name && n != s.MemberID() {
+			peer.Name = n
+			break
+		}
+	}
+	s.DeploymentController = false
+	_, err := farm.New(farm.Config{
+		Zones:         []farm.ZoneSpec{{Updating: []farm.Server{s}, Loaded: []farm.Server{peer}}},
+		LoadBalancer:  placeholder{},
+		CapacityFloor: -1,
+	})
+	return err
+}
+
+// farmMessage drops the "invalid farm: " prefix of farm.New's errors.
+func farmMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), farm.ErrInvalidFarm.Error()+": ")
+}
+
+// placeholder stands for a load balancer while the layout is checked; it is
+// never called.
+type placeholder struct{ id int }
+
+func (placeholder) SetState(context.Context, drivers.MemberState, ...string) error {
+	return drivers.ErrUnimplemented
+}
+
+func (placeholder) Status(context.Context, ...string) ([]drivers.MemberStatus, error) {
+	return nil, drivers.ErrUnimplemented
+}
