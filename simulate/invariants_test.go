@@ -174,6 +174,9 @@ func TestInvariant4CrashCountsCapacity(t *testing.T) {
 		assert.Empty(t, sim.Report().ViolationsOf(4))
 		require.NoError(t, sim.Crash("fe01", time.Minute))
 		assert.Len(t, sim.Report().ViolationsOf(4), 1, "a crashed last member leaves no capacity")
+		time.Sleep(5 * time.Minute)
+		assert.Equal(t, time.Minute+simulate.DefaultHealthCheckDelay, sim.Report().Zones[0].BelowFloor,
+			"down a minute, then back once the health checks see it")
 	})
 }
 

@@ -59,6 +59,9 @@ type ZoneReport struct {
 	// MixedVersionWindow is how long new requests could reach members
 	// running different versions.
 	MixedVersionWindow time.Duration `json:"mixed_version_window"`
+	// BelowFloor is how long the zone had fewer serving, healthy members
+	// than its capacity floor (invariant 4).
+	BelowFloor time.Duration `json:"below_floor"`
 	// StaleAfterNew counts requests served the old version to a client
 	// that had already been served the new one (invariant 5).
 	StaleAfterNew int `json:"stale_after_new"`
@@ -169,8 +172,8 @@ func (r Report) String() string {
 	}
 	fmt.Fprintf(&b, "served by version: %s\n", formatCounts(r.ServedByVersion))
 	for _, z := range r.Zones {
-		fmt.Fprintf(&b, "zone %s: served=%d failed=%d mixed-version window=%v stale-after-new=%d\n",
-			z.Name, z.Served, z.Failed, z.MixedVersionWindow.Round(time.Millisecond), z.StaleAfterNew)
+		fmt.Fprintf(&b, "zone %s: served=%d failed=%d mixed-version window=%v stale-after-new=%d below-floor=%v\n",
+			z.Name, z.Served, z.Failed, z.MixedVersionWindow.Round(time.Millisecond), z.StaleAfterNew, z.BelowFloor.Round(time.Millisecond))
 	}
 	fmt.Fprintf(&b, "scheduler runs: %d (inconsistent with schema: %d)\n", r.SchedulerRuns, r.InconsistentTimerRuns)
 	checked := make([]string, len(r.Checked))
@@ -285,6 +288,7 @@ func (s *Sim) Report() Report {
 		zr.ByServer = maps.Clone(zr.ByServer)
 		zr.MixedVersionWindow = z.mixedWindow(s.clock)
 		zr.StaleAfterNew = z.staleServed
+		zr.BelowFloor = z.belowFloor(s.clock)
 		zr.NonAtomic = z.nonAtomic
 		zr.Traffic = make([]TrafficSample, len(z.samples))
 		for i, sm := range z.samples {

@@ -43,6 +43,8 @@ type zone struct {
 	nonAtomic bool      // driven through PlainLoadBalancer: invariant 5 measured only
 
 	floorBad    bool
+	badSince    time.Time
+	below       time.Duration
 	mixedSince  time.Time
 	mixed       time.Duration
 	lastPoint   *TimelinePoint
@@ -212,8 +214,12 @@ func (s *Sim) zoneChanged(z *zone) {
 	// Invariant 4: at least one serving, healthy member and the floor.
 	need := max(1, int(math.Ceil(s.cfg.CapacityFloor*float64(len(z.members))-1e-9)))
 	bad := capacity < need
-	if bad && !z.floorBad {
+	switch {
+	case bad && !z.floorBad:
 		s.violate(4, z.name, "", fmt.Sprintf("%d of %d members serving and healthy: want at least %d", capacity, len(z.members), need))
+		z.badSince = s.clock
+	case !bad && z.floorBad:
+		z.below += s.clock.Sub(z.badSince)
 	}
 	z.floorBad = bad
 	// Mixed-version window: several versions reachable by new requests.
@@ -236,6 +242,15 @@ func (s *Sim) zoneChanged(z *zone) {
 		z.timeline = append(z.timeline, p)
 	}
 	z.lastPoint = &z.timeline[len(z.timeline)-1]
+}
+
+// belowFloor returns how long the zone was below its capacity floor.
+func (z *zone) belowFloor(now time.Time) time.Duration {
+	d := z.below
+	if z.floorBad {
+		d += now.Sub(z.badSince)
+	}
+	return d
 }
 
 // mixedWindow returns the zone's mixed-version time up to now.
