@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/internal/httpfarm"
 	"github.com/balanced-deploy/balanced/lbdrivers/nginx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -114,4 +115,70 @@ func TestOSSReloadCommand(t *testing.T) {
 	assert.Equal(t, map[string]int{"fe1": 10}, hits(t, n.Addr, 10))
 	require.NoError(t, d.SetState(t.Context(), drivers.Serving, "fe2"))
 	assert.Len(t, hits(t, n.Addr, 10), 2)
+}
+
+// TestOSSInFlightRequestSurvivesDrain holds a request open on a backend,
+// drains and then takes that backend out through real reloads, and checks
+// that the request still completes: old workers finish what they hold.
+func TestOSSInFlightRequestSurvivesDrain(t *testing.T) {
+	hf := httpfarm.New(t, httpfarm.Config{Backends: 2})
+	var members []nginx.Member
+	arrived := map[string]<-chan struct{}{}
+	var releases []func()
+	for _, b := range hf.Backends() {
+		members = append(members, nginx.Member{Name: b.Name(), Address: b.Addr()})
+		a, release := b.Hold("held")
+		arrived[b.Name()] = a
+		releases = append(releases, release)
+	}
+	defer func() {
+		for _, r := range releases {
+			r()
+		}
+	}()
+	var d *nginx.OSS
+	n := startNginx(t, func(n *realNginx) {
+		var err error
+		d, err = nginx.NewOSS(n.ossConfig(members))
+		require.NoError(t, err)
+		require.NoError(t, d.Init(t.Context()))
+	})
+
+	type answer struct {
+		status  int
+		backend string
+		err     error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+n.Addr+"/", nil)
+		req.Header.Set(httpfarm.HeaderHold, "held")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		got <- answer{status: resp.StatusCode, backend: resp.Header.Get(httpfarm.HeaderBackend)}
+	}()
+	var holder string
+	select {
+	case <-arrived["fe1"]:
+		holder = "fe1"
+	case <-arrived["fe2"]:
+		holder = "fe2"
+	case <-t.Context().Done():
+		t.Fatal("the held request never reached a backend")
+	}
+	require.NoError(t, d.SetState(t.Context(), drivers.Draining, holder))
+	require.NoError(t, d.SetState(t.Context(), drivers.Serving, holder))
+	require.NoError(t, d.SetState(t.Context(), drivers.Out, holder))
+	for _, r := range releases {
+		r()
+	}
+	a := <-got
+	require.NoError(t, a.err, "the in-flight request must survive the reloads")
+	assert.Equal(t, http.StatusOK, a.status)
+	assert.Equal(t, holder, a.backend)
 }
