@@ -1,0 +1,51 @@
+// Package timeline draws what happened during a simulated deployment as one
+// self-contained SVG picture, for an operator to see at a glance how the two
+// groups of each zone traded traffic.
+//
+// [Write] takes the report of a simulated farm (package simulate) and,
+// optionally, the engine's report of the run (package farm), and draws:
+//
+//   - one band per zone, stacked top to bottom, with the number of members the
+//     load balancer sends new requests to (serving and healthy) over time as a
+//     step area, coloured by the version those members run, and the members
+//     installing a version stacked above them (hatched);
+//   - a red marker where requests failed, per traffic sample of the zone
+//     (simulate.ZoneReport.Traffic, one per simulate.Config.SampleInterval:
+//     the simulator reports failure counts per sample, not per request, so a
+//     marker is placed at the middle of its sample and says how many failed);
+//   - an orange marker for each invariant violation the report kept
+//     (simulate.Report.Violations), in its zone's band, or in every band when
+//     the violation names no zone;
+//   - the steps of the run: a lane of bars from each step's start to its end,
+//     labelled with the step IDs, and a dashed vertical line across every band
+//     where each step started (without a run report, the simulator's marks,
+//     simulate.Sim.Mark, are drawn instead);
+//   - a title, a summary line, a legend of the versions and their colours, and
+//     a time axis in seconds or minutes since the simulation was built.
+//
+// The SVG needs nothing else: no scripts, no external images or style sheets,
+// and only the generic "sans-serif" font family. The same reports give the
+// same bytes (maps are iterated in sorted order), so the output suits golden
+// tests. Elements carry ids, classes and data attributes for tools and tests:
+// each zone is a group with id "zone-<name>" and data-zone; each version's
+// area has class "serving <version>" and data-serving listing
+// "<seconds>:<members>" at every change; step lines have class "step",
+// data-step and data-elapsed (seconds).
+//
+// # Placing the run on the simulated timeline
+//
+// The simulate report measures time from simulate.New (Elapsed); the farm
+// report gives times of day. Options.Start joins them: set it to the instant
+// simulate.New was called, most simply with
+//
+//	start := time.Now().Add(-sim.Elapsed())
+//
+// taken at any moment (exact under testing/synctest; within microseconds in
+// real time). When Options.Start is zero, Write derives it from a violation
+// (Time minus Elapsed) or from the simulator's marks labelled with the run's
+// step IDs, and fails when neither exists.
+//
+// The package is for simulated runs: it reads what the simulator measured
+// (members serving per version, requests failed) and does not observe a real
+// farm.
+package timeline
