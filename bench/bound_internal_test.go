@@ -1,0 +1,60 @@
+package bench
+
+import (
+	"testing"
+	"time"
+
+	"github.com/balanced-deploy/balanced/steps"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCriticalPathArithmetic checks the bound against sums done by hand.
+func TestCriticalPathArithmetic(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name string
+		s    settings
+		want time.Duration
+	}{
+		// 34 dependent round trips (34 × 2 ms), two drains (2 × 50),
+		// two confirm delays (2 × 10), a publish (100), two installs
+		// (2 × 100): 68 + 100 + 20 + 100 + 200.
+		{"4 servers", defaultSettings(4, 0), 488 * ms},
+		// Same chain whatever the farm size when K is unlimited.
+		{"1000 servers, K=1000", defaultSettings(1000, 1000), 488 * ms},
+		// K=1 over 4 servers (2 Updating, 2 Loaded): preflight
+		// L + 13L, stop 4L + C + 4L, block 2L + C + 2L, publish probes
+		// 2L, verify 2L, the three restores 4L each.
+		{"4 servers, K=1", defaultSettings(4, 1), 488*ms + (14-5+8-2+4-2+2-1+2-1+3*(4-2))*2*ms},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			terms := criticalPath(tt.s)
+			assert.Equal(t, tt.want, sum(terms), describe(terms))
+		})
+	}
+}
+
+// TestCriticalPathCoversThePlan checks the bound has one term per step of
+// steps.Balanced, in order: a step added to the plan must be added here.
+func TestCriticalPathCoversThePlan(t *testing.T) {
+	var ids []string
+	for _, term := range criticalPath(defaultSettings(4, 0)) {
+		ids = append(ids, term.Step)
+	}
+	assert.Equal(t, steps.IDs(), ids)
+}
+
+// TestCriticalPathIsALowerBound runs the plan on a tiny fake farm in real
+// time: it must take at least the bound (else the bound is wrong) and at
+// most the bound plus the poll allowance and some slack for a busy machine.
+func TestCriticalPathIsALowerBound(t *testing.T) {
+	s := defaultSettings(4, 0)
+	res, err := runBalanced(t.Context(), s, nil)
+	require.NoError(t, err)
+	bound := sum(criticalPath(s))
+	t.Logf("wall %s, bound %s, poll allowance %s, %d driver calls", res.Wall, bound, s.pollAllowance(), res.Calls)
+	assert.GreaterOrEqual(t, res.Wall, bound, describe(criticalPath(s)))
+	assert.Less(t, res.Wall, bound+s.pollAllowance()+500*time.Millisecond, "far slower than the critical path on 4 servers")
+}

@@ -1,0 +1,177 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/steps"
+)
+
+// settings are one configuration of the overhead benchmark: the farm, the
+// engine's concurrency, the physical timings of the fake farm and the waits
+// of steps.Config.
+type settings struct {
+	Servers int
+	// Concurrency is farm.PlanConfig.Concurrency; 0 means the engine's
+	// default (farm.DefaultConcurrency).
+	Concurrency int
+	timings
+	// ConfirmDelay is steps.Config.ConfirmDelay: a wait the runbook
+	// imposes after stopping services, counted as unavoidable.
+	ConfirmDelay time.Duration
+	// PollInterval and DeployPollInterval are steps.Config's. They are not
+	// part of the physical bound; see pollAllowance.
+	PollInterval, DeployPollInterval time.Duration
+}
+
+// defaultSettings are the settings BENCHMARKS.md reports: 2 ms per driver
+// call, a 50 ms drain, a 100 ms publish and a 100 ms install, a 10 ms
+// confirm delay, and polls every 5 ms.
+func defaultSettings(servers, concurrency int) settings {
+	return settings{
+		Servers:     servers,
+		Concurrency: concurrency,
+		timings: timings{
+			Latency: 2 * time.Millisecond,
+			Drain:   50 * time.Millisecond,
+			Publish: 100 * time.Millisecond,
+			Install: 100 * time.Millisecond,
+		},
+		ConfirmDelay:       10 * time.Millisecond,
+		PollInterval:       5 * time.Millisecond,
+		DeployPollInterval: 5 * time.Millisecond,
+	}
+}
+
+// groups returns the sizes of the Updating and Loaded groups farm.AutoSplit
+// makes of one zone (the larger half updating).
+func (s settings) groups() (updating, loaded int) {
+	return (s.Servers + 1) / 2, s.Servers / 2
+}
+
+func (s settings) concurrency() int {
+	if s.Concurrency == 0 {
+		return farm.DefaultConcurrency
+	}
+	return s.Concurrency
+}
+
+// term is one step's share of the critical path.
+type term struct {
+	Step string
+	D    time.Duration
+	How  string
+}
+
+// criticalPath returns, step by step, the least time the balanced plan can
+// take on the fake farm with these settings: the longest wait no engine can
+// avoid plus one driver round trip (L) for each call that depends on the
+// previous one, as the steps are written (steps run in order; within a
+// step, the calls a step makes one after the other on one server or zone
+// are dependent, the servers are independent). Polls are assumed to see a
+// condition the instant it holds (no poll interval; see pollAllowance).
+//
+// With a concurrency limit K, a fan-out of n servers each making c
+// dependent calls (n·c calls in all) also takes at least n·c·L/K: fan
+// below. Each formula is in BENCHMARKS.md.
+func criticalPath(s settings) []term {
+	L, D, P, I, C := s.Latency, s.Drain, s.Publish, s.Install, s.ConfirmDelay
+	N := s.Servers
+	nu, nl := s.groups()
+	K := s.concurrency()
+	// fan is the least time for `calls` calls of L over K slots when
+	// the longest chain on one server is `chain` calls.
+	fan := func(calls, chain int) time.Duration {
+		return max(time.Duration(chain)*L, time.Duration((calls+K-1)/K)*L)
+	}
+	return []term{
+		{steps.Preflight, L + fan(3*N+1, 4),
+			"Status of the zone (L), then per server 2 service reads + 1 probe, 3 reads on the controller (4L)"},
+		{steps.StopSchedulers, fan(N, 1) + C + fan(N, 1),
+			"StopService (L), ConfirmDelay, ServiceState (L)"},
+		{steps.DrainUpdating, 2*L + max(D, L) + 2*L,
+			"Status, SetState draining (2L), connections end D after the drain took effect (the last poll's Status ends then), SetState out, Status (2L)"},
+		{steps.BlockLoaded, fan(nl, 1) + C + fan(nl, 1),
+			"StopService (L), ConfirmDelay, ServiceState (L) on the Loaded servers"},
+		{steps.Publish, fan(nu, 1) + L + max(P, L) + max(I, L),
+			"probe the Updating servers (L), StartDeployment (L), DeploymentStatus reads finished P later, probes read the release I later"},
+		{steps.VerifyUpdating, fan(nu, 1), "probe each Updating server (L)"},
+		{steps.SwitchTraffic, 3*L + L + max(D, 3*L) + 3*L,
+			"warm-up Status, SetState draining, Status (3L); Switch (L); the Loaded drain ends D after the switch (Status, SetState, Status take 3L at least); SetState out, Status, Status of the Updating members (3L)"},
+		{steps.StartSchedulersUpdating, fan(2*nu, 2), "RestoreService, ServiceState (2L) per Updating server"},
+		{steps.UnblockLoaded, fan(2*nl, 2), "RestoreService (its install starts), ServiceState (2L) per Loaded server"},
+		{steps.AwaitLoaded, max(I-L, L) + L,
+			"the last install ends I after its RestoreService, L of which unblock-loaded spent reading back; then the probe ends no earlier, DeploymentIdle (L)"},
+		{steps.RestoreTraffic, 5 * L,
+			"warm-up Status, SetState draining, Status (3L); SetState serving, Status (2L)"},
+		{steps.StartSchedulersLoaded, fan(2*nl, 2), "RestoreService, ServiceState (2L) per Loaded server"},
+	}
+}
+
+// pollAllowance is the most the polls can add to the critical path: the
+// plan waits in five polls whose condition turns true between two checks
+// (drain-updating and switch-traffic at PollInterval; the deployment, the
+// Updating installs and the Loaded installs at DeployPollInterval), and each
+// can see it up to one interval plus one round trip late. The other polls
+// (services read back, members healthy) succeed at their first check on the
+// fake farm.
+func (s settings) pollAllowance() time.Duration {
+	return 2*(s.PollInterval+s.Latency) + 3*(s.DeployPollInterval+s.Latency)
+}
+
+func sum(terms []term) time.Duration {
+	var d time.Duration
+	for _, t := range terms {
+		d += t.D
+	}
+	return d
+}
+
+// describe renders the terms as a table, for logs.
+func describe(terms []term) string {
+	var b strings.Builder
+	for _, t := range terms {
+		fmt.Fprintf(&b, "%-26s %8s  %s\n", t.Step, t.D, t.How)
+	}
+	fmt.Fprintf(&b, "%-26s %8s\n", "total", sum(terms))
+	return b.String()
+}
+
+// runResult is one run of the balanced plan on a fake farm.
+type runResult struct {
+	Wall   time.Duration
+	Calls  int64
+	Report *farm.Report
+}
+
+// runBalanced builds a fake farm and the balanced plan with s and runs it,
+// returning the wall time of plan.Run alone. observer may be nil.
+func runBalanced(ctx context.Context, s settings, observer farm.Observer) (runResult, error) {
+	ff, servers := newFakeFarm(s.Servers, s.timings)
+	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers), LoadBalancer: ff})
+	if err != nil {
+		return runResult{}, err
+	}
+	release := drivers.Release{Version: "v2"}
+	plan, err := steps.Balanced(f, steps.Config{
+		Services: ff, Platform: ff, Prober: ff, Release: release,
+		Plan:               farm.PlanConfig{Concurrency: s.Concurrency, Seed: 1, Observer: observer},
+		PollInterval:       s.PollInterval,
+		DeployPollInterval: s.DeployPollInterval,
+		ConfirmDelay:       s.ConfirmDelay,
+	})
+	if err != nil {
+		return runResult{}, err
+	}
+	start := time.Now()
+	rep, err := plan.Run(ctx)
+	res := runResult{Wall: time.Since(start), Calls: ff.Calls(), Report: rep}
+	if err != nil {
+		return res, err
+	}
+	return res, ff.checkEnd(release.Version)
+}
