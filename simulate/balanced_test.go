@@ -163,6 +163,16 @@ func TestBalancedPlanUnderFaults(t *testing.T) {
 		{"install fails on the controller", func(sim *simulate.Sim, _ *steps.Config) {
 			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: "fe01", Err: errors.New("disk full")}))
 		}, farm.Halted, steps.Publish},
+		{"watchdog restarts a stopped scheduler", func(sim *simulate.Sim, sc *steps.Config) {
+			sc.Plan.Observer = farm.ObserverFunc(func(e farm.Event) {
+				if e.Kind == farm.ActionFinished && e.Step == steps.StopSchedulers && e.Server == "fe03" && e.Err == nil {
+					// Should the restart fail, the run succeeds and the test fails.
+					time.AfterFunc(500*time.Millisecond, func() {
+						_ = sim.SetServiceState("fe03", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+					})
+				}
+			})
+		}, farm.Halted, steps.StopSchedulers},
 		{"prepared deployment continued", func(sim *simulate.Sim, sc *steps.Config) {
 			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "deployment_prepared"}))
 			sc.ContinuePrepared = true

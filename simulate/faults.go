@@ -273,3 +273,22 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// SetServiceState changes a service on server behind the procedure's back,
+// as an operator or a watchdog that restarts stopped services would: the
+// change is not a driver call and is not recorded as an action. It checks
+// the same invariants as a driver call.
+func (s *Sim) SetServiceState(server string, svc drivers.Service, st drivers.ServiceState) error {
+	if st.Run != drivers.Running && st.Run != drivers.Stopped {
+		return fmt.Errorf("%w: run state %q: want running or stopped", drivers.ErrInvalidArgument, st.Run)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(time.Now())
+	srv, err := s.service(drivers.Target{Name: server}, svc)
+	if err != nil {
+		return err
+	}
+	s.setService(srv, svc, st)
+	return nil
+}

@@ -309,3 +309,26 @@ func TestFaultPublishOutcomes(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchdogRestartsScheduler has a watchdog restart a stopped Scheduler
+// behind the procedure's back once the deployment has started: the
+// simulator records invariant 3.
+func TestWatchdogRestartsScheduler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Traffic: simulate.Traffic{Rate: -1}})
+		require.NoError(t, err)
+		assert.ErrorIs(t, sim.SetServiceState("fe09", drivers.SchedulerService, running), drivers.ErrNotFound)
+		assert.ErrorIs(t, sim.SetServiceState("fe01", drivers.SchedulerService, drivers.ServiceState{Run: "paused"}), drivers.ErrInvalidArgument)
+		stopAll(t, sim, drivers.SchedulerService, "fe01", "fe02", "fe03", "fe04")
+		_, err = sim.Platform().StartDeployment(t.Context(), rel2)
+		require.NoError(t, err)
+		require.NoError(t, sim.SetServiceState("fe04", drivers.SchedulerService, running))
+		st, err := sim.Services().ServiceState(t.Context(), target("fe04"), drivers.SchedulerService)
+		require.NoError(t, err)
+		assert.Equal(t, running, st)
+		v := sim.Report().ViolationsOf(3)
+		require.Len(t, v, 1)
+		assert.Equal(t, "fe04", v[0].Server)
+		assert.Len(t, sim.Actions(simulate.OpRestoreService), 0, "not a driver call")
+	})
+}
