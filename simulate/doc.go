@@ -76,13 +76,15 @@
 //
 // Every driver call is recorded ([Sim.Actions]); faults are injected per
 // operation and server ([Sim.InjectFault], [Sim.Crash]); [Sim.Hold] keeps a
-// request open on a member; [Sim.ServerState] shows one front-end.
+// request open on a member; [Sim.SetServiceState] changes a service behind
+// the procedure's back (a watchdog); [Sim.ServerState] shows one front-end.
 //
 // # Scope and limitations
 //
 //   - Services change state instantly after Config.ServiceLatency; pending
 //     states (start-pending, stop-pending) are never reported, and a
-//     stopped service never starts by itself.
+//     stopped service never starts by itself (unless a test calls
+//     [Sim.SetServiceState]).
 //   - Only the services' run states and startup types are modelled, and
 //     every server starts with the same ones (Config.InitialServices).
 //   - Stopping a Deployment service does not interrupt an install already
