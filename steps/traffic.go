@@ -108,9 +108,13 @@ func (b *balanced) switchZone(ctx context.Context, r *farm.Run, z *farm.Zone) er
 		if err := b.awaitMembers(cctx, r, z, updating, drivers.Serving, true); err != nil {
 			return err
 		}
-		if err := lb.SetState(cctx, drivers.Draining, loaded...); err != nil {
-			return fmt.Errorf("drain %s: %w", strings.Join(loaded, ", "), err)
+		// drain sets the Loaded members draining itself, so that its wait
+		// (DrainPeriod where connections are not counted) starts from its
+		// own change.
+		if err := b.drain(context.WithoutCancel(ctx), r, z, loaded); err != nil {
+			return err
 		}
+		return b.awaitMembers(ctx, r, z, updating, drivers.Serving, true)
 	}
 	if err := b.drain(ctx, r, z, loaded); err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -70,7 +71,8 @@ func run(ctx context.Context, out io.Writer) (bool, error) {
 		Platform: sim.Platform(),
 		Prober:   sim.Prober(),
 		Release:  release,
-		Plan:     farm.PlanConfig{Observer: stepPrinter(out)},
+		// A live status block on a terminal, one line per event otherwise.
+		Plan: farm.PlanConfig{Observer: progress.NewTerminal(out, progress.TerminalConfig{})},
 
 		PollInterval:       50 * time.Millisecond,
 		DeployPollInterval: 100 * time.Millisecond,
@@ -122,25 +124,4 @@ func run(ctx context.Context, out io.Writer) (bool, error) {
 	}
 	fmt.Fprintf(out, "served=%d failed=%d violations=%d\n", res.Served, res.Failed, res.TotalViolations())
 	return runErr == nil && res.Failed == 0 && res.TotalViolations() == 0, nil
-}
-
-// stepPrinter prints each step as it starts and ends, warnings, and failures.
-func stepPrinter(out io.Writer) farm.Observer {
-	var start time.Time
-	return farm.ObserverFunc(func(e farm.Event) {
-		if start.IsZero() {
-			start = e.Time
-		}
-		at := e.Time.Sub(start).Round(10 * time.Millisecond)
-		switch {
-		case e.Kind == farm.StepStarted:
-			fmt.Fprintf(out, "%6s  %2d/%d %-26s %s\n", at, e.Done+1, e.Total, e.Step, e.Message)
-		case e.Kind == farm.StepFinished && e.Err != nil:
-			fmt.Fprintf(out, "%6s        %-26s FAILED: %v\n", at, e.Step, e.Err)
-		case e.Kind == farm.Warning:
-			fmt.Fprintf(out, "%6s        %-26s warning: %s\n", at, e.Step, e.Message)
-		case e.Kind == farm.RunFinished:
-			fmt.Fprintf(out, "%6s  %s\n", at, e.Message)
-		}
-	})
 }

@@ -26,7 +26,7 @@ func TestQuickstart(t *testing.T) {
 		assert.NotEqual(t, "0", m[1], "served")
 		assert.True(t, ok, out.String())
 		assert.Contains(t, out.String(), "Updating: fe01 (Deployment Controller), fe02")
-		assert.Contains(t, out.String(), "12/12 start-schedulers-loaded")
+		assert.Contains(t, out.String(), "step 12/12 start-schedulers-loaded")
 		assert.Contains(t, out.String(), "end state exact=true")
 	})
 }
