@@ -149,6 +149,7 @@ func TestLargeFarmUnderSynctest(t *testing.T) {
 		assert.Zero(t, r.Failed)
 		assert.Zero(t, r.TotalViolations(), r.String())
 		assert.Greater(t, r.Served, 50000)
+		t.Logf("simulated %v, %d requests served, %d failed, %d violations", r.Elapsed, r.Served, r.Failed, r.TotalViolations())
 	})
 	t.Logf("200 servers, simulated deployment in %v of real time", time.Since(start))
 }
