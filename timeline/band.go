@@ -149,22 +149,28 @@ func (c *chart) renderBand(b *svg, i int, ts []time.Duration) {
 	segs, data := series(pts, c.end, func(p simulate.TimelinePoint) (int, int) { return sum(p.Versions), p.Installing })
 	b.printf(`<path class="installing" data-installing="%s" fill="url(#installing-hatch)" stroke="%s" stroke-width="0.6" d="%s"><title>members installing</title></path>`+"\n",
 		data, colorInstall, c.areaPath(segs, y))
+	// The serving total as a line, over the capacity (serving members whose
+	// application answers) where that is lower.
 	segs, data = series(pts, c.end, func(p simulate.TimelinePoint) (int, int) { return 0, p.Serving })
-	b.printf(`<path class="serving-total" data-total="%s" fill="none" stroke="#333" stroke-width="1.4" d="%s"/>`+"\n", data, c.linePath(segs, y))
 	capSegs, capData := series(pts, c.end, func(p simulate.TimelinePoint) (int, int) { return 0, p.Capacity })
 	if capData != data {
 		b.printf(`<path class="capacity" data-capacity="%s" fill="none" stroke="%s" stroke-width="1.4" stroke-dasharray="5,3" d="%s"><title>serving members whose application answers</title></path>`+"\n",
 			capData, colorFailed, c.linePath(capSegs, y))
 	}
+	b.printf(`<path class="serving-total" data-total="%s" fill="none" stroke="#333" stroke-width="1.4" d="%s"/>`+"\n", data, c.linePath(segs, y))
 
 	// Failed requests and violations.
 	for _, f := range z.failed {
 		x0, x1 := c.x(f.from), c.x(f.to)
 		x1 = max(x1, x0+2)
+		// A faint column over the sample, a strip along the band's top
+		// and a marker in its middle.
 		b.printf(`<g class="failed" data-elapsed="%s" data-failed="%d"><title>%d failed requests between %s and %s</title>`+
-			`<rect x="%s" y="%s" width="%s" height="%d" fill="%s" fill-opacity="0.22"/><path d="%s" fill="%s"/></g>`+"\n",
+			`<rect x="%s" y="%s" width="%s" height="%d" fill="%s" fill-opacity="0.08"/>`+
+			`<rect x="%s" y="%s" width="%s" height="4" fill="%s"/><path d="%s" fill="%s" stroke="#fff" stroke-width="0.6"/></g>`+"\n",
 			seconds(f.from), f.count, f.count, formatDuration(f.from, time.Millisecond), formatDuration(f.to, time.Millisecond),
-			num(x0), num(top), num(x1-x0), bandH, colorFailed, triangle((x0+x1)/2, top+1), colorFailed)
+			num(x0), num(top), num(x1-x0), bandH, colorFailed,
+			num(x0), num(top), num(x1-x0), colorFailed, triangle((x0+x1)/2, top+2), colorFailed)
 	}
 	for _, vs := range [][]simulate.Violation{z.violations, c.farmViolations} {
 		for _, v := range vs {

@@ -72,6 +72,11 @@ func (c *chart) computeLayout() layout {
 	items = append(items,
 		legendItem{kind: "installing", label: "members installing"},
 		legendItem{kind: "out", label: "out of traffic"},
+	)
+	if c.capacityShort {
+		items = append(items, legendItem{kind: "capacity", label: "members answering, when fewer"})
+	}
+	items = append(items,
 		legendItem{kind: "failed", label: "failed requests"},
 		legendItem{kind: "violation", label: "invariant violation"},
 		legendItem{kind: "step", label: "step start"},

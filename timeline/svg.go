@@ -74,6 +74,8 @@ func (c *chart) renderLegend(b *svg) {
 			b.printf(`<rect class="legend-installing" x="%s" y="%s" width="16" height="11" fill="url(#installing-hatch)" stroke="%s" stroke-width="0.5"/>`, num(x), num(y), colorInstall)
 		case "out":
 			b.printf(`<rect class="legend-out" x="%s" y="%s" width="16" height="11" fill="#fcfcfc" stroke="%s"/>`, num(x), num(y), colorFrame)
+		case "capacity":
+			b.printf(`<line class="legend-capacity" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.4" stroke-dasharray="5,3"/>`, num(x), num(y+5.5), num(x+16), num(y+5.5), colorFailed)
 		case "failed":
 			b.printf(`<path class="legend-failed" d="%s" fill="%s"/>`, triangle(x+8, y), colorFailed)
 		case "violation":

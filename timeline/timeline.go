@@ -70,6 +70,8 @@ type chart struct {
 	colors   map[string]string
 	zones    []band
 	steps    []span
+	// capacityShort is true when members served without answering.
+	capacityShort bool
 	// violations without a zone, drawn in every band.
 	farmViolations []simulate.Violation
 	layout         layout
@@ -124,6 +126,7 @@ func build(sim simulate.Report, run *farm.Report, opts Options) (*chart, error) 
 		for _, p := range z.Timeline {
 			b.members = max(b.members, p.Serving+p.Installing, p.Capacity)
 			c.end = max(c.end, p.Elapsed)
+			c.capacityShort = c.capacityShort || p.Capacity != p.Serving
 		}
 		b.members = max(b.members, 1)
 		b.failed = failuresOf(z.Traffic, sim.Elapsed)
