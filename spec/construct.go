@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -59,32 +60,14 @@ func newLoadBalancer(ctx context.Context, lb *LoadBalancer, servers []farm.Serve
 			Logger: log,
 		})
 	case lb.NGINXPlus != nil:
-		c := lb.NGINXPlus
-		cfg := nginx.PlusConfig{
-			Endpoint: c.Endpoint, APIVersion: c.APIVersion, Upstream: c.Upstream,
-			Members:  upstreamMembers(servers, c.Port, c.Addresses),
-			Username: c.Username, Password: c.Password.Value.Reveal(),
-			Logger: log,
-		}
-		if c.CACert != "" {
-			pool, err := readCA(c.CACert)
-			if err != nil {
-				return nil, err
-			}
-			cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-				TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-			}}
+		cfg, err := plusConfig(lb.NGINXPlus, servers, log)
+		if err != nil {
+			return nil, err
 		}
 		return nginx.NewPlus(cfg)
 	case lb.F5 != nil:
-		c := lb.F5
-		cfg := f5.Config{
-			BaseURL: c.URL, Username: c.Username, Password: c.Password.Value,
-			Partition: c.Partition, Pool: c.Pool, InsecureSkipVerify: c.Insecure,
-			TokenTimeout: c.TokenTimeout.D(), RequestTimeout: c.RequestTimeout.D(), Logger: log,
-		}
-		var err error
-		if cfg.CACert, err = readPEM(c.CACert); err != nil {
+		cfg, err := f5Config(lb.F5, log)
+		if err != nil {
 			return nil, err
 		}
 		return f5.New(cfg)
@@ -118,9 +101,74 @@ func upstreamMembers(servers []farm.Server, port int, addresses map[string]strin
 	return out
 }
 
+// plusConfig configures the NGINX Plus driver. The password is not put in
+// PlusConfig.Password, a plain string that would print with the config:
+// a transport adds the basic authentication to each request to the
+// endpoint's host instead, from the drivers.Secret.
+func plusConfig(c *NGINXPlus, servers []farm.Server, log *slog.Logger) (nginx.PlusConfig, error) {
+	cfg := nginx.PlusConfig{
+		Endpoint: c.Endpoint, APIVersion: c.APIVersion, Upstream: c.Upstream,
+		Members: upstreamMembers(servers, c.Port, c.Addresses),
+		Logger:  log,
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if c.CACert != "" {
+		pool, err := readCA(c.CACert)
+		if err != nil {
+			return cfg, err
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	var rt http.RoundTripper = tr
+	if c.Username != "" {
+		u, err := url.Parse(c.Endpoint)
+		if err != nil {
+			return cfg, fmt.Errorf("nginx plus endpoint: %w", err)
+		}
+		rt = basicAuth{next: tr, host: u.Host, user: c.Username, password: c.Password.Value}
+	}
+	cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: rt}
+	return cfg, nil
+}
+
+// basicAuth adds HTTP basic authentication to requests sent to host.
+type basicAuth struct {
+	next     http.RoundTripper
+	host     string
+	user     string
+	password drivers.Secret
+}
+
+func (b basicAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == b.host {
+		req = req.Clone(req.Context())
+		req.SetBasicAuth(b.user, b.password.Reveal())
+	}
+	return b.next.RoundTrip(req)
+}
+
+func f5Config(c *F5, log *slog.Logger) (f5.Config, error) {
+	cfg := f5.Config{
+		BaseURL: c.URL, Username: c.Username, Password: c.Password.Value,
+		Partition: c.Partition, Pool: c.Pool, InsecureSkipVerify: c.Insecure,
+		TokenTimeout: c.TokenTimeout.D(), RequestTimeout: c.RequestTimeout.D(), Logger: log,
+	}
+	var err error
+	cfg.CACert, err = readPEM(c.CACert)
+	return cfg, err
+}
+
 func newServices(c *Services, log *slog.Logger) (*winrm.Driver, error) {
+	cfg, err := winrmConfig(c, log)
+	if err != nil {
+		return nil, err
+	}
+	return winrm.New(cfg)
+}
+
+func winrmConfig(c *Services, log *slog.Logger) (winrm.Config, error) {
 	if c == nil {
-		return nil, errors.New("services: missing: want the WinRM settings (username, password)")
+		return winrm.Config{}, errors.New("services: missing: want the WinRM settings (username, password)")
 	}
 	cfg := winrm.Config{
 		Port: c.Port, HTTPS: c.HTTPS, Insecure: c.Insecure,
@@ -134,15 +182,21 @@ func newServices(c *Services, log *slog.Logger) (*winrm.Driver, error) {
 		}
 	}
 	var err error
-	if cfg.CACert, err = readPEM(c.CACert); err != nil {
-		return nil, err
-	}
-	return winrm.New(cfg)
+	cfg.CACert, err = readPEM(c.CACert)
+	return cfg, err
 }
 
 func newPlatform(c *Platform, rel Release, log *slog.Logger) (*lifetime.Client, error) {
+	cfg, err := lifetimeConfig(c, rel, log)
+	if err != nil {
+		return nil, err
+	}
+	return lifetime.New(cfg)
+}
+
+func lifetimeConfig(c *Platform, rel Release, log *slog.Logger) (lifetime.Config, error) {
 	if c == nil {
-		return nil, errors.New("platform: missing: want the LifeTime settings (url, token, environments)")
+		return lifetime.Config{}, errors.New("platform: missing: want the LifeTime settings (url, token, environments)")
 	}
 	cfg := lifetime.Config{
 		BaseURL: c.URL, Token: c.Token.Value,
@@ -159,10 +213,8 @@ func newPlatform(c *Platform, rel Release, log *slog.Logger) (*lifetime.Client, 
 		}
 	}
 	var err error
-	if cfg.CACert, err = readPEM(c.CACert); err != nil {
-		return nil, err
-	}
-	return lifetime.New(cfg)
+	cfg.CACert, err = readPEM(c.CACert)
+	return cfg, err
 }
 
 func newProber(c *Probe, log *slog.Logger) (*httpprobe.Prober, error) {

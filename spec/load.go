@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -140,28 +141,107 @@ func (o *options) positioned(err error) error {
 	return &Error{Source: o.source, Msg: err.Error(), Err: err}
 }
 
-// at returns the line and column of the node at path ("$.zones[1].loaded"),
-// or of its closest ancestor that exists.
+// at returns the line and column of the node at path ("$.zones[1].loaded"):
+// for a mapping key, where the key is written; for a sequence item, where
+// the item starts. A path that does not exist resolves to its closest
+// ancestor that does.
 func at(file *ast.File, path string) (line, col int) {
-	for path != "" && path != "$" {
-		if p, err := yaml.PathString(path); err == nil {
-			if n, err := p.FilterFile(file); err == nil && n != nil {
-				pos := n.GetToken().Position
-				return pos.Line, pos.Column
-			}
+	segs := splitPath(path)
+	for n := len(segs); n >= 0; n-- {
+		if line, col, ok := locate(file, segs[:n]); ok {
+			return line, col
 		}
-		path = parentPath(path)
 	}
 	return 1, 0
 }
 
-// parentPath drops the last ".key" or "[i]" of a path.
-func parentPath(path string) string {
-	i := strings.LastIndexAny(path, ".[")
-	if i <= 0 {
-		return ""
+// pathSeg is one ".key" or "[i]" of a path.
+type pathSeg struct {
+	key string
+	idx int // -1 for a key
+}
+
+func splitPath(path string) []pathSeg {
+	var segs []pathSeg
+	rest := strings.TrimPrefix(path, "$")
+	for rest != "" {
+		switch rest[0] {
+		case '.':
+			end := strings.IndexAny(rest[1:], ".[")
+			if end < 0 {
+				end = len(rest) - 1
+			}
+			segs = append(segs, pathSeg{key: rest[1 : end+1], idx: -1})
+			rest = rest[end+1:]
+		case '[':
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return segs
+			}
+			i, err := strconv.Atoi(rest[1:end])
+			if err != nil {
+				return segs
+			}
+			segs = append(segs, pathSeg{idx: i})
+			rest = rest[end+1:]
+		default:
+			return segs
+		}
 	}
-	return path[:i]
+	return segs
+}
+
+// locate walks the document along segs.
+func locate(file *ast.File, segs []pathSeg) (line, col int, ok bool) {
+	if file == nil || len(file.Docs) == 0 || file.Docs[0].Body == nil {
+		return 0, 0, false
+	}
+	node := file.Docs[0].Body
+	pos := node.GetToken().Position
+	for _, s := range segs {
+		node = unwrapNode(node)
+		if s.idx >= 0 {
+			seq, isSeq := node.(*ast.SequenceNode)
+			if !isSeq || s.idx >= len(seq.Values) {
+				return 0, 0, false
+			}
+			node = seq.Values[s.idx]
+			pos = node.GetToken().Position
+			continue
+		}
+		var values []*ast.MappingValueNode
+		switch m := node.(type) {
+		case *ast.MappingNode:
+			values = m.Values
+		case *ast.MappingValueNode:
+			values = []*ast.MappingValueNode{m}
+		}
+		found := false
+		for _, mv := range values {
+			if mv.Key != nil && mv.Key.String() == s.key {
+				node, pos, found = mv.Value, mv.Key.GetToken().Position, true
+				break
+			}
+		}
+		if !found {
+			return 0, 0, false
+		}
+	}
+	return pos.Line, pos.Column, true
+}
+
+// unwrapNode looks through tags and anchors.
+func unwrapNode(n ast.Node) ast.Node {
+	for {
+		switch v := n.(type) {
+		case *ast.TagNode:
+			n = v.Value
+		case *ast.AnchorNode:
+			n = v.Value
+		default:
+			return n
+		}
+	}
 }
 
 // yamlKeys lists the yaml keys of a struct's fields.

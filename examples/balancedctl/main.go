@@ -117,7 +117,9 @@ func commands() []command {
 	}
 	return []command{
 		{name: "plan", args: "<spec.yaml>", summary: "print the runbook of the deployment with the farm's real names",
-			run: (*cli).plan, flags: func(fs *flag.FlagSet) { fs.Bool("markdown", false, "print the runbook as Markdown (for a change ticket)") }},
+			run: (*cli).plan, flags: func(fs *flag.FlagSet) {
+				fs.Bool("markdown", false, "print the runbook as Markdown (for a change ticket)")
+			}},
 		{name: "preflight", args: "<spec.yaml>", summary: "run only the preflight step: every driver reachable, the farm's state readable; changes nothing",
 			run: (*cli).preflight, flags: progressFlags},
 		{name: "run", args: "<spec.yaml>", summary: "run the balanced deployment",
