@@ -106,8 +106,8 @@ func (c *chart) renderBand(b *svg, i int, ts []time.Duration) {
 		z.id, esc(z.zone.Name), z.members, z.zone.Served, z.zone.Failed)
 	// Label column.
 	name := z.zone.Name
-	if r := []rune(name); len(r) > 14 {
-		name = string(r[:13]) + "…"
+	if r := []rune(name); len(r) > 13 {
+		name = string(r[:12]) + "…"
 	}
 	b.printf(`<text x="16" y="%s" font-size="13" font-weight="bold">%s<title>zone %s</title></text>`+"\n", num(top+14), esc(name), esc(z.zone.Name))
 	failColor := colorMuted

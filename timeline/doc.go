@@ -8,11 +8,18 @@
 //   - one band per zone, stacked top to bottom, with the number of members the
 //     load balancer sends new requests to (serving and healthy) over time as a
 //     step area, coloured by the version those members run, and the members
-//     installing a version stacked above them (hatched);
-//   - a red marker where requests failed, per traffic sample of the zone
-//     (simulate.ZoneReport.Traffic, one per simulate.Config.SampleInterval:
-//     the simulator reports failure counts per sample, not per request, so a
-//     marker is placed at the middle of its sample and says how many failed);
+//     installing a version stacked above them (hatched); what is left up to
+//     the zone's size is out of traffic (drained, or out and waiting);
+//   - a dashed red line where fewer serving members answer than the load
+//     balancer believes (simulate.TimelinePoint.Capacity below Serving: a
+//     crash its health checks have not noticed yet);
+//   - failed requests, per traffic sample of the zone
+//     (simulate.ZoneReport.Traffic, one per simulate.Config.SampleInterval):
+//     the simulator counts failures per sample, not per request, so each
+//     sample with failures gets a red strip over its width and a marker in
+//     its middle whose tooltip says how many failed. Failures the deployment
+//     caused are also violations of invariant 1, which carry their exact
+//     instant: see the next item;
 //   - an orange marker for each invariant violation the report kept
 //     (simulate.Report.Violations), in its zone's band, or in every band when
 //     the violation names no zone;
@@ -41,9 +48,11 @@
 //	start := time.Now().Add(-sim.Elapsed())
 //
 // taken at any moment (exact under testing/synctest; within microseconds in
-// real time). When Options.Start is zero, Write derives it from a violation
-// (Time minus Elapsed) or from the simulator's marks labelled with the run's
-// step IDs, and fails when neither exists.
+// real time). Note that Elapsed counts from simulate.New, not from
+// simulate.Sim.Start. When Options.Start is zero, Write derives it from a
+// violation (Time minus Elapsed, exact) or from the simulator's marks
+// labelled with the run's step IDs (made by an observer when each step
+// starts, as simulate.Sim.Mark shows), and fails when neither exists.
 //
 // The package is for simulated runs: it reads what the simulator measured
 // (members serving per version, requests failed) and does not observe a real

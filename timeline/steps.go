@@ -27,6 +27,13 @@ func stepsOf(sim simulate.Report, run *farm.Report, start time.Time) ([]span, er
 		}
 		return out, nil
 	}
+	needed := !run.RollbackStarted.IsZero()
+	for _, s := range run.Steps {
+		needed = needed || !s.Started.IsZero()
+	}
+	if !needed {
+		return nil, nil // nothing of the run to place
+	}
 	if start.IsZero() {
 		var ok bool
 		if start, ok = origin(sim, run); !ok {

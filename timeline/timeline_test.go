@@ -155,6 +155,10 @@ func TestStepPlacement(t *testing.T) {
 			s.Marks = []simulate.Mark{{Elapsed: dur(7), Label: "one"}}
 		}, time.Time{}, false, []string{"one@7", "two@62"}},
 		{"no run: the marks", nil, time.Time{}, true, []string{"one@5", "two@60"}},
+		{"no step started: no start needed", func(s *simulate.Report, r *farm.Report) {
+			s.Violations, s.Marks = nil, nil
+			r.Steps = r.Steps[2:]
+		}, time.Time{}, false, nil},
 		{"rollback", func(_ *simulate.Report, r *farm.Report) {
 			r.Outcome, r.RollbackStarted = farm.RolledBack, t0.Add(dur(80))
 			r.Steps[1].Status, r.Steps[1].Finished = farm.StepFailed, t0.Add(dur(80))
