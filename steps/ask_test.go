@@ -148,3 +148,31 @@ func TestAskPolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestHealthUnknownAfterOut runs the plan on an ALB-like load balancer: no
+// one-transaction switch, and a member back from out reads health unknown
+// and takes no traffic until its first health check. The switch must wait
+// for the Updating members to read healthy before draining the Loaded ones.
+func TestHealthUnknownAfterOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 41,
+			RecheckAfterOut: true, HealthCheckDelay: 10 * time.Second,
+			PublishDuration: 20 * time.Second, InstallDuration: 30 * time.Second,
+			Traffic: simulate.Traffic{Rate: 20, Duration: 200 * time.Millisecond}})
+		require.NoError(t, err)
+		f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: sim.PlainLoadBalancer("")})
+		require.NoError(t, err)
+		p, err := steps.Balanced(f, steps.Config{Services: sim.Services(), Platform: sim.Platform(), Prober: sim.Prober(),
+			Release: drivers.Release{Version: "v2"}, Plan: farm.PlanConfig{Seed: 1}})
+		require.NoError(t, err)
+		require.NoError(t, sim.Start(t.Context()))
+		_, err = p.Run(t.Context())
+		time.Sleep(20 * time.Second)
+		sim.Stop()
+		require.NoError(t, err)
+		assert.Empty(t, sim.CheckEndState(drivers.Release{Version: "v2"}))
+		r := sim.Report()
+		assert.Zero(t, r.Failed, r.String())
+		assert.Zero(t, r.TotalViolations(), r.String())
+	})
+}

@@ -164,7 +164,15 @@ func (b *balanced) awaitMembers(ctx context.Context, r *farm.Run, z *farm.Zone, 
 		}
 		waiting = waiting[:0]
 		for _, st := range sts {
-			if (want != "" && st.State != want) || (healthy && st.Health == drivers.Unhealthy) {
+			// A member the load balancer reported healthy before the run
+			// must read healthy again (an ALB target reads "initial",
+			// health unknown, and takes no traffic until its checks pass);
+			// one whose health it never knew must just not read unhealthy.
+			notReady := st.Health == drivers.Unhealthy
+			if before, ok := r.Captured().Member(z.Name, st.Member); ok && before.Health == drivers.Healthy {
+				notReady = st.Health != drivers.Healthy
+			}
+			if (want != "" && st.State != want) || (healthy && notReady) {
 				waiting = append(waiting, fmt.Sprintf("%s (%s, %s)", st.Member, st.State, st.Health))
 			}
 		}
