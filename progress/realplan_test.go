@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/internal/fakefarm"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
@@ -20,9 +21,9 @@ import (
 
 // runPlan runs the real balanced plan over ff (one zone, auto split) with
 // obs watching, and returns the run's error.
-func runPlan(t *testing.T, ff *fakeFarm, obs farm.Observer) error {
+func runPlan(t *testing.T, ff *fakefarm.Farm, obs farm.Observer) error {
 	t.Helper()
-	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(ff.servers()), LoadBalancer: ff})
+	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(ff.Servers()), LoadBalancer: ff})
 	require.NoError(t, err)
 	p, err := steps.Balanced(f, steps.Config{
 		Services: ff, Platform: ff, Prober: ff,
@@ -39,33 +40,27 @@ func runPlan(t *testing.T, ff *fakeFarm, obs farm.Observer) error {
 // busyFarm is a farm of four servers whose Updating server fe01 holds
 // three connections that end one per load-balancer poll during the drain,
 // and whose first attempt to stop fe02's Scheduler fails transiently.
-func busyFarm() *fakeFarm {
-	ff := newFakeFarm("fe01", "fe02", "fe03", "fe04")
-	ff.setActive("fe01", 3)
+func busyFarm() *fakefarm.Farm {
+	ff := fakefarm.New("fe01", "fe02", "fe03", "fe04")
+	ff.SetActive("fe01", 3)
 	var failed atomic.Bool
 	active := 3
 	var mu sync.Mutex
-	ff.onCall = func(c call) error {
+	ff.OnCall(func(c fakefarm.Call) error {
 		switch {
 		case c.Op == "lb-status" && c.Step == steps.DrainUpdating:
 			mu.Lock()
 			defer mu.Unlock()
-			if active > 0 && ff.memberStateOf("fe01") == drivers.Draining {
+			if active > 0 && ff.MemberState("fe01") == drivers.Draining {
 				active--
-				ff.setActive("fe01", active)
+				ff.SetActive("fe01", active)
 			}
 		case c.Op == "stop-scheduler" && c.Target == "fe02" && failed.CompareAndSwap(false, true):
 			return fmt.Errorf("winrm: connection refused: %w", drivers.ErrUnavailable)
 		}
 		return nil
-	}
+	})
 	return ff
-}
-
-func (f *fakeFarm) memberStateOf(member string) drivers.MemberState {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.members[member].State
 }
 
 // lines splits output into lines.
@@ -115,13 +110,13 @@ func TestRealPlanPlain(t *testing.T) {
 // the run ends with where it halted.
 func TestRealPlanHalted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ff := newFakeFarm("fe01", "fe02", "fe03", "fe04")
-		ff.onCall = func(c call) error {
+		ff := fakefarm.New("fe01", "fe02", "fe03", "fe04")
+		ff.OnCall(func(c fakefarm.Call) error {
 			if c.Op == "lb-draining" && c.Target == "fe02" {
 				return fmt.Errorf("haproxy: set server be/fe02 state drain: %w", drivers.ErrPermissionDenied)
 			}
 			return nil
-		}
+		})
 		var buf bytes.Buffer
 		term := progress.NewTerminal(&buf, progress.TerminalConfig{})
 		err := runPlan(t, ff, term)

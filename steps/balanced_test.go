@@ -13,6 +13,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/internal/fakefarm"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,9 +23,9 @@ const release = "v2"
 
 // build returns a farm of the fake's servers (auto split) and the balanced
 // plan over it.
-func build(t *testing.T, ff *fakeFarm, lb drivers.LoadBalancer, tune func(*steps.Config), zones ...string) (*farm.Farm, *farm.Plan) {
+func build(t *testing.T, ff *fakefarm.Farm, lb drivers.LoadBalancer, tune func(*steps.Config), zones ...string) (*farm.Farm, *farm.Plan) {
 	t.Helper()
-	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(ff.servers(zones...)), LoadBalancer: lb})
+	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(ff.Servers(zones...)), LoadBalancer: lb})
 	require.NoError(t, err)
 	cfg := steps.Config{
 		Services: ff, Platform: ff, Prober: ff,
@@ -66,7 +67,7 @@ func sorted(parts ...[]string) []string {
 // names.
 func TestBalancedRunsTheRunbookInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ff := newFakeFarm(names(6)...)
+		ff := fakefarm.New(names(6)...)
 		f, p := build(t, ff, ff, nil)
 		rep, err := p.Run(t.Context())
 		require.NoError(t, err)
@@ -87,7 +88,7 @@ func TestBalancedRunsTheRunbookInOrder(t *testing.T) {
 
 		mutating := func(step string) []string {
 			var out []string
-			for _, c := range ff.callsIn(step) {
+			for _, c := range ff.CallsIn(step) {
 				if !strings.HasPrefix(c, "read-") && !strings.HasPrefix(c, "probe") && !strings.HasPrefix(c, "lb-status") && !strings.HasPrefix(c, "deploy-status") {
 					out = append(out, c)
 				}
@@ -95,25 +96,25 @@ func TestBalancedRunsTheRunbookInOrder(t *testing.T) {
 			return out
 		}
 		assert.Empty(t, mutating(steps.Preflight))
-		assert.Equal(t, sorted(ops("read-scheduler", all...), ops("read-deployment", all...), ops("read-deployment-controller", "fe01"), ops("probe", all...), []string{"lb-status "}), ff.callsIn(steps.Preflight))
+		assert.Equal(t, sorted(ops("read-scheduler", all...), ops("read-deployment", all...), ops("read-deployment-controller", "fe01"), ops("probe", all...), []string{"lb-status "}), ff.CallsIn(steps.Preflight))
 		assert.Equal(t, sorted(ops("stop-scheduler", all...)), mutating(steps.StopSchedulers))
 		assert.Equal(t, sorted(ops("lb-draining", up...), ops("lb-out", up...)), mutating(steps.DrainUpdating))
 		assert.Equal(t, sorted(ops("stop-deployment", lo...)), mutating(steps.BlockLoaded))
 		assert.Equal(t, []string{"deploy v2"}, mutating(steps.Publish))
-		assert.Equal(t, sorted(ops("probe", up...)), ff.callsIn(steps.VerifyUpdating))
+		assert.Equal(t, sorted(ops("probe", up...)), ff.CallsIn(steps.VerifyUpdating))
 		assert.Equal(t, sorted(ops("lb-draining", up...), ops("lb-serving", up...), ops("lb-draining", lo...), ops("lb-out", lo...)), mutating(steps.SwitchTraffic))
 		assert.Equal(t, sorted(ops("restore-scheduler", up...)), mutating(steps.StartSchedulersUpdating))
 		assert.Equal(t, sorted(ops("restore-deployment", lo...)), mutating(steps.UnblockLoaded))
-		assert.Equal(t, sorted(ops("probe", lo...)), ff.callsIn(steps.AwaitLoaded))
+		assert.Equal(t, sorted(ops("probe", lo...)), ff.CallsIn(steps.AwaitLoaded))
 		assert.Equal(t, sorted(ops("lb-draining", lo...), ops("lb-serving", lo...)), mutating(steps.RestoreTraffic))
 		assert.Equal(t, sorted(ops("restore-scheduler", lo...)), mutating(steps.StartSchedulersLoaded))
 
 		// The end state is the start state, on the release.
 		for _, n := range all {
-			assert.Equal(t, release, ff.version[n], n)
-			assert.Equal(t, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic}, ff.services[n][drivers.SchedulerService], n)
-			assert.Equal(t, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic}, ff.services[n][drivers.DeploymentService], n)
-			assert.Equal(t, drivers.Serving, ff.memberState(n), n)
+			assert.Equal(t, release, ff.Version(n), n)
+			assert.Equal(t, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic}, ff.Service(n, drivers.SchedulerService), n)
+			assert.Equal(t, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic}, ff.Service(n, drivers.DeploymentService), n)
+			assert.Equal(t, drivers.Serving, ff.MemberState(n), n)
 		}
 	})
 }
@@ -121,11 +122,11 @@ func TestBalancedRunsTheRunbookInOrder(t *testing.T) {
 // TestSwitchUsesOneTransactionWhereOffered checks the Switcher path.
 func TestSwitchUsesOneTransactionWhereOffered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ff := newFakeFarm(names(4)...)
-		_, p := build(t, ff, switchingFarm{ff}, nil)
+		ff := fakefarm.New(names(4)...)
+		_, p := build(t, ff, fakefarm.Switching{Farm: ff}, nil)
 		_, err := p.Run(t.Context())
 		require.NoError(t, err)
-		sw := ff.callsIn(steps.SwitchTraffic)
+		sw := ff.CallsIn(steps.SwitchTraffic)
 		assert.Contains(t, sw, "lb-switch [fe01 fe02] [fe03 fe04]")
 		assert.NotContains(t, sw, "lb-serving fe01", "with a Switcher, Updating goes in only through the transaction")
 	})
@@ -135,18 +136,18 @@ func TestSwitchUsesOneTransactionWhereOffered(t *testing.T) {
 // load balancer.
 func TestTwoZones(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ff := newFakeFarm(names(8)...)
+		ff := fakefarm.New(names(8)...)
 		f, p := build(t, ff, ff, nil, "east", "west")
 		_, err := p.Run(t.Context())
 		require.NoError(t, err)
 		require.Len(t, f.Zones(), 2)
 		for _, z := range f.Zones() {
 			for _, n := range z.Updating.Names() {
-				assert.Contains(t, ff.callsIn(steps.DrainUpdating), "lb-out "+n)
+				assert.Contains(t, ff.CallsIn(steps.DrainUpdating), "lb-out "+n)
 			}
 			for _, n := range z.Loaded.Names() {
-				assert.Contains(t, ff.callsIn(steps.BlockLoaded), "stop-deployment "+n)
-				assert.NotContains(t, ff.callsIn(steps.DrainUpdating), "lb-out "+n)
+				assert.Contains(t, ff.CallsIn(steps.BlockLoaded), "stop-deployment "+n)
+				assert.NotContains(t, ff.CallsIn(steps.DrainUpdating), "lb-out "+n)
 			}
 		}
 	})
@@ -157,10 +158,10 @@ func TestConcurrencyLimit(t *testing.T) {
 	for _, limit := range []int{1, 3, 8} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ff := newFakeFarm(names(20)...)
+				ff := fakefarm.New(names(20)...)
 				var mu sync.Mutex
 				inFlight, most := 0, 0
-				ff.onCall = func(c call) error {
+				ff.OnCall(func(c fakefarm.Call) error {
 					if !strings.HasPrefix(c.Op, "stop-") && !strings.HasPrefix(c.Op, "restore-") && c.Op != "probe" {
 						return nil
 					}
@@ -173,7 +174,7 @@ func TestConcurrencyLimit(t *testing.T) {
 					inFlight--
 					mu.Unlock()
 					return nil
-				}
+				})
 				_, p := build(t, ff, ff, func(c *steps.Config) { c.Plan.Concurrency = limit })
 				_, err := p.Run(t.Context())
 				require.NoError(t, err)
@@ -202,9 +203,9 @@ func TestOnlyUnavailableIsRetried(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ff := newFakeFarm(names(4)...)
+				ff := fakefarm.New(names(4)...)
 				var times []time.Time
-				ff.onCall = func(c call) error {
+				ff.OnCall(func(c fakefarm.Call) error {
 					if c.Op == "stop-scheduler" && c.Target == "fe03" {
 						times = append(times, time.Now())
 						if len(times) <= tc.failures {
@@ -212,7 +213,7 @@ func TestOnlyUnavailableIsRetried(t *testing.T) {
 						}
 					}
 					return nil
-				}
+				})
 				_, p := build(t, ff, ff, func(c *steps.Config) {
 					c.Plan.Retry = farm.RetryPolicy{MaxAttempts: 4, InitialBackoff: time.Second, Multiplier: 3, MaxBackoff: 5 * time.Second, Jitter: -1}
 				})
@@ -245,18 +246,9 @@ func TestOnlyUnavailableIsRetried(t *testing.T) {
 // assertSafe checks the farm is in a safe state: every Loaded member serving
 // unless the switch completed, no Updating member serving unless verified,
 // and no member serving while its server does not run what its group should.
-func assertSafe(t *testing.T, ff *fakeFarm, z *farm.Zone) {
+func assertSafe(t *testing.T, ff *fakefarm.Farm, z *farm.Zone) {
 	t.Helper()
-	ff.mu.Lock()
-	defer ff.mu.Unlock()
-	serving := 0
-	versions := map[string]bool{}
-	for n, m := range ff.members {
-		if m.State == drivers.Serving {
-			serving++
-			versions[ff.version[n]] = true
-		}
-	}
+	serving, versions := ff.Serving()
 	assert.Positive(t, serving, "some member serving")
 	assert.Len(t, versions, 1, "serving members all run one version: %v", versions)
 }
@@ -266,11 +258,11 @@ func assertSafe(t *testing.T, ff *fakeFarm, z *farm.Zone) {
 func TestDrainWaitsForConnections(t *testing.T) {
 	t.Run("waits until zero", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			ff := newFakeFarm(names(4)...)
-			ff.setActive("fe01", 3)
+			ff := fakefarm.New(names(4)...)
+			ff.SetActive("fe01", 3)
 			go func() {
 				time.Sleep(45 * time.Second)
-				ff.setActive("fe01", 0)
+				ff.SetActive("fe01", 0)
 			}()
 			_, p := build(t, ff, ff, nil)
 			start := time.Now()
@@ -284,8 +276,8 @@ func TestDrainWaitsForConnections(t *testing.T) {
 	})
 	t.Run("timeout takes members out with a warning", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			ff := newFakeFarm(names(4)...)
-			ff.setActive("fe02", 1)
+			ff := fakefarm.New(names(4)...)
+			ff.SetActive("fe02", 1)
 			var warnings []string
 			_, p := build(t, ff, ff, func(c *steps.Config) {
 				c.DrainTimeout = time.Minute
@@ -305,16 +297,16 @@ func TestDrainWaitsForConnections(t *testing.T) {
 	})
 	t.Run("timeout fails when asked", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			ff := newFakeFarm(names(4)...)
-			ff.setActive("fe02", 1)
+			ff := fakefarm.New(names(4)...)
+			ff.SetActive("fe02", 1)
 			_, p := build(t, ff, ff, func(c *steps.Config) { c.DrainTimeout = time.Minute; c.FailOnDrainTimeout = true })
 			rep, err := p.Run(t.Context())
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "drain timed out after 1m0s: still held: fe02 (1 active)")
 			assert.Equal(t, steps.DrainUpdating, rep.FailedStep)
-			assert.Equal(t, drivers.Draining, ff.memberState("fe02"), "left draining: no new requests, held ones finish")
-			assert.Equal(t, drivers.Serving, ff.memberState("fe03"))
-			assert.Empty(t, ff.callsIn(steps.Publish), "nothing published")
+			assert.Equal(t, drivers.Draining, ff.MemberState("fe02"), "left draining: no new requests, held ones finish")
+			assert.Equal(t, drivers.Serving, ff.MemberState("fe03"))
+			assert.Empty(t, ff.CallsIn(steps.Publish), "nothing published")
 		})
 	})
 }
@@ -324,23 +316,23 @@ func TestDrainWaitsForConnections(t *testing.T) {
 func TestTimeoutAndCancellationLeaveTheFarmSafe(t *testing.T) {
 	t.Run("publish timeout", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			ff := newFakeFarm(names(4)...)
-			ff.polls = 1 << 30 // the deployment never finishes
+			ff := fakefarm.New(names(4)...)
+			ff.SetPolls(1 << 30) // the deployment never finishes
 			_, p := build(t, ff, ff, func(c *steps.Config) { c.PublishTimeout = 10 * time.Minute })
 			rep, err := p.Run(t.Context())
 			require.Error(t, err)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.Contains(t, err.Error(), "did not finish within 10m0s")
 			assert.Equal(t, steps.Publish, rep.FailedStep)
-			assert.Equal(t, drivers.Out, ff.memberState("fe01"))
-			assert.Equal(t, drivers.Serving, ff.memberState("fe03"))
+			assert.Equal(t, drivers.Out, ff.MemberState("fe01"))
+			assert.Equal(t, drivers.Serving, ff.MemberState("fe03"))
 			assertSafe(t, ff, nil)
 		})
 	})
 	t.Run("plan step timeout", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			ff := newFakeFarm(names(4)...)
-			ff.setActive("fe01", 5) // the drain would outlast the step
+			ff := fakefarm.New(names(4)...)
+			ff.SetActive("fe01", 5) // the drain would outlast the step
 			_, p := build(t, ff, ff, func(c *steps.Config) { c.Plan.StepTimeout = 30 * time.Second })
 			rep, err := p.Run(t.Context())
 			require.Error(t, err)
@@ -352,14 +344,14 @@ func TestTimeoutAndCancellationLeaveTheFarmSafe(t *testing.T) {
 	for _, at := range []string{steps.DrainUpdating, steps.Publish, steps.SwitchTraffic, steps.AwaitLoaded} {
 		t.Run("cancel during "+at, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ff := newFakeFarm(names(4)...)
+				ff := fakefarm.New(names(4)...)
 				ctx, cancel := context.WithCancel(t.Context())
-				ff.onCall = func(c call) error {
+				ff.OnCall(func(c fakefarm.Call) error {
 					if c.Step == at {
 						cancel()
 					}
 					return nil
-				}
+				})
 				_, p := build(t, ff, ff, nil)
 				rep, err := p.Run(ctx)
 				require.Error(t, err)
@@ -370,8 +362,8 @@ func TestTimeoutAndCancellationLeaveTheFarmSafe(t *testing.T) {
 				assertSafe(t, ff, nil)
 				if at == steps.SwitchTraffic {
 					// The switch is not interrupted halfway.
-					assert.Equal(t, drivers.Serving, ff.memberState("fe01"))
-					assert.Equal(t, drivers.Out, ff.memberState("fe03"))
+					assert.Equal(t, drivers.Serving, ff.MemberState("fe01"))
+					assert.Equal(t, drivers.Out, ff.MemberState("fe03"))
 				}
 			})
 		})
@@ -382,7 +374,7 @@ func TestTimeoutAndCancellationLeaveTheFarmSafe(t *testing.T) {
 // halts the run.
 func TestHooks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ff := newFakeFarm(names(4)...)
+		ff := fakefarm.New(names(4)...)
 		_, p := build(t, ff, ff, nil)
 		var order []string
 		hook := func(name string, err error) farm.Hook {
@@ -405,14 +397,14 @@ func TestHooks(t *testing.T) {
 		assert.Equal(t, steps.SwitchTraffic, rep.FailedStep)
 		s, _ := rep.Step(steps.StartSchedulersUpdating)
 		assert.Equal(t, farm.StepPending, s.Status)
-		assert.Empty(t, ff.callsIn(steps.StartSchedulersUpdating))
+		assert.Empty(t, ff.CallsIn(steps.StartSchedulersUpdating))
 	})
 }
 
 // TestApprovalAndWait checks the extra steps.
 func TestApprovalAndWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ff := newFakeFarm(names(4)...)
+		ff := fakefarm.New(names(4)...)
 		_, p := build(t, ff, ff, nil)
 		asked := make(chan steps.ApprovalRequest, 1)
 		answer := make(chan bool)
@@ -440,19 +432,19 @@ func TestApprovalAndWait(t *testing.T) {
 		assert.Equal(t, "switch to v2?", req.Message)
 		time.Sleep(time.Hour) // nobody answers for an hour: the run waits
 		synctest.Wait()
-		assert.Empty(t, ff.callsIn(steps.SwitchTraffic))
+		assert.Empty(t, ff.CallsIn(steps.SwitchTraffic))
 		answer <- false
 		err := <-done
 		assert.ErrorIs(t, err, steps.ErrNotApproved)
 		assert.Equal(t, "approve-switch", rep.FailedStep)
-		assert.Equal(t, drivers.Serving, ff.memberState("fe03"), "Loaded still serving")
+		assert.Equal(t, drivers.Serving, ff.MemberState("fe03"), "Loaded still serving")
 	})
 }
 
 // TestInvalidInputTouchesNothing checks bad farms and configs are refused,
 // naming the bad value, before any driver is called.
 func TestInvalidInputTouchesNothing(t *testing.T) {
-	ff := newFakeFarm(names(4)...)
+	ff := fakefarm.New(names(4)...)
 	srv := func(name string, mod ...func(*farm.Server)) farm.Server {
 		s := farm.Server{Name: name}
 		for _, m := range mod {
@@ -488,7 +480,7 @@ func TestInvalidInputTouchesNothing(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
-	f, err := farm.New(farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit(ff.servers())})
+	f, err := farm.New(farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit(ff.Servers())})
 	require.NoError(t, err)
 	for name, cfg := range map[string]steps.Config{
 		"no drivers": {Release: drivers.Release{Version: "v2"}},
@@ -498,5 +490,5 @@ func TestInvalidInputTouchesNothing(t *testing.T) {
 		_, err := steps.Balanced(f, cfg)
 		assert.ErrorIs(t, err, steps.ErrInvalidConfig, name)
 	}
-	assert.Empty(t, ff.calls, "no driver was called")
+	assert.Empty(t, ff.Calls(), "no driver was called")
 }

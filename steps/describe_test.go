@@ -10,6 +10,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/internal/fakefarm"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,8 +33,8 @@ func golden(t *testing.T, name string, got []byte) {
 // TestDescribeRunbook renders the runbook of a two-zone farm with hooks and
 // an inserted approval, as text and Markdown.
 func TestDescribeRunbook(t *testing.T) {
-	ff := newFakeFarm("fe01", "fe02", "fe03", "fe04", "fe05", "fe06", "fe07")
-	servers := ff.servers("eu", "us")
+	ff := fakefarm.New("fe01", "fe02", "fe03", "fe04", "fe05", "fe06", "fe07")
+	servers := ff.Servers("eu", "us")
 	servers[2].Member = "10.0.1.3:443"
 	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers), LoadBalancer: ff})
 	require.NoError(t, err)
@@ -57,5 +58,5 @@ func TestDescribeRunbook(t *testing.T) {
 	}
 	assert.Contains(t, text.String(), "10.0.1.3:443")
 	assert.Contains(t, md.String(), "Billing\\_UI")
-	assert.Empty(t, ff.calls, "describing calls no driver")
+	assert.Empty(t, ff.Calls(), "describing calls no driver")
 }

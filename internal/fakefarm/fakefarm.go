@@ -1,4 +1,10 @@
-package steps_test
+// Package fakefarm is a small, coherent in-memory farm for the engine's unit
+// tests: services, load-balancer members with connection counts, a platform
+// that installs on servers whose deployment service runs, and probes. It
+// records every driver call with the step that was running (it is also an
+// observer). Unlike package simulate it carries no traffic and checks no
+// invariant: tests assert on the calls and the state it keeps.
+package fakefarm
 
 import (
 	"context"
@@ -10,21 +16,20 @@ import (
 	"github.com/balanced-deploy/balanced/farm"
 )
 
-// call is one driver call the fake saw, with the step that was running.
-type call struct {
+// Call is one driver call the fake saw, with the step that was running.
+type Call struct {
 	Step   string
 	Op     string
 	Target string
 }
 
-// fakeFarm is a small coherent farm for the engine's tests: services,
-// members with connection counts, a platform that installs on servers whose
-// deployment service runs, and probes. It records every call with the step
-// running at the time (set by its observer).
-type fakeFarm struct {
+// Farm implements drivers.ServiceController, drivers.LoadBalancer,
+// drivers.PlatformClient, drivers.Prober and farm.Observer. Its methods are
+// safe for concurrent use.
+type Farm struct {
 	mu        sync.Mutex
 	step      string
-	calls     []call
+	calls     []Call
 	services  map[string]map[drivers.Service]drivers.ServiceState
 	version   map[string]string
 	members   map[string]*drivers.MemberStatus
@@ -32,11 +37,14 @@ type fakeFarm struct {
 	polls     int    // status polls before the deployment finishes
 	release   string
 	// hooks for tests
-	onCall func(c call) error
+	onCall func(c Call) error
 }
 
-func newFakeFarm(names ...string) *fakeFarm {
-	f := &fakeFarm{
+// New returns a farm of the named servers, every service running and
+// automatic, every member serving and healthy, every server on "v1". The
+// platform reports a deployment running for two status reads.
+func New(names ...string) *Farm {
+	f := &Farm{
 		services: map[string]map[drivers.Service]drivers.ServiceState{},
 		version:  map[string]string{},
 		members:  map[string]*drivers.MemberStatus{},
@@ -54,7 +62,9 @@ func newFakeFarm(names ...string) *fakeFarm {
 	return f
 }
 
-func (f *fakeFarm) servers(zones ...string) []farm.Server {
+// Servers returns the farm servers, sorted by name, spread over zones in
+// turn; the first is the Deployment Controller.
+func (f *Farm) Servers(zones ...string) []farm.Server {
 	var out []farm.Server
 	names := make([]string, 0, len(f.version))
 	for n := range f.version {
@@ -71,8 +81,8 @@ func (f *fakeFarm) servers(zones ...string) []farm.Server {
 	return out
 }
 
-// Observe tracks the running step.
-func (f *fakeFarm) Observe(e farm.Event) {
+// Observe tracks the running step, so that calls are recorded with it.
+func (f *Farm) Observe(e farm.Event) {
 	if e.Kind == farm.StepStarted {
 		f.mu.Lock()
 		f.step = e.Step
@@ -80,9 +90,9 @@ func (f *fakeFarm) Observe(e farm.Event) {
 	}
 }
 
-func (f *fakeFarm) record(op, target string) error {
+func (f *Farm) record(op, target string) error {
 	f.mu.Lock()
-	c := call{Step: f.step, Op: op, Target: target}
+	c := Call{Step: f.step, Op: op, Target: target}
 	f.calls = append(f.calls, c)
 	hook := f.onCall
 	f.mu.Unlock()
@@ -92,8 +102,8 @@ func (f *fakeFarm) record(op, target string) error {
 	return nil
 }
 
-// callsIn returns the distinct "op target" pairs seen during step.
-func (f *fakeFarm) callsIn(step string) []string {
+// CallsIn returns the distinct "op target" pairs seen during step, sorted.
+func (f *Farm) CallsIn(step string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []string
@@ -111,7 +121,8 @@ func (f *fakeFarm) callsIn(step string) []string {
 
 // ServiceController.
 
-func (f *fakeFarm) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
+// StopService stops and disables svc.
+func (f *Farm) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
 	if err := f.record("stop-"+string(svc), t.Name); err != nil {
 		return err
 	}
@@ -121,7 +132,8 @@ func (f *fakeFarm) StopService(ctx context.Context, t drivers.Target, svc driver
 	return nil
 }
 
-func (f *fakeFarm) RestoreService(ctx context.Context, t drivers.Target, svc drivers.Service, want drivers.ServiceState) error {
+// RestoreService sets svc to want; starting the Deployment service installs a published release.
+func (f *Farm) RestoreService(ctx context.Context, t drivers.Target, svc drivers.Service, want drivers.ServiceState) error {
 	if err := f.record("restore-"+string(svc), t.Name); err != nil {
 		return err
 	}
@@ -134,7 +146,8 @@ func (f *fakeFarm) RestoreService(ctx context.Context, t drivers.Target, svc dri
 	return nil
 }
 
-func (f *fakeFarm) ServiceState(ctx context.Context, t drivers.Target, svc drivers.Service) (drivers.ServiceState, error) {
+// ServiceState reads svc.
+func (f *Farm) ServiceState(ctx context.Context, t drivers.Target, svc drivers.Service) (drivers.ServiceState, error) {
 	if err := f.record("read-"+string(svc), t.Name); err != nil {
 		return drivers.ServiceState{}, err
 	}
@@ -149,7 +162,8 @@ func (f *fakeFarm) ServiceState(ctx context.Context, t drivers.Target, svc drive
 
 // LoadBalancer.
 
-func (f *fakeFarm) SetState(ctx context.Context, state drivers.MemberState, members ...string) error {
+// SetState sets the members' state; an unknown member changes nothing.
+func (f *Farm) SetState(ctx context.Context, state drivers.MemberState, members ...string) error {
 	for _, m := range members {
 		if err := f.record("lb-"+string(state), m); err != nil {
 			return err
@@ -168,7 +182,8 @@ func (f *fakeFarm) SetState(ctx context.Context, state drivers.MemberState, memb
 	return nil
 }
 
-func (f *fakeFarm) Status(ctx context.Context, members ...string) ([]drivers.MemberStatus, error) {
+// Status reads the members.
+func (f *Farm) Status(ctx context.Context, members ...string) ([]drivers.MemberStatus, error) {
 	if err := f.record("lb-status", ""); err != nil {
 		return nil, err
 	}
@@ -185,14 +200,15 @@ func (f *fakeFarm) Status(ctx context.Context, members ...string) ([]drivers.Mem
 	return out, nil
 }
 
-// setActive sets a member's active connections.
-func (f *fakeFarm) setActive(member string, n int) {
+// SetActive sets a member's active connections.
+func (f *Farm) SetActive(member string, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.members[member].ActiveConnections = n
 }
 
-func (f *fakeFarm) memberState(member string) drivers.MemberState {
+// MemberState returns a member's state.
+func (f *Farm) MemberState(member string) drivers.MemberState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.members[member].State
@@ -200,7 +216,8 @@ func (f *fakeFarm) memberState(member string) drivers.MemberState {
 
 // PlatformClient.
 
-func (f *fakeFarm) StartDeployment(ctx context.Context, rel drivers.Release) (string, error) {
+// StartDeployment starts deploying rel.
+func (f *Farm) StartDeployment(ctx context.Context, rel drivers.Release) (string, error) {
 	if err := f.record("deploy", rel.Version); err != nil {
 		return "", err
 	}
@@ -210,7 +227,8 @@ func (f *fakeFarm) StartDeployment(ctx context.Context, rel drivers.Release) (st
 	return "dep-1", nil
 }
 
-func (f *fakeFarm) DeploymentStatus(ctx context.Context, id string) (drivers.DeploymentStatus, error) {
+// DeploymentStatus reports running for the configured number of reads, then publishes: every server whose Deployment service runs is on the release.
+func (f *Farm) DeploymentStatus(ctx context.Context, id string) (drivers.DeploymentStatus, error) {
 	if err := f.record("deploy-status", id); err != nil {
 		return drivers.DeploymentStatus{}, err
 	}
@@ -233,7 +251,8 @@ func (f *fakeFarm) DeploymentStatus(ctx context.Context, id string) (drivers.Dep
 
 // Prober.
 
-func (f *fakeFarm) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResult, error) {
+// Probe reports the server healthy on its version.
+func (f *Farm) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResult, error) {
 	if err := f.record("probe", t.Name); err != nil {
 		return drivers.ProbeResult{}, err
 	}
@@ -242,10 +261,11 @@ func (f *fakeFarm) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeRe
 	return drivers.ProbeResult{Healthy: true, StatusCode: 200, Version: f.version[t.Name]}, nil
 }
 
-// switchingFarm adds the Switcher capability.
-type switchingFarm struct{ *fakeFarm }
+// Switching adds the drivers.Switcher capability to a Farm.
+type Switching struct{ *Farm }
 
-func (f switchingFarm) Switch(ctx context.Context, serve, drain []string) error {
+// Switch puts serve to serving and drain to draining at once.
+func (f Switching) Switch(ctx context.Context, serve, drain []string) error {
 	if err := f.record("lb-switch", fmt.Sprint(serve, drain)); err != nil {
 		return err
 	}
@@ -258,4 +278,55 @@ func (f switchingFarm) Switch(ctx context.Context, serve, drain []string) error 
 		f.members[m].State = drivers.Draining
 	}
 	return nil
+}
+
+// OnCall sets a function called at every driver call, before it takes
+// effect; an error it returns is what the call returns, with no effect.
+func (f *Farm) OnCall(fn func(c Call) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.onCall = fn
+}
+
+// SetPolls sets how many status reads report the deployment running.
+func (f *Farm) SetPolls(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.polls = n
+}
+
+// Calls returns every call recorded.
+func (f *Farm) Calls() []Call {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// Version returns the version a server runs.
+func (f *Farm) Version(server string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.version[server]
+}
+
+// Service returns the state of a service on a server.
+func (f *Farm) Service(server string, svc drivers.Service) drivers.ServiceState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.services[server][svc]
+}
+
+// Serving returns how many members are serving and the set of versions
+// their servers run.
+func (f *Farm) Serving() (int, map[string]bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, versions := 0, map[string]bool{}
+	for name, m := range f.members {
+		if m.State == drivers.Serving {
+			n++
+			versions[f.version[name]] = true
+		}
+	}
+	return n, versions
 }
