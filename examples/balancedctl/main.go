@@ -46,6 +46,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/balanced-deploy/balanced/farm"
@@ -366,7 +367,7 @@ func (c *cli) finish(report *farm.Report, err error) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(c.stderr, "balancedctl: %v\n", err)
+		fmt.Fprintf(c.stderr, "balancedctl: %s\n", strings.TrimSpace(err.Error()))
 	}
 	return exitCode(err)
 }

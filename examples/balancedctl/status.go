@@ -34,8 +34,7 @@ func (c *cli) status(_ context.Context, _ *flag.FlagSet, args []string) int {
 	w := c.stdout
 	row := func(k, format string, a ...any) { fmt.Fprintf(w, "%-12s %s\n", k+":", fmt.Sprintf(format, a...)) }
 	row("journal", "%s", path)
-	row("release", "%s", orNone(st.Label))
-	row("plan", "%s", orNone(st.PlanID))
+	row("plan", "%s (id %s)", orNone(st.Label), orNone(st.PlanID))
 	if !started.Time.IsZero() {
 		resumed := ""
 		if started.Resumed {
@@ -73,7 +72,7 @@ func (c *cli) status(_ context.Context, _ *flag.FlagSet, args []string) int {
 		row("excluded", "%s (finish them by hand)", strings.Join(st.Excluded, ", "))
 	}
 	if st.LastError != "" {
-		row("last error", "%s", st.LastError)
+		row("last error", "%s", strings.ReplaceAll(strings.TrimSpace(st.LastError), "\n", "\n             "))
 	}
 	return code
 }
