@@ -6,12 +6,15 @@
 //	served=<n> failed=<n> violations=<n>
 //
 // and it exits non-zero when a request failed or a safety invariant was
-// violated.
+// violated. It also writes timeline.svg next to where it runs: per zone, the
+// serving members and the versions they serve over time, with the step
+// boundaries; open it in a browser to see the two groups trade traffic.
 //
 //	go run ./examples/quickstart
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -24,12 +27,13 @@ import (
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
+	"github.com/balanced-deploy/balanced/timeline"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	ok, err := run(ctx, os.Stdout)
+	ok, err := run(ctx, os.Stdout, "timeline.svg")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(2)
@@ -39,9 +43,10 @@ func main() {
 	}
 }
 
-// run deploys release v2 on the simulated farm and reports. It returns false
-// when a request failed or an invariant was violated.
-func run(ctx context.Context, out io.Writer) (bool, error) {
+// run deploys release v2 on the simulated farm, reports, and writes the
+// timeline picture to svgPath. It returns false when a request failed or an
+// invariant was violated.
+func run(ctx context.Context, out io.Writer, svgPath string) (bool, error) {
 	sim, err := simulate.New(simulate.Config{
 		Zones:             []simulate.ZoneConfig{{Name: "east", Servers: 4}, {Name: "west", Servers: 4}},
 		Seed:              42,
@@ -57,6 +62,7 @@ func run(ctx context.Context, out io.Writer) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	simStart := time.Now().Add(-sim.Elapsed()) // the instant the simulation's clock counts from
 	zones := farm.AutoSplit(sim.Servers())
 	for i := range zones {
 		zones[i].LoadBalancer = sim.LoadBalancer(zones[i].Name)
@@ -122,6 +128,14 @@ func run(ctx context.Context, out io.Writer) (bool, error) {
 	if runErr != nil {
 		fmt.Fprintln(out, "run error:", runErr)
 	}
+	var svg bytes.Buffer
+	if err := timeline.Write(&svg, res, report, timeline.Options{Start: simStart, Title: "quickstart: balanced deployment of v2"}); err != nil {
+		return false, err
+	}
+	if err := os.WriteFile(svgPath, svg.Bytes(), 0o644); err != nil {
+		return false, err
+	}
+	fmt.Fprintln(out, "timeline written to", svgPath)
 	fmt.Fprintf(out, "served=%d failed=%d violations=%d\n", res.Served, res.Failed, res.TotalViolations())
 	return runErr == nil && res.Failed == 0 && res.TotalViolations() == 0, nil
 }
