@@ -29,11 +29,18 @@
 // the status go to standard output. Ctrl-C (or SIGTERM) stops the run at the
 // next safe point; resume it later with balancedctl resume.
 //
+// With a journal in the spec, run refuses to start while the journal's last
+// run halted or never finished: a new run would take the half-deployed farm
+// (schedulers disabled, members out) for the state to restore at the end.
+// Resume that run, or move its journal away to start over. preflight never
+// writes the journal.
+//
 // # Exit codes
 //
 //	0  success (status: the last run succeeded; resume: nothing left to resume)
 //	1  the run failed and halted in a safe state (status: it halted or never finished); resume it
-//	2  usage error, or a spec or journal that cannot be used
+//	2  usage error, a spec or journal that cannot be used, or a run refused
+//	   because the journal holds a halted or unfinished run (resume it instead)
 //	3  the run failed and was rolled back (status: the last run was rolled back)
 //	4  another run holds the farm's lock (the file next to the journal)
 package main
@@ -106,7 +113,8 @@ const exitCodesHelp = `
 Exit codes:
   0  success (status: the last run succeeded; resume: nothing to resume)
   1  the run failed and halted in a safe state (status: halted or unfinished)
-  2  usage error, or a spec or journal that cannot be used
+  2  usage error, a spec or journal that cannot be used, or a run refused
+     because the journal holds a halted or unfinished run (resume it)
   3  the run failed and was rolled back (status: the last run was rolled back)
   4  another run holds the farm's lock
 `
@@ -321,12 +329,55 @@ func (c *cli) runPlan(ctx context.Context, fs *flag.FlagSet, args []string) int 
 	if !ok {
 		return exitUsage
 	}
+	if !c.nothingToResume(sp) {
+		return exitUsage
+	}
 	plan, ok := c.build(ctx, fs, sp)
 	if !ok {
 		return exitUsage
 	}
 	report, err := plan.Run(ctx)
 	return c.finish(report, err)
+}
+
+// nothingToResume refuses a new run while the journal's last run halted or
+// never finished: a new run would capture the half-deployed farm as the
+// state to restore (schedulers disabled, members out). That run must be
+// resumed, or its journal moved away by someone who knows the farm. A run
+// that holds the lock is left for the engine to refuse.
+func (c *cli) nothingToResume(sp *spec.Spec) bool {
+	if sp.Journal == "" {
+		return true
+	}
+	if _, err := os.Stat(sp.Journal + ".lock"); err == nil {
+		return true
+	}
+	recs, err := farm.ReadJournalFile(sp.Journal)
+	if errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "balancedctl: read journal: %v\n", err)
+		return false
+	}
+	if len(recs) == 0 {
+		return true
+	}
+	st, err := farm.StateOf(recs)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "balancedctl: %s: %v\n", sp.Journal, err)
+		return false
+	}
+	if st.Outcome == farm.Succeeded || st.Outcome == farm.RolledBack {
+		return true
+	}
+	how := "halted"
+	if st.Outcome == "" {
+		how = "never finished"
+	}
+	fmt.Fprintf(c.stderr, "balancedctl: the last run in %s (%s) %s at %s: resume it with 'balancedctl resume %s'; a new run would take the half-deployed farm for its starting state. To start over regardless, move the journal away.\n",
+		sp.Journal, st.Label, how, st.ResumeFrom, sp.Source)
+	return false
 }
 
 func (c *cli) resume(ctx context.Context, fs *flag.FlagSet, args []string) int {

@@ -212,6 +212,10 @@ func TestRunHaltStatusResume(t *testing.T) {
 		assert.Contains(t, out, "fe04")
 		assert.Contains(t, out, "access is denied")
 
+		code, _, errOut = sf.do(t, "run", specPath)
+		assert.Equal(t, exitUsage, code, "a new run over a halted one is refused")
+		assert.Contains(t, errOut, "halted at block-loaded: resume it with 'balancedctl resume "+specPath+"'")
+
 		time.Sleep(time.Minute) // the operator fixes the rights
 		code, out, errOut = sf.do(t, "resume", specPath)
 		assert.Equal(t, exitOK, code, errOut)
