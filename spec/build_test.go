@@ -135,6 +135,9 @@ func TestSecretNotInErrors(t *testing.T) {
 		strings.Replace(base, "password: {env: WINRM_PASSWORD}", "password: hunter2-inline\n  port: x", 1),
 		strings.Replace(base, "password: {env: WINRM_PASSWORD}", "password: hunter2-inline", 1),
 		strings.Replace(base, "password: {env: WINRM_PASSWORD}", "password: [hunter2-inline]", 1),
+		strings.Replace(base, "password: {env: WINRM_PASSWORD}", `password: "hunter2-inline`, 1),
+		strings.Replace(base, "password: {env: WINRM_PASSWORD}", "password: hunter2-inline: y", 1),
+		strings.Replace(base, "password: {env: WINRM_PASSWORD}", "password: &a hunter2-inline\n  port: *b", 1),
 	} {
 		_, err := parse(doc)
 		require.Error(t, err)
