@@ -39,8 +39,11 @@ type PlusConfig struct {
 	// that verifies TLS certificates.
 	HTTPClient *http.Client
 	// Username and Password, when set, are sent with HTTP basic
-	// authentication. They never appear in errors or logs.
-	Username, Password string
+	// authentication. Password is a drivers.Secret (drivers.NewSecret),
+	// so printing the config shows "[redacted]"; it never appears in errors
+	// or logs, even when the server echoes it back.
+	Username string
+	Password drivers.Secret
 	// Logger receives one line per change. Nil discards.
 	Logger *slog.Logger
 }

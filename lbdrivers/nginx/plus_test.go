@@ -179,10 +179,10 @@ func TestPlusUnknownServerChangesNothing(t *testing.T) {
 func TestPlusAuthAndSecrets(t *testing.T) {
 	const secret = "s3cr3t-Pa55"
 	fake := plusFake(t, nginxplustest.Config{Username: "deploy", Password: secret})
-	good := newPlus(t, fake, func(c *nginx.PlusConfig) { c.Username, c.Password = "deploy", secret })
+	good := newPlus(t, fake, func(c *nginx.PlusConfig) { c.Username, c.Password = "deploy", drivers.NewSecret(secret) })
 	require.NoError(t, good.SetState(t.Context(), drivers.Out, "fe1"))
 
-	bad := newPlus(t, fake, func(c *nginx.PlusConfig) { c.Username, c.Password = "deploy", "wrong-"+secret })
+	bad := newPlus(t, fake, func(c *nginx.PlusConfig) { c.Username, c.Password = "deploy", drivers.NewSecret("wrong-"+secret) })
 	err := bad.SetState(t.Context(), drivers.Out, "fe1")
 	assert.ErrorIs(t, err, drivers.ErrPermissionDenied)
 	assert.NotContains(t, err.Error(), secret)
@@ -238,7 +238,7 @@ func ExampleNewPlus() {
 		Upstream: "frontends",
 		Members:  []nginx.Member{{Name: "fe01", Address: "10.0.0.11:443"}, {Name: "fe02", Address: "10.0.0.12:443"}},
 		Username: "deploy",
-		Password: "from-your-secret-store",
+		Password: drivers.NewSecret("from-your-secret-store"),
 	})
 	if err != nil {
 		fmt.Println(err)

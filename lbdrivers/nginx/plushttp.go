@@ -2,6 +2,7 @@ package nginx
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,8 +41,8 @@ func (d *Plus) do(ctx context.Context, method, u, body string, out any) error {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if d.cfg.Username != "" || d.cfg.Password != "" {
-		req.SetBasicAuth(d.cfg.Username, d.cfg.Password)
+	if d.cfg.Username != "" || !d.cfg.Password.IsZero() {
+		req.SetBasicAuth(d.cfg.Username, d.cfg.Password.Reveal())
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
@@ -53,7 +54,7 @@ func (d *Plus) do(ctx context.Context, method, u, body string, out any) error {
 		return fmt.Errorf("nginx plus: %s %s: read answer: %w", method, u, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		return statusError(method, u, resp.StatusCode, data)
+		return d.statusError(method, u, resp.StatusCode, data)
 	}
 	if out == nil {
 		return nil
@@ -65,7 +66,7 @@ func (d *Plus) do(ctx context.Context, method, u, body string, out any) error {
 }
 
 // statusError maps an HTTP error answer to a driver error class.
-func statusError(method, u string, status int, body []byte) error {
+func (d *Plus) statusError(method, u string, status int, body []byte) error {
 	var e apiError
 	detail := http.StatusText(status)
 	if json.Unmarshal(body, &e) == nil && e.Error.Text != "" {
@@ -76,6 +77,7 @@ func statusError(method, u string, status int, body []byte) error {
 		if e.RequestID != "" {
 			detail += ", request_id " + e.RequestID
 		}
+		detail = d.scrub(detail)
 	}
 	err := fmt.Errorf("nginx plus: %s %s: HTTP %d: %s", method, u, status, detail)
 	switch {
@@ -92,6 +94,19 @@ func statusError(method, u string, status int, body []byte) error {
 		return drivers.Classify(drivers.ErrUnavailable, err)
 	}
 	return err
+}
+
+// scrub removes the password, alone or inside the Basic credentials, from
+// text the server sent back (a proxy or debug page may echo the request), so
+// that it never reaches an error or a log.
+func (d *Plus) scrub(s string) string {
+	pw := d.cfg.Password.Reveal()
+	if pw == "" {
+		return s
+	}
+	basic := base64.StdEncoding.EncodeToString([]byte(d.cfg.Username + ":" + pw))
+	s = strings.ReplaceAll(s, basic, "[redacted]")
+	return strings.ReplaceAll(s, pw, "[redacted]")
 }
 
 // classifyTransport classifies an error from http.Client.Do. Only failures
