@@ -79,5 +79,7 @@ func New(ctx context.Context, cfg Config) (*Driver, error) {
 		}
 		cfg.Client = elbv2.NewFromConfig(awsCfg)
 	}
-	return &Driver{cfg: cfg, asked: map[target]request{}, names: map[target]string{}}, nil
+	client := cfg.Client
+	cfg.Client = nil // kept only in api, see Driver
+	return &Driver{cfg: cfg, api: func() API { return client }, asked: map[target]request{}, names: map[target]string{}}, nil
 }

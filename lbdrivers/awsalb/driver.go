@@ -19,7 +19,12 @@ import (
 // Driver is a [drivers.LoadBalancer] for the targets of one ALB target
 // group. It is safe for concurrent use.
 type Driver struct {
-	cfg Config
+	cfg Config // without Client, which api holds
+	// api returns the ELBv2 client. It is behind a function so that
+	// printing a Driver, even with a verb fmt cannot apply to it (%s, %q),
+	// shows a function's address, never the client's options: a client
+	// built with static credentials holds the secret access key there.
+	api func() API
 
 	mu sync.Mutex
 	// asked remembers the state last requested for deregistered targets
@@ -95,9 +100,9 @@ func (d *Driver) SetState(ctx context.Context, state drivers.MemberState, member
 	if len(change) > 0 {
 		arn := aws.String(d.cfg.TargetGroupARN)
 		if state == drivers.Serving {
-			_, err = d.cfg.Client.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: arn, Targets: change})
+			_, err = d.api().RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: arn, Targets: change})
 		} else {
-			_, err = d.cfg.Client.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: arn, Targets: change})
+			_, err = d.api().DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: arn, Targets: change})
 		}
 		if err != nil {
 			return classify(ctx, fmt.Sprintf("set %s to %s: %s", strings.Join(changed, ", "), state, op), true, err)
@@ -171,7 +176,7 @@ func (d *Driver) Status(ctx context.Context, members ...string) ([]drivers.Membe
 
 // statusAll lists the target group.
 func (d *Driver) statusAll(ctx context.Context) ([]drivers.MemberStatus, error) {
-	res, err := d.cfg.Client.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(d.cfg.TargetGroupARN)})
+	res, err := d.api().DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(d.cfg.TargetGroupARN)})
 	if err != nil {
 		return nil, classify(ctx, "list targets: DescribeTargetHealth", false, err)
 	}
@@ -253,7 +258,7 @@ func (d *Driver) describe(ctx context.Context, targets []target, members []strin
 	for _, t := range targets {
 		in.Targets = append(in.Targets, t.description())
 	}
-	res, err := d.cfg.Client.DescribeTargetHealth(ctx, in)
+	res, err := d.api().DescribeTargetHealth(ctx, in)
 	if err != nil {
 		return nil, classify(ctx, "DescribeTargetHealth", false, err)
 	}
@@ -289,7 +294,7 @@ func (d *Driver) parse(members []string) ([]target, error) {
 // target stays draining. Configure the engine's drain period from it,
 // since ALB reports no connection counts.
 func (d *Driver) DeregistrationDelay(ctx context.Context) (time.Duration, error) {
-	res, err := d.cfg.Client.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(d.cfg.TargetGroupARN)})
+	res, err := d.api().DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(d.cfg.TargetGroupARN)})
 	if err != nil {
 		return 0, classify(ctx, "DescribeTargetGroupAttributes", false, err)
 	}
