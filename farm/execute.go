@@ -147,10 +147,10 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 			}
 			decision := r.decide(ctx, s, err, attempt)
 			switch decision {
-			case Retry:
+			case DecideRetry:
 				r.Warn("", "", "retrying step %s (attempt %d) after: %v", s.ID, attempt+1, err)
 				continue
-			case Exclude:
+			case DecideExclude:
 				xerr := fmt.Errorf("servers failing step %s cannot be excluded safely", s.ID)
 				if s.Excludable {
 					xerr = r.exclude(ctx, failedServers(err))
@@ -159,7 +159,7 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 					continue
 				}
 				err = fmt.Errorf("%w; exclude refused: %w", err, xerr)
-			case RollBack:
+			case DecideRollback:
 				undo := make([]string, 0, i+1)
 				for j := i; j >= 0; j-- {
 					undo = append(undo, p.steps[j].ID)
@@ -176,55 +176,67 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 // decide applies the failure policy. Cancellation always halts.
 func (r *Run) decide(ctx context.Context, s Step, err error, attempt int) Decision {
 	if ctx.Err() != nil || errors.Is(err, errJournal) {
-		return Abort
+		return DecideAbort
 	}
 	switch r.plan.cfg.OnFailure {
 	case Rollback:
-		return RollBack
+		return DecideRollback
 	case Ask:
 		d := r.plan.cfg.Ask(ctx, Failure{Step: s.ID, Err: err, Servers: failedServers(err), Attempt: attempt})
 		r.Emit(Event{Kind: Warning, Step: s.ID, Err: err, Message: "failure decided: " + string(d)})
 		return d
 	}
-	return Abort
+	return DecideAbort
 }
 
-// exclude takes servers out of the run and out of traffic (drained). It
-// refuses when a server is unknown or a group would be left empty.
+// exclude takes servers out of the run and out of traffic (draining: no new
+// request). It refuses when a server is unknown, when its member cannot be
+// set draining, or when a group would be left with no server or below the
+// farm's capacity floor.
 func (r *Run) exclude(ctx context.Context, servers []string) error {
 	if len(servers) == 0 {
 		return errors.New("the failure names no server to exclude")
 	}
+	batch := map[string]bool{}
 	for _, name := range servers {
-		s, ok := r.plan.farm.byName[name]
-		if !ok {
+		if _, ok := r.plan.farm.byName[name]; !ok {
 			return fmt.Errorf("server %q is not in the farm", name)
 		}
-		for _, z := range r.plan.farm.zones {
-			if z.Name != s.Zone {
-				continue
-			}
-			for _, g := range []Group{z.Updating, z.Loaded} {
-				if slices.ContainsFunc(g.Servers, func(x Server) bool { return x.Name == name }) && len(r.Included(g.Servers)) <= 1 {
-					return fmt.Errorf("excluding %s would leave zone %s's %s group empty", name, z.Name, g.Role)
+		batch[name] = true
+	}
+	floor := r.plan.farm.capacityFloor
+	for _, z := range r.plan.farm.zones {
+		for _, g := range []Group{z.Updating, z.Loaded} {
+			left := 0
+			for _, s := range r.Included(g.Servers) {
+				if !batch[s.Name] {
+					left++
 				}
+			}
+			if left == len(r.Included(g.Servers)) {
+				continue // no server of this group in the batch
+			}
+			total := len(z.Updating.Servers) + len(z.Loaded.Servers)
+			if left == 0 || (floor > 0 && float64(left)/float64(total)+1e-9 < floor) {
+				return fmt.Errorf("excluding %d server(s) would leave zone %s's %s group with %d of the zone's %d servers: want at least one and the capacity floor (%.0f%%)",
+					len(r.Included(g.Servers))-left, z.Name, g.Role, left, total, floor*100)
 			}
 		}
 	}
 	for _, name := range servers {
 		s := r.plan.farm.byName[name]
+		for _, z := range r.plan.farm.zones {
+			if z.Name == s.Zone {
+				if err := z.LoadBalancer.SetState(ctx, drivers.Draining, s.MemberID()); err != nil {
+					return fmt.Errorf("take excluded server %s out of traffic: %w", name, err)
+				}
+			}
+		}
 		r.mu.Lock()
 		r.excluded[name] = true
 		r.mu.Unlock()
 		r.record(JournalRecord{Kind: RecordExcluded, Server: name, Zone: s.Zone})
-		for _, z := range r.plan.farm.zones {
-			if z.Name == s.Zone {
-				if err := z.LoadBalancer.SetState(ctx, drivers.Draining, s.MemberID()); err != nil {
-					r.Warn(z.Name, name, "excluded, but draining its member %s failed: %v", s.MemberID(), err)
-				}
-			}
-		}
-		r.Warn(s.Zone, name, "server excluded from the run and drained; finish it by hand")
+		r.Warn(s.Zone, name, "server excluded from the run and set draining; finish it by hand")
 	}
 	r.report.mu.Lock()
 	for _, name := range servers {
@@ -236,12 +248,27 @@ func (r *Run) exclude(ctx context.Context, servers []string) error {
 	return nil
 }
 
+// irreversibleIn returns the first step in ids that is marked Irreversible
+// and was started in this run or an earlier one, or "".
+func (r *Run) irreversibleIn(ids []string) string {
+	for _, id := range ids {
+		if i := r.plan.index(id); i >= 0 && r.plan.steps[i].Irreversible {
+			return id
+		}
+	}
+	return ""
+}
+
 // rollback runs the Undo of each step in undo (the failed step first, then
 // the steps before it in reverse order).
 func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report, error) {
 	failed := ""
 	if len(undo) > 0 {
 		failed = undo[0]
+	}
+	if id := r.irreversibleIn(undo); id != "" {
+		err := fmt.Errorf("%w at step %s: %w; no rollback: step %s has started, after which no group is sure to serve the previous release (deploy it with a new run instead)", ErrHalted, failed, cause, id)
+		return r.halt(failed, failed, err)
 	}
 	r.report.mu.Lock()
 	if r.report.RollbackStarted.IsZero() {

@@ -29,16 +29,19 @@ type Decision string
 
 // Decisions.
 const (
-	// Retry runs the failed step again.
-	Retry Decision = "retry"
-	// Exclude takes the failing servers out of the run (and out of
-	// traffic: they are drained), then runs the step again without them.
-	// The report lists them; the operator finishes them by hand.
-	Exclude Decision = "exclude"
-	// RollBack rolls the run back as the Rollback policy does.
-	RollBack Decision = "rollback"
-	// Abort halts, as the Halt policy does.
-	Abort Decision = "abort"
+	// DecideRetry runs the failed step again.
+	DecideRetry Decision = "retry"
+	// DecideExclude takes the failing servers out of the run (and out of
+	// traffic: their members are set draining), then runs the step again
+	// without them. The report lists them; the operator finishes them by
+	// hand. It is refused on steps that are not Excludable, when a member
+	// cannot be set draining, and when a group would be left empty or below
+	// the capacity floor: the run then halts.
+	DecideExclude Decision = "exclude"
+	// DecideRollback rolls the run back as the Rollback policy does.
+	DecideRollback Decision = "rollback"
+	// DecideAbort halts, as the Halt policy does.
+	DecideAbort Decision = "abort"
 )
 
 // Failure is what an ask callback is told.
@@ -57,23 +60,29 @@ type Failure struct {
 // person) and must return when ctx ends.
 type AskFunc func(ctx context.Context, f Failure) Decision
 
-// failedServers lists the servers named by the StepErrors in err.
+// failedServers lists the servers named by the outermost StepErrors in err.
 func failedServers(err error) []string {
 	var out []string
 	seen := map[string]bool{}
 	var walk func(error)
 	walk = func(e error) {
-		var merr *multierror.Error
-		if errors.As(e, &merr) {
-			for _, x := range merr.Errors {
-				walk(x)
+		switch x := e.(type) {
+		case nil:
+		case *multierror.Error:
+			for _, y := range x.Errors {
+				walk(y)
 			}
-			return
-		}
-		var se *StepError
-		if errors.As(e, &se) && se.Server != "" && !seen[se.Server] {
-			seen[se.Server] = true
-			out = append(out, se.Server)
+		case *StepError:
+			if x.Server != "" && !seen[x.Server] {
+				seen[x.Server] = true
+				out = append(out, x.Server)
+			}
+		case interface{ Unwrap() []error }:
+			for _, y := range x.Unwrap() {
+				walk(y)
+			}
+		default:
+			walk(errors.Unwrap(e))
 		}
 	}
 	walk(err)

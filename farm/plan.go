@@ -35,6 +35,11 @@ type Step struct {
 	// a server for the farm to stay safe (stopping its Scheduler, taking it
 	// out of traffic) is not excludable.
 	Excludable bool
+	// Irreversible says that once this step has started, the run can no
+	// longer be rolled back: a rollback is refused and the run halts in its
+	// safe state instead (for the balanced plan: once the Loaded servers
+	// may install the release, no group is sure to serve the previous one).
+	Irreversible bool
 }
 
 // Hook is user code run before or after a step: a smoke test, an approval,

@@ -46,7 +46,7 @@ func TestAskPolicy(t *testing.T) {
 			sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 31})
 			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe03", Err: denied, Times: 1}))
 			var asked []farm.Failure
-			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.Retry }, &asked)
+			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.DecideRetry }, &asked)
 			require.NoError(t, sf.sim.Start(t.Context()))
 			rep, err := p.Run(t.Context())
 			sf.sim.Stop()
@@ -66,7 +66,7 @@ func TestAskPolicy(t *testing.T) {
 			// fe05 (Loaded) fails to install the release: exclude it.
 			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: "fe05", Err: errors.New("disk full")}))
 			var asked []farm.Failure
-			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.Exclude }, &asked)
+			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.DecideExclude }, &asked)
 			require.NoError(t, sf.sim.Start(t.Context()))
 			rep, err := p.Run(t.Context())
 			time.Sleep(10 * time.Second)
@@ -97,7 +97,7 @@ func TestAskPolicy(t *testing.T) {
 			sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 6}}, Seed: 32})
 			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe05", Err: denied}))
 			var asked []farm.Failure
-			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.Exclude }, &asked)
+			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.DecideExclude }, &asked)
 			require.NoError(t, sf.sim.Start(t.Context()))
 			rep, err := p.Run(t.Context())
 			sf.sim.Stop()
@@ -110,21 +110,28 @@ func TestAskPolicy(t *testing.T) {
 	})
 	t.Run("exclude refused when a group would be empty", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}, Seed: 33})
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe02", Err: denied, AfterCalls: 1}))
+			// Both Loaded servers fail to install: excluding them together
+			// would leave the zone's Loaded group empty.
+			sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 33})
+			for _, s := range []string{"fe03", "fe04"} {
+				require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: s, Err: errors.New("disk full")}))
+			}
 			var asked []farm.Failure
-			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.Exclude }, &asked)
+			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.DecideExclude }, &asked)
 			require.NoError(t, sf.sim.Start(t.Context()))
 			rep, err := p.Run(t.Context())
 			sf.sim.Stop()
 			require.ErrorIs(t, err, farm.ErrHalted)
-			assert.Contains(t, err.Error(), "would leave zone default's loaded group empty")
+			require.Len(t, asked, 1)
+			assert.ElementsMatch(t, []string{"fe03", "fe04"}, asked[0].Servers)
+			assert.Contains(t, err.Error(), "excluding 2 server(s) would leave zone default's loaded group with 0 of the zone's 4 servers")
 			assert.Empty(t, rep.Excluded)
 			assert.Empty(t, sf.sim.CheckSafeState())
+			assert.Zero(t, sf.sim.Report().TotalViolations())
 		})
 	})
 	t.Run("abort and rollback", func(t *testing.T) {
-		for _, d := range []farm.Decision{farm.Abort, farm.RollBack} {
+		for _, d := range []farm.Decision{farm.DecideAbort, farm.DecideRollback} {
 			synctest.Test(t, func(t *testing.T) {
 				sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 34})
 				require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpProbe, Server: "fe02", Err: denied, AfterCalls: 2, Times: 1}))
@@ -135,7 +142,7 @@ func TestAskPolicy(t *testing.T) {
 				time.Sleep(10 * time.Second)
 				sf.sim.Stop()
 				require.Len(t, asked, 1, string(d))
-				if d == farm.Abort {
+				if d == farm.DecideAbort {
 					assert.ErrorIs(t, err, farm.ErrHalted)
 					assert.Equal(t, farm.Halted, rep.Outcome)
 					assert.Empty(t, sf.sim.CheckSafeState())

@@ -194,14 +194,16 @@ func TestRollback(t *testing.T) {
 	tests := []struct {
 		name  string
 		fault simulate.Fault
-		undo  []string
+		// refused is set where no rollback is possible: the run halts in
+		// its safe state instead, having undone nothing.
+		refused bool
 	}{
-		{"at block-loaded", simulate.Fault{Op: simulate.OpStopService, Server: "fe04", Err: fmt.Errorf("access denied: %w", drivers.ErrPermissionDenied), AfterCalls: 1, Times: 1}, nil},
-		{"at publish, failed install", simulate.Fault{Op: simulate.OpInstall, Server: "fe02", Err: errors.New("disk full"), Times: 1}, nil},
-		{"at publish, platform failure", simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentFailed, Times: 1}, nil},
-		{"at verify-updating", simulate.Fault{Op: simulate.OpProbe, Server: "fe03", Err: fmt.Errorf("%w: TLS certificate expired", drivers.ErrPermissionDenied), AfterCalls: 2, Times: 1}, nil},
-		{"after switch, at start-schedulers-updating", simulate.Fault{Op: simulate.OpRestoreService, Server: "fe01", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, nil},
-		{"after switch, at unblock-loaded", simulate.Fault{Op: simulate.OpRestoreService, Server: "fe05", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, nil},
+		{"at block-loaded", simulate.Fault{Op: simulate.OpStopService, Server: "fe04", Err: fmt.Errorf("access denied: %w", drivers.ErrPermissionDenied), AfterCalls: 1, Times: 1}, false},
+		{"at publish, failed install", simulate.Fault{Op: simulate.OpInstall, Server: "fe02", Err: errors.New("disk full"), Times: 1}, false},
+		{"at publish, platform failure", simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentFailed, Times: 1}, false},
+		{"at verify-updating", simulate.Fault{Op: simulate.OpProbe, Server: "fe03", Err: fmt.Errorf("%w: TLS certificate expired", drivers.ErrPermissionDenied), AfterCalls: 2, Times: 1}, false},
+		{"after switch, at start-schedulers-updating", simulate.Fault{Op: simulate.OpRestoreService, Server: "fe01", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, false},
+		{"after switch, at unblock-loaded (refused)", simulate.Fault{Op: simulate.OpRestoreService, Server: "fe05", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,15 +214,23 @@ func TestRollback(t *testing.T) {
 				require.NoError(t, sf.sim.Start(t.Context()))
 				rep, err := sf.plan(t, nil, j, farm.Rollback, "v2").Run(t.Context())
 				require.Error(t, err)
-				require.ErrorIs(t, err, farm.ErrRolledBack, err.Error())
-				assert.Equal(t, farm.RolledBack, rep.Outcome)
 				time.Sleep(10 * time.Second)
 				sf.sim.Stop()
 				sf.sim.ClearFaults()
-				assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v1"}))
 				r := sf.sim.Report()
 				assert.Zero(t, r.Failed, r.String())
 				assert.Empty(t, violationsBeyondRollback(r, rep), r.String())
+				if tc.refused {
+					require.ErrorIs(t, err, farm.ErrHalted, err.Error())
+					assert.Contains(t, err.Error(), "no rollback: step unblock-loaded has started")
+					assert.Equal(t, farm.Halted, rep.Outcome)
+					assert.True(t, rep.RollbackStarted.IsZero(), "nothing was undone")
+					assert.Empty(t, sf.sim.CheckSafeState())
+					return
+				}
+				require.ErrorIs(t, err, farm.ErrRolledBack, err.Error())
+				assert.Equal(t, farm.RolledBack, rep.Outcome)
+				assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v1"}))
 				_, err = sf.plan(t, nil, j, farm.Halt, "v2").Resume(t.Context(), j.records())
 				assert.ErrorIs(t, err, farm.ErrNothingToResume)
 			})

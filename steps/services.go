@@ -25,10 +25,9 @@ func (b *balanced) stopSchedulers() farm.Step {
 
 func (b *balanced) blockLoaded() farm.Step {
 	return farm.Step{
-		ID:         BlockLoaded,
-		Excludable: true,
-		Undo:       b.undoBlockLoaded,
-		Title:      "Stop and disable the Deployment service on the Loaded servers; confirm it stays stopped",
+		ID:    BlockLoaded,
+		Undo:  b.undoBlockLoaded,
+		Title: "Stop and disable the Deployment service on the Loaded servers; confirm it stays stopped",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"stop + disable Deployment service on " + names(z.Loaded.Servers)}
 		},
@@ -57,8 +56,11 @@ func (b *balanced) unblockLoaded() farm.Step {
 	return farm.Step{
 		ID:         UnblockLoaded,
 		Excludable: true,
-		Undo:       b.undoUnblockLoaded,
-		Title:      "Restore the Deployment service's startup type and start it on the Loaded servers",
+		// Once a Loaded server may install the release, no group is sure
+		// to serve the previous one: no rollback from here.
+		Irreversible: true,
+		Undo:         b.undoUnblockLoaded,
+		Title:        "Restore the Deployment service's startup type and start it on the Loaded servers",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"restore + start Deployment service on " + names(z.Loaded.Servers)}
 		},
