@@ -19,6 +19,9 @@ const (
 	// CapturedDeploymentID is the platform's ID of the deployment the
 	// publish step started.
 	CapturedDeploymentID = "deployment-id"
+	// CapturedRollbackDeploymentID is the platform's ID of the deployment
+	// a rollback started to put the previous release back.
+	CapturedRollbackDeploymentID = "rollback-deployment-id"
 	// CapturedPreviousRelease is the release deployed before the run, as
 	// JSON, where the platform can say (drivers.DeployedReleaseReader).
 	CapturedPreviousRelease = "previous-release"
@@ -35,13 +38,13 @@ func (b *balanced) publish() farm.Step {
 		Run: func(ctx context.Context, r *farm.Run) error {
 			updating := groupServers(r.Farm(), farm.Updating)
 			if _, started := r.Captured().Value(CapturedDeploymentID); !started {
-				done, err := b.startDeployment(ctx, r, updating)
+				done, err := b.startDeployment(ctx, r, updating, CapturedDeploymentID, true)
 				if err != nil || done {
 					return err
 				}
 			}
 			id, _ := r.Captured().Value(CapturedDeploymentID)
-			if err := b.awaitDeployment(ctx, r, id); err != nil {
+			if err := b.awaitDeployment(ctx, r, id, CapturedDeploymentID); err != nil {
 				return err
 			}
 			return b.awaitRelease(ctx, r, updating, false)
@@ -54,12 +57,19 @@ func (b *balanced) publish() farm.Step {
 // answers that it is busy (drivers.ErrUnavailable: another deployment runs,
 // for example one a crashed run started before it could journal its ID), it
 // keeps checking and trying, within PublishTimeout.
-func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []farm.Server) (done bool, err error) {
+//
+// The deployment's ID is recorded under key in farm.Captured (and so in the
+// journal) as soon as the platform returns it.
+//
+// With skipDone, it first checks whether every Updating server already
+// serves the release (a run resumed after the deployment); a rollback does
+// not skip, since the platform itself must go back to the previous release.
+func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []farm.Server, key string, skipDone bool) (done bool, err error) {
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
 	var lastErr error
 	err = r.Poll(pctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
-		if b.allOnRelease(ctx, r, updating) {
+		if skipDone && b.allOnRelease(ctx, r, updating) {
 			done = true
 			r.Emit(farm.Event{Kind: farm.Progress, Message: "every Updating server already runs " + b.cfg.Release.Version + "; not deploying again"})
 			return true, farm.Event{}, nil
@@ -69,11 +79,11 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 		case err != nil && id != "":
 			// The platform created the deployment but the start is in
 			// doubt: follow it rather than start another one.
-			r.Captured().SetValue(CapturedDeploymentID, id)
+			r.Captured().SetValue(key, id)
 			r.Warn("", "", "deployment %s: start reported %v; following it", id, err)
 			return true, farm.Event{}, nil
 		case err == nil:
-			r.Captured().SetValue(CapturedDeploymentID, id)
+			r.Captured().SetValue(key, id)
 			r.Emit(farm.Event{Kind: farm.Progress, Message: "deployment " + id + " of " + b.releaseName() + " started"})
 			return true, farm.Event{}, nil
 		case drivers.IsRetryable(err):
@@ -103,7 +113,10 @@ func (b *balanced) releaseName() string {
 // that needs user intervention is continued only when it is a prepared
 // two-step deployment and ContinuePrepared is set. When ctx ends first, the
 // deployment is aborted where the platform can.
-func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id string) error {
+//
+// When the deployment ends without the release, or is aborted, its ID is
+// removed from key in farm.Captured, so that a retry starts a new one.
+func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id, key string) error {
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
 	logged := 0
@@ -130,6 +143,9 @@ func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id string) 
 		case st.State.Succeeded():
 			return true, farm.Event{}, nil
 		case st.State.Done():
+			// A deployment that ended without the release is over: a
+			// retry or a resumed run starts a new one.
+			r.Captured().DeleteValue(key)
 			return false, farm.Event{}, fmt.Errorf("deployment %s ended %s%s", id, st.State, lastErrors(st))
 		case st.State == drivers.DeploymentNeedsUserIntervention:
 			c, canContinue := b.cfg.Platform.(drivers.DeploymentContinuer)
@@ -157,6 +173,7 @@ func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id string) 
 			if aerr := a.AbortDeployment(actx, id); aerr != nil {
 				r.Warn("", "", "abort deployment %s: %v", id, aerr)
 			} else {
+				r.Captured().DeleteValue(key)
 				r.Warn("", "", "deployment %s aborted", id)
 			}
 		}

@@ -123,27 +123,22 @@ func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
 	if err := json.Unmarshal([]byte(raw), &prev); err != nil || prev.Version == "" {
 		return fmt.Errorf("captured previous release %q is unreadable: %v", raw, err)
 	}
-	var id string
-	err := r.Do(ctx, "", "", func(ctx context.Context) error {
-		var err error
-		id, err = b.cfg.Platform.StartDeployment(ctx, prev)
-		if err != nil {
-			return fmt.Errorf("start rollback deployment of %s: %w", prev.Version, err)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	r.Emit(farm.Event{Kind: farm.Progress, Message: "rollback deployment " + id + " of " + prev.Version + " started"})
-	if err := b.awaitDeployment(ctx, r, id); err != nil {
-		return err
-	}
 	back := *b
 	back.cfg.Release = prev
-	if err := back.awaitRelease(ctx, r, groupServers(r.Farm(), farm.Updating), false); err != nil {
+	updating := groupServers(r.Farm(), farm.Updating)
+	if _, started := r.Captured().Value(CapturedRollbackDeploymentID); !started {
+		if _, err := back.startDeployment(ctx, r, updating, CapturedRollbackDeploymentID, false); err != nil {
+			return fmt.Errorf("rollback to %s: %w", prev.Version, err)
+		}
+	}
+	id, _ := r.Captured().Value(CapturedRollbackDeploymentID)
+	if err := back.awaitDeployment(ctx, r, id, CapturedRollbackDeploymentID); err != nil {
 		return err
 	}
+	if err := back.awaitRelease(ctx, r, updating, false); err != nil {
+		return err
+	}
+	r.Captured().DeleteValue(CapturedRollbackDeploymentID)
 	r.Captured().DeleteValue(CapturedDeploymentID)
 	return nil
 }
