@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"time"
 
@@ -86,6 +87,11 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 			return nil, err
 		}
 		defer release()
+	}
+	if fj, ok := p.cfg.Journal.(*FileJournal); ok && !o.resumed {
+		if err := checkFinished(fj.Path()); err != nil {
+			return nil, err
+		}
 	}
 	seed := p.cfg.Seed
 	if seed == 0 {
@@ -171,6 +177,36 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 	}
 	r.finish(Succeeded, "", "", nil)
 	return r.report, nil
+}
+
+// checkFinished refuses a new run over a journal whose last run did not
+// end (it crashed, halted or was rolling back): the farm may be half
+// deployed, and a new preflight would capture that state as the one to
+// restore.
+func checkFinished(path string) error {
+	recs, err := ReadJournalFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	st, err := StateOf(recs)
+	if err != nil {
+		return nil // no run recorded
+	}
+	if st.Outcome == Succeeded || st.Outcome == RolledBack {
+		return nil
+	}
+	where := "resume from " + st.ResumeFrom
+	if st.RollingBack {
+		where = "rolling back"
+	}
+	outcome := string(st.Outcome)
+	if outcome == "" {
+		outcome = "never finished"
+	}
+	return fmt.Errorf("%w: journal %s: the last run (%s) %s (%s): resume it, or move the journal away if the farm was put right by hand", ErrUnfinishedRun, path, st.Label, outcome, where)
 }
 
 // decide applies the failure policy. Cancellation always halts.

@@ -57,6 +57,11 @@ type Config struct {
 	// the platform deployment (Updating) or after their deployment service
 	// restarts (Loaded). Default 30m.
 	InstallTimeout time.Duration
+	// AcceptDisabledSchedulers lets preflight accept a Scheduler service
+	// that is already disabled (it is then restored to disabled). By default
+	// preflight refuses it: it is what a crashed or halted run leaves
+	// behind, and that run should be resumed instead.
+	AcceptDisabledSchedulers bool
 	// ContinuePrepared lets the publish step continue a deployment that
 	// the platform prepared and holds for confirmation (LifeTime's
 	// needs_user_intervention with deployment_prepared). By default such a

@@ -501,3 +501,40 @@ func TestCancelDuringPublishThenResume(t *testing.T) {
 		assert.Zero(t, r.TotalViolations(), r.String())
 	})
 }
+
+// TestNewRunOverUnfinishedRunIsRefused halts a run with a file journal, then
+// checks that a new run is refused (it would capture the half-deployed farm
+// as the state to restore) while resuming works.
+func TestNewRunOverUnfinishedRunIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 61})
+		path := filepath.Join(t.TempDir(), "deploy.journal")
+		j, err := farm.OpenJournal(path)
+		require.NoError(t, err)
+		defer j.Close()
+		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe04", AfterCalls: 1, Times: 1,
+			Err: fmt.Errorf("access denied: %w", drivers.ErrPermissionDenied)}))
+		require.NoError(t, sf.sim.Start(t.Context()))
+		_, err = sf.plan(t, nil, j, farm.Halt, "v2").Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrHalted)
+
+		_, err = sf.plan(t, nil, j, farm.Halt, "v2").Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrUnfinishedRun)
+		assert.Contains(t, err.Error(), "halted (resume from block-loaded)")
+
+		// Without a journal, preflight refuses the Schedulers the halted run disabled.
+		_, err = sf.plan(t, nil, nil, farm.Halt, "v2").Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrHalted)
+		assert.Contains(t, err.Error(), "Scheduler service reads stopped/Disabled before the run")
+
+		recs, err := farm.ReadJournalFile(path)
+		require.NoError(t, err)
+		rep, err := sf.plan(t, nil, j, farm.Halt, "v2").Resume(t.Context(), recs)
+		require.NoError(t, err)
+		assert.Equal(t, farm.Succeeded, rep.Outcome)
+		time.Sleep(10 * time.Second)
+		sf.sim.Stop()
+		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
+		assert.Zero(t, sf.sim.Report().TotalViolations())
+	})
+}
