@@ -41,8 +41,11 @@ type MemberStatus struct {
 	// member holds now. It is meaningful only when ConnectionsKnown is true.
 	ActiveConnections int `json:"active_connections"`
 	// ConnectionsKnown is false when the load balancer cannot count
-	// connections per member; the engine then waits a configured drain
-	// period instead.
+	// connections per member. A draining member is then reported Draining
+	// for as long as the load balancer itself is still draining it (AWS
+	// ALB during its deregistration delay) and Out once it has finished, or
+	// at once when the load balancer cannot tell. The engine waits for Out
+	// and at least its configured drain period.
 	ConnectionsKnown bool `json:"connections_known"`
 }
 

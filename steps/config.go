@@ -35,8 +35,10 @@ type Config struct {
 	// 10s.
 	ProgressInterval time.Duration
 	// DrainTimeout bounds the wait for a draining member's active
-	// connections to reach zero. Default 5m. What happens then is set by
-	// FailOnDrainTimeout.
+	// connections to reach zero (or, where the load balancer cannot count
+	// them, for it to report the member out: keep it above an ALB target
+	// group's deregistration delay, 300 s by default). Default 6m. What
+	// happens then is set by FailOnDrainTimeout.
 	DrainTimeout time.Duration
 	// FailOnDrainTimeout makes a drain that times out fail the step (the
 	// run halts with the members still draining). By default the members
@@ -74,7 +76,7 @@ const (
 	DefaultPollInterval       = 250 * time.Millisecond
 	DefaultDeployPollInterval = 2 * time.Second
 	DefaultProgressInterval   = 10 * time.Second
-	DefaultDrainTimeout       = 5 * time.Minute
+	DefaultDrainTimeout       = 6 * time.Minute
 	DefaultDrainPeriod        = 30 * time.Second
 	DefaultHealthTimeout      = 2 * time.Minute
 	DefaultConfirmDelay       = 2 * time.Second

@@ -91,6 +91,9 @@ func (b *balanced) restoreTraffic() farm.Step {
 // switch half done would leave both versions serving.
 func (b *balanced) switchZone(ctx context.Context, r *farm.Run, z *farm.Zone) error {
 	updating, loaded := r.Members(z.Updating), r.Members(z.Loaded)
+	if len(updating) == 0 {
+		return fmt.Errorf("no Updating member left to take the traffic")
+	}
 	lb := z.LoadBalancer
 	if err := b.warmUp(ctx, r, z, updating); err != nil {
 		return err
@@ -126,6 +129,9 @@ func (b *balanced) switchZone(ctx context.Context, r *farm.Run, z *farm.Zone) er
 // health-checks them but sends them no new requests, and waits until they
 // are not unhealthy. Members already draining or serving are left alone.
 func (b *balanced) warmUp(ctx context.Context, r *farm.Run, z *farm.Zone, members []string) error {
+	if len(members) == 0 {
+		return nil // Status with no member means every member
+	}
 	sts, err := z.LoadBalancer.Status(ctx, members...)
 	if err != nil {
 		return fmt.Errorf("read members: %w", err)
@@ -200,6 +206,9 @@ var errDrainTimeout = errors.New("drain timed out")
 // load balancers that cannot count, until the load balancer reports them
 // out and DrainPeriod has passed), then takes them out and confirms it.
 func (b *balanced) drain(ctx context.Context, r *farm.Run, z *farm.Zone, members []string) error {
+	if len(members) == 0 {
+		return nil // Status with no member means every member
+	}
 	lb := z.LoadBalancer
 	sts, err := lb.Status(ctx, members...)
 	if err != nil {
@@ -257,16 +266,7 @@ func (b *balanced) drain(ctx context.Context, r *farm.Run, z *farm.Zone, members
 	if err := lb.SetState(ctx, drivers.Out, pending...); err != nil {
 		return fmt.Errorf("take %s out: %w", strings.Join(pending, ", "), err)
 	}
-	sts, err = lb.Status(ctx, pending...)
-	if err != nil {
-		return fmt.Errorf("confirm %s out: %w", strings.Join(pending, ", "), err)
-	}
-	for _, st := range sts {
-		if st.State != drivers.Out {
-			return fmt.Errorf("member %s reads %s after being taken out: want out", st.Member, st.State)
-		}
-	}
-	return nil
+	return b.awaitMembers(ctx, r, z, pending, drivers.Out, false)
 }
 
 func names(servers []farm.Server) string {
