@@ -3,6 +3,7 @@ package canary
 import (
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"log/slog"
@@ -47,6 +48,9 @@ type driverUnderTest struct {
 	refusing func(t *testing.T) (url string, hc *http.Client)
 	// onWire is false for the AWS key, which SigV4 never sends.
 	onWire bool
+	// soap makes the echo answer as WinRM does: SOAP 1.2 content, errors
+	// as WS-Management faults.
+	soap bool
 }
 
 var wantState = drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic}
@@ -67,9 +71,10 @@ var underTest = []driverUnderTest{
 		refusing: func(t *testing.T) (string, *http.Client) {
 			srv := winrmtest.NewServer(winrmtest.Config{Host: "fe01", Username: winrmUser, Password: "not-the-canary"})
 			t.Cleanup(srv.Close)
-			return srv.URL(), nil
+			return "http://" + srv.Addr(), nil
 		},
 		onWire: true,
+		soap:   true,
 	},
 	{
 		name:     "lifetime",
@@ -209,6 +214,7 @@ func albOptions(endpoint string, hc *http.Client) []func(*config.LoadOptions) er
 // takes the error shapes of LifeTime, iControl REST and NGINX Plus at once.
 type echo struct {
 	status int
+	soap   bool
 	mu     sync.Mutex
 	seen   strings.Builder
 }
@@ -221,6 +227,18 @@ func (e *echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	e.seen.WriteString(said + "\n")
 	e.mu.Unlock()
+	if e.soap {
+		w.Header().Set("Content-Type", "application/soap+xml;charset=UTF-8")
+		if e.status == http.StatusOK {
+			fmt.Fprintf(w, "<s:Envelope><not-xml %s", said)
+			return
+		}
+		var text strings.Builder
+		_ = xml.EscapeText(&text, []byte(said))
+		w.WriteHeader(e.status)
+		fmt.Fprintf(w, wsmanFault, text.String())
+		return
+	}
 	if e.status == http.StatusOK { // garbage: the right status, nonsense content
 		w.Header().Set("Content-Type", "application/json")
 		// The version header a probe reads is nonsense too, but not the
@@ -239,6 +257,14 @@ func (e *echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(e.status)
 	w.Write(doc)
 }
+
+// wsmanFault is a WS-Management fault as WinRM sends it with a 500, its
+// reason text to be filled in.
+const wsmanFault = `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd">` +
+	`<s:Body><s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>w:InternalError</s:Value></s:Subcode></s:Code>` +
+	`<s:Reason><s:Text xml:lang="en-US">%s</s:Text></s:Reason>` +
+	`<s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="2150858770" Machine="fe01"><f:Message>%[1]s</f:Message></f:WSManFault></s:Detail>` +
+	`</s:Fault></s:Body></s:Envelope>`
 
 func (e *echo) received() string {
 	e.mu.Lock()
@@ -269,20 +295,20 @@ func TestCanaryFailurePaths(t *testing.T) {
 			u, hc := d.refusing(t)
 			return u, hc, nil
 		}},
-		{"5xx echoing the credentials", func(t *testing.T, _ driverUnderTest) (string, *http.Client, *echo) {
-			e := &echo{status: http.StatusInternalServerError}
+		{"5xx echoing the credentials", func(t *testing.T, d driverUnderTest) (string, *http.Client, *echo) {
+			e := &echo{status: http.StatusInternalServerError, soap: d.soap}
 			srv := httptest.NewServer(e)
 			t.Cleanup(srv.Close)
 			return srv.URL, nil, e
 		}},
-		{"503 echoing the credentials", func(t *testing.T, _ driverUnderTest) (string, *http.Client, *echo) {
-			e := &echo{status: http.StatusServiceUnavailable}
+		{"503 echoing the credentials", func(t *testing.T, d driverUnderTest) (string, *http.Client, *echo) {
+			e := &echo{status: http.StatusServiceUnavailable, soap: d.soap}
 			srv := httptest.NewServer(e)
 			t.Cleanup(srv.Close)
 			return srv.URL, nil, e
 		}},
-		{"garbage echoing the credentials", func(t *testing.T, _ driverUnderTest) (string, *http.Client, *echo) {
-			e := &echo{status: http.StatusOK}
+		{"garbage echoing the credentials", func(t *testing.T, d driverUnderTest) (string, *http.Client, *echo) {
+			e := &echo{status: http.StatusOK, soap: d.soap}
 			srv := httptest.NewServer(e)
 			t.Cleanup(srv.Close)
 			return srv.URL, nil, e
@@ -314,6 +340,7 @@ func TestCanaryFailurePaths(t *testing.T) {
 				out.add("slog JSON", log.json.String())
 				out.add("slog text", log.text.String())
 				out.check(t)
+				t.Logf("errors: %v", errs)
 				switch {
 				case d.name == "httpprobe" && tg.name != "closed port":
 					// An answer, however bad, is a result, not an error.
@@ -323,6 +350,11 @@ func TestCanaryFailurePaths(t *testing.T) {
 					assert.Positive(t, failed, "some calls must fail: %v", errs)
 				default:
 					assert.Equal(t, len(errs), failed, "every call must fail: %v", errs)
+				}
+				if tg.name == "credentials refused" && d.name != "httpprobe" {
+					for _, err := range errs {
+						assert.ErrorIs(t, err, drivers.ErrPermissionDenied, "the fake must have refused the credential")
+					}
 				}
 				if e != nil && d.onWire {
 					assert.NotEmpty(t, leak(e.received()), "control: the server must have received the canary, so its echo carried it")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,6 +165,12 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 		assert.Contains(t, log.json.String(), `"msg":"winrm: script finished"`)
 		assert.Contains(t, log.text.String(), "lifetime: deployment started")
 		assert.Contains(t, journal.text(), `"kind":"step-failed"`, "the journal must record the failed attempts")
+		// The F5 fake's echo of the password reached the events and the
+		// logs, scrubbed: these channels would have carried a leak.
+		assert.Contains(t, log.json.String(), "device busy (login "+f5User+"/[redacted])")
+		assert.True(t, slices.ContainsFunc(out.all(), func(l labelled) bool {
+			return strings.HasPrefix(l.where, "event") && strings.Contains(l.text, "device busy (login "+f5User+"/[redacted])")
+		}), "the scrubbed echo must reach the events")
 		assert.Contains(t, fx.winrmWire.String(), "Authorization: Basic "+base64.StdEncoding.EncodeToString([]byte(winrmUser+":"+winrmPassword)))
 		assert.Contains(t, fx.ltWire.String(), "Authorization: Bearer "+lifetimeToken)
 		assert.Contains(t, fx.f5Wire.String(), `"password":"`+f5Password+`"`, "the F5 login carries the password")
