@@ -7,7 +7,9 @@ import (
 
 // Application is one application of a release, at the version to deploy.
 type Application struct {
-	Name    string `json:"name"`
+	// Name is the application's name as the platform shows it.
+	Name string `json:"name"`
+	// Version is the application version to deploy.
 	Version string `json:"version"`
 }
 
@@ -55,19 +57,24 @@ func (s DeploymentState) Succeeded() bool {
 
 // LogEntry is one line of a deployment's log.
 type LogEntry struct {
-	Time    time.Time `json:"time"`
-	Type    string    `json:"type"` // Info, Warning or Error
-	Message string    `json:"message"`
+	// Time is when the platform logged it.
+	Time time.Time `json:"time"`
+	// Type is Info, Warning or Error.
+	Type string `json:"type"`
+	// Message is the log line.
+	Message string `json:"message"`
 }
 
 // DeploymentStatus is what a [PlatformClient] reads back for a deployment.
 type DeploymentStatus struct {
+	// State is where the deployment stands.
 	State DeploymentState `json:"state"`
 	// Info qualifies DeploymentNeedsUserIntervention (for LifeTime:
 	// business_process_impact, deployment_prepared,
 	// needs_configuration_or_confirmation, deployment_suspended).
-	Info string     `json:"info,omitempty"`
-	Log  []LogEntry `json:"log,omitempty"`
+	Info string `json:"info,omitempty"`
+	// Log is the deployment's log so far, oldest first.
+	Log []LogEntry `json:"log,omitempty"`
 }
 
 // PlatformClient deploys releases through the platform's deployment service

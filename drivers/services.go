@@ -43,7 +43,9 @@ const (
 
 // ServiceState is what a [ServiceController] reads back for one service.
 type ServiceState struct {
-	Run     RunState    `json:"run"`
+	// Run is whether the service runs.
+	Run RunState `json:"run"`
+	// Startup is its start mode.
 	Startup StartupType `json:"startup"`
 }
 

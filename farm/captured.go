@@ -14,7 +14,7 @@ type Captured struct {
 	services map[string]map[drivers.Service]drivers.ServiceState
 	members  map[string]drivers.MemberStatus
 	values   map[string]string
-	onValue  func()
+	onValue  func(key, value string, deleted bool)
 }
 
 // NewCaptured returns an empty Captured.
@@ -67,7 +67,7 @@ func (c *Captured) SetValue(key, value string) {
 	notify := c.onValue
 	c.mu.Unlock()
 	if notify != nil {
-		notify()
+		notify(key, value, false)
 	}
 }
 
@@ -78,7 +78,7 @@ func (c *Captured) DeleteValue(key string) {
 	notify := c.onValue
 	c.mu.Unlock()
 	if notify != nil {
-		notify()
+		notify(key, "", true)
 	}
 }
 
@@ -93,9 +93,12 @@ func (c *Captured) Value(key string) (string, bool) {
 // CapturedState is the serialisable form of [Captured], as the journal
 // stores it.
 type CapturedState struct {
+	// Services maps server name, then service, to its state.
 	Services map[string]map[drivers.Service]drivers.ServiceState `json:"services,omitempty"`
-	Members  map[string]drivers.MemberStatus                     `json:"members,omitempty"`
-	Values   map[string]string                                   `json:"values,omitempty"`
+	// Members maps "zone/member" to the member's status.
+	Members map[string]drivers.MemberStatus `json:"members,omitempty"`
+	// Values holds the named values steps recorded.
+	Values map[string]string `json:"values,omitempty"`
 }
 
 // Snapshot returns a copy of everything recorded.

@@ -27,11 +27,17 @@ const (
 // Event is one thing that happened during a run. Fields that do not apply
 // are zero.
 type Event struct {
-	Time    time.Time
-	Kind    EventKind
-	Step    string
-	Zone    string
-	Server  string
+	// Time is when it happened.
+	Time time.Time
+	// Kind says what happened.
+	Kind EventKind
+	// Step is the step it concerns; empty for run-started and run-finished
+	// (unless the run halted at a step).
+	Step string
+	// Zone and Server say what an action or a wait concerned.
+	Zone   string
+	Server string
+	// Attempt counts the attempts of an action (retries, action-finished).
 	Attempt int
 	// Done and Total count finished and all actions of a step, or the
 	// progress of a wait.

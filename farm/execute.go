@@ -123,7 +123,9 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 	}
 	r.record(JournalRecord{Kind: RecordRunStarted, PlanID: p.planID(), Label: p.cfg.Label, Steps: p.StepIDs(), Resumed: o.resumed})
 	captured.mu.Lock()
-	captured.onValue = func() { r.recordCaptured() }
+	captured.onValue = func(key, value string, deleted bool) {
+		r.record(JournalRecord{Kind: RecordValue, Key: key, Value: value, Deleted: deleted})
+	}
 	captured.mu.Unlock()
 	defer func() {
 		captured.mu.Lock()

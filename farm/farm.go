@@ -28,8 +28,11 @@ const (
 
 // Group is one zone's Updating or Loaded servers.
 type Group struct {
-	Zone    string
-	Role    GroupRole
+	// Zone is the group's zone.
+	Zone string
+	// Role says whether it is the Updating or the Loaded group.
+	Role GroupRole
+	// Servers lists the group's servers in order.
 	Servers []Server
 }
 
@@ -54,9 +57,12 @@ func (g Group) Names() []string {
 // Zone is one deployment zone: its two groups and the load balancer in front
 // of them. Every invariant of the procedure holds per zone.
 type Zone struct {
-	Name         string
-	Updating     Group
-	Loaded       Group
+	// Name is the zone's name.
+	Name string
+	// Updating and Loaded are the zone's two groups.
+	Updating Group
+	Loaded   Group
+	// LoadBalancer fronts the zone's servers.
 	LoadBalancer drivers.LoadBalancer
 }
 

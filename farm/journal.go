@@ -24,6 +24,9 @@ const (
 	RecordStepDone    = "step-done"
 	RecordStepFailed  = "step-failed"
 	RecordStepUndone  = "step-undone"
+	// RecordValue records one value set (or deleted) in [Captured] during
+	// a step, such as the ID of a deployment just started.
+	RecordValue = "value"
 	// RecordRollbackStarted marks the start of a rollback; Step is the
 	// step that failed.
 	RecordRollbackStarted = "rollback-started"
@@ -34,8 +37,10 @@ const (
 // JournalRecord is one line of a run's journal. Fields that do not apply to
 // a kind are empty.
 type JournalRecord struct {
+	// Time is when the record was written.
 	Time time.Time `json:"time"`
-	Kind string    `json:"kind"`
+	// Kind is one of the Record* constants.
+	Kind string `json:"kind"`
 	// PlanID identifies the plan (its steps, its farm and its label): a
 	// journal is resumed only by the plan that wrote it.
 	PlanID string `json:"plan_id,omitempty"`
@@ -44,14 +49,24 @@ type JournalRecord struct {
 	// Steps lists the plan's step IDs (run-started).
 	Steps []string `json:"steps,omitempty"`
 	// Resumed is true on the run-started record of a resumed run.
-	Resumed  bool           `json:"resumed,omitempty"`
-	Step     string         `json:"step,omitempty"`
-	Zone     string         `json:"zone,omitempty"`
-	Server   string         `json:"server,omitempty"`
-	Attempts int            `json:"attempts,omitempty"`
-	Error    string         `json:"error,omitempty"`
+	Resumed bool `json:"resumed,omitempty"`
+	// Step is the step a record concerns.
+	Step string `json:"step,omitempty"`
+	// Zone and Server name what an action or an exclusion concerned.
+	Zone   string `json:"zone,omitempty"`
+	Server string `json:"server,omitempty"`
+	// Attempts is how many times an action was tried.
+	Attempts int `json:"attempts,omitempty"`
+	// Error is the error text of a failed action, step or run.
+	Error string `json:"error,omitempty"`
+	// Captured is the full captured state (captured records).
 	Captured *CapturedState `json:"captured,omitempty"`
-	Outcome  Outcome        `json:"outcome,omitempty"`
+	// Key, Value and Deleted describe a value record.
+	Key     string `json:"key,omitempty"`
+	Value   string `json:"value,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
+	// Outcome is how the run ended (run-finished).
+	Outcome Outcome `json:"outcome,omitempty"`
 }
 
 // Journal receives the records of a run, in order. Append must make the
@@ -60,6 +75,8 @@ type JournalRecord struct {
 type Journal interface {
 	Append(rec JournalRecord) error
 }
+
+var _ Journal = (*FileJournal)(nil)
 
 // FileJournal is a [Journal] in a file of JSON lines, appended to and synced
 // to disk record by record.
@@ -228,6 +245,15 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 		case RecordCaptured:
 			if r.Captured != nil {
 				st.Captured = *r.Captured
+			}
+		case RecordValue:
+			if st.Captured.Values == nil {
+				st.Captured.Values = map[string]string{}
+			}
+			if r.Deleted {
+				delete(st.Captured.Values, r.Key)
+			} else {
+				st.Captured.Values[r.Key] = r.Value
 			}
 		case RecordExcluded:
 			st.Excluded = append(st.Excluded, r.Server)

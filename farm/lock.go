@@ -15,13 +15,18 @@ var ErrLocked = errors.New("another run holds the farm's lock")
 
 // LockHolder says who holds a lock.
 type LockHolder struct {
-	Host  string    `json:"host"`
-	PID   int       `json:"pid"`
+	// Host is the holder's host name.
+	Host string `json:"host"`
+	// PID is the holder's process ID.
+	PID int `json:"pid"`
+	// Since is when the lock was taken.
 	Since time.Time `json:"since"`
-	Plan  string    `json:"plan,omitempty"`
-	Label string    `json:"label,omitempty"`
+	// Plan and Label identify the plan being run (Plan.ID, PlanConfig.Label).
+	Plan  string `json:"plan,omitempty"`
+	Label string `json:"label,omitempty"`
 }
 
+// String describes the holder for an error message.
 func (h LockHolder) String() string {
 	return fmt.Sprintf("host %s, process %d, since %s (plan %s %s)", h.Host, h.PID, h.Since.Format(time.RFC3339), h.Plan, h.Label)
 }
@@ -35,6 +40,8 @@ type Locker interface {
 	// function releases it.
 	Lock(ctx context.Context, holder LockHolder) (release func() error, err error)
 }
+
+var _ Locker = FileLock{}
 
 // FileLock is a [Locker] that holds a lock file created exclusively
 // (O_EXCL) and containing the holder as JSON. If a run dies without releasing

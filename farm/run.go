@@ -91,6 +91,8 @@ func (r *Run) Warn(zone, server, format string, args ...any) {
 
 // ForEachServer runs fn for every server, at most PlanConfig.Concurrency at
 // once across the whole run, retrying each server's fn on transient errors.
+// Do not call ForEachServer or Each from inside fn: the nested call would
+// wait for a slot its caller holds.
 // It waits for all of them and returns their errors aggregated (a
 // *multierror.Error of *StepError), or nil.
 //
