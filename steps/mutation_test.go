@@ -25,6 +25,10 @@ type mutant struct {
 	crashAfterPublish bool
 	// caughtBy is the invariant whose violation shows the mutant unsafe.
 	caughtBy int
+	// haltsAt is, for mutants caught by the end state (invariant 6), the
+	// step where the run halts, or "" when it runs to the end: the end
+	// state is then wrong only because of the missing step.
+	haltsAt string
 }
 
 func remove(id string) func(p *farm.Plan) error {
@@ -41,11 +45,11 @@ var mutants = []mutant{
 	{name: "without stop-schedulers", mutate: remove(steps.StopSchedulers), caughtBy: 3},                          // a Scheduler runs while code and schema disagree
 	{name: "without drain-updating", mutate: remove(steps.DrainUpdating), caughtBy: 2},                            // Updating servers install while serving
 	{name: "without block-loaded", mutate: remove(steps.BlockLoaded), caughtBy: 2},                                // Loaded servers install while serving
-	{name: "without publish", mutate: remove(steps.Publish), caughtBy: 6},                                         // nothing deployed: the end state is not the release
+	{name: "without publish", mutate: remove(steps.Publish), caughtBy: 6, haltsAt: steps.VerifyUpdating},                                         // nothing deployed: the end state is not the release
 	{name: "without verify-updating", mutate: remove(steps.VerifyUpdating), crashAfterPublish: true, caughtBy: 4}, // traffic sent to a server that is down
 	{name: "without switch-traffic", mutate: remove(steps.SwitchTraffic), caughtBy: 2},                            // Loaded servers unblocked while serving
 	{name: "without start-schedulers-updating", mutate: remove(steps.StartSchedulersUpdating), caughtBy: 6},
-	{name: "without unblock-loaded", mutate: remove(steps.UnblockLoaded), caughtBy: 6}, // Loaded servers never catch up
+	{name: "without unblock-loaded", mutate: remove(steps.UnblockLoaded), caughtBy: 6, haltsAt: steps.AwaitLoaded}, // Loaded servers never catch up
 	{name: "without await-loaded", mutate: remove(steps.AwaitLoaded), caughtBy: 2},     // Loaded back in while installing
 	{name: "without restore-traffic", mutate: remove(steps.RestoreTraffic), caughtBy: 6},
 	{name: "without start-schedulers-loaded", mutate: remove(steps.StartSchedulersLoaded), caughtBy: 6},
@@ -56,7 +60,7 @@ var mutants = []mutant{
 // runMutant runs the (mutated) plan on a 4-server farm under load and
 // returns the simulator's report with invariant 7 checked after a halt and
 // invariant 6 after a success (after any run of a mutant).
-func runMutant(t *testing.T, m mutant) (simulate.Report, error) {
+func runMutant(t *testing.T, m mutant) (simulate.Report, *farm.Report, error) {
 	sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 21, HealthCheckDelay: 30 * time.Second,
 		Traffic: simulate.Traffic{Rate: 20, Duration: 200 * time.Millisecond, MaxDuration: 2 * time.Second}})
 	p := sf.plan(t, nil, nil, farm.Halt, "v2")
@@ -70,7 +74,7 @@ func runMutant(t *testing.T, m mutant) (simulate.Report, error) {
 	}
 	require.NoError(t, sf.sim.Start(t.Context()))
 	time.Sleep(5 * time.Second)
-	_, err := p.Run(t.Context())
+	rep, err := p.Run(t.Context())
 	time.Sleep(10 * time.Second)
 	sf.sim.Stop()
 	if err != nil {
@@ -81,7 +85,7 @@ func runMutant(t *testing.T, m mutant) (simulate.Report, error) {
 		// the farm does not end on the release.
 		sf.sim.CheckEndState(drivers.Release{Version: "v2"})
 	}
-	return sf.sim.Report(), err
+	return sf.sim.Report(), rep, err
 }
 
 // TestEveryStepIsNecessary runs each mutant of the plan and checks that the
@@ -91,7 +95,7 @@ func TestEveryStepIsNecessary(t *testing.T) {
 	for _, crash := range []bool{false, true} {
 		t.Run(fmt.Sprintf("whole plan, crash after publish %v", crash), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				r, err := runMutant(t, mutant{crashAfterPublish: crash})
+				r, _, err := runMutant(t, mutant{crashAfterPublish: crash})
 				if crash {
 					require.Error(t, err, "verification catches the crashed server and halts")
 					assert.Contains(t, err.Error(), "fe02")
@@ -106,8 +110,13 @@ func TestEveryStepIsNecessary(t *testing.T) {
 	for _, m := range mutants {
 		t.Run(m.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				r, err := runMutant(t, m)
+				r, rep, err := runMutant(t, m)
 				assert.NotEmpty(t, r.ViolationsOf(m.caughtBy), "invariant %d must catch %q (run error: %v)\n%s", m.caughtBy, m.name, err, r.String())
+				if m.caughtBy == 6 {
+					// Caught for the right reason: the run went as far as the
+					// missing step lets it, not halted early by something else.
+					assert.Equal(t, m.haltsAt, rep.FailedStep, "run error: %v", err)
+				}
 			})
 		})
 	}
