@@ -45,12 +45,12 @@ var mutants = []mutant{
 	{name: "without stop-schedulers", mutate: remove(steps.StopSchedulers), caughtBy: 3},                          // a Scheduler runs while code and schema disagree
 	{name: "without drain-updating", mutate: remove(steps.DrainUpdating), caughtBy: 2},                            // Updating servers install while serving
 	{name: "without block-loaded", mutate: remove(steps.BlockLoaded), caughtBy: 2},                                // Loaded servers install while serving
-	{name: "without publish", mutate: remove(steps.Publish), caughtBy: 6, haltsAt: steps.VerifyUpdating},                                         // nothing deployed: the end state is not the release
+	{name: "without publish", mutate: remove(steps.Publish), caughtBy: 6, haltsAt: steps.VerifyUpdating},          // nothing deployed: the end state is not the release
 	{name: "without verify-updating", mutate: remove(steps.VerifyUpdating), crashAfterPublish: true, caughtBy: 4}, // traffic sent to a server that is down
 	{name: "without switch-traffic", mutate: remove(steps.SwitchTraffic), caughtBy: 2},                            // Loaded servers unblocked while serving
 	{name: "without start-schedulers-updating", mutate: remove(steps.StartSchedulersUpdating), caughtBy: 6},
 	{name: "without unblock-loaded", mutate: remove(steps.UnblockLoaded), caughtBy: 6, haltsAt: steps.AwaitLoaded}, // Loaded servers never catch up
-	{name: "without await-loaded", mutate: remove(steps.AwaitLoaded), caughtBy: 2},     // Loaded back in while installing
+	{name: "without await-loaded", mutate: remove(steps.AwaitLoaded), caughtBy: 2},                                 // Loaded back in while installing
 	{name: "without restore-traffic", mutate: remove(steps.RestoreTraffic), caughtBy: 6},
 	{name: "without start-schedulers-loaded", mutate: remove(steps.StartSchedulersLoaded), caughtBy: 6},
 	{name: "drain after publish", mutate: move(steps.DrainUpdating, steps.Publish), caughtBy: 2},
