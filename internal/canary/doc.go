@@ -8,13 +8,15 @@
 // Each secret is a distinct, recognisable canary value. TestCanarySecretsNeverLeak
 // threads them through a whole balanced deployment of a simulated farm
 // (package simulate) in which every driver is the real client talking to its
-// fake (winrmtest, lifetimetest, f5test, albtest) over the wire protocol,
-// with injected transient faults and refused credentials, and checks that no
-// canary appears in any slog line (JSON and text), farm.Event, returned
-// error, journal record, farm.Report or simulator report. As a control it
-// checks that each canary does reach the wire (or, for the AWS key, that the
-// request signatures were made with it), so the test is known to be able to
-// see a secret where one is.
+// fake over the wire protocol (winrmtest, lifetimetest, f5test; albtest for
+// the second zone once steps runs over ALB again, see zoneDriver), each fake
+// backed by the simulator, with injected transient faults, refused
+// credentials and a device echoing the password, and checks that no canary
+// appears in any slog line (JSON and text), farm.Event, returned error,
+// journal record, farm.Report or simulator report. As a control it checks
+// that each canary does reach the wire (for the AWS key, that the request
+// signatures verify with it), so the test is known to see a secret where
+// one is.
 //
 // TestCanaryFailurePaths points each driver at a fake that refuses the
 // credential, a server that answers 5xx or garbage (echoing the credential
