@@ -87,42 +87,47 @@ func (b *balanced) restoreTraffic() farm.Step {
 }
 
 // switchZone moves one zone's traffic from its Loaded group to its Updating
-// group. The moment traffic moves is not interrupted by cancellation: a
-// switch half done would leave both versions serving.
+// group.
 func (b *balanced) switchZone(ctx context.Context, r *farm.Run, z *farm.Zone) error {
-	updating, loaded := r.Members(z.Updating), r.Members(z.Loaded)
-	if len(updating) == 0 {
-		return fmt.Errorf("no Updating member left to take the traffic")
+	return b.moveTraffic(ctx, r, z, r.Members(z.Updating), r.Members(z.Loaded))
+}
+
+// moveTraffic puts serve in service (warmed up and healthy first) and takes
+// drain out (drained first): in one transaction where the load balancer can,
+// otherwise serve in and confirmed healthy before drain is drained. The
+// moment traffic moves is not interrupted by cancellation: a move half done
+// would leave both groups serving.
+func (b *balanced) moveTraffic(ctx context.Context, r *farm.Run, z *farm.Zone, serve, drain []string) error {
+	if len(serve) == 0 {
+		return fmt.Errorf("no member left to take the traffic")
 	}
 	lb := z.LoadBalancer
-	if err := b.warmUp(ctx, r, z, updating); err != nil {
+	if err := b.warmUp(ctx, r, z, serve); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.HealthTimeout)
 	defer cancel()
+	drainCtx := ctx
 	if sw, ok := lb.(drivers.Switcher); ok {
-		if err := sw.Switch(cctx, updating, loaded); err != nil {
-			return fmt.Errorf("switch to %s: %w", strings.Join(updating, ", "), err)
+		if err := sw.Switch(cctx, serve, drain); err != nil {
+			return fmt.Errorf("switch to %s: %w", strings.Join(serve, ", "), err)
 		}
 	} else {
-		if err := lb.SetState(cctx, drivers.Serving, updating...); err != nil {
-			return fmt.Errorf("set %s serving: %w", strings.Join(updating, ", "), err)
+		if err := lb.SetState(cctx, drivers.Serving, serve...); err != nil {
+			return fmt.Errorf("set %s serving: %w", strings.Join(serve, ", "), err)
 		}
-		if err := b.awaitMembers(cctx, r, z, updating, drivers.Serving, true); err != nil {
+		if err := b.awaitMembers(cctx, r, z, serve, drivers.Serving, true); err != nil {
 			return err
 		}
-		// drain sets the Loaded members draining itself, so that its wait
+		// drain sets the members draining itself, so that its wait
 		// (DrainPeriod where connections are not counted) starts from its
-		// own change.
-		if err := b.drain(context.WithoutCancel(ctx), r, z, loaded); err != nil {
-			return err
-		}
-		return b.awaitMembers(ctx, r, z, updating, drivers.Serving, true)
+		// own change, and it must not be cancelled before that change.
+		drainCtx = context.WithoutCancel(ctx)
 	}
-	if err := b.drain(ctx, r, z, loaded); err != nil {
+	if err := b.drain(drainCtx, r, z, drain); err != nil {
 		return err
 	}
-	return b.awaitMembers(ctx, r, z, updating, drivers.Serving, true)
+	return b.awaitMembers(ctx, r, z, serve, drivers.Serving, true)
 }
 
 // warmUp brings members that are out into draining, where the load balancer

@@ -87,25 +87,7 @@ func (b *balanced) undoSwitchTraffic(ctx context.Context, r *farm.Run) error {
 		return fmt.Errorf("cannot move traffic back to the Loaded servers: %w (deploy the previous release with a new balanced run instead)", err)
 	}
 	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
-		loaded, updating := r.Members(z.Loaded), r.Members(z.Updating)
-		if err := b.warmUp(ctx, r, z, loaded); err != nil {
-			return err
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.HealthTimeout)
-		defer cancel()
-		if sw, ok := z.LoadBalancer.(drivers.Switcher); ok {
-			if err := sw.Switch(cctx, loaded, updating); err != nil {
-				return fmt.Errorf("switch back to %s: %w", strings.Join(loaded, ", "), err)
-			}
-		} else {
-			if err := z.LoadBalancer.SetState(cctx, drivers.Serving, loaded...); err != nil {
-				return fmt.Errorf("set %s serving: %w", strings.Join(loaded, ", "), err)
-			}
-			if err := b.awaitMembers(cctx, r, z, loaded, drivers.Serving, true); err != nil {
-				return err
-			}
-		}
-		return b.drain(ctx, r, z, updating)
+		return b.moveTraffic(ctx, r, z, r.Members(z.Loaded), r.Members(z.Updating))
 	})
 }
 
