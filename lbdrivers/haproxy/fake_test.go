@@ -242,14 +242,14 @@ func TestContextDeadlineOnSilentSocket(t *testing.T) {
 	start := time.Now()
 	_, err := d.Status(ctx, "fe1")
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Less(t, time.Since(start), time.Second)
+	assert.Less(t, time.Since(start), 5*time.Second, "the fake socket never answers: only the deadline ends the call")
 
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	time.AfterFunc(100*time.Millisecond, cancel2)
 	start = time.Now()
 	err = d.SetState(ctx2, drivers.Out, "fe1")
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.Less(t, time.Since(start), time.Second)
+	assert.Less(t, time.Since(start), 5*time.Second, "the fake socket never answers: only the deadline ends the call")
 }
 
 func TestConfigTimeout(t *testing.T) {
@@ -260,7 +260,7 @@ func TestConfigTimeout(t *testing.T) {
 	start := time.Now()
 	_, err := d.Status(t.Context(), "fe1")
 	require.Error(t, err)
-	assert.Less(t, time.Since(start), time.Second)
+	assert.Less(t, time.Since(start), 5*time.Second, "the fake socket never answers: only the deadline ends the call")
 	var ne net.Error
 	assert.True(t, errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()), "got %v", err)
 }
