@@ -229,8 +229,18 @@ func (f *Farm) buildZone(zs ZoneSpec, defaultLB drivers.LoadBalancer, members ma
 	return z, nil
 }
 
-// Zones returns the farm's zones in the order they were given.
-func (f *Farm) Zones() []*Zone { return slices.Clone(f.zones) }
+// Zones returns copies of the farm's zones in the order they were given:
+// changing them changes nothing in the farm.
+func (f *Farm) Zones() []*Zone {
+	out := make([]*Zone, len(f.zones))
+	for i, z := range f.zones {
+		c := *z
+		c.Updating.Servers = slices.Clone(z.Updating.Servers)
+		c.Loaded.Servers = slices.Clone(z.Loaded.Servers)
+		out[i] = &c
+	}
+	return out
+}
 
 // Servers returns every server, zone by zone, Updating before Loaded.
 func (f *Farm) Servers() []Server {
@@ -251,7 +261,9 @@ func (f *Farm) Server(name string) (Server, bool) {
 func (f *Farm) Groups(role GroupRole) []Group {
 	out := make([]Group, len(f.zones))
 	for i, z := range f.zones {
-		out[i] = z.Group(role)
+		g := z.Group(role)
+		g.Servers = slices.Clone(g.Servers)
+		out[i] = g
 	}
 	return out
 }

@@ -238,7 +238,7 @@ func (b *balanced) awaitLoaded() farm.Step {
 	return farm.Step{
 		ID:         AwaitLoaded,
 		Excludable: true,
-		Title:      "Wait until every Loaded server runs the release and its deployment service is idle",
+		Title:      "Wait until every Loaded server runs the release (and, where a driver can tell, its deployment service is idle)",
 		Describe: func(z *farm.Zone) []string {
 			return []string{fmt.Sprintf("wait for %s to serve %s", names(z.Loaded.Servers), b.cfg.Release.Version)}
 		},
