@@ -165,15 +165,27 @@ type runResult struct {
 // runBalanced builds a fake farm and the balanced plan with s and runs it,
 // returning the wall time of plan.Run alone. observer may be nil.
 func runBalanced(ctx context.Context, s settings, observer farm.Observer) (runResult, error) {
+	return run(ctx, s, farm.PlanConfig{Observer: observer})
+}
+
+// runBalancedJournal is runBalanced with a journal.
+func runBalancedJournal(ctx context.Context, s settings, j farm.Journal) (runResult, error) {
+	return run(ctx, s, farm.PlanConfig{Journal: j})
+}
+
+// run is runBalanced with a plan configuration; Concurrency and Seed are
+// set from s.
+func run(ctx context.Context, s settings, pc farm.PlanConfig) (runResult, error) {
 	ff, servers := newFakeFarm(s.Servers, s.timings)
 	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers), LoadBalancer: ff})
 	if err != nil {
 		return runResult{}, err
 	}
 	release := drivers.Release{Version: "v2"}
+	pc.Concurrency, pc.Seed = s.Concurrency, 1
 	plan, err := steps.Balanced(f, steps.Config{
 		Services: ff, Platform: ff, Prober: ff, Release: release,
-		Plan:               farm.PlanConfig{Concurrency: s.Concurrency, Seed: 1, Observer: observer},
+		Plan:               pc,
 		PollInterval:       s.PollInterval,
 		DeployPollInterval: s.DeployPollInterval,
 		ConfirmDelay:       s.ConfirmDelay,

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -46,8 +47,8 @@ func (o *outRecorder) reset() time.Time {
 // real HAProxy while one request is held open on the Updating member, and
 // measures the time from that request finishing (the backend lets it go) to
 // the member read back out: drain-lag-ms (mean) and drain-lag-max-ms. The
-// hold lasts 60 ms plus a share of the poll interval that changes every
-// iteration, so the release falls at every phase of the poll.
+// hold lasts 60 ms plus a random share of the poll interval, so that the
+// release falls at any phase of the poll.
 func BenchmarkDrainLag(b *testing.B) {
 	for _, poll := range []time.Duration{steps.DefaultPollInterval, 25 * time.Millisecond} {
 		b.Run("poll="+poll.String(), func(b *testing.B) {
@@ -79,7 +80,6 @@ func BenchmarkDrainLag(b *testing.B) {
 			}
 			ctx := b.Context()
 			var total, worst time.Duration
-			i := 0
 			for b.Loop() {
 				b.StopTimer()
 				if err := h.Driver.SetState(ctx, drivers.Serving, member); err != nil {
@@ -88,8 +88,7 @@ func BenchmarkDrainLag(b *testing.B) {
 				waitServing(b, h, member)
 				release := h.hold(b, hf, member)
 				rec.reset()
-				holdFor := 60*time.Millisecond + time.Duration(i*37)*time.Millisecond%poll
-				i++
+				holdFor := 60*time.Millisecond + rand.N(poll)
 				b.StartTimer()
 				released := make(chan time.Time, 1)
 				errc := make(chan error, 1)

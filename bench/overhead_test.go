@@ -2,8 +2,11 @@ package bench
 
 import (
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/balanced-deploy/balanced/farm"
 )
 
 // concurrencies are the engine settings the overhead benchmarks compare: the
@@ -93,6 +96,39 @@ func BenchmarkScaling(b *testing.B) {
 			b.ReportMetric(float64(large)/float64(small), "scaling-1000/10")
 			b.ReportMetric(float64(small/time.Duration(b.N))/float64(time.Millisecond), "wall10-ms")
 			b.ReportMetric(float64(large/time.Duration(b.N))/float64(time.Millisecond), "wall1000-ms")
+		})
+	}
+}
+
+// BenchmarkJournal is BenchmarkOverheadRatio with a FileJournal in a
+// temporary directory (synced to disk record by record), as production
+// runs that can be resumed are configured: journal-ms is the wall time the
+// journal adds over the same run without one (measured in the same
+// iteration).
+func BenchmarkJournal(b *testing.B) {
+	for _, n := range []int{10, 100, 500} {
+		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
+			s := defaultSettings(n, 0)
+			var with, without time.Duration
+			for b.Loop() {
+				res, err := runBalanced(b.Context(), s, nil)
+				if err != nil {
+					b.Fatalf("run: %v", err)
+				}
+				without += res.Wall
+				j, err := farm.OpenJournal(filepath.Join(b.TempDir(), "journal.jsonl"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, err = runBalancedJournal(b.Context(), s, j)
+				_ = j.Close()
+				if err != nil {
+					b.Fatalf("run with a journal: %v", err)
+				}
+				with += res.Wall
+			}
+			b.ReportMetric(float64((with-without)/time.Duration(b.N))/float64(time.Millisecond), "journal-ms")
+			b.ReportMetric(float64(with/time.Duration(b.N))/float64(time.Millisecond), "wall-ms")
 		})
 	}
 }
