@@ -25,8 +25,9 @@ func TestCriticalPathArithmetic(t *testing.T) {
 		{"1000 servers, K=1000", defaultSettings(1000, 1000), 488 * ms},
 		// K=1 over 4 servers (2 Updating, 2 Loaded): preflight
 		// L + 13L, stop 4L + C + 4L, block 2L + C + 2L, publish probes
-		// 2L, verify 2L, the three restores 4L each.
-		{"4 servers, K=1", defaultSettings(4, 1), 488*ms + (14-5+8-2+4-2+2-1+2-1+3*(4-2))*2*ms},
+		// 2L before and 2L after the installs, verify 2L, the three
+		// restores 4L each.
+		{"4 servers, K=1", defaultSettings(4, 1), 488*ms + (14-5+8-2+4-2+2-1+1+2-1+3*(4-2))*2*ms},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
