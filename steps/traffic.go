@@ -176,11 +176,12 @@ func (b *balanced) awaitMembers(ctx context.Context, r *farm.Run, z *farm.Zone, 
 		waiting = waiting[:0]
 		for _, st := range sts {
 			// A member the load balancer reported healthy before the run
-			// must read healthy again (an ALB target reads "initial",
-			// health unknown, and takes no traffic until its checks pass);
-			// one whose health it never knew must just not read unhealthy.
+			// must read healthy again once it is in the pool (an ALB target
+			// reads "initial", health unknown, and takes no traffic until
+			// its checks pass); one out of the pool, or whose health the
+			// load balancer never knew, must just not read unhealthy.
 			notReady := st.Health == drivers.Unhealthy
-			if before, ok := r.Captured().Member(z.Name, st.Member); ok && before.Health == drivers.Healthy {
+			if before, ok := r.Captured().Member(z.Name, st.Member); ok && before.Health == drivers.Healthy && st.State != drivers.Out {
 				notReady = st.Health != drivers.Healthy
 			}
 			if (want != "" && st.State != want) || (healthy && notReady) {
