@@ -8,9 +8,9 @@
 // Each secret is a distinct, recognisable canary value. TestCanarySecretsNeverLeak
 // threads them through a whole balanced deployment of a simulated farm
 // (package simulate) in which every driver is the real client talking to its
-// fake over the wire protocol (winrmtest, lifetimetest, f5test; albtest for
-// the second zone once steps runs over ALB again, see zoneDriver), each fake
-// backed by the simulator, with injected transient faults, refused
+// fake over the wire protocol (winrmtest, lifetimetest, f5test in front of
+// one zone and albtest in front of the other), each fake backed by the
+// simulator, with injected transient faults, refused
 // credentials and a device echoing the password, and checks that no canary
 // appears in any slog line (JSON and text), farm.Event, returned error,
 // journal record, farm.Report or simulator report. As a control it checks

@@ -32,16 +32,8 @@ const (
 	albZone = "west"
 )
 
-// zoneDriver names the load-balancer driver of each zone. The ALB zone is
-// behind F5 for now: since steps commit f8e7eac ("a member that read healthy
-// before the run must read healthy again before traffic moves to it"),
-// switch-traffic brings an out ALB target to draining to warm it up and then
-// waits for it to read healthy, which a deregistered ALB target never does
-// (ALB does not health-check it), so every balanced run over ALB halts there
-// (albtest's TestBalancedThroughALB fails the same way). Set "awsalb" back
-// once that is fixed; the ALB driver is exercised meanwhile by
-// TestCanaryFailurePaths and TestCanaryConfigsNeverPrint.
-var zoneDriver = map[string]string{f5Zone: "f5", albZone: "f5"}
+// zoneDriver names the load-balancer driver of each zone.
+var zoneDriver = map[string]string{f5Zone: "f5", albZone: "awsalb"}
 
 // drainPeriod is the ALB target group's deregistration delay, and the
 // engine's drain period.
