@@ -24,6 +24,7 @@ type Sim struct {
 	mu      sync.Mutex
 	clock   time.Time // simulated "now" of the event being processed
 	queue   eventQueue
+	free    []*event // events run, for reuse
 	seq     uint64
 	zones   []*zone
 	servers []*server
