@@ -444,13 +444,20 @@ func (r *Run) record(rec JournalRecord) {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now()
 	}
+	// The journal is not called under r.jmu: concurrent actions' records
+	// then share one sync (FileJournal's group commit).
 	r.jmu.Lock()
-	defer r.jmu.Unlock()
-	if r.jerr != nil {
+	failed := r.jerr != nil
+	r.jmu.Unlock()
+	if failed {
 		return
 	}
 	if err := j.Append(rec); err != nil {
-		r.jerr = fmt.Errorf("%w: %w", errJournal, err)
+		r.jmu.Lock()
+		if r.jerr == nil {
+			r.jerr = fmt.Errorf("%w: %w", errJournal, err)
+		}
+		r.jmu.Unlock()
 	}
 }
 

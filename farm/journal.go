@@ -80,10 +80,23 @@ var _ Journal = (*FileJournal)(nil)
 
 // FileJournal is a [Journal] in a file of JSON lines, appended to and synced
 // to disk record by record.
+//
+// Appends made at the same time share one write and one sync (group
+// commit): each Append still returns only once its record is on disk.
 type FileJournal struct {
 	mu   sync.Mutex
+	cond *sync.Cond
 	path string
 	f    *os.File
+	// pending holds the lines of batch next, not yet written; synced is
+	// the last batch on disk; syncing is true while a batch is written.
+	pending []byte
+	next    uint64
+	synced  uint64
+	syncing bool
+	// errs remembers the error of each failed batch until its appenders
+	// have read it.
+	errs map[uint64]error
 }
 
 // OpenJournal opens (creating it if needed, mode 0600) the journal file at
@@ -93,22 +106,48 @@ func OpenJournal(path string) (*FileJournal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	return &FileJournal{path: path, f: f}, nil
+	j := &FileJournal{path: path, f: f, next: 1, errs: map[uint64]error{}}
+	j.cond = sync.NewCond(&j.mu)
+	return j, nil
 }
 
 // Path returns the journal file's path.
 func (j *FileJournal) Path() string { return j.path }
 
-// Append writes rec as one JSON line and syncs the file.
+// Append writes rec as one JSON line and syncs the file. Records appended
+// concurrently are written and synced together, in the order Append took
+// them.
 func (j *FileJournal) Append(rec JournalRecord) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("journal: encode %s record: %w", rec.Kind, err)
 	}
-	b = append(b, '\n')
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if _, err := j.f.Write(b); err != nil {
+	batch := j.next
+	j.pending = append(append(j.pending, b...), '\n')
+	for j.synced < batch {
+		if j.syncing {
+			j.cond.Wait()
+			continue
+		}
+		// Lead this batch: write and sync everything pending.
+		data, n := j.pending, j.next
+		j.pending, j.next, j.syncing = nil, j.next+1, true
+		j.mu.Unlock()
+		err := j.writeSync(data)
+		j.mu.Lock()
+		j.syncing, j.synced = false, n
+		if err != nil {
+			j.errs[n] = err
+		}
+		j.cond.Broadcast()
+	}
+	return j.errs[batch]
+}
+
+func (j *FileJournal) writeSync(data []byte) error {
+	if _, err := j.f.Write(data); err != nil {
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	if err := j.f.Sync(); err != nil {
