@@ -145,10 +145,9 @@ func TestSecretNotInErrors(t *testing.T) {
 	}
 }
 
-// TestNGINXPlusPasswordThroughTransport checks that the NGINX Plus password
-// reaches the API as basic authentication, from a transport that holds it as
-// a drivers.Secret, and only for the API's host.
-func TestNGINXPlusPasswordThroughTransport(t *testing.T) {
+// TestNGINXPlusPassword checks that the NGINX Plus password reaches the API
+// as basic authentication and never prints with the driver's config.
+func TestNGINXPlusPassword(t *testing.T) {
 	var gotAuth atomic.Value
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, _ := r.BasicAuth()

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -101,50 +100,25 @@ func upstreamMembers(servers []farm.Server, port int, addresses map[string]strin
 	return out
 }
 
-// plusConfig configures the NGINX Plus driver. The password is not put in
-// PlusConfig.Password, a plain string that would print with the config:
-// a transport adds the basic authentication to each request to the
-// endpoint's host instead, from the drivers.Secret.
+// plusConfig configures the NGINX Plus driver, with the password as a
+// drivers.Secret so that the driver also scrubs it from echoed errors.
 func plusConfig(c *NGINXPlus, servers []farm.Server, log *slog.Logger) (nginx.PlusConfig, error) {
 	cfg := nginx.PlusConfig{
 		Endpoint: c.Endpoint, APIVersion: c.APIVersion, Upstream: c.Upstream,
-		Members: upstreamMembers(servers, c.Port, c.Addresses),
-		Logger:  log,
+		Members:  upstreamMembers(servers, c.Port, c.Addresses),
+		Username: c.Username, Password: c.Password.Value,
+		Logger: log,
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if c.CACert != "" {
 		pool, err := readCA(c.CACert)
 		if err != nil {
 			return cfg, err
 		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
-	var rt http.RoundTripper = tr
-	if c.Username != "" {
-		u, err := url.Parse(c.Endpoint)
-		if err != nil {
-			return cfg, fmt.Errorf("nginx plus endpoint: %w", err)
-		}
-		rt = basicAuth{next: tr, host: u.Host, user: c.Username, password: c.Password.Value}
-	}
-	cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: rt}
 	return cfg, nil
-}
-
-// basicAuth adds HTTP basic authentication to requests sent to host.
-type basicAuth struct {
-	next     http.RoundTripper
-	host     string
-	user     string
-	password drivers.Secret
-}
-
-func (b basicAuth) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == b.host {
-		req = req.Clone(req.Context())
-		req.SetBasicAuth(b.user, b.password.Reveal())
-	}
-	return b.next.RoundTrip(req)
 }
 
 func f5Config(c *F5, log *slog.Logger) (f5.Config, error) {

@@ -20,7 +20,7 @@ func DriverConfigs(s *Spec) []any {
 			}
 		case z.lb.NGINXPlus != nil:
 			if c, err := plusConfig(z.lb.NGINXPlus, s.serversFrontedBy(zones, z.lb), nil); err == nil {
-				out = append(out, c, c.HTTPClient.Transport)
+				out = append(out, c)
 			}
 		}
 	}
