@@ -2,6 +2,7 @@ package farm
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -70,6 +71,17 @@ func (s Server) validate() error {
 	}
 	if s.Member != "" && !memberRE.MatchString(s.Member) {
 		return fmt.Errorf("%w: server %s: load-balancer member %q: want letters, digits and . _ : / - [ ] only", ErrInvalidFarm, s.Name, s.Member)
+	}
+	if s.ProbeURL != "" {
+		u, err := url.Parse(s.ProbeURL)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%w: server %s: probe URL: %v: want an absolute URL such as https://%s/app/", ErrInvalidFarm, s.Name, err, s.Name)
+		case u.User != nil:
+			return fmt.Errorf("%w: server %s: probe URL %s holds credentials: want them in the prober's configuration, where they are kept secret", ErrInvalidFarm, s.Name, u.Redacted())
+		case u.Scheme == "" || u.Host == "":
+			return fmt.Errorf("%w: server %s: probe URL %q: want an absolute URL such as https://%s/app/", ErrInvalidFarm, s.Name, s.ProbeURL, s.Name)
+		}
 	}
 	if s.Zone != "" && !nameRE.MatchString(s.Zone) {
 		return fmt.Errorf("%w: server %s: zone %q: want 1-128 letters, digits, '.', '-' or '_'", ErrInvalidFarm, s.Name, s.Zone)

@@ -470,6 +470,7 @@ func TestInvalidInputTouchesNothing(t *testing.T) {
 		{"hostile name", farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit([]farm.Server{srv("a; rm -rf /"), srv("b")})}, `server name "a; rm -rf /"`},
 		{"hostile member", farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit([]farm.Server{srv("a", func(s *farm.Server) { s.Member = "be/a;disable server be/b" }), srv("b")})}, `load-balancer member "be/a;disable server be/b"`},
 		{"duplicate member", farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit([]farm.Server{srv("a", func(s *farm.Server) { s.Member = "m1" }), srv("b", func(s *farm.Server) { s.Member = "m1" })})}, `member "m1" is used by both a and b`},
+		{"credentials in probe URL", farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit([]farm.Server{srv("a", func(s *farm.Server) { s.ProbeURL = "https://ops:hunter2@a.internal/" }), srv("b")})}, "probe URL https://ops:xxxxx@a.internal/ holds credentials"},
 		{"zone mismatch", farm.Config{LoadBalancer: ff, Zones: []farm.ZoneSpec{{Name: "eu", Updating: []farm.Server{srv("a", func(s *farm.Server) { s.Zone = "us" })}, Loaded: []farm.Server{srv("b")}}}}, `server a says zone "us" but is listed in zone eu`},
 	}
 	for _, tc := range tests {
