@@ -145,7 +145,7 @@ func winrmConfig(c *Services, log *slog.Logger) (winrm.Config, error) {
 		return winrm.Config{}, errors.New("services: missing: want the WinRM settings (username, password)")
 	}
 	cfg := winrm.Config{
-		Port: c.Port, HTTPS: c.HTTPS, Insecure: c.Insecure,
+		Port: c.Port, PlainHTTP: c.PlainHTTP, Insecure: c.Insecure,
 		Username: c.Username, Password: c.Password.Value,
 		Auth: c.Auth, Timeout: c.Timeout.D(), Logger: log,
 	}

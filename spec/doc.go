@@ -108,7 +108,7 @@
 //	services:                             # WinRM (drivers/winrm); required
 //	  username: 'CORP\svc-deploy'
 //	  password: {env: WINRM_PASSWORD}     # required
-//	  https: true                         # port 5986 unless port says otherwise
+//	  plain_http: false                   # default HTTPS on 5986, certificates verified; true: HTTP on 5985 (explicit, warned)
 //	  port: 5986
 //	  auth: ntlm                          # basic (default) | ntlm
 //	  ca_cert: corp-ca.pem                # default: the system roots

@@ -128,9 +128,10 @@ type ALB struct {
 type Services struct {
 	Username string `yaml:"username" json:"username"`
 	Password Secret `yaml:"password" json:"password"`
-	// HTTPS selects the WinRM HTTPS listener (port 5986).
-	HTTPS bool `yaml:"https" json:"https,omitempty"`
-	Port  int  `yaml:"port" json:"port,omitempty"`
+	// PlainHTTP selects the unencrypted WinRM HTTP listener (port 5985)
+	// instead of HTTPS (5986, certificates verified), the default.
+	PlainHTTP bool `yaml:"plain_http" json:"plain_http,omitempty"`
+	Port      int  `yaml:"port" json:"port,omitempty"`
 	// Auth is "basic" (the default) or "ntlm".
 	Auth     string   `yaml:"auth" json:"auth,omitempty"`
 	CACert   string   `yaml:"ca_cert" json:"ca_cert,omitempty"`

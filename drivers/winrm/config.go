@@ -47,16 +47,20 @@ func DefaultServiceNames() map[drivers.Service]string {
 }
 
 // Config configures a Driver. The zero value of every optional field means a
-// sensible default, so Config{Username: u, Password: p} talks HTTP on port
-// 5985 with Basic authentication.
+// sensible default, so Config{Username: u, Password: p} talks HTTPS on port
+// 5986, verifying the server's certificate, with Basic authentication.
 type Config struct {
-	// Port is the WinRM listener port. Zero means 5985, or 5986 with HTTPS.
+	// Port is the WinRM listener port. Zero means 5986, or 5985 with
+	// PlainHTTP.
 	// A target whose Address carries a port ("fe01:15985") uses that port
 	// instead.
 	Port int
-	// HTTPS selects the HTTPS listener. Server certificates are verified
-	// against the system roots, or against CACert when it is set.
-	HTTPS bool
+	// PlainHTTP selects the unencrypted HTTP listener instead of HTTPS. It
+	// is an explicit opt-in (with Basic authentication it sends the password
+	// in clear; New logs a warning). Over HTTPS, the default, server
+	// certificates are verified against the system roots, or against CACert
+	// when it is set.
+	PlainHTTP bool
 	// Insecure skips verification of the server certificate. It is an
 	// explicit opt-in for test labs; New logs a warning when it is set.
 	Insecure bool
@@ -112,7 +116,7 @@ type settings struct {
 func (c Config) settings() (settings, error) {
 	s := settings{
 		port:     c.Port,
-		https:    c.HTTPS,
+		https:    !c.PlainHTTP,
 		insecure: c.Insecure,
 		caCert:   c.CACert,
 		username: c.Username,
@@ -125,10 +129,10 @@ func (c Config) settings() (settings, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	switch {
-	case c.Port == 0 && c.HTTPS:
-		s.port = DefaultHTTPSPort
-	case c.Port == 0:
+	case c.Port == 0 && c.PlainHTTP:
 		s.port = DefaultHTTPPort
+	case c.Port == 0:
+		s.port = DefaultHTTPSPort
 	case c.Port < 0 || c.Port > 65535:
 		return s, fmt.Errorf("%w: Config.Port %d is out of range; want 1-65535 or 0 for the default", drivers.ErrInvalidArgument, c.Port)
 	}
@@ -149,15 +153,15 @@ func (c Config) settings() (settings, error) {
 		return s, fmt.Errorf("%w: Config.Timeout %v is negative; want a positive duration or 0 for the default", drivers.ErrInvalidArgument, c.Timeout)
 	}
 	if len(c.CACert) > 0 {
-		if !c.HTTPS {
-			return s, fmt.Errorf("%w: Config.CACert is set but Config.HTTPS is false", drivers.ErrInvalidArgument)
+		if c.PlainHTTP {
+			return s, fmt.Errorf("%w: Config.CACert is set but Config.PlainHTTP is true", drivers.ErrInvalidArgument)
 		}
 		if !x509.NewCertPool().AppendCertsFromPEM(c.CACert) {
 			return s, fmt.Errorf("%w: Config.CACert holds no PEM certificate", drivers.ErrInvalidArgument)
 		}
 	}
-	if c.Insecure && !c.HTTPS {
-		return s, fmt.Errorf("%w: Config.Insecure is set but Config.HTTPS is false", drivers.ErrInvalidArgument)
+	if c.Insecure && c.PlainHTTP {
+		return s, fmt.Errorf("%w: Config.Insecure is set but Config.PlainHTTP is true", drivers.ErrInvalidArgument)
 	}
 	s.names = DefaultServiceNames()
 	for svc, name := range c.ServiceNames {

@@ -3,7 +3,9 @@
 // servers, driven over WinRM with PowerShell (github.com/masterzen/winrm).
 //
 // It connects to each target's host (drivers.Target.Host; an Address may
-// carry its own port, "fe01:15985"), runs one short PowerShell script per
+// carry its own port, "fe01:15986") over HTTPS by default, verifying the
+// server's certificate (Config.PlainHTTP is the explicit, warned opt-in for
+// the HTTP listener), runs one short PowerShell script per
 // call and reads the service back from Win32_Service as JSON. Service names
 // come from Config.ServiceNames (by default the OutSystems display names) and
 // reach PowerShell only as single-quoted literals, after validation; see

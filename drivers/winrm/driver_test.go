@@ -41,10 +41,11 @@ func newFixture(t *testing.T, mutate func(*winrm.Config)) *fixture {
 	t.Cleanup(srv.Close)
 	logs := &bytes.Buffer{}
 	cfg := winrm.Config{
-		Username: testUser,
-		Password: drivers.NewSecret(testPassword),
-		Timeout:  5 * time.Second,
-		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		PlainHTTP: true,
+		Username:  testUser,
+		Password:  drivers.NewSecret(testPassword),
+		Timeout:   5 * time.Second,
+		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -66,7 +66,7 @@ func TestInvalidServiceNamesRefused(t *testing.T) {
 		"", " leading", "trailing ", "new\nline", "carriage\rreturn", "tab\there", "nul\x00", "del\x7f",
 		"zero\u200bwidth", "bidi\u202eoverride", "line\u2028sep", "bad utf8 \xff", strings.Repeat("a", 257),
 	} {
-		_, err := winrm.New(winrm.Config{Username: "u", ServiceNames: map[drivers.Service]string{drivers.SchedulerService: name}})
+		_, err := winrm.New(winrm.Config{PlainHTTP: true, Username: "u", ServiceNames: map[drivers.Service]string{drivers.SchedulerService: name}})
 		require.ErrorIs(t, err, drivers.ErrInvalidArgument, "name %q", name)
 		assert.Contains(t, err.Error(), "scheduler")
 	}
@@ -210,7 +210,7 @@ func TestStateIsCheckedAfterChange(t *testing.T) {
 	svcs.Add(testHost, winrmtest.Service{Name: "sched", DisplayName: "OutSystems Scheduler Service", Run: drivers.Running, Startup: drivers.Automatic})
 	srv := winrmtest.NewServer(winrmtest.Config{Host: testHost, Services: lyingServices{svcs}})
 	defer srv.Close()
-	drv, err := winrm.New(winrm.Config{Username: "u", Timeout: 5 * time.Second})
+	drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: "u", Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	target := drivers.Target{Name: testHost, Address: srv.Addr()}
 
@@ -229,7 +229,7 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 
-	drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 5 * time.Second})
+	drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	start := time.Now()
 	err = drv.StopService(context.Background(), drivers.Target{Name: "gone", Address: addr}, drivers.SchedulerService)
@@ -331,7 +331,7 @@ func TestHTTPS(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("verified by default", func(t *testing.T) {
-		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), HTTPS: true, Timeout: 5 * time.Second})
+		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 5 * time.Second})
 		require.NoError(t, err)
 		_, err = drv.ServiceState(ctx, target, drivers.SchedulerService)
 		require.Error(t, err)
@@ -340,14 +340,14 @@ func TestHTTPS(t *testing.T) {
 		assert.Empty(t, srv.Scripts())
 	})
 	t.Run("CACert", func(t *testing.T) {
-		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), HTTPS: true, CACert: srv.CACertPEM(), Timeout: 5 * time.Second})
+		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), CACert: srv.CACertPEM(), Timeout: 5 * time.Second})
 		require.NoError(t, err)
 		st, err := drv.ServiceState(ctx, target, drivers.SchedulerService)
 		require.NoError(t, err)
 		assert.Equal(t, drivers.Running, st.Run)
 	})
 	t.Run("Insecure", func(t *testing.T) {
-		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), HTTPS: true, Insecure: true, Timeout: 5 * time.Second})
+		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), Insecure: true, Timeout: 5 * time.Second})
 		require.NoError(t, err)
 		require.NoError(t, drv.StopService(ctx, target, drivers.SchedulerService))
 	})

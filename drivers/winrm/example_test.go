@@ -21,9 +21,10 @@ func Example() {
 	defer srv.Close()
 
 	drv, err := winrm.New(winrm.Config{
-		Username: `CORP\deployer`,
-		Password: drivers.NewSecret("pw"), // in real code: read from a vault, never from source
-		Timeout:  30 * time.Second,
+		PlainHTTP: true,
+		Username:  `CORP\deployer`,
+		Password:  drivers.NewSecret("pw"), // in real code: read from a vault, never from source
+		Timeout:   30 * time.Second,
 	})
 	if err != nil {
 		log.Fatal(err)

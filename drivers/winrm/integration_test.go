@@ -57,7 +57,7 @@ func TestBalancedDeploymentThroughWinRM(t *testing.T) {
 			}
 			return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 		}
-		drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 30 * time.Second, Dial: dial})
+		drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 30 * time.Second, Dial: dial})
 		require.NoError(t, err)
 
 		zones := farm.AutoSplit(sim.Servers())

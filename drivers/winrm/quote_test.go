@@ -129,7 +129,7 @@ func TestScriptsQuoteTheNameOnce(t *testing.T) {
 }
 
 func TestNTLMLeavesPackageDefaultsAlone(t *testing.T) {
-	d, err := New(Config{Username: "u", Auth: AuthNTLM})
+	d, err := New(Config{PlainHTTP: true, Username: "u", Auth: AuthNTLM})
 	require.NoError(t, err)
 	_, err = d.client("127.0.0.1", 5985)
 	require.NoError(t, err)

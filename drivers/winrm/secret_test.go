@@ -16,7 +16,7 @@ import (
 func TestSecretNeverPrints(t *testing.T) {
 	const pw = "hunter2-very-secret"
 	s := drivers.NewSecret(pw)
-	cfg := Config{Username: "u", Password: s}
+	cfg := Config{PlainHTTP: true, Username: "u", Password: s}
 	for _, verb := range []string{"%s", "%v", "%+v", "%#v", "%q", "%x", "%X", "%d", "%10s", "%T"} {
 		assert.NotContains(t, fmt.Sprintf(verb, s), pw, verb)
 		assert.NotContains(t, fmt.Sprintf(verb, cfg), pw, verb)
@@ -43,13 +43,13 @@ func TestConfigValidation(t *testing.T) {
 		want string
 	}{
 		{"no user", Config{}, "Username"},
-		{"bad port", Config{Username: "u", Port: 70000}, "70000"},
-		{"bad auth", Config{Username: "u", Auth: "kerberos"}, `"kerberos"`},
-		{"negative timeout", Config{Username: "u", Timeout: -1}, "Timeout"},
-		{"insecure without https", Config{Username: "u", Insecure: true}, "Insecure"},
-		{"ca without https", Config{Username: "u", CACert: []byte("x")}, "CACert"},
-		{"bad ca", Config{Username: "u", HTTPS: true, CACert: []byte("not pem")}, "PEM"},
-		{"empty role", Config{Username: "u", ServiceNames: map[drivers.Service]string{"": "x"}}, "empty service role"},
+		{"bad port", Config{PlainHTTP: true, Username: "u", Port: 70000}, "70000"},
+		{"bad auth", Config{PlainHTTP: true, Username: "u", Auth: "kerberos"}, `"kerberos"`},
+		{"negative timeout", Config{PlainHTTP: true, Username: "u", Timeout: -1}, "Timeout"},
+		{"insecure without https", Config{PlainHTTP: true, Username: "u", Insecure: true}, "Insecure"},
+		{"ca without https", Config{PlainHTTP: true, Username: "u", CACert: []byte("x")}, "CACert"},
+		{"bad ca", Config{Username: "u", CACert: []byte("not pem")}, "PEM"},
+		{"empty role", Config{PlainHTTP: true, Username: "u", ServiceNames: map[drivers.Service]string{"": "x"}}, "empty service role"},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.cfg)
@@ -61,7 +61,7 @@ func TestConfigValidation(t *testing.T) {
 func TestConfigDefaultsAndWarnings(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	d, err := New(Config{Username: "u", Logger: log})
+	d, err := New(Config{PlainHTTP: true, Username: "u", Logger: log})
 	require.NoError(t, err)
 	assert.Equal(t, DefaultHTTPPort, d.s.port)
 	assert.Equal(t, DefaultTimeout, d.s.timeout)
@@ -69,7 +69,7 @@ func TestConfigDefaultsAndWarnings(t *testing.T) {
 	assert.Contains(t, buf.String(), "unencrypted")
 
 	buf.Reset()
-	d, err = New(Config{Username: "u", HTTPS: true, Insecure: true, Auth: AuthNTLM, Logger: log,
+	d, err = New(Config{Username: "u", Insecure: true, Auth: AuthNTLM, Logger: log,
 		ServiceNames: map[drivers.Service]string{drivers.SchedulerService: "Sched"}})
 	require.NoError(t, err)
 	assert.Equal(t, DefaultHTTPSPort, d.s.port)
@@ -78,4 +78,15 @@ func TestConfigDefaultsAndWarnings(t *testing.T) {
 	assert.Equal(t, "OutSystems Deployment Service", d.s.names[drivers.DeploymentService])
 	assert.Contains(t, buf.String(), "verification is disabled")
 	assert.NotContains(t, buf.String(), "unencrypted")
+}
+
+func TestZeroConfigIsHTTPS(t *testing.T) {
+	s, err := Config{Username: "u"}.settings()
+	require.NoError(t, err)
+	assert.True(t, s.https, "HTTPS unless PlainHTTP is asked for")
+	assert.Equal(t, DefaultHTTPSPort, s.port)
+	s, err = Config{Username: "u", PlainHTTP: true}.settings()
+	require.NoError(t, err)
+	assert.False(t, s.https)
+	assert.Equal(t, DefaultHTTPPort, s.port)
 }

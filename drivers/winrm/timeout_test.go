@@ -31,7 +31,7 @@ func newMemFixture(t *testing.T, timeout time.Duration) *memFixture {
 	svcs := &winrmtest.MapServices{}
 	svcs.Add(testHost, winrmtest.Service{Name: "sched", DisplayName: "OutSystems Scheduler Service", Run: drivers.Running, Startup: drivers.Automatic})
 	srv := winrmtest.NewInMemoryServer(winrmtest.Config{Host: testHost, Services: svcs, Username: testUser, Password: testPassword})
-	drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: timeout, Dial: srv.Dial})
+	drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: timeout, Dial: srv.Dial})
 	require.NoError(t, err)
 	return &memFixture{srv: srv, svcs: svcs, drv: drv, target: drivers.Target{Name: testHost, Address: srv.Addr()}}
 }

@@ -32,7 +32,7 @@ func TestCanaryConfigsNeverPrint(t *testing.T) {
 	log := newLogs()
 	staticCreds := credentials.NewStaticCredentialsProvider(awsKeyID, awsSecretKey, "")
 
-	winrmCfg := winrm.Config{Username: winrmUser, Password: drivers.NewSecret(winrmPassword), Logger: log.logger}
+	winrmCfg := winrm.Config{PlainHTTP: true, Username: winrmUser, Password: drivers.NewSecret(winrmPassword), Logger: log.logger}
 	winrmDrv, err := winrm.New(winrmCfg)
 	require.NoError(t, err)
 	ltCfg := lifetime.Config{BaseURL: "https://lt.example/lifetimeapi/rest/v2", Token: drivers.NewSecret(lifetimeToken),

@@ -60,7 +60,7 @@ var underTest = []driverUnderTest{
 		name:     "winrm",
 		endpoint: func(u string) string { return strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://") },
 		calls: func(ctx context.Context, t *testing.T, addr string, _ *http.Client, log *slog.Logger) ([]error, []any) {
-			d, err := winrm.New(winrm.Config{Username: winrmUser, Password: drivers.NewSecret(winrmPassword), Timeout: 5 * time.Second, Logger: log})
+			d, err := winrm.New(winrm.Config{PlainHTTP: true, Username: winrmUser, Password: drivers.NewSecret(winrmPassword), Timeout: 5 * time.Second, Logger: log})
 			require.NoError(t, err)
 			tg := drivers.Target{Name: "fe01", Address: addr}
 			_, e1 := d.ServiceState(ctx, tg, drivers.SchedulerService)

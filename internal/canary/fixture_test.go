@@ -104,7 +104,8 @@ func newFixture(ctx context.Context, t *testing.T) (fx *fixture, close func()) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	}
 	fx.winrm, err = winrm.New(winrm.Config{
-		Username: winrmUser, Password: drivers.NewSecret(winrmPassword),
+		PlainHTTP: true,
+		Username:  winrmUser, Password: drivers.NewSecret(winrmPassword),
 		Timeout: 30 * time.Second, Dial: fx.winrmWire.dialer(dial), Logger: fx.log.logger,
 	})
 	require.NoError(t, err)

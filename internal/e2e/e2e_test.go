@@ -83,7 +83,7 @@ func deployEveryDriver(t *testing.T, edit func(*farm.Plan)) *world {
 	}
 	var err error
 	w.winrm, err = winrm.New(winrm.Config{
-		HTTPS: true, CACert: w.fakes[w.servers[0].Name].CACertPEM(),
+		CACert:   w.fakes[w.servers[0].Name].CACertPEM(),
 		Username: winrmUser, Password: drivers.NewSecret(canaryPW),
 		Timeout: 10 * time.Second, Logger: logger.With("driver", "winrm"),
 	})

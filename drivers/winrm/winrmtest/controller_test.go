@@ -70,7 +70,7 @@ func TestControllerServicesBehindTheDriver(t *testing.T) {
 		defer srv.Close()
 		addrs[host] = srv.Addr()
 	}
-	drv, err := winrm.New(winrm.Config{Username: "u", Timeout: 5 * time.Second})
+	drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: "u", Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	ctx := context.Background()
 	fe01 := drivers.Target{Name: "fe01", Address: addrs["fe01"]}
