@@ -10,7 +10,7 @@ import (
 )
 
 // concurrencies are the engine settings the overhead benchmarks compare: the
-// engine's default limit (32), no effective limit (one slot per server),
+// engine's default limit (farm.DefaultConcurrency), no effective limit (one slot per server),
 // and one server at a time as the written runbook does.
 func concurrencies(servers int) []struct {
 	name string

@@ -55,8 +55,8 @@ type Hook struct {
 // PlanConfig tunes the engine. The zero value of every field means a
 // sensible default.
 type PlanConfig struct {
-	// Concurrency is the most server actions in flight at once. Zero means
-	// 32.
+	// Concurrency is the most server actions in flight at once across the
+	// run. Zero means DefaultConcurrency.
 	Concurrency int
 	// Retry says how transient (drivers.ErrUnavailable) errors are retried.
 	Retry RetryPolicy
@@ -87,7 +87,7 @@ type PlanConfig struct {
 
 // DefaultConcurrency is the fan-out limit when PlanConfig.Concurrency is
 // zero.
-const DefaultConcurrency = 32
+const DefaultConcurrency = 64
 
 // Plan is an ordered list of steps over a farm, with hooks. Build it with
 // [NewPlan] (or steps.Balanced), adjust it with the Insert and hook methods,

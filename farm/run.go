@@ -101,13 +101,17 @@ func (r *Run) ForEachServer(ctx context.Context, servers []Server, fn func(ctx c
 	servers = r.Included(servers)
 	return r.fanOut(len(servers), func(i int) error {
 		s := servers[i]
-		select {
-		case r.sem <- struct{}{}:
-		case <-ctx.Done():
-			return &StepError{Step: r.StepID(), Zone: s.Zone, Server: s.Name, Err: ctx.Err()}
-		}
-		defer func() { <-r.sem }()
-		return r.Do(ctx, s.Zone, s.Name, func(ctx context.Context) error { return fn(ctx, s) })
+		// The slot is held for each attempt, not across the backoff
+		// between attempts, so waiting retries do not hold up the others.
+		return r.Do(ctx, s.Zone, s.Name, func(ctx context.Context) error {
+			select {
+			case r.sem <- struct{}{}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			defer func() { <-r.sem }()
+			return fn(ctx, s)
+		})
 	})
 }
 
