@@ -10,6 +10,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/internal/haproxytest"
 	"github.com/balanced-deploy/balanced/internal/httpfarm"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -53,7 +54,7 @@ func BenchmarkDrainLag(b *testing.B) {
 	for _, poll := range []time.Duration{steps.DefaultPollInterval, 25 * time.Millisecond} {
 		b.Run("poll="+poll.String(), func(b *testing.B) {
 			hf := httpfarm.New(b, httpfarm.Config{Backends: 2})
-			h := startHAProxy(b, hf.Backends())
+			h := haproxytest.Start(b, hf.Backends(), haproxytest.Options{})
 			rec := &outRecorder{LoadBalancer: h.Driver}
 			f, err := farm.New(farm.Config{Zones: farm.AutoSplit(hf.Servers()), LoadBalancer: rec})
 			if err != nil {
@@ -86,7 +87,7 @@ func BenchmarkDrainLag(b *testing.B) {
 					b.Fatal(err)
 				}
 				waitServing(b, h, member)
-				release := h.hold(b, hf, member)
+				release := h.Hold(b, hf, member)
 				rec.reset()
 				holdFor := 60*time.Millisecond + rand.N(poll)
 				b.StartTimer()
@@ -119,7 +120,7 @@ func BenchmarkDrainLag(b *testing.B) {
 }
 
 // waitServing waits until HAProxy reads member serving and healthy.
-func waitServing(b *testing.B, h *realHAProxy, member string) {
+func waitServing(b *testing.B, h *haproxytest.HAProxy, member string) {
 	b.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

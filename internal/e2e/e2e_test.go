@@ -17,6 +17,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers/winrm"
 	"github.com/balanced-deploy/balanced/drivers/winrm/winrmtest"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/internal/haproxytest"
 	"github.com/balanced-deploy/balanced/internal/httpfarm"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
@@ -41,7 +42,7 @@ const (
 // HAProxy, under load, with every driver a real client over loopback.
 type world struct {
 	hf       *httpfarm.Farm
-	lb       *realHAProxy
+	lb       *haproxytest.HAProxy
 	winrm    *winrm.Driver
 	fakes    map[string]*winrmtest.Server // WinRM fake per server name
 	lifetime *lifetimetest.Server
@@ -65,7 +66,7 @@ func deployEveryDriver(t *testing.T, edit func(*farm.Plan)) *world {
 	w.hf = httpfarm.New(t, httpfarm.Config{Backends: backendsCount, Version: oldV,
 		PublishDelay: 300 * time.Millisecond, InstallDuration: time.Second,
 		Logger: logger.With("component", "httpfarm")})
-	w.lb = startHAProxy(t, w.hf.Backends(), logger.With("driver", "haproxy"))
+	w.lb = haproxytest.Start(t, w.hf.Backends(), haproxytest.Options{Logger: logger.With("driver", "haproxy")})
 
 	// WinRM: one fake WS-Management server per front-end, over HTTPS, whose
 	// services are the backends' own; the server's Address routes the

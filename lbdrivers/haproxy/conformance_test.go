@@ -21,7 +21,7 @@ func TestConformance(t *testing.T) {
 		},
 		Members: []string{"fe1", "fe2", "fe3", "fe4"},
 		Hold: func(t *testing.T, member string) func() {
-			return current.hold(t, f, member)
+			return hold(t, current, f, member)
 		},
 		UnknownChangesNothing: true,
 	})
