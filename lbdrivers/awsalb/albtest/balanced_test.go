@@ -50,14 +50,8 @@ func TestBalancedThroughALB(t *testing.T) {
 			Plan:        farm.PlanConfig{Seed: 1},
 		})
 		require.NoError(t, err)
-		require.NoError(t, sim.Start(ctx))
-		time.Sleep(10 * time.Second)
-		rep, runErr := plan.Run(ctx)
-		time.Sleep(10 * time.Second)
-		sim.Stop()
-		sim.CheckSafeState()
+		rep, runErr := sim.RunPlan(ctx, plan, rel, 10*time.Second)
 		require.NoError(t, runErr)
-		sim.CheckEndState(rel)
 		r := sim.Report()
 
 		assert.Equal(t, farm.Succeeded, rep.Outcome)
