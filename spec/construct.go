@@ -124,8 +124,8 @@ func plusConfig(c *NGINXPlus, servers []farm.Server, log *slog.Logger) (nginx.Pl
 func f5Config(c *F5, log *slog.Logger) (f5.Config, error) {
 	cfg := f5.Config{
 		BaseURL: c.URL, Username: c.Username, Password: c.Password.Value,
-		Partition: c.Partition, Pool: c.Pool, InsecureSkipVerify: c.Insecure,
-		TokenTimeout: c.TokenTimeout.D(), RequestTimeout: c.RequestTimeout.D(), Logger: log,
+		Partition: c.Partition, Pool: c.Pool, Insecure: c.Insecure,
+		TokenTimeout: c.TokenTimeout.D(), Timeout: c.RequestTimeout.D(), Logger: log,
 	}
 	var err error
 	cfg.CACert, err = readPEM(c.CACert)
@@ -177,7 +177,7 @@ func lifetimeConfig(c *Platform, rel Release, log *slog.Logger) (lifetime.Config
 		SourceEnvironment: c.SourceEnvironment, TargetEnvironment: c.TargetEnvironment,
 		DeploymentZoneKey: c.DeploymentZoneKey, Applications: c.Applications,
 		TagVersions: c.TagVersions, ContinuePrepared: c.ContinuePrepared,
-		Insecure: c.Insecure, RequestTimeout: c.RequestTimeout.D(),
+		Insecure: c.Insecure, Timeout: c.RequestTimeout.D(),
 		PollInterval: c.PollInterval.D(), MaxPollInterval: c.MaxPollInterval.D(),
 		Logger: log,
 	}

@@ -312,7 +312,7 @@ func TestRequestTimeout(t *testing.T) {
 	defer hang.Close()
 	c, err := lifetime.New(lifetime.Config{
 		BaseURL: hang.URL + "/lifetimeapi/rest/v2", Token: drivers.NewSecret(canary),
-		SourceEnvironment: "Quality", TargetEnvironment: "Production", RequestTimeout: 50 * time.Millisecond,
+		SourceEnvironment: "Quality", TargetEnvironment: "Production", Timeout: 50 * time.Millisecond,
 	})
 	require.NoError(t, err)
 	start := time.Now()

@@ -18,7 +18,7 @@ import (
 const (
 	DefaultPollInterval    = 5 * time.Second
 	DefaultMaxPollInterval = 30 * time.Second
-	DefaultRequestTimeout  = 60 * time.Second
+	DefaultTimeout         = 60 * time.Second
 	DefaultAbortTimeout    = 30 * time.Second
 	DefaultMaxPollErrors   = 5
 )
@@ -63,8 +63,8 @@ type Config struct {
 	// Insecure disables TLS certificate verification. It is explicit and
 	// logged as a warning; never use it in production.
 	Insecure bool
-	// RequestTimeout bounds each HTTP request. Default 60 s.
-	RequestTimeout time.Duration
+	// Timeout bounds each HTTP request. Default 60 s.
+	Timeout time.Duration
 
 	// PollInterval is Wait's first delay between two status reads; it
 	// grows by half at each poll up to MaxPollInterval. Defaults 5 s and
@@ -120,7 +120,7 @@ func New(cfg Config) (*Client, error) {
 	if strings.EqualFold(cfg.SourceEnvironment, cfg.TargetEnvironment) {
 		return nil, fmt.Errorf("lifetime: %w: SourceEnvironment and TargetEnvironment are both %q", drivers.ErrInvalidArgument, cfg.SourceEnvironment)
 	}
-	for name, d := range map[string]time.Duration{"PollInterval": cfg.PollInterval, "MaxPollInterval": cfg.MaxPollInterval, "RequestTimeout": cfg.RequestTimeout, "AbortTimeout": cfg.AbortTimeout} {
+	for name, d := range map[string]time.Duration{"PollInterval": cfg.PollInterval, "MaxPollInterval": cfg.MaxPollInterval, "Timeout": cfg.Timeout, "AbortTimeout": cfg.AbortTimeout} {
 		if d < 0 {
 			return nil, fmt.Errorf("lifetime: %w: %s is %v; expected a positive duration or 0 for the default", drivers.ErrInvalidArgument, name, d)
 		}
@@ -137,8 +137,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxPollInterval < cfg.PollInterval {
 		return nil, fmt.Errorf("lifetime: %w: MaxPollInterval %v is below PollInterval %v", drivers.ErrInvalidArgument, cfg.MaxPollInterval, cfg.PollInterval)
 	}
-	if cfg.RequestTimeout == 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.AbortTimeout == 0 {
 		cfg.AbortTimeout = DefaultAbortTimeout

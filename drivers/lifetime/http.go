@@ -26,7 +26,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any) ([]byte, i
 		}
 		body = strings.NewReader(string(b))
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
@@ -64,7 +64,7 @@ const maxBody = 16 << 20
 func (c *Client) transportError(method, path string, err error) error {
 	wrapped := fmt.Errorf("lifetime: %s %s: %w", method, path, err)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		// The caller gave up (or RequestTimeout passed); errors.Is(err,
+		// The caller gave up (or Timeout passed); errors.Is(err,
 		// ctx.Err()) holds. Not classified: the caller decides.
 		return wrapped
 	}

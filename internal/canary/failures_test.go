@@ -83,7 +83,7 @@ var underTest = []driverUnderTest{
 			c, err := lifetime.New(lifetime.Config{
 				BaseURL: base, Token: drivers.NewSecret(lifetimeToken), HTTPClient: hc,
 				SourceEnvironment: "Quality", TargetEnvironment: "Production", TagVersions: true,
-				RequestTimeout: 5 * time.Second, PollInterval: time.Millisecond, MaxPollErrors: 1, AbortTimeout: time.Second,
+				Timeout: 5 * time.Second, PollInterval: time.Millisecond, MaxPollErrors: 1, AbortTimeout: time.Second,
 				Logger: log,
 			})
 			require.NoError(t, err)
@@ -112,7 +112,7 @@ var underTest = []driverUnderTest{
 		endpoint: func(u string) string { return u },
 		calls: func(ctx context.Context, t *testing.T, base string, hc *http.Client, log *slog.Logger) ([]error, []any) {
 			d, err := f5.New(f5.Config{BaseURL: base, Username: f5User, Password: drivers.NewSecret(f5Password),
-				Pool: f5test.DefaultPool, HTTPClient: hc, RequestTimeout: 5 * time.Second, TokenTimeout: time.Hour, Logger: log})
+				Pool: f5test.DefaultPool, HTTPClient: hc, Timeout: 5 * time.Second, TokenTimeout: time.Hour, Logger: log})
 			require.NoError(t, err)
 			_, e1 := d.Status(ctx, "fe01:80")
 			_, e2 := d.Status(ctx)

@@ -32,7 +32,7 @@ type reply struct {
 // certainly did not reach the device (dial and DNS failures) or when it
 // could not change anything (reads); otherwise it is left unclassified.
 func (d *Driver) send(parent context.Context, method, path string, body any, token drivers.Secret, txID string) (reply, error) {
-	ctx, cancel := context.WithTimeout(parent, d.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(parent, d.cfg.Timeout)
 	defer cancel()
 	var rd io.Reader
 	if body != nil {

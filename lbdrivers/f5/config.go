@@ -19,9 +19,9 @@ const (
 	// DefaultPartition is the BIG-IP administrative partition used when
 	// Config.Partition is empty.
 	DefaultPartition = "Common"
-	// DefaultRequestTimeout bounds one HTTP exchange when the caller's
+	// DefaultTimeout bounds one HTTP exchange when the caller's
 	// context has no earlier deadline.
-	DefaultRequestTimeout = 30 * time.Second
+	DefaultTimeout = 30 * time.Second
 	// MaxTokenTimeout is the longest token lifetime BIG-IP accepts.
 	MaxTokenTimeout = 36000 * time.Second
 )
@@ -44,20 +44,20 @@ type Config struct {
 	Pool string
 	// HTTPClient sends the requests. Optional: by default a client with
 	// TLS verification against the system roots (or CACert). When set,
-	// CACert and InsecureSkipVerify must be left empty.
+	// CACert and Insecure must be left empty.
 	HTTPClient *http.Client
 	// CACert is a PEM bundle of certificate authorities to trust instead of
 	// the system roots (BIG-IP often runs with a private CA). Optional.
 	CACert []byte
-	// InsecureSkipVerify disables TLS certificate verification. It exists
+	// Insecure disables TLS certificate verification. It exists
 	// for labs only; New logs a warning when it is set.
-	InsecureSkipVerify bool
+	Insecure bool
 	// TokenTimeout, when set, asks BIG-IP to extend each new token's
 	// lifetime to this duration (PATCH /mgmt/shared/authz/tokens/<token>;
 	// at most 10 h). Optional: the device default (1200 s) is kept.
 	TokenTimeout time.Duration
-	// RequestTimeout bounds one HTTP exchange. Optional: 30 s.
-	RequestTimeout time.Duration
+	// Timeout bounds one HTTP exchange. Optional: 30 s.
+	Timeout time.Duration
 	// Logger receives the driver's logs. Optional: nil discards them.
 	Logger *slog.Logger
 }
@@ -96,18 +96,18 @@ func (cfg Config) normalize() (Config, *url.URL, error) {
 	if cfg.TokenTimeout != 0 && cfg.TokenTimeout < time.Minute {
 		return cfg, nil, invalid("TokenTimeout %v: want at least 1m", cfg.TokenTimeout)
 	}
-	if cfg.RequestTimeout < 0 {
-		return cfg, nil, invalid("RequestTimeout %v: want a positive duration or 0 for %v", cfg.RequestTimeout, DefaultRequestTimeout)
+	if cfg.Timeout < 0 {
+		return cfg, nil, invalid("Timeout %v: want a positive duration or 0 for %v", cfg.Timeout, DefaultTimeout)
 	}
-	if cfg.RequestTimeout == 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.HTTPClient != nil {
-		if len(cfg.CACert) > 0 || cfg.InsecureSkipVerify {
-			return cfg, nil, invalid("CACert and InsecureSkipVerify apply only to the default client: configure TLS on the HTTPClient you pass instead")
+		if len(cfg.CACert) > 0 || cfg.Insecure {
+			return cfg, nil, invalid("CACert and Insecure apply only to the default client: configure TLS on the HTTPClient you pass instead")
 		}
 		return cfg, u, nil
 	}
@@ -119,9 +119,9 @@ func (cfg Config) normalize() (Config, *url.URL, error) {
 		}
 		tlsCfg.RootCAs = pool
 	}
-	if cfg.InsecureSkipVerify {
+	if cfg.Insecure {
 		tlsCfg.InsecureSkipVerify = true // #nosec G402 -- explicit, logged opt-in for labs.
-		cfg.Logger.Warn("f5: TLS certificate verification is disabled (InsecureSkipVerify); use CACert instead outside a lab", "base_url", u.String())
+		cfg.Logger.Warn("f5: TLS certificate verification is disabled (Config.Insecure); use CACert instead outside a lab", "base_url", u.String())
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg

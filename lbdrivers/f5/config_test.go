@@ -33,7 +33,7 @@ func TestConfigValidation(t *testing.T) {
 		{"hostile partition", func(c *f5.Config) { c.Partition = "Common~x" }, "partition"},
 		{"token timeout too long", func(c *f5.Config) { c.TokenTimeout = f5.MaxTokenTimeout + 1 }, "TokenTimeout"},
 		{"bad CA", func(c *f5.Config) { c.CACert = []byte("not pem") }, "CACert"},
-		{"CA with own client", func(c *f5.Config) { c.CACert = []byte("x"); c.HTTPClient = httptest.NewServer(nil).Client() }, "CACert and InsecureSkipVerify"},
+		{"CA with own client", func(c *f5.Config) { c.CACert = []byte("x"); c.HTTPClient = httptest.NewServer(nil).Client() }, "CACert and Insecure apply"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,10 +90,10 @@ func TestTLS(t *testing.T) {
 		_, err = lb.Status(context.Background())
 		require.NoError(t, err)
 	})
-	t.Run("InsecureSkipVerify warns", func(t *testing.T) {
+	t.Run("Insecure warns", func(t *testing.T) {
 		var logs bytes.Buffer
 		c := cfg
-		c.InsecureSkipVerify = true
+		c.Insecure = true
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		lb, err := f5.New(c)
 		require.NoError(t, err)

@@ -65,7 +65,7 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens there any more
-	lb, err := f5.New(f5.Config{BaseURL: url, Username: "admin", Password: drivers.NewSecret(canary), Pool: "pool", RequestTimeout: 5 * time.Second})
+	lb, err := f5.New(f5.Config{BaseURL: url, Username: "admin", Password: drivers.NewSecret(canary), Pool: "pool", Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	err = lb.SetState(context.Background(), drivers.Out, members[0])
 	require.ErrorIs(t, err, drivers.ErrUnavailable)
