@@ -67,7 +67,9 @@ type Config struct {
 	// ContinuePrepared lets the publish step continue a deployment that
 	// the platform prepared and holds for confirmation (LifeTime's
 	// needs_user_intervention with deployment_prepared). By default such a
-	// deployment halts the run with a clear error.
+	// deployment halts the run with a clear error. (lifetime.Config has an
+	// option of the same name for its own Client.Wait; the engine does not
+	// call Wait, so this one is the one that counts here.)
 	ContinuePrepared bool
 }
 
