@@ -86,8 +86,10 @@ type PlanConfig struct {
 }
 
 // DefaultConcurrency is the fan-out limit when PlanConfig.Concurrency is
-// zero.
-const DefaultConcurrency = 64
+// zero: farms of up to 256 servers act on every server at once (a step's
+// wall time then stays flat as the farm grows; see BENCHMARKS.md). Lower it
+// where the systems behind the drivers cannot take that many calls at once.
+const DefaultConcurrency = 256
 
 // Plan is an ordered list of steps over a farm, with hooks. Build it with
 // [NewPlan] (or steps.Balanced), adjust it with the Insert and hook methods,
