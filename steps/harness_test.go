@@ -178,10 +178,33 @@ func (p crashingProber) Probe(ctx context.Context, t drivers.Target) (drivers.Pr
 	return p.Prober.Probe(ctx, t)
 }
 
+// crashingPlainLB is crashingLB without the Switcher capability: traffic
+// moves in two steps.
+type crashingPlainLB struct {
+	lb drivers.LoadBalancer
+	c  *crash
+}
+
+func (l crashingPlainLB) SetState(ctx context.Context, state drivers.MemberState, members ...string) error {
+	if err := l.c.call(); err != nil {
+		return err
+	}
+	return l.lb.SetState(ctx, state, members...)
+}
+
+func (l crashingPlainLB) Status(ctx context.Context, members ...string) ([]drivers.MemberStatus, error) {
+	if err := l.c.call(); err != nil {
+		return nil, err
+	}
+	return l.lb.Status(ctx, members...)
+}
+
 // simFarm is a simulated farm with the balanced plan's configuration.
 type simFarm struct {
 	sim   *simulate.Sim
 	specs []farm.ZoneSpec
+	// plain makes the load balancers plain ones (no Switcher).
+	plain bool
 }
 
 func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
@@ -207,7 +230,11 @@ func (sf *simFarm) plan(t *testing.T, c *crash, j farm.Journal, policy farm.Fail
 	specs := make([]farm.ZoneSpec, len(sf.specs))
 	copy(specs, sf.specs)
 	for i := range specs {
-		specs[i].LoadBalancer = crashingLB{sf.sim.LoadBalancer(specs[i].Name), c}
+		if sf.plain {
+			specs[i].LoadBalancer = crashingPlainLB{sf.sim.PlainLoadBalancer(specs[i].Name), c}
+		} else {
+			specs[i].LoadBalancer = crashingLB{sf.sim.LoadBalancer(specs[i].Name), c}
+		}
 	}
 	f, err := farm.New(farm.Config{Zones: specs})
 	require.NoError(t, err)

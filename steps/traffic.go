@@ -101,33 +101,79 @@ func (b *balanced) moveTraffic(ctx context.Context, r *farm.Run, z *farm.Zone, s
 	if len(serve) == 0 {
 		return fmt.Errorf("no member left to take the traffic")
 	}
-	lb := z.LoadBalancer
+	sw, atomic := z.LoadBalancer.(drivers.Switcher)
+	if !atomic {
+		if err := b.moveInTwo(ctx, r, z, serve, drain); err != nil {
+			// Whatever failed, and in whichever attempt, never leave both
+			// groups serving.
+			return b.unserve(ctx, r, z, serve, drain, err)
+		}
+		return nil
+	}
 	if err := b.warmUp(ctx, r, z, serve); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.HealthTimeout)
 	defer cancel()
-	drainCtx := ctx
-	if sw, ok := lb.(drivers.Switcher); ok {
-		if err := sw.Switch(cctx, serve, drain); err != nil {
-			return fmt.Errorf("switch to %s: %w", strings.Join(serve, ", "), err)
-		}
-	} else {
-		if err := lb.SetState(cctx, drivers.Serving, serve...); err != nil {
-			return fmt.Errorf("set %s serving: %w", strings.Join(serve, ", "), err)
-		}
-		if err := b.awaitMembers(cctx, r, z, serve, drivers.Serving, true); err != nil {
-			return err
-		}
-		// drain sets the members draining itself, so that its wait
-		// (DrainPeriod where connections are not counted) starts from its
-		// own change, and it must not be cancelled before that change.
-		drainCtx = context.WithoutCancel(ctx)
+	if err := sw.Switch(cctx, serve, drain); err != nil {
+		return fmt.Errorf("switch to %s: %w", strings.Join(serve, ", "), err)
 	}
-	if err := b.drain(drainCtx, r, z, drain); err != nil {
+	if err := b.drain(ctx, r, z, drain); err != nil {
 		return err
 	}
 	return b.awaitMembers(ctx, r, z, serve, drivers.Serving, true)
+}
+
+// moveInTwo moves traffic where the load balancer has no one-transaction
+// switch: serve in and confirmed healthy, then drain drained and out.
+func (b *balanced) moveInTwo(ctx context.Context, r *farm.Run, z *farm.Zone, serve, drain []string) error {
+	if err := b.warmUp(ctx, r, z, serve); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.HealthTimeout)
+	defer cancel()
+	if err := z.LoadBalancer.SetState(cctx, drivers.Serving, serve...); err != nil {
+		return fmt.Errorf("set %s serving: %w", strings.Join(serve, ", "), err)
+	}
+	if err := b.awaitMembers(cctx, r, z, serve, drivers.Serving, true); err != nil {
+		return err
+	}
+	// drain sets the members draining itself, so that its wait
+	// (DrainPeriod where connections are not counted) starts from its own
+	// change, and it must not be cancelled before that change.
+	if err := b.drain(context.WithoutCancel(ctx), r, z, drain); err != nil {
+		return err
+	}
+	return b.awaitMembers(ctx, r, z, serve, drivers.Serving, true)
+}
+
+// unserve is how a move of traffic in two moves fails safe: serve went in,
+// then something failed before drain was out. While a member of drain still
+// serves, both versions would serve, so serve is taken out again (drained),
+// uncancellably. drain's state is read first (an earlier attempt of the
+// step may have changed it), retrying any error since a read changes
+// nothing. It returns cause, joined with the error of taking serve out if
+// that failed.
+func (b *balanced) unserve(ctx context.Context, r *farm.Run, z *farm.Zone, serve, drain []string, cause error) error {
+	bctx := context.WithoutCancel(ctx)
+	var err error
+	for range 20 {
+		var sts []drivers.MemberStatus
+		if sts, err = z.LoadBalancer.Status(bctx, drain...); err == nil {
+			if !slices.ContainsFunc(sts, func(st drivers.MemberStatus) bool { return st.State == drivers.Serving }) {
+				return cause // drain is out of traffic: serve alone serves
+			}
+			if err = b.drain(bctx, r, z, serve); err == nil {
+				r.Warn(z.Name, "", "traffic moved back to %s after: %v", strings.Join(drain, ", "), cause)
+				return cause
+			}
+			if !drivers.IsRetryable(err) && !errors.Is(err, errDrainNotStarted) {
+				break
+			}
+		}
+		_ = sleep(bctx, b.cfg.PollInterval)
+	}
+	return errors.Join(cause, fmt.Errorf("take %s out again: %w", strings.Join(serve, ", "), err))
 }
 
 // warmUp brings members that are out into draining, where the load balancer
@@ -176,12 +222,13 @@ func (b *balanced) awaitMembers(ctx context.Context, r *farm.Run, z *farm.Zone, 
 		waiting = waiting[:0]
 		for _, st := range sts {
 			// A member the load balancer reported healthy before the run
-			// must read healthy again once it is in the pool (an ALB target
+			// must read healthy again once it is serving (an ALB target
 			// reads "initial", health unknown, and takes no traffic until
-			// its checks pass); one out of the pool, or whose health the
-			// load balancer never knew, must just not read unhealthy.
+			// its checks pass); one draining or out (which ALB and NGINX
+			// Plus do not health-check), or whose health the load balancer
+			// never knew, must just not read unhealthy.
 			notReady := st.Health == drivers.Unhealthy
-			if before, ok := r.Captured().Member(z.Name, st.Member); ok && before.Health == drivers.Healthy && st.State != drivers.Out {
+			if before, ok := r.Captured().Member(z.Name, st.Member); ok && before.Health == drivers.Healthy && st.State == drivers.Serving {
 				notReady = st.Health != drivers.Healthy
 			}
 			if (want != "" && st.State != want) || (healthy && notReady) {
@@ -204,6 +251,10 @@ func orAny(s drivers.MemberState) string {
 	return string(s)
 }
 
+// errDrainNotStarted is wrapped when a drain failed before any member was
+// set draining: the members are as they were.
+var errDrainNotStarted = errors.New("drain not started")
+
 // errDrainTimeout is wrapped when a drain outlasts DrainTimeout and
 // FailOnDrainTimeout is set.
 var errDrainTimeout = errors.New("drain timed out")
@@ -218,7 +269,7 @@ func (b *balanced) drain(ctx context.Context, r *farm.Run, z *farm.Zone, members
 	lb := z.LoadBalancer
 	sts, err := lb.Status(ctx, members...)
 	if err != nil {
-		return fmt.Errorf("read members: %w", err)
+		return fmt.Errorf("%w: read members: %w", errDrainNotStarted, err)
 	}
 	var pending []string
 	for _, st := range sts {
@@ -230,6 +281,9 @@ func (b *balanced) drain(ctx context.Context, r *farm.Run, z *farm.Zone, members
 		return nil
 	}
 	if err := lb.SetState(ctx, drivers.Draining, pending...); err != nil {
+		if drivers.IsRetryable(err) {
+			err = fmt.Errorf("%w: %w", errDrainNotStarted, err) // certainly no effect
+		}
 		return fmt.Errorf("drain %s: %w", strings.Join(pending, ", "), err)
 	}
 	started := time.Now()
