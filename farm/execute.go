@@ -197,8 +197,8 @@ func checkFinished(path string) error {
 	if err != nil {
 		return nil // no run recorded
 	}
-	if st.Outcome == Succeeded || st.Outcome == RolledBack {
-		return nil
+	if st.Outcome == Succeeded || st.Outcome == RolledBack || (st.ResumeFrom == "" && !st.RollingBack) {
+		return nil // finished (or crashed after its last step was done)
 	}
 	where := "resume from " + st.ResumeFrom
 	if st.RollingBack {

@@ -1,6 +1,8 @@
 package farm
 
 import (
+	"maps"
+
 	"bufio"
 	"bytes"
 	"crypto/sha256"
@@ -13,6 +15,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
 )
 
 // Journal record kinds.
@@ -94,21 +98,55 @@ type FileJournal struct {
 	next    uint64
 	synced  uint64
 	syncing bool
-	// errs remembers the error of each failed batch until its appenders
-	// have read it.
-	errs map[uint64]error
+	// err is the first write or sync error: once a batch failed, every
+	// later Append fails too, so the journal never has a hole.
+	err error
 }
 
 // OpenJournal opens (creating it if needed, mode 0600) the journal file at
 // path for appending.
 func OpenJournal(path string) (*FileJournal, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &FileJournal{path: path, f: f, next: 1, errs: map[uint64]error{}}
+	if err := trimTornTail(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	j := &FileJournal{path: path, f: f, next: 1}
 	j.cond = sync.NewCond(&j.mu)
 	return j, nil
+}
+
+// trimTornTail cuts a last line that a crash left without its newline, so
+// that new records do not follow it on the same line.
+func trimTornTail(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil || info.Size() == 0 {
+		return err
+	}
+	const chunk = 64 * 1024
+	end := info.Size()
+	buf := make([]byte, chunk)
+	for pos := end; pos > 0; {
+		n := int64(chunk)
+		if pos < n {
+			n = pos
+		}
+		pos -= n
+		if _, err := f.ReadAt(buf[:n], pos); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			keep := pos + int64(i) + 1
+			if keep == end {
+				return nil
+			}
+			return f.Truncate(keep)
+		}
+	}
+	return f.Truncate(0) // a single torn line
 }
 
 // Path returns the journal file's path.
@@ -124,6 +162,9 @@ func (j *FileJournal) Append(rec JournalRecord) error {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.err != nil {
+		return j.err
+	}
 	batch := j.next
 	j.pending = append(append(j.pending, b...), '\n')
 	for j.synced < batch {
@@ -138,12 +179,12 @@ func (j *FileJournal) Append(rec JournalRecord) error {
 		err := j.writeSync(data)
 		j.mu.Lock()
 		j.syncing, j.synced = false, n
-		if err != nil {
-			j.errs[n] = err
+		if err != nil && j.err == nil {
+			j.err = err
 		}
 		j.cond.Broadcast()
 	}
-	return j.errs[batch]
+	return j.err
 }
 
 func (j *FileJournal) writeSync(data []byte) error {
@@ -283,7 +324,7 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 			undone[r.Step] = true
 		case RecordCaptured:
 			if r.Captured != nil {
-				st.Captured = *r.Captured
+				st.Captured = cloneState(*r.Captured)
 			}
 		case RecordValue:
 			if st.Captured.Values == nil {
@@ -324,6 +365,20 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 	}
 	sort.Strings(st.Excluded)
 	return st, nil
+}
+
+// cloneState copies the maps of a captured state, so that applying later
+// records does not write into the records read.
+func cloneState(c CapturedState) CapturedState {
+	out := CapturedState{
+		Services: make(map[string]map[drivers.Service]drivers.ServiceState, len(c.Services)),
+		Members:  maps.Clone(c.Members),
+		Values:   maps.Clone(c.Values),
+	}
+	for k, v := range c.Services {
+		out.Services[k] = maps.Clone(v)
+	}
+	return out
 }
 
 // planID identifies a plan by its steps, its farm's layout and its label.

@@ -111,3 +111,43 @@ func FuzzReadJournal(f *testing.F) {
 		_, _ = farm.StateOf(recs)
 	})
 }
+
+// TestTornTailThenAppend checks that reopening a journal whose last line a
+// crash cut short drops that line, so that new records stay readable.
+func TestTornTailThenAppend(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	full := `{"time":"2026-01-02T03:04:05Z","kind":"run-started","plan_id":"p","steps":["a"]}` + "\n"
+	require.NoError(t, os.WriteFile(path, []byte(full+`{"time":"2026-01-02T03:04:05Z","kind":"step-st`), 0o600))
+	j, err := farm.OpenJournal(path)
+	require.NoError(t, err)
+	require.NoError(t, j.Append(farm.JournalRecord{Kind: farm.RecordStepStarted, Step: "a"}))
+	require.NoError(t, j.Close())
+	recs, err := farm.ReadJournalFile(path)
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	assert.Equal(t, farm.RecordStepStarted, recs[1].Kind)
+
+	// A file that is one torn line becomes empty.
+	require.NoError(t, os.WriteFile(path, []byte(`{"kind":"run-st`), 0o600))
+	j, err = farm.OpenJournal(path)
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	data, _ := os.ReadFile(path)
+	assert.Empty(t, data)
+}
+
+// TestStateOfLeavesRecordsAlone checks StateOf applies value records to a
+// copy of the captured state, not to the records it was given.
+func TestStateOfLeavesRecordsAlone(t *testing.T) {
+	snap := farm.CapturedState{Values: map[string]string{"k": "v1"}}
+	recs := []farm.JournalRecord{
+		{Kind: farm.RecordRunStarted, PlanID: "p", Steps: []string{"a"}},
+		{Kind: farm.RecordCaptured, Captured: &snap},
+		{Kind: farm.RecordValue, Key: "k", Value: "v2"},
+		{Kind: farm.RecordValue, Key: "gone", Deleted: true},
+	}
+	st, err := farm.StateOf(recs)
+	require.NoError(t, err)
+	assert.Equal(t, "v2", st.Captured.Values["k"])
+	assert.Equal(t, "v1", snap.Values["k"], "the record read is unchanged")
+}
