@@ -265,6 +265,15 @@ func (r *Run) exclude(ctx context.Context, servers []string) error {
 		s := r.plan.farm.byName[name]
 		for _, z := range r.plan.farm.zones {
 			if z.Name == s.Zone {
+				// A member already out stays out: draining would let
+				// persistent sessions reach it again.
+				sts, err := z.LoadBalancer.Status(ctx, s.MemberID())
+				if err != nil {
+					return fmt.Errorf("read excluded server %s's member: %w", name, err)
+				}
+				if len(sts) == 1 && sts[0].State == drivers.Out {
+					continue
+				}
 				if err := z.LoadBalancer.SetState(ctx, drivers.Draining, s.MemberID()); err != nil {
 					return fmt.Errorf("take excluded server %s out of traffic: %w", name, err)
 				}
@@ -274,7 +283,7 @@ func (r *Run) exclude(ctx context.Context, servers []string) error {
 		r.excluded[name] = true
 		r.mu.Unlock()
 		r.record(JournalRecord{Kind: RecordExcluded, Server: name, Zone: s.Zone})
-		r.Warn(s.Zone, name, "server excluded from the run and set draining; finish it by hand")
+		r.Warn(s.Zone, name, "server excluded from the run and out of new traffic; finish it by hand")
 	}
 	r.report.mu.Lock()
 	for _, name := range servers {

@@ -32,7 +32,8 @@ const (
 	// DecideRetry runs the failed step again.
 	DecideRetry Decision = "retry"
 	// DecideExclude takes the failing servers out of the run (and out of
-	// traffic: their members are set draining), then runs the step again
+	// new traffic: their members are set draining, or left out if they
+	// are out), then runs the step again
 	// without them. The report lists them; the operator finishes them by
 	// hand. It is refused on steps that are not Excludable, when a member
 	// cannot be set draining, and when a group would be left empty or below

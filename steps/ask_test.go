@@ -76,7 +76,7 @@ func TestAskPolicy(t *testing.T) {
 			require.Len(t, asked, 1)
 			st, err := sf.sim.ServerState("fe05")
 			require.NoError(t, err)
-			assert.Equal(t, drivers.Draining, st.Member.State, "an excluded server is out of traffic")
+			assert.Equal(t, drivers.Out, st.Member.State, "an excluded server that was out stays out")
 			assert.Equal(t, "v1", st.Version, "and left as it was")
 			assert.Equal(t, drivers.ServiceState{Run: drivers.Stopped, Startup: drivers.Disabled}, st.Services[drivers.SchedulerService], "its Scheduler stays stopped")
 			for _, name := range []string{"fe01", "fe02", "fe03", "fe04", "fe06"} {
