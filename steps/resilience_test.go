@@ -541,3 +541,24 @@ func TestNewRunOverUnfinishedRunIsRefused(t *testing.T) {
 		assert.Zero(t, sf.sim.Report().TotalViolations())
 	})
 }
+
+// TestRollbackAfterIntervention rolls back a run whose deployment waits for
+// user intervention: the deployment is aborted first, then the rollback
+// completes (the platform deploys one release at a time).
+func TestRollbackAfterIntervention(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 71})
+		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "business_process_impact", Times: 1}))
+		require.NoError(t, sf.sim.Start(t.Context()))
+		start := time.Now()
+		rep, err := sf.plan(t, nil, nil, farm.Rollback, "v2").Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrRolledBack, "%v", err)
+		assert.Less(t, time.Since(start), 5*time.Minute, "no wait for the publish timeout (virtual time)")
+		assert.Len(t, sf.sim.Actions(simulate.OpAbortDeployment), 1)
+		time.Sleep(10 * time.Second)
+		sf.sim.Stop()
+		assert.Equal(t, farm.RolledBack, rep.Outcome)
+		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v1"}))
+		assert.Zero(t, sf.sim.Report().TotalViolations())
+	})
+}

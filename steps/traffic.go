@@ -50,10 +50,9 @@ func (b *balanced) switchTraffic() farm.Step {
 
 func (b *balanced) restoreTraffic() farm.Step {
 	return farm.Step{
-		ID:         RestoreTraffic,
-		Excludable: true,
-		Undo:       b.undoRestoreTraffic,
-		Title:      "Put the Loaded servers back in the load balancer; verify every member serving and healthy",
+		ID:    RestoreTraffic,
+		Undo:  b.undoRestoreTraffic,
+		Title: "Put the Loaded servers back in the load balancer; verify every member serving and healthy",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"serve " + strings.Join(z.Loaded.Members(), ", ") + "; then every member of the zone must read serving and healthy"}
 		},

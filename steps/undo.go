@@ -60,18 +60,19 @@ func (b *balanced) undoDrainUpdating(ctx context.Context, r *farm.Run) error {
 		return err
 	}
 	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
-		updating := r.Members(z.Updating)
-		if err := b.warmUp(ctx, r, z, updating); err != nil {
-			return err
-		}
+		// Only the members that served before the run come back; the
+		// others stay as they are (out or draining).
 		var serve []string
-		for _, m := range updating {
+		for _, m := range r.Members(z.Updating) {
 			if st, ok := r.Captured().Member(z.Name, m); !ok || st.State == drivers.Serving {
 				serve = append(serve, m)
 			}
 		}
 		if len(serve) == 0 {
 			return nil
+		}
+		if err := b.warmUp(ctx, r, z, serve); err != nil {
+			return err
 		}
 		if err := z.LoadBalancer.SetState(ctx, drivers.Serving, serve...); err != nil {
 			return fmt.Errorf("set %s serving: %w", strings.Join(serve, ", "), err)
@@ -105,6 +106,9 @@ func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
 	if err := json.Unmarshal([]byte(raw), &prev); err != nil || prev.Version == "" {
 		return fmt.Errorf("captured previous release %q is unreadable: %v", raw, err)
 	}
+	if err := b.stopForwardDeployment(ctx, r); err != nil {
+		return err
+	}
 	back := *b
 	back.cfg.Release = prev
 	updating := groupServers(r.Farm(), farm.Updating)
@@ -123,6 +127,42 @@ func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
 	r.Captured().DeleteValue(CapturedRollbackDeploymentID)
 	r.Captured().DeleteValue(CapturedDeploymentID)
 	return nil
+}
+
+// stopForwardDeployment aborts the run's own deployment if it has not ended
+// (for example one waiting for user intervention), and waits until it has:
+// the platform deploys one release at a time.
+func (b *balanced) stopForwardDeployment(ctx context.Context, r *farm.Run) error {
+	id, ok := r.Captured().Value(CapturedDeploymentID)
+	if !ok {
+		return nil
+	}
+	st, err := b.cfg.Platform.DeploymentStatus(ctx, id)
+	if err != nil {
+		return fmt.Errorf("read deployment %s before rolling back: %w", id, err)
+	}
+	if st.State.Done() {
+		return nil
+	}
+	a, canAbort := b.cfg.Platform.(drivers.DeploymentAborter)
+	if !canAbort {
+		return fmt.Errorf("deployment %s is %s and the platform cannot abort it: end it in the platform console, then resume the rollback", id, st.State)
+	}
+	if err := a.AbortDeployment(ctx, id); err != nil {
+		return fmt.Errorf("abort deployment %s before rolling back: %w", id, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
+	defer cancel()
+	return r.Poll(wctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
+		st, err := b.cfg.Platform.DeploymentStatus(ctx, id)
+		if err != nil {
+			if drivers.IsRetryable(err) {
+				return false, farm.Event{Message: "reading deployment status: " + err.Error()}, nil
+			}
+			return false, farm.Event{}, err
+		}
+		return st.State.Done(), farm.Event{Message: fmt.Sprintf("waiting for deployment %s to end (%s)", id, st.State)}, nil
+	})
 }
 
 // requireCapturedVersions checks every server serves the version it served
