@@ -127,7 +127,7 @@ func deployEveryDriver(t *testing.T, edit func(*farm.Plan)) *world {
 	require.Len(t, fm.Zones()[0].Updating.Servers, backendsCount/2)
 	require.Len(t, fm.Zones()[0].Loaded.Servers, backendsCount/2)
 
-	plan, err := steps.Balanced(fm, steps.Config{
+	plan, err := steps.Balanced(fm, httpfarm.Timings(steps.Config{
 		Services: recordServices{next: w.winrm, log: w.errs},
 		Platform: recordPlatform{next: lt, log: w.errs},
 		Prober:   recordProber{next: probe, log: w.errs},
@@ -136,16 +136,7 @@ func deployEveryDriver(t *testing.T, edit func(*farm.Plan)) *world {
 			Observer: farm.SlogObserver(logger.With("component", "engine")),
 			Retry:    farm.RetryPolicy{InitialBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond},
 		},
-		PollInterval:       50 * time.Millisecond,
-		DeployPollInterval: 100 * time.Millisecond,
-		ProgressInterval:   time.Second,
-		DrainTimeout:       5 * time.Second,
-		FailOnDrainTimeout: true,
-		HealthTimeout:      10 * time.Second,
-		ConfirmDelay:       50 * time.Millisecond,
-		PublishTimeout:     30 * time.Second,
-		InstallTimeout:     30 * time.Second,
-	})
+	}))
 	require.NoError(t, err)
 	if edit != nil {
 		edit(plan)

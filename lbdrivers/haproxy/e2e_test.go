@@ -34,19 +34,10 @@ func deploy(t *testing.T, edit func(*farm.Plan)) e2eRun {
 	require.NoError(t, err)
 	require.Len(t, fm.Zones()[0].Updating.Servers, 3)
 	require.Len(t, fm.Zones()[0].Loaded.Servers, 3)
-	plan, err := steps.Balanced(fm, steps.Config{
+	plan, err := steps.Balanced(fm, httpfarm.Timings(steps.Config{
 		Services: hf.Services(), Platform: hf.Platform(), Prober: hf.Prober(),
-		Release:            drivers.Release{Version: "v2"},
-		PollInterval:       50 * time.Millisecond,
-		DeployPollInterval: 100 * time.Millisecond,
-		ProgressInterval:   time.Second,
-		DrainTimeout:       5 * time.Second,
-		FailOnDrainTimeout: true,
-		HealthTimeout:      10 * time.Second,
-		ConfirmDelay:       50 * time.Millisecond,
-		PublishTimeout:     30 * time.Second,
-		InstallTimeout:     30 * time.Second,
-	})
+		Release: drivers.Release{Version: "v2"},
+	}))
 	require.NoError(t, err)
 	if edit != nil {
 		edit(plan)
