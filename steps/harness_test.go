@@ -205,6 +205,8 @@ type simFarm struct {
 	specs []farm.ZoneSpec
 	// plain makes the load balancers plain ones (no Switcher).
 	plain bool
+	// observer, when set, receives the plan's events.
+	observer farm.Observer
 }
 
 func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
@@ -243,7 +245,7 @@ func (sf *simFarm) plan(t *testing.T, c *crash, j farm.Journal, policy farm.Fail
 		Platform: crashingPlatform{sf.sim.Platform(), c},
 		Prober:   crashingProber{sf.sim.Prober(), c},
 		Release:  drivers.Release{Version: release},
-		Plan: farm.PlanConfig{Seed: 1, Journal: j, OnFailure: policy,
+		Plan: farm.PlanConfig{Seed: 1, Journal: j, OnFailure: policy, Observer: sf.observer,
 			Retry: farm.RetryPolicy{MaxAttempts: 4}},
 		PollInterval:       time.Second,
 		DeployPollInterval: 5 * time.Second,

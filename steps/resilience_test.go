@@ -30,28 +30,22 @@ func stepOfCalls(t *testing.T, cfg simulate.Config) []string {
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t, cfg)
 		c := &crash{}
-		p := sf.plan(t, c, nil, farm.Halt, "v2")
 		var mu sync.Mutex
 		var step string
 		var last int64
-		// The observer sees steps start; calls are attributed to the step
-		// running when the count moved.
-		obs := farm.ObserverFunc(func(e farm.Event) {
+		// Calls are attributed to the step running when the count moved.
+		sf.observer = farm.ObserverFunc(func(e farm.Event) {
 			mu.Lock()
 			defer mu.Unlock()
-			n := c.calls.Load()
-			for ; last < n; last++ {
+			for n := c.calls.Load(); last < n; last++ {
 				calls = append(calls, step)
 			}
 			if e.Kind == farm.StepStarted {
 				step = e.Step
 			}
 		})
-		sfPlan := sf.plan(t, c, nil, farm.Halt, "v2")
-		_ = p
 		require.NoError(t, sf.sim.Start(t.Context()))
-		rep, err := withObserver(t, sf, c, obs).Run(t.Context())
-		_ = sfPlan
+		rep, err := sf.plan(t, c, nil, farm.Halt, "v2").Run(t.Context())
 		sf.sim.Stop()
 		require.NoError(t, err)
 		require.Equal(t, farm.Succeeded, rep.Outcome)
@@ -62,32 +56,6 @@ func stepOfCalls(t *testing.T, cfg simulate.Config) []string {
 		mu.Unlock()
 	})
 	return calls
-}
-
-// withObserver builds the plan with an observer.
-func withObserver(t *testing.T, sf *simFarm, c *crash, obs farm.Observer) *farm.Plan {
-	t.Helper()
-	p := sf.plan(t, c, nil, farm.Halt, "v2")
-	// Re-create with the observer: plans are cheap.
-	specs := slices.Clone(sf.specs)
-	for i := range specs {
-		specs[i].LoadBalancer = crashingLB{sf.sim.LoadBalancer(specs[i].Name), c}
-	}
-	f, err := farm.New(farm.Config{Zones: specs})
-	require.NoError(t, err)
-	p, err = steps.Balanced(f, steps.Config{
-		Services: crashingServices{sf.sim.Services(), c},
-		Platform: crashingPlatform{sf.sim.Platform(), c},
-		Prober:   crashingProber{sf.sim.Prober(), c},
-		Release:  drivers.Release{Version: "v2"},
-		Plan:     farm.PlanConfig{Seed: 1, Observer: obs},
-
-		PollInterval:       time.Second,
-		DeployPollInterval: 5 * time.Second,
-		ProgressInterval:   time.Minute,
-	})
-	require.NoError(t, err)
-	return p
 }
 
 // TestCrashAndResume abandons a run at every step boundary and in the middle
@@ -468,8 +436,6 @@ func violationsBeyondRollback(r simulate.Report, rep *farm.Report) []simulate.Vi
 	}
 	return out
 }
-
-var _ = context.Background
 
 // TestCancelDuringPublishThenResume cancels a run while the platform
 // deploys: the deployment is aborted and the resumed run deploys again and
