@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/internal/names"
 )
 
 // ErrInvalidFarm is wrapped by every error [New] returns for a farm that is
@@ -172,12 +174,12 @@ func (f *Farm) buildZone(zs ZoneSpec, defaultLB drivers.LoadBalancer, members ma
 	if name == "" {
 		name = DefaultZone
 	}
-	if !nameRE.MatchString(name) {
-		return nil, fmt.Errorf("%w: zone name %q: want 1-128 letters, digits, '.', '-' or '_'", ErrInvalidFarm, name)
+	if err := names.Name("zone name", name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidFarm, err)
 	}
 	for _, other := range f.zones {
 		if other.Name == name {
-			return nil, fmt.Errorf("%w: zone %s is listed twice: want each zone once", ErrInvalidFarm, name)
+			return nil, fmt.Errorf("%w: %w", ErrInvalidFarm, names.Twice("zone", name, ""))
 		}
 	}
 	if len(zs.Updating) == 0 {
@@ -192,6 +194,9 @@ func (f *Farm) buildZone(zs ZoneSpec, defaultLB drivers.LoadBalancer, members ma
 	}
 	if lb == nil {
 		return nil, fmt.Errorf("%w: zone %s: no load balancer: want ZoneSpec.LoadBalancer or Config.LoadBalancer", ErrInvalidFarm, name)
+	}
+	if err := usableLoadBalancer(lb); err != nil {
+		return nil, fmt.Errorf("%w: zone %s: %w", ErrInvalidFarm, name, err)
 	}
 	if members[lb] == nil {
 		members[lb] = map[string]string{}
@@ -208,7 +213,7 @@ func (f *Farm) buildZone(zs ZoneSpec, defaultLB drivers.LoadBalancer, members ma
 			}
 			s.Zone = name
 			if _, dup := f.byName[s.Name]; dup {
-				return g, fmt.Errorf("%w: server name %s is used twice: want unique names", ErrInvalidFarm, s.Name)
+				return g, fmt.Errorf("%w: %w", ErrInvalidFarm, names.Twice("server name", s.Name, ""))
 			}
 			if holder, dup := members[lb][s.MemberID()]; dup {
 				return g, fmt.Errorf("%w: load-balancer member %q is used by both %s and %s: want one member per server", ErrInvalidFarm, s.MemberID(), holder, s.Name)
@@ -227,6 +232,25 @@ func (f *Farm) buildZone(zs ZoneSpec, defaultLB drivers.LoadBalancer, members ma
 		return nil, err
 	}
 	return z, nil
+}
+
+// usableLoadBalancer refuses a load balancer the farm cannot use: a nil
+// pointer (or map, func, chan, slice) in a non-nil interface, whose first
+// call would panic, and a value whose dynamic type is not comparable, which
+// the farm cannot tell apart from another load balancer (it keys members by
+// load balancer, and hashing such a value panics).
+func usableLoadBalancer(lb drivers.LoadBalancer) error {
+	v := reflect.ValueOf(lb)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		if v.IsNil() {
+			return fmt.Errorf("load balancer is a nil %T: want a constructed driver", lb)
+		}
+	}
+	if !v.Comparable() {
+		return fmt.Errorf("load balancer of type %T is not comparable: want a pointer to the driver (as its constructor returns) or a comparable value", lb)
+	}
+	return nil
 }
 
 // Zones returns copies of the farm's zones in the order they were given:

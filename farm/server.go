@@ -2,10 +2,9 @@ package farm
 
 import (
 	"fmt"
-	"net/url"
-	"regexp"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/internal/names"
 )
 
 // Server is one front-end server of the farm.
@@ -34,12 +33,6 @@ type Server struct {
 // DefaultZone is the zone of servers that name none.
 const DefaultZone = "default"
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-// memberRE allows what load balancers use as member identities: names,
-// host:port pairs, IPv6 literals in brackets, ARNs.
-var memberRE = regexp.MustCompile(`^[A-Za-z0-9\[][A-Za-z0-9._:/\[\]-]{0,254}$`)
-
 // Target returns the identity drivers use for this server.
 func (s Server) Target() drivers.Target {
 	return drivers.Target{Name: s.Name, Address: s.Address, URL: s.ProbeURL}
@@ -61,30 +54,35 @@ func (s Server) ZoneName() string {
 	return DefaultZone
 }
 
-// validate checks the fields of one server.
+// validate checks the fields of one server, with the rules of
+// internal/names that simulate and spec use too.
 func (s Server) validate() error {
-	if !nameRE.MatchString(s.Name) {
-		return fmt.Errorf("%w: server name %q: want 1-128 letters, digits, '.', '-' or '_', starting with a letter or digit", ErrInvalidFarm, s.Name)
+	if err := names.Name("server name", s.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidFarm, err)
 	}
-	if s.Address != "" && !memberRE.MatchString(s.Address) {
-		return fmt.Errorf("%w: server %s: address %q: want a host name or IP address", ErrInvalidFarm, s.Name, s.Address)
-	}
-	if s.Member != "" && !memberRE.MatchString(s.Member) {
-		return fmt.Errorf("%w: server %s: load-balancer member %q: want letters, digits and . _ : / - [ ] only", ErrInvalidFarm, s.Name, s.Member)
-	}
-	if s.ProbeURL != "" {
-		u, err := url.Parse(s.ProbeURL)
-		switch {
-		case err != nil:
-			return fmt.Errorf("%w: server %s: probe URL: %v: want an absolute URL such as https://%s/app/", ErrInvalidFarm, s.Name, err, s.Name)
-		case u.User != nil:
-			return fmt.Errorf("%w: server %s: probe URL %s holds credentials: want them in the prober's configuration, where they are kept secret", ErrInvalidFarm, s.Name, u.Redacted())
-		case u.Scheme == "" || u.Host == "":
-			return fmt.Errorf("%w: server %s: probe URL %q: want an absolute URL such as https://%s/app/", ErrInvalidFarm, s.Name, s.ProbeURL, s.Name)
+	if s.Address != "" {
+		if err := names.Address("address", s.Address); err != nil {
+			return fmt.Errorf("%w: server %s: %w", ErrInvalidFarm, s.Name, err)
 		}
 	}
-	if s.Zone != "" && !nameRE.MatchString(s.Zone) {
-		return fmt.Errorf("%w: server %s: zone %q: want 1-128 letters, digits, '.', '-' or '_'", ErrInvalidFarm, s.Name, s.Zone)
+	if s.Member != "" {
+		if err := names.Member("load-balancer member", s.Member); err != nil {
+			return fmt.Errorf("%w: server %s: %w", ErrInvalidFarm, s.Name, err)
+		}
+	}
+	if s.ProbeURL != "" {
+		u, err := drivers.ParseURL("probe URL", s.ProbeURL)
+		if err != nil {
+			return fmt.Errorf("%w: server %s: %w", ErrInvalidFarm, s.Name, err)
+		}
+		if u.User != nil {
+			return fmt.Errorf("%w: server %s: probe URL %s holds credentials: want them in the prober's configuration, where they are kept secret", ErrInvalidFarm, s.Name, drivers.RedactURL(s.ProbeURL))
+		}
+	}
+	if s.Zone != "" {
+		if err := names.Name("zone", s.Zone); err != nil {
+			return fmt.Errorf("%w: server %s: %w", ErrInvalidFarm, s.Name, err)
+		}
 	}
 	return nil
 }

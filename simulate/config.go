@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"regexp"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/internal/names"
 )
 
 // Defaults used when the matching [Config] field is zero.
@@ -133,8 +133,6 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 // dur applies the "zero = default, negative = none" rule.
 func dur(v, def time.Duration) time.Duration {
 	switch {
@@ -155,8 +153,7 @@ func (cfg Config) normalize() (Config, error) {
 	} else {
 		c.Zones = append([]ZoneConfig(nil), cfg.Zones...)
 	}
-	seenZone := map[string]bool{}
-	seenServer := map[string]bool{}
+	var seenZone, seenServer names.Unique[struct{}]
 	next := 1
 	for i := range c.Zones {
 		z := &c.Zones[i]
@@ -167,13 +164,12 @@ func (cfg Config) normalize() (Config, error) {
 				z.Name = fmt.Sprintf("zone%d", i+1)
 			}
 		}
-		if !nameRE.MatchString(z.Name) {
-			return c, fmt.Errorf("%w: zone name %q: want 1-128 letters, digits, '.', '-' or '_'", drivers.ErrInvalidArgument, z.Name)
+		if err := names.Name("zone name", z.Name); err != nil {
+			return c, fmt.Errorf("%w: %w", drivers.ErrInvalidArgument, err)
 		}
-		if seenZone[z.Name] {
-			return c, fmt.Errorf("%w: zone %s is listed twice: want each zone once", drivers.ErrInvalidArgument, z.Name)
+		if _, dup := seenZone.Add(z.Name, struct{}{}); dup {
+			return c, fmt.Errorf("%w: %w", drivers.ErrInvalidArgument, names.Twice("zone", z.Name, ""))
 		}
-		seenZone[z.Name] = true
 		if len(z.Names) == 0 {
 			n := z.Servers
 			if n == 0 {
@@ -190,13 +186,12 @@ func (cfg Config) normalize() (Config, error) {
 			z.Names = append([]string(nil), z.Names...)
 		}
 		for _, n := range z.Names {
-			if !nameRE.MatchString(n) {
-				return c, fmt.Errorf("%w: server name %q: want 1-128 letters, digits, '.', '-' or '_', starting with a letter or digit", drivers.ErrInvalidArgument, n)
+			if err := names.Name("server name", n); err != nil {
+				return c, fmt.Errorf("%w: %w", drivers.ErrInvalidArgument, err)
 			}
-			if seenServer[n] {
-				return c, fmt.Errorf("%w: server name %s is used twice: want unique names", drivers.ErrInvalidArgument, n)
+			if _, dup := seenServer.Add(n, struct{}{}); dup {
+				return c, fmt.Errorf("%w: %w", drivers.ErrInvalidArgument, names.Twice("server name", n, ""))
 			}
-			seenServer[n] = true
 		}
 		if math.IsNaN(z.Rate) || math.IsInf(z.Rate, 0) {
 			return c, fmt.Errorf("%w: zone %s: rate %v: want a finite number", drivers.ErrInvalidArgument, z.Name, z.Rate)
@@ -204,7 +199,7 @@ func (cfg Config) normalize() (Config, error) {
 	}
 	if c.Controller == "" {
 		c.Controller = c.Zones[0].Names[0]
-	} else if !seenServer[c.Controller] {
+	} else if !seenServer.Has(c.Controller) {
 		return c, fmt.Errorf("%w: controller %q: want the name of one of the farm's servers", drivers.ErrNotFound, c.Controller)
 	}
 	if c.InitialVersion == "" {

@@ -70,7 +70,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"empty name", simulate.Config{Zones: []simulate.ZoneConfig{{Names: []string{""}}}}, drivers.ErrInvalidArgument, `""`},
 		{"hostile zone", simulate.Config{Zones: []simulate.ZoneConfig{{Name: "eu;rm -rf"}}}, drivers.ErrInvalidArgument, `"eu;rm -rf"`},
 		{"duplicate server", simulate.Config{Zones: []simulate.ZoneConfig{{Names: []string{"a"}}, {Names: []string{"a"}}}}, drivers.ErrInvalidArgument, "a is used twice"},
-		{"duplicate zone", simulate.Config{Zones: []simulate.ZoneConfig{{Name: "z"}, {Name: "z"}}}, drivers.ErrInvalidArgument, "zone z is listed twice"},
+		{"duplicate zone", simulate.Config{Zones: []simulate.ZoneConfig{{Name: "z"}, {Name: "z"}}}, drivers.ErrInvalidArgument, "zone z is used twice"},
 		{"negative servers", simulate.Config{Zones: []simulate.ZoneConfig{{Servers: -2}}}, drivers.ErrInvalidArgument, "-2 servers"},
 		{"unknown controller", simulate.Config{Controller: "fe09"}, drivers.ErrNotFound, `"fe09"`},
 		{"floor above one", simulate.Config{CapacityFloor: 1.5}, drivers.ErrInvalidArgument, "1.5"},

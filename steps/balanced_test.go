@@ -470,7 +470,7 @@ func TestInvalidInputTouchesNothing(t *testing.T) {
 		{"hostile name", farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit([]farm.Server{srv("a; rm -rf /"), srv("b")})}, `server name "a; rm -rf /"`},
 		{"hostile member", farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit([]farm.Server{srv("a", func(s *farm.Server) { s.Member = "be/a;disable server be/b" }), srv("b")})}, `load-balancer member "be/a;disable server be/b"`},
 		{"duplicate member", farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit([]farm.Server{srv("a", func(s *farm.Server) { s.Member = "m1" }), srv("b", func(s *farm.Server) { s.Member = "m1" })})}, `member "m1" is used by both a and b`},
-		{"credentials in probe URL", farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit([]farm.Server{srv("a", func(s *farm.Server) { s.ProbeURL = "https://ops:hunter2@a.internal/" }), srv("b")})}, "probe URL https://ops:xxxxx@a.internal/ holds credentials"},
+		{"credentials in probe URL", farm.Config{LoadBalancer: ff, Zones: farm.AutoSplit([]farm.Server{srv("a", func(s *farm.Server) { s.ProbeURL = "https://ops:hunter2@a.internal/" }), srv("b")})}, "probe URL https://[redacted]@a.internal/ holds credentials"},
 		{"zone mismatch", farm.Config{LoadBalancer: ff, Zones: []farm.ZoneSpec{{Name: "eu", Updating: []farm.Server{srv("a", func(s *farm.Server) { s.Zone = "us" })}, Loaded: []farm.Server{srv("b")}}}}, `server a says zone "us" but is listed in zone eu`},
 	}
 	for _, tc := range tests {
@@ -490,6 +490,20 @@ func TestInvalidInputTouchesNothing(t *testing.T) {
 	} {
 		_, err := steps.Balanced(f, cfg)
 		assert.ErrorIs(t, err, steps.ErrInvalidConfig, name)
+	}
+	// The release is printed in the runbook: no control character in it.
+	for _, tc := range []struct {
+		rel  drivers.Release
+		want string
+	}{
+		{drivers.Release{Version: "v2\x1b[2J"}, `release version "v2\x1b[2J": holds U+001B`},
+		{drivers.Release{Version: "v2\nstep 12: done"}, `release version "v2\nstep 12: done": holds U+000A`},
+		{drivers.Release{Version: "v2", Notes: "CHG1\r\nok"}, `release notes "CHG1\r\nok": holds U+000D`},
+		{drivers.Release{Version: "v2", Applications: []drivers.Application{{Name: "Orders\u202e", Version: "2"}}}, "release application 1 name"},
+	} {
+		_, err := steps.Balanced(f, steps.Config{Services: ff, Platform: ff, Prober: ff, Release: tc.rel})
+		assert.ErrorIs(t, err, steps.ErrInvalidConfig, tc.want)
+		assert.ErrorContains(t, err, tc.want)
 	}
 	assert.Empty(t, ff.Calls(), "no driver was called")
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	namerules "github.com/balanced-deploy/balanced/internal/names"
 )
 
 // Config is what [Balanced] needs: the drivers, the release, and the waits.
@@ -19,7 +20,9 @@ type Config struct {
 	// Prober checks the application directly on each server. Required.
 	Prober drivers.Prober
 	// Release is what to deploy; Release.Version is what the probes must
-	// report afterwards. Required.
+	// report afterwards. Required. Its version, notes and application names
+	// and versions are one line of printable text each (no control
+	// character, no ANSI escape), as the runbook prints them.
 	Release drivers.Release
 
 	// Plan tunes the engine (concurrency, retries, observer).
@@ -96,6 +99,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Release.Version == "" {
 		return c, fmt.Errorf("%w: Release.Version is empty: want the version the application reports once deployed", ErrInvalidConfig)
+	}
+	if err := namerules.Release(c.Release); err != nil {
+		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	durations := []struct {
 		name string
