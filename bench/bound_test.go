@@ -176,20 +176,7 @@ func runBalancedJournal(ctx context.Context, s settings, j farm.Journal) (runRes
 // run is runBalanced with a plan configuration; Concurrency and Seed are
 // set from s.
 func run(ctx context.Context, s settings, pc farm.PlanConfig) (runResult, error) {
-	ff, servers := newFakeFarm(s.Servers, s.timings)
-	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers), LoadBalancer: ff})
-	if err != nil {
-		return runResult{}, err
-	}
-	release := drivers.Release{Version: "v2"}
-	pc.Concurrency, pc.Seed = s.Concurrency, 1
-	plan, err := steps.Balanced(f, steps.Config{
-		Services: ff, Platform: ff, Prober: ff, Release: release,
-		Plan:               pc,
-		PollInterval:       s.PollInterval,
-		DeployPollInterval: s.DeployPollInterval,
-		ConfirmDelay:       s.ConfirmDelay,
-	})
+	plan, ff, err := newPlan(s, pc, nil)
 	if err != nil {
 		return runResult{}, err
 	}
@@ -199,5 +186,33 @@ func run(ctx context.Context, s settings, pc farm.PlanConfig) (runResult, error)
 	if err != nil {
 		return res, err
 	}
-	return res, ff.checkEnd(release.Version)
+	return res, ff.checkEnd(benchRelease.Version)
+}
+
+// benchRelease is the release every benchmark deploys (the fake farm's
+// servers start on v1).
+var benchRelease = drivers.Release{Version: "v2"}
+
+// newPlan builds a fake farm of s.Servers servers in one zone and the
+// balanced plan over it with s's timings; pc's Concurrency and Seed are set
+// from s, and adjust, when not nil, changes the steps.Config last.
+func newPlan(s settings, pc farm.PlanConfig, adjust func(*steps.Config)) (*farm.Plan, *fakeFarm, error) {
+	ff, servers := newFakeFarm(s.Servers, s.timings)
+	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers), LoadBalancer: ff})
+	if err != nil {
+		return nil, nil, err
+	}
+	pc.Concurrency, pc.Seed = s.Concurrency, 1
+	cfg := steps.Config{
+		Services: ff, Platform: ff, Prober: ff, Release: benchRelease,
+		Plan:               pc,
+		PollInterval:       s.PollInterval,
+		DeployPollInterval: s.DeployPollInterval,
+		ConfirmDelay:       s.ConfirmDelay,
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	plan, err := steps.Balanced(f, cfg)
+	return plan, ff, err
 }

@@ -3,6 +3,8 @@ package farm
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Sentinel errors callers branch on with errors.Is.
@@ -58,3 +60,51 @@ func (e *StepError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *StepError) Unwrap() error { return e.Err }
+
+// MaxListedErrors is how many errors [FormatErrors] prints before it
+// summarises the rest ("and 1,990 more servers"). The error value keeps
+// every one (its Errors field), and a failed step's report lists every
+// server's failure once (StepReport.Failures).
+const MaxListedErrors = 10
+
+// FormatErrors is the ErrorFormat the engine gives the errors it aggregates
+// (a *multierror.Error of one *StepError per server or zone): go-multierror's
+// list ("2 errors occurred:" then one "* " line each), cut after
+// MaxListedErrors entries with one line saying how many more there are, so
+// that the text of a step failing on 2000 servers stays a few kilobytes
+// (the run's error, the report and the journal all hold that text). Steps
+// that aggregate errors themselves set it too:
+//
+//	merr.ErrorFormat = farm.FormatErrors
+func FormatErrors(es []error) string {
+	if len(es) == 1 {
+		return fmt.Sprintf("1 error occurred:\n\t* %s\n\n", es[0])
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d errors occurred:", len(es))
+	for _, err := range es[:min(len(es), MaxListedErrors)] {
+		b.WriteString("\n\t* ")
+		b.WriteString(err.Error())
+	}
+	if more := len(es) - MaxListedErrors; more > 0 {
+		what := "servers"
+		for _, err := range es[MaxListedErrors:] {
+			if se, ok := err.(*StepError); !ok || se.Server == "" {
+				what = "errors"
+				break
+			}
+		}
+		fmt.Fprintf(&b, "\n\t* and %s more %s", thousands(more), what)
+	}
+	b.WriteString("\n\n")
+	return b.String()
+}
+
+// thousands renders n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

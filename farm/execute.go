@@ -388,7 +388,7 @@ func (r *Run) setStep(id string) {
 func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 	r.setStep(s.ID)
 	started := time.Now()
-	r.report.update(s.ID, func(sr *StepReport) { sr.Status, sr.Started, sr.Error = StepRunning, started, "" })
+	r.report.update(s.ID, func(sr *StepReport) { sr.Status, sr.Started, sr.Error, sr.Failures = StepRunning, started, "", nil })
 	r.record(JournalRecord{Kind: RecordStepStarted, Step: s.ID})
 	r.Emit(Event{Kind: StepStarted, Done: index, Total: len(r.plan.steps), Message: s.Title})
 
@@ -417,7 +417,7 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 		sr.Finished = finished
 		sr.Status = StepDone
 		if err != nil {
-			sr.Status, sr.Error = StepFailed, err.Error()
+			sr.Status, sr.Error, sr.Failures = StepFailed, err.Error(), failures(err)
 		}
 	})
 	if err != nil {

@@ -1,10 +1,13 @@
 package farm
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/go-multierror"
 )
 
 // Outcome is how a run ended.
@@ -55,6 +58,12 @@ type StepReport struct {
 	Finished time.Time      `json:"finished,omitzero"`
 	Error    string         `json:"error,omitempty"`
 	Actions  []ActionReport `json:"actions,omitempty"`
+	// Failures lists, once each, the servers (or zones) the step's error
+	// names, each with its own error: all of them, where Error's text
+	// lists only the first [MaxListedErrors] (a step that times out
+	// waiting for 2000 servers has 2000 failures, and an Error of a few
+	// kilobytes). Empty when the step did not fail on named servers.
+	Failures []ServerFailure `json:"failures,omitempty"`
 }
 
 // Report is the record of a run: every step and every action, and where the
@@ -115,10 +124,27 @@ func (r *Report) Write(w io.Writer) error {
 			d = " " + s.Finished.Sub(s.Started).Round(time.Millisecond).String()
 		}
 		ew.printf("  %-26s %-8s%s\n", s.ID, s.Status, d)
+		// Each failed action, then each failure no action names,
+		// MaxListedErrors of them at most: the JSON has every one.
+		type line struct{ name, msg string }
+		var lines []line
+		named := map[string]bool{}
 		for _, a := range s.Actions {
 			if a.Error != "" {
-				ew.printf("      %s: %s\n", actionName(a), a.Error)
+				lines = append(lines, line{actionName(a), a.Error})
+				named[actionName(a)] = true
 			}
+		}
+		for _, f := range s.Failures {
+			if name := actionName(ActionReport{Zone: f.Zone, Server: f.Server}); !named[name] {
+				lines = append(lines, line{name, f.Error})
+			}
+		}
+		for _, l := range lines[:min(len(lines), MaxListedErrors)] {
+			ew.printf("      %s: %s\n", l.name, l.msg)
+		}
+		if more := len(lines) - MaxListedErrors; more > 0 {
+			ew.printf("      and %s more (every one is in the JSON report)\n", thousands(more))
 		}
 	}
 	if r.Error != "" {
@@ -149,4 +175,47 @@ func (e *errWriter) printf(format string, args ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
+}
+
+// ServerFailure is one server's (or zone's) share of a failed step: the error of
+// its own action or wait, without the other servers'.
+type ServerFailure struct {
+	Zone   string `json:"zone,omitempty"`
+	Server string `json:"server,omitempty"`
+	Error  string `json:"error"`
+}
+
+// failures lists the outermost StepErrors in err that name a server or a
+// zone, once per server (or zone), in the order of err.
+func failures(err error) []ServerFailure {
+	var out []ServerFailure
+	seen := map[string]bool{}
+	var walk func(error)
+	walk = func(e error) {
+		switch x := e.(type) {
+		case nil:
+		case *multierror.Error:
+			for _, y := range x.Errors {
+				walk(y)
+			}
+		case *StepError:
+			if x.Server == "" && x.Zone == "" {
+				walk(x.Err)
+				return
+			}
+			key := x.Zone + "\x00" + x.Server
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, ServerFailure{Zone: x.Zone, Server: x.Server, Error: x.Error()})
+			}
+		case interface{ Unwrap() []error }:
+			for _, y := range x.Unwrap() {
+				walk(y)
+			}
+		default:
+			walk(errors.Unwrap(e))
+		}
+	}
+	walk(err)
+	return out
 }

@@ -99,7 +99,7 @@ func (r *Run) Warn(zone, server, format string, args ...any) {
 // Servers excluded from the run are skipped.
 func (r *Run) ForEachServer(ctx context.Context, servers []Server, fn func(ctx context.Context, s Server) error) error {
 	servers = r.Included(servers)
-	return r.fanOut(len(servers), func(i int) error {
+	return r.fanOut(ctx, len(servers), func(i int) error {
 		s := servers[i]
 		// The slot is held for each attempt, not across the backoff
 		// between attempts, so waiting retries do not hold up the others.
@@ -120,7 +120,7 @@ func (r *Run) ForEachServer(ctx context.Context, servers []Server, fn func(ctx c
 // their errors aggregated, or nil.
 func (r *Run) ForEachZone(ctx context.Context, fn func(ctx context.Context, z *Zone) error) error {
 	zones := r.plan.farm.zones
-	return r.fanOut(len(zones), func(i int) error {
+	return r.fanOut(ctx, len(zones), func(i int) error {
 		z := zones[i]
 		return r.Do(ctx, z.Name, "", func(ctx context.Context) error { return fn(ctx, z) })
 	})
@@ -132,7 +132,7 @@ func (r *Run) ForEachZone(ctx context.Context, fn func(ctx context.Context, z *Z
 // the errors aggregated, or nil.
 func (r *Run) Each(ctx context.Context, servers []Server, fn func(ctx context.Context, s Server) error) error {
 	servers = r.Included(servers)
-	return r.fanOut(len(servers), func(i int) error {
+	return r.fanOut(ctx, len(servers), func(i int) error {
 		select {
 		case r.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -143,20 +143,42 @@ func (r *Run) Each(ctx context.Context, servers []Server, fn func(ctx context.Co
 	})
 }
 
-func (r *Run) fanOut(n int, fn func(i int) error) error {
+func (r *Run) fanOut(ctx context.Context, n int, fn func(i int) error) error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() { errs[i] = fn(i) })
 	}
 	wg.Wait()
+	return aggregate(ctx, errs)
+}
+
+// aggregate returns the errors that are not nil as one *multierror.Error
+// printed by [FormatErrors], or nil. The context's own error, returned by
+// every call that was still waiting when ctx ended, is kept once rather
+// than once per server: each server's error stays its own, and the text
+// grows with the number of servers that failed, not with its square.
+func aggregate(ctx context.Context, errs []error) error {
+	cerr := ctx.Err()
 	var merr *multierror.Error
+	seenCtx := false
 	for _, err := range errs {
-		if err != nil {
-			merr = multierror.Append(merr, err)
+		if err == nil {
+			continue
 		}
+		if cerr != nil && err == cerr {
+			if seenCtx {
+				continue
+			}
+			seenCtx = true
+		}
+		merr = multierror.Append(merr, err)
 	}
-	return merr.ErrorOrNil()
+	if merr == nil {
+		return nil
+	}
+	merr.ErrorFormat = FormatErrors
+	return merr
 }
 
 // Do runs one action of the current step for a zone and/or server, retrying

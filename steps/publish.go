@@ -334,11 +334,13 @@ func (b *balanced) awaitRelease(ctx context.Context, r *farm.Run, servers []farm
 	}
 	if err != nil {
 		// Timed out: one error per server not ready, so that callers (and
-		// an Ask decision to exclude) know which servers failed.
-		var merr *multierror.Error
+		// an Ask decision to exclude) know which servers failed. Each
+		// wraps the deadline, not err (the last poll's errors of every
+		// server: 2000 servers gave 2000 copies of each other).
+		merr := &multierror.Error{ErrorFormat: farm.FormatErrors}
 		for _, s := range pending {
 			merr = multierror.Append(merr, &farm.StepError{Step: r.StepID(), Zone: s.Zone, Server: s.Name,
-				Err: fmt.Errorf("not running %s after %s: %s: %w", b.cfg.Release.Version, b.cfg.InstallTimeout, why[s.Name], err)})
+				Err: fmt.Errorf("not running %s after %s: %s: %w", b.cfg.Release.Version, b.cfg.InstallTimeout, why[s.Name], wctx.Err())})
 		}
 		return merr.ErrorOrNil()
 	}
