@@ -25,21 +25,63 @@ type Action struct {
 	Err error `json:"-"`
 }
 
-// record appends an action. The caller holds s.mu.
+// Bounds of the call log ([Sim.Actions]): the simulator keeps the most
+// recent driver calls only, so that its memory grows with the farm and not
+// with the number of calls (a poll of a 5000-member load balancer names
+// every member, every 250 ms, for as long as the run lasts). [Sim.Calls]
+// counts every call, kept or not.
+const (
+	// ActionLogSize is the most calls the log keeps.
+	ActionLogSize = 100_000
+	// ActionLogServers is the most server names the kept calls hold
+	// together (Action.Servers); older calls go first past it.
+	ActionLogServers = 1_000_000
+)
+
+// actionLog is the bounded log of driver calls: a queue of the most recent
+// ones (buf[head:]) and a count of every call by operation.
+type actionLog struct {
+	buf    []Action
+	head   int
+	names  int // len(Servers) summed over buf[head:]
+	counts map[Op]int
+}
+
+// record appends an action, dropping the oldest past the log's bounds.
+// The caller holds s.mu.
 func (s *Sim) record(op Op, zone string, servers []string, detail string, err error) {
-	s.actions = append(s.actions, Action{
+	l := &s.actions
+	if l.counts == nil {
+		l.counts = map[Op]int{}
+	}
+	l.counts[op]++
+	l.buf = append(l.buf, Action{
 		Time: s.clock, Elapsed: s.elapsed(), Op: op, Zone: zone,
 		Servers: slices.Clone(servers), Detail: detail, Err: err,
 	})
+	l.names += len(servers)
+	for len(l.buf)-l.head > ActionLogSize || (l.names > ActionLogServers && len(l.buf)-l.head > 1) {
+		l.names -= len(l.buf[l.head].Servers)
+		l.buf[l.head] = Action{}
+		l.head++
+	}
+	if l.head > 1024 && l.head > len(l.buf)/2 {
+		n := copy(l.buf, l.buf[l.head:])
+		clear(l.buf[n:])
+		l.buf, l.head = l.buf[:n], 0
+	}
 }
 
 // Actions returns the recorded driver calls in time order; with ops, only
-// the calls of those operations.
+// the calls of those operations. The log keeps the most recent
+// [ActionLogSize] calls (fewer when they name more than [ActionLogServers]
+// servers together): every call of a run on a farm of a few hundred servers,
+// the last ones of a longer run. [Sim.Calls] counts them all.
 func (s *Sim) Actions(ops ...Op) []Action {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Action
-	for _, a := range s.actions {
+	for _, a := range s.actions.buf[s.actions.head:] {
 		if len(ops) == 0 || slices.Contains(ops, a.Op) {
 			a.Servers = slices.Clone(a.Servers)
 			out = append(out, a)
@@ -47,4 +89,19 @@ func (s *Sim) Actions(ops ...Op) []Action {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Elapsed < out[j].Elapsed })
 	return out
+}
+
+// Calls returns how many driver calls the farm received since [New]; with
+// ops, only the calls of those operations. Unlike [Sim.Actions] it counts
+// calls the bounded log no longer holds.
+func (s *Sim) Calls(ops ...Op) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for op, c := range s.actions.counts {
+		if len(ops) == 0 || slices.Contains(ops, op) {
+			n += c
+		}
+	}
+	return n
 }

@@ -74,7 +74,8 @@
 // [Sim.CheckSafeState]. Failures caused by injected crashes are counted but
 // are not violations of invariant 1.
 //
-// Every driver call is recorded ([Sim.Actions]); faults are injected per
+// Every driver call is counted ([Sim.Calls]) and the most recent ones are
+// kept ([Sim.Actions], a bounded log: memory linear in the farm); faults are injected per
 // operation and server ([Sim.InjectFault], [Sim.Crash]); [Sim.Hold] keeps a
 // request open on a member; [Sim.SetServiceState] changes a service behind
 // the procedure's back (a watchdog); [Sim.ServerState] shows one front-end.

@@ -37,7 +37,7 @@ type Sim struct {
 	newVersion string // version of the latest deployment started (invariant 5)
 
 	faults  []*faultState
-	actions []Action
+	actions actionLog
 	marks   []Mark
 	stats   stats
 	checked map[int]bool
