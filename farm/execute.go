@@ -471,6 +471,9 @@ func (r *Run) record(rec JournalRecord) {
 }
 
 func (r *Run) recordCaptured() {
+	if r.plan.cfg.Journal == nil {
+		return // nothing reads the copy: no per-step copy of the state
+	}
 	snap := r.captured.Snapshot()
 	r.record(JournalRecord{Kind: RecordCaptured, Captured: &snap})
 }
