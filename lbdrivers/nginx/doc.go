@@ -33,10 +33,26 @@
 // # NGINX Plus ([NewPlus])
 //
 // NGINX Plus changes upstream servers through its REST API
-// (/api/<version>/http/upstreams/<upstream>/servers/<id>). Draining is
-// `{"drain":true}`, Out is `{"down":true}` and Serving is `{"down":false}`;
-// status and active connections come from the upstream's peers. See [Plus]
-// for details.
+// (/api/<version>/http/upstreams/<upstream>/servers/<id>). Protocol facts
+// the driver relies on (nginx.org ngx_http_api_module and its nginx_api.yaml
+// schema; nginx-plus-go-client):
+//
+//   - The upstream needs a `zone` directive (shared memory) to be changed at
+//     run time, and the API location needs `api write=on;` (otherwise
+//     PATCH is answered 405 MethodDisabled).
+//   - GET /api/ lists the API versions served; the driver uses the highest
+//     one between [MinAPIVersion] and [MaxAPIVersion] (the range
+//     nginx-plus-go-client supports), and a request to a version not served
+//     is answered 404 UnknownVersion.
+//   - `drain` and `down` are independent fields of a server: Draining is
+//     `{"drain":true,"down":false}`, Out is `{"down":true}` and Serving is
+//     `{"drain":false,"down":false}` (`{"down":false}` alone would leave a
+//     drained server draining).
+//   - peers[].state (up, draining, down, unavail, checking, unhealthy)
+//     reflects both fields; peers[].active counts the active connections.
+//   - Errors are {"error":{"status","text","code"},"request_id","href"}.
+//
+// See [Plus] for details.
 //
 // # What this package is not
 //

@@ -9,14 +9,21 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
 )
 
-// DefaultAPIVersion is the NGINX Plus API version [PlusConfig] uses when
-// APIVersion is zero.
-const DefaultAPIVersion = 9
+// The NGINX Plus API versions the driver speaks: the range
+// nginx-plus-go-client supports (its supportedAPIVersions, 4 to 9). Every
+// path and field the driver uses (http/upstreams/<u>, .../servers[/<id>],
+// peers[].state and .active, the server fields down and drain) exists in
+// each of them (nginx_api.yaml).
+const (
+	MinAPIVersion = 4
+	MaxAPIVersion = 9
+)
 
 // PlusConfig configures the NGINX Plus driver. Endpoint and Upstream are
 // required; the zero value of every other field means the default.
@@ -25,8 +32,14 @@ type PlusConfig struct {
 	// with `api write=on;`), for example "https://lb.internal:8443/api".
 	// It must not hold credentials: use Username and Password.
 	Endpoint string
-	// APIVersion is the API version in the path. Zero means
-	// DefaultAPIVersion.
+	// APIVersion is the API version in the path, MinAPIVersion to
+	// MaxAPIVersion. Zero (the default) means negotiated: on its first call
+	// the driver reads GET <Endpoint>/ (the list of versions the server
+	// serves, for example [1,2,3,4,5,6,7,8,9]) and uses the highest one it
+	// supports too; an older NGINX Plus that does not serve version 9 is
+	// then spoken to in its own newest version. A set version is checked
+	// against the same list. When no version is usable, every call fails
+	// with drivers.ErrUnimplemented naming the versions on both sides.
 	APIVersion int
 	// Upstream is the HTTP upstream the members belong to. It needs a zone
 	// directive to be changed at run time.
@@ -51,22 +64,38 @@ type PlusConfig struct {
 // Plus is the [drivers.LoadBalancer] for NGINX Plus over its REST API. Build
 // it with [NewPlus]. It is safe for concurrent use.
 //
-// Draining is PATCH {"drain":true}: the server takes no new requests except
-// those bound to it by session persistence. Out is {"down":true}. Serving is
-// {"down":false}: how to leave drain is not stated in the NGINX
-// documentation; this is what the official client (nginx-plus-go-client)
-// sends, as it never sends "drain":false. Status reads peers[].state
-// (up, draining, down, unavail, checking, unhealthy) and peers[].active, so
-// active connections are known.
+// An upstream server has two independent flags, down and drain
+// (nginx_api.yaml, NginxHTTPUpstreamConfServer): a PATCH changes only the
+// fields it names, so {"down":false} leaves a draining server draining
+// (nginx-plus-go-client's own test reads a drained server back as
+// down:false, drain:true). The driver therefore always names both where it
+// matters:
+//
+//	drivers.Serving   PATCH {"drain":false,"down":false}
+//	drivers.Draining  PATCH {"drain":true,"down":false}: no new requests
+//	                  except those bound to it by session persistence
+//	drivers.Out       PATCH {"down":true}: no request at all
+//
+// Status reads peers[].state, which reflects both flags (up, draining, down,
+// unavail, checking, unhealthy), and peers[].active, so active connections
+// are known.
+//
+// The API version is negotiated on the first call from GET <Endpoint>/ (see
+// PlusConfig.APIVersion), so an NGINX Plus release that does not serve the
+// newest version still works.
 //
 // Plus does not implement [drivers.Switcher]: every server is a separate
 // PATCH, so two sets cannot change in one transaction. For the same reason a
 // failure in the middle of SetState may leave earlier members changed; such
 // an error is never classified drivers.ErrUnavailable.
 type Plus struct {
-	cfg    PlusConfig
-	base   string // endpoint + /<version>/http/upstreams/<upstream>
-	client *http.Client
+	cfg      PlusConfig
+	endpoint string // the API location, without a trailing slash
+	client   *http.Client
+
+	mu   sync.Mutex
+	base string // endpoint + /<version>/http/upstreams/<upstream>, once negotiated
+
 	log    *slog.Logger
 	byName map[string]Member
 }
@@ -88,11 +117,8 @@ func NewPlus(cfg PlusConfig) (*Plus, error) {
 	if err := ValidateUpstream(cfg.Upstream); err != nil {
 		return nil, err
 	}
-	if cfg.APIVersion < 0 {
-		return nil, fmt.Errorf("%w: nginx plus API version %d: want a positive number (or 0 for %d)", drivers.ErrInvalidArgument, cfg.APIVersion, DefaultAPIVersion)
-	}
-	if cfg.APIVersion == 0 {
-		cfg.APIVersion = DefaultAPIVersion
+	if cfg.APIVersion != 0 && (cfg.APIVersion < MinAPIVersion || cfg.APIVersion > MaxAPIVersion) {
+		return nil, fmt.Errorf("%w: nginx plus API version %d: want %d to %d, or 0 to use the highest both sides serve", drivers.ErrInvalidArgument, cfg.APIVersion, MinAPIVersion, MaxAPIVersion)
 	}
 	d := &Plus{cfg: cfg, client: cfg.HTTPClient, log: cfg.Logger, byName: map[string]Member{}}
 	if len(cfg.Members) > 0 {
@@ -109,8 +135,48 @@ func NewPlus(cfg PlusConfig) (*Plus, error) {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	d.base = strings.TrimSuffix(u.String(), "/") + "/" + strconv.Itoa(cfg.APIVersion) + "/http/upstreams/" + url.PathEscape(cfg.Upstream)
+	d.endpoint = strings.TrimSuffix(u.String(), "/")
 	return d, nil
+}
+
+// upstreamURL returns the URL of the upstream in the negotiated API
+// version, reading GET <endpoint>/ on the first call (and again after a
+// failed negotiation).
+func (d *Plus) upstreamURL(ctx context.Context) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.base != "" {
+		return d.base, nil
+	}
+	var served []int
+	if err := d.do(ctx, http.MethodGet, d.endpoint+"/", "", &served); err != nil {
+		return "", fmt.Errorf("nginx plus: read the API versions served: %w", err)
+	}
+	v, err := pickVersion(d.cfg.APIVersion, served)
+	if err != nil {
+		return "", fmt.Errorf("nginx plus %s: %w", d.endpoint, err)
+	}
+	d.base = d.endpoint + "/" + strconv.Itoa(v) + "/http/upstreams/" + url.PathEscape(d.cfg.Upstream)
+	d.log.DebugContext(ctx, "nginx plus api version", "endpoint", d.endpoint, "version", v, "served", served)
+	return d.base, nil
+}
+
+// pickVersion returns want when served lists it, or (want 0) the highest
+// version in served that the driver supports.
+func pickVersion(want int, served []int) (int, error) {
+	best := 0
+	for _, v := range served {
+		if v >= MinAPIVersion && v <= MaxAPIVersion && (want == 0 || v == want) {
+			best = max(best, v)
+		}
+	}
+	if best > 0 {
+		return best, nil
+	}
+	if want != 0 {
+		return 0, drivers.Classify(drivers.ErrUnimplemented, fmt.Errorf("API version %d (PlusConfig.APIVersion) is not served: the server serves %v (GET /api/); set APIVersion to one of them between %d and %d, or 0 to negotiate", want, served, MinAPIVersion, MaxAPIVersion))
+	}
+	return 0, drivers.Classify(drivers.ErrUnimplemented, fmt.Errorf("no usable API version: the server serves %v (GET /api/), this driver speaks %d to %d", served, MinAPIVersion, MaxAPIVersion))
 }
 
 // member resolves a member name to its address.
@@ -150,9 +216,9 @@ func (d *Plus) SetState(ctx context.Context, state drivers.MemberState, members 
 	var body string
 	switch state {
 	case drivers.Serving:
-		body = `{"down":false}`
+		body = `{"drain":false,"down":false}`
 	case drivers.Draining:
-		body = `{"drain":true}`
+		body = `{"drain":true,"down":false}`
 	case drivers.Out:
 		body = `{"down":true}`
 	default:
@@ -172,8 +238,12 @@ func (d *Plus) SetState(ctx context.Context, state drivers.MemberState, members 
 	if len(want) == 0 {
 		return nil
 	}
+	base, err := d.upstreamURL(ctx)
+	if err != nil {
+		return err
+	}
 	var servers []confServer
-	if err := d.do(ctx, http.MethodGet, d.base+"/servers", "", &servers); err != nil {
+	if err := d.do(ctx, http.MethodGet, base+"/servers", "", &servers); err != nil {
 		return err
 	}
 	ids := make([]int, len(want))
@@ -194,7 +264,7 @@ func (d *Plus) SetState(ctx context.Context, state drivers.MemberState, members 
 		if done[ids[i]] {
 			continue
 		}
-		err := d.do(ctx, http.MethodPatch, d.base+"/servers/"+strconv.Itoa(ids[i]), body, nil)
+		err := d.do(ctx, http.MethodPatch, base+"/servers/"+strconv.Itoa(ids[i]), body, nil)
 		if err != nil {
 			if len(done) > 0 && errors.Is(err, drivers.ErrUnavailable) {
 				// Earlier members changed: not safe to call unavailable.
@@ -222,10 +292,14 @@ func (d *Plus) Status(ctx context.Context, members ...string) ([]drivers.MemberS
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("nginx plus: %w", err)
 	}
+	base, err := d.upstreamURL(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var up struct {
 		Peers []peer `json:"peers"`
 	}
-	if err := d.do(ctx, http.MethodGet, d.base, "", &up); err != nil {
+	if err := d.do(ctx, http.MethodGet, base, "", &up); err != nil {
 		return nil, err
 	}
 	if len(members) == 0 {

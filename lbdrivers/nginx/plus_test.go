@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,14 +71,107 @@ func TestPlusWireRequests(t *testing.T) {
 	require.NoError(t, d.SetState(t.Context(), drivers.Out, "fe2"))
 	require.NoError(t, d.SetState(t.Context(), drivers.Serving, "fe2"))
 	want := []nginxplustest.Request{
+		{Method: "GET", Path: "/api/"},
 		{Method: "GET", Path: "/api/8/http/upstreams/backend/servers"},
-		{Method: "PATCH", Path: "/api/8/http/upstreams/backend/servers/1", Body: `{"drain":true}`},
+		{Method: "PATCH", Path: "/api/8/http/upstreams/backend/servers/1", Body: `{"drain":true,"down":false}`},
 		{Method: "GET", Path: "/api/8/http/upstreams/backend/servers"},
 		{Method: "PATCH", Path: "/api/8/http/upstreams/backend/servers/1", Body: `{"down":true}`},
 		{Method: "GET", Path: "/api/8/http/upstreams/backend/servers"},
-		{Method: "PATCH", Path: "/api/8/http/upstreams/backend/servers/1", Body: `{"down":false}`},
+		{Method: "PATCH", Path: "/api/8/http/upstreams/backend/servers/1", Body: `{"drain":false,"down":false}`},
 	}
 	assert.Equal(t, want, fake.Requests())
+}
+
+// TestPlusDrainedServerComesBack: drain and down are independent on NGINX
+// Plus (nginx_api.yaml; nginx-plus-go-client reads a drained server back as
+// down:false, drain:true), so Serving must clear drain too. With
+// {"down":false} alone the server stayed draining.
+func TestPlusDrainedServerComesBack(t *testing.T) {
+	for _, path := range [][]drivers.MemberState{
+		{drivers.Draining, drivers.Serving},
+		{drivers.Draining, drivers.Out, drivers.Serving},
+		{drivers.Out, drivers.Draining, drivers.Serving},
+	} {
+		t.Run(fmt.Sprint(path), func(t *testing.T) {
+			fake := plusFake(t, nginxplustest.Config{})
+			d := newPlus(t, fake)
+			for _, st := range path {
+				require.NoError(t, d.SetState(t.Context(), st, "fe2"))
+				got, err := d.Status(t.Context(), "fe2")
+				require.NoError(t, err)
+				assert.Equal(t, st, got[0].State, "after %s", st)
+			}
+			p, _ := fake.Peer("backend", "10.0.0.2:80")
+			assert.False(t, p.Down)
+			assert.False(t, p.Drain, "the drain flag is cleared")
+			assert.Equal(t, "up", p.State())
+		})
+	}
+}
+
+// TestPlusNegotiatesVersion: the driver reads GET /api/ and uses the
+// highest version both sides speak, instead of assuming 9.
+func TestPlusNegotiatesVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		served  []int
+		set     int
+		want    string // path prefix used, or "" for an error
+		errText string
+	}{
+		{name: "newest", served: []int{1, 2, 3, 4, 5, 6, 7, 8, 9}, want: "/api/9/"},
+		{name: "older plus", served: []int{1, 2, 3, 4, 5, 6, 7}, want: "/api/7/"},
+		{name: "newer plus", served: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, want: "/api/9/"},
+		{name: "unordered", served: []int{8, 4, 6}, want: "/api/8/"},
+		{name: "set and served", served: []int{1, 2, 3, 4, 5, 6, 7, 8, 9}, set: 6, want: "/api/6/"},
+		{name: "too old", served: []int{1, 2, 3}, errText: "no usable API version: the server serves [1 2 3] (GET /api/), this driver speaks 4 to 9"},
+		{name: "set not served", served: []int{1, 2, 3, 4, 5, 6, 7}, set: 8, errText: "API version 8 (PlusConfig.APIVersion) is not served: the server serves [1 2 3 4 5 6 7]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := plusFake(t, nginxplustest.Config{Versions: tc.served})
+			d := newPlus(t, fake, func(c *nginx.PlusConfig) { c.APIVersion = tc.set })
+			_, statusErr := d.Status(t.Context(), "fe1")
+			setErr := d.SetState(t.Context(), drivers.Out, "fe1")
+			if tc.want == "" {
+				for _, err := range []error{statusErr, setErr} {
+					require.Error(t, err)
+					assert.ErrorIs(t, err, drivers.ErrUnimplemented)
+					assert.False(t, drivers.IsRetryable(err))
+					assert.ErrorContains(t, err, tc.errText)
+				}
+				for _, r := range fake.Requests() {
+					assert.Equal(t, "/api/", r.Path, "nothing but the version list is read")
+				}
+				return
+			}
+			require.NoError(t, statusErr)
+			require.NoError(t, setErr)
+			reqs := fake.Requests()
+			assert.Equal(t, "/api/", reqs[0].Path)
+			for _, r := range reqs[1:] {
+				assert.True(t, strings.HasPrefix(r.Path, tc.want), "%s %s", r.Method, r.Path)
+			}
+			n := 0
+			for _, r := range reqs {
+				if r.Path == "/api/" {
+					n++
+				}
+			}
+			assert.Equal(t, 1, n, "the version is negotiated once")
+		})
+	}
+}
+
+// TestPlusNegotiationRetried: a failed version read is not cached.
+func TestPlusNegotiationRetried(t *testing.T) {
+	fake := plusFake(t, nginxplustest.Config{})
+	d := newPlus(t, fake)
+	fake.Fail("GET", "/api/", 503, "Busy", 1)
+	_, err := d.Status(t.Context(), "fe1")
+	assert.ErrorIs(t, err, drivers.ErrUnavailable)
+	assert.ErrorContains(t, err, "read the API versions served")
+	_, err = d.Status(t.Context(), "fe1")
+	assert.NoError(t, err)
 }
 
 func TestPlusStatusMapping(t *testing.T) {
@@ -220,6 +314,8 @@ func TestNewPlusRefusesBadConfig(t *testing.T) {
 		"query":        {Endpoint: "http://h/api?x=1", Upstream: "b"},
 		"bad upstream": {Endpoint: "http://h/api", Upstream: "b/../x"},
 		"bad version":  {Endpoint: "http://h/api", Upstream: "b", APIVersion: -1},
+		"old version":  {Endpoint: "http://h/api", Upstream: "b", APIVersion: 3},
+		"new version":  {Endpoint: "http://h/api", Upstream: "b", APIVersion: 10},
 		"bad member":   {Endpoint: "http://h/api", Upstream: "b", Members: []nginx.Member{{Name: "fe 1", Address: "10.0.0.1:80"}}},
 		"bad address":  {Endpoint: "http://h/api", Upstream: "b", Members: []nginx.Member{{Name: "fe1", Address: "10.0.0.1:80/x"}}},
 	} {

@@ -27,8 +27,25 @@
 //
 // No traffic flows through the fake: "active" counts only what a test sets.
 // Peers are never resolved from names (one peer per server) and health checks
-// never run. Leaving drain: the NGINX documentation does not say how; the
-// fake clears draining on {"down":false} (what nginx-plus-go-client relies
-// on) and also on {"drain":false}. Stream upstreams, keyvals and the other
+// never run.
+//
+// # Documented behaviour the fake reproduces
+//
+//   - drain and down are independent fields of an upstream server
+//     (nginx_api.yaml, NginxHTTPUpstreamConfServer): a PATCH changes only the
+//     fields it names, so {"down":false} on a draining server leaves it
+//     draining; bringing it back takes {"drain":false,"down":false}.
+//     nginx-plus-go-client's own test (TestUpstreamServerWithDrain) reads a
+//     drained server back as down:false, drain:true. The peer's state
+//     reflects both: "down" when down (drained or not), "draining" when only
+//     drained.
+//   - Only the configured API versions are served (Config.Versions):
+//     GET /api/ lists them, and a request to another version is answered
+//     404 {"error":{"status":404,"text":"unknown version",
+//     "code":"UnknownVersion"},...} (ngx_http_api_module: "/api/" returns
+//     the list of supported API versions; older NGINX Plus releases serve
+//     fewer versions).
+//
+// Stream upstreams, keyvals and the other
 // API sections are not served.
 package nginxplustest

@@ -18,7 +18,10 @@ type Config struct {
 	// Upstreams maps each HTTP upstream name to its server addresses, in
 	// order; server ids are assigned from 0 in that order.
 	Upstreams map[string][]string
-	// Versions lists the API versions served. Empty means 1 to 9.
+	// Versions lists the API versions served, as GET /api/ lists them
+	// (for example [1,2,3,4,5,6,7,8,9] on NGINX Plus R30 and later). A
+	// request to any other version is answered 404 with code
+	// UnknownVersion, as ngx_http_api_module does. Empty means 1 to 9.
 	Versions []int
 	// Username and Password, when set, are required with HTTP basic
 	// authentication on every request (401 otherwise).
@@ -46,7 +49,12 @@ type Peer struct {
 	Health string
 }
 
-// State returns the peer's state as the API reports it.
+// State returns the peer's state as the API reports it (peers[].state:
+// "up", "draining", "down", "unavail", "checking" or "unhealthy", per
+// nginx_api.yaml NginxHTTPUpstreamPeer). It reflects both fields: a server
+// that is down reads "down" whether or not it is also draining (a down
+// server takes no request at all), a draining one "draining"; otherwise its
+// health.
 func (p Peer) State() string {
 	switch {
 	case p.Down:

@@ -77,7 +77,7 @@ func TestDocumentedShapes(t *testing.T) {
 	assert.Equal(t, "draining", peerState(t, base, "10.0.0.2:80")["state"])
 	call(t, "PATCH", base+"/9/http/upstreams/backend/servers/1", `{"down":true}`)
 	assert.Equal(t, "down", peerState(t, base, "10.0.0.2:80")["state"])
-	call(t, "PATCH", base+"/9/http/upstreams/backend/servers/1", `{"down":false}`)
+	call(t, "PATCH", base+"/9/http/upstreams/backend/servers/1", `{"drain":false,"down":false}`)
 	assert.Equal(t, "up", peerState(t, base, "10.0.0.2:80")["state"])
 
 	release := s.Hold("backend", "10.0.0.2:80")
@@ -158,4 +158,69 @@ func TestReadOnlyAndAuth(t *testing.T) {
 	assert.Equal(t, 401, code)
 	code, _, _ = call(t, "GET", strings.Replace(auth.URL(), "http://", "http://u:p@", 1)+"/9/http/upstreams/b", "")
 	assert.Equal(t, 200, code)
+}
+
+// TestDrainAndDownAreIndependent pins nginx_api.yaml's two separate
+// writable fields (NginxHTTPUpstreamConfServer "down" and "drain"): a PATCH
+// sets only what it names, and nginx-plus-go-client's
+// TestUpstreamServerWithDrain reads a drained server back as down:false,
+// drain:true.
+func TestDrainAndDownAreIndependent(t *testing.T) {
+	s := nginxplustest.NewServer(nginxplustest.Config{Upstreams: map[string][]string{"backend": {"10.0.0.1:80"}}})
+	defer s.Close()
+	base := s.URL()
+	srv := base + "/9/http/upstreams/backend/servers/0"
+	conf := func() map[string]any {
+		t.Helper()
+		code, body, _ := call(t, "GET", srv, "")
+		require.Equal(t, 200, code)
+		return body
+	}
+	steps := []struct {
+		patch       string
+		down, drain bool
+		state       string
+	}{
+		{`{"drain":true}`, false, true, "draining"},
+		{`{"down":false}`, false, true, "draining"}, // down:false does not end a drain
+		{`{"down":true}`, true, true, "down"},       // down wins while both are set
+		{`{"down":false}`, false, true, "draining"}, // still draining once up again
+		{`{"drain":false}`, false, false, "up"},
+		{`{"down":true}`, true, false, "down"},
+		{`{"drain":true}`, true, true, "down"}, // drain:true does not end down
+		{`{"drain":false,"down":false}`, false, false, "up"},
+	}
+	for _, st := range steps {
+		code, _, _ := call(t, "PATCH", srv, st.patch)
+		require.Equal(t, 200, code, st.patch)
+		c := conf()
+		assert.Equal(t, st.down, c["down"], "down after %s", st.patch)
+		drain, _ := c["drain"].(bool)
+		assert.Equal(t, st.drain, drain, "drain after %s", st.patch)
+		assert.Equal(t, st.state, peerState(t, base, "10.0.0.1:80")["state"], "state after %s", st.patch)
+		p, ok := s.Peer("backend", "10.0.0.1:80")
+		require.True(t, ok)
+		assert.Equal(t, st.down, p.Down)
+		assert.Equal(t, st.drain, p.Drain)
+	}
+}
+
+// TestServesOnlyConfiguredVersions: GET /api/ lists the versions served and
+// any other version is 404 UnknownVersion (ngx_http_api_module).
+func TestServesOnlyConfiguredVersions(t *testing.T) {
+	s := nginxplustest.NewServer(nginxplustest.Config{Upstreams: map[string][]string{"backend": {"10.0.0.1:80"}}, Versions: []int{1, 2, 3, 4, 5, 6, 7}})
+	defer s.Close()
+	code, _, versions := call(t, "GET", s.URL()+"/", "")
+	require.Equal(t, 200, code)
+	assert.Equal(t, []any{1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0}, versions)
+	code, _, _ = call(t, "GET", s.URL()+"/7/http/upstreams/backend", "")
+	assert.Equal(t, 200, code)
+	for _, v := range []string{"8", "9", "0", "x"} {
+		code, body, _ := call(t, "GET", s.URL()+"/"+v+"/http/upstreams/backend", "")
+		assert.Equal(t, 404, code, v)
+		e := body["error"].(map[string]any)
+		assert.Equal(t, "UnknownVersion", e["code"], v)
+		assert.Equal(t, "unknown version", e["text"], v)
+		assert.Equal(t, 404.0, e["status"], v)
+	}
 }

@@ -146,8 +146,13 @@ func (s *Server) server(w http.ResponseWriter, r *http.Request, u *upstream, raw
 	}
 }
 
-// apply changes p as a PATCH does. down:false and drain:false both end a
-// drain (see the package doc).
+// apply changes p as a PATCH does. drain and down are independent
+// fields: each PATCH sets only the fields it names, so {"down":false} on a
+// draining server leaves it draining, and {"drain":true} on a down server
+// leaves it down (nginx.org ngx_http_api_module, nginx_api.yaml
+// NginxHTTPUpstreamConfServer lists "down" and "drain" as separate
+// writable booleans; nginx-plus-go-client's TestUpstreamServerWithDrain
+// reads a server configured with "drain" back as down:false, drain:true).
 func apply(p *Peer, patch serverPatch) {
 	if patch.Server != nil {
 		p.Server = *patch.Server
@@ -157,14 +162,8 @@ func apply(p *Peer, patch serverPatch) {
 	}
 	if patch.Drain != nil {
 		p.Drain = *patch.Drain
-		if p.Drain {
-			p.Down = false
-		}
 	}
 	if patch.Down != nil {
 		p.Down = *patch.Down
-		if !p.Down {
-			p.Drain = false
-		}
 	}
 }
