@@ -57,9 +57,14 @@
 //     Config.Timeout); cancelling the context aborts the exchange.
 //   - Errors: HAProxy's "No such server.", "No such backend.", "Can't find
 //     backend." and "No such proxy." wrap [drivers.ErrNotFound]; "Permission
-//     denied" (a socket below level admin) and a refused socket file wrap
-//     [drivers.ErrPermissionDenied]; a refused or missing socket wraps
-//     [drivers.ErrUnavailable] (nothing was sent); an unknown command wraps
+//     denied" (a socket below level admin) and a socket file the process
+//     may not open wrap [drivers.ErrPermissionDenied]; a local unix socket
+//     that is missing or refuses connections (no HAProxy listens on it) is a
+//     configuration error, [drivers.ErrInvalidArgument], whose message names
+//     the path and the "stats socket <path> ... level admin" line it needs
+//     (retrying cannot fix it); a refused or unreachable TCP address wraps
+//     [drivers.ErrUnavailable] (nothing was sent, HAProxy may be
+//     restarting); an unknown command wraps
 //     [drivers.ErrUnimplemented]. A failure after the request was sent is
 //     never ErrUnavailable, since the change may have taken effect.
 package haproxy

@@ -215,21 +215,48 @@ func TestShortReply(t *testing.T) {
 	assert.False(t, drivers.IsRetryable(err))
 }
 
-func TestUnavailable(t *testing.T) {
-	d, err := haproxy.New(haproxy.Config{Address: filepath.Join(t.TempDir(), "missing.sock"), Backend: "app"})
+// TestLocalSocketMissingOrRefused: a unix socket that does not exist, or
+// exists with no process listening, is a configuration error, reported at
+// once with the path and the haproxy.cfg line it needs; retrying it as
+// transient only delays the same failure.
+func TestLocalSocketMissingOrRefused(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "stale.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
 	require.NoError(t, err)
-	err = d.SetState(t.Context(), drivers.Out, "fe1")
-	assert.ErrorIs(t, err, drivers.ErrUnavailable)
-	assert.True(t, drivers.IsRetryable(err))
+	ln.SetUnlinkOnClose(false)
+	require.NoError(t, ln.Close()) // the file stays, nobody listens: ECONNREFUSED
+	for _, tc := range []struct {
+		name, path, why string
+	}{
+		{"missing", filepath.Join(dir, "missing.sock"), "no Runtime API socket at " + filepath.Join(dir, "missing.sock") + " (no such file or directory)"},
+		{"missing directory", filepath.Join(dir, "nodir", "admin.sock"), "no Runtime API socket at"},
+		{"refused", stale, "the socket " + stale + " refuses connections (connection refused)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := haproxy.New(haproxy.Config{Address: tc.path, Backend: "app"})
+			require.NoError(t, err)
+			for _, err := range []error{d.SetState(t.Context(), drivers.Out, "fe1"), func() error { _, err := d.Status(t.Context(), "fe1"); return err }()} {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, drivers.ErrInvalidArgument)
+				assert.False(t, drivers.IsRetryable(err), "not transient: %v", err)
+				assert.ErrorContains(t, err, tc.why)
+				assert.ErrorContains(t, err, `"stats socket `+tc.path+` mode 600 level admin"`)
+			}
+		})
+	}
+}
 
+func TestTCPRefusedIsUnavailable(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close()
-	d, err = haproxy.New(haproxy.Config{Network: "tcp", Address: addr, Backend: "app"})
+	d, err := haproxy.New(haproxy.Config{Network: "tcp", Address: addr, Backend: "app"})
 	require.NoError(t, err)
 	_, err = d.Status(t.Context(), "fe1")
 	assert.ErrorIs(t, err, drivers.ErrUnavailable, "connection refused")
+	assert.True(t, drivers.IsRetryable(err))
 }
 
 func TestContextDeadlineOnSilentSocket(t *testing.T) {

@@ -158,8 +158,13 @@ func TestDialErrorClass(t *testing.T) {
 	require.NoError(t, err)
 	ctx := t.Context()
 	assert.ErrorIs(t, d.dialError(ctx, fmt.Errorf("dial: %w", syscall.EACCES)), drivers.ErrPermissionDenied)
-	assert.ErrorIs(t, d.dialError(ctx, fmt.Errorf("dial: %w", syscall.ECONNREFUSED)), drivers.ErrUnavailable)
-	assert.ErrorIs(t, d.dialError(ctx, fmt.Errorf("dial: %w", syscall.ENOENT)), drivers.ErrUnavailable)
+	assert.ErrorIs(t, d.dialError(ctx, fmt.Errorf("dial: %w", syscall.ECONNREFUSED)), drivers.ErrInvalidArgument, "a local socket nobody listens on")
+	assert.ErrorIs(t, d.dialError(ctx, fmt.Errorf("dial: %w", syscall.ENOENT)), drivers.ErrInvalidArgument, "no socket file")
+	assert.ErrorIs(t, d.dialError(ctx, fmt.Errorf("dial: %w", syscall.ENOTDIR)), drivers.ErrInvalidArgument, "a path component is a file")
+	assert.ErrorIs(t, d.dialError(ctx, fmt.Errorf("dial: %w", syscall.ETIMEDOUT)), drivers.ErrUnavailable)
+	tcp, err := New(Config{Network: "tcp", Address: "127.0.0.1:9999", Backend: "app"})
+	require.NoError(t, err)
+	assert.ErrorIs(t, tcp.dialError(ctx, fmt.Errorf("dial: %w", syscall.ECONNREFUSED)), drivers.ErrUnavailable, "TCP refused may be a restart")
 }
 
 func FuzzParseStat(f *testing.F) {

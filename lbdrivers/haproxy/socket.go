@@ -61,8 +61,14 @@ func (d *Driver) exchange(ctx context.Context, cmds []string) ([]string, error) 
 	return replies[:len(cmds)], nil
 }
 
-// dialError classifies a failure to connect: nothing was sent, so a refused
-// or missing socket is ErrUnavailable.
+// dialError classifies a failure to connect. Nothing was sent. A local
+// unix socket that is missing (ENOENT, ENOTDIR) or refuses connections
+// (ECONNREFUSED: the file exists but no process listens on it, so HAProxy
+// is not running or the path belongs to an old process) does not fix itself
+// by retrying: it is a configuration error, [drivers.ErrInvalidArgument],
+// whose message names the path and the haproxy.cfg line it needs. Over TCP,
+// a refused or unreachable address may be a restart in progress and stays
+// [drivers.ErrUnavailable].
 func (d *Driver) dialError(ctx context.Context, err error) error {
 	if cerr := ctxErr(ctx, err); cerr != nil {
 		return fmt.Errorf("haproxy %s: connect: %w (%w)", d.cfg.Address, cerr, err)
@@ -70,11 +76,34 @@ func (d *Driver) dialError(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, os.ErrPermission), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return drivers.Classify(drivers.ErrPermissionDenied, fmt.Errorf("haproxy %s: connect: %w", d.cfg.Address, err))
+	case d.network == "unix" && (errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR)):
+		return drivers.Classify(drivers.ErrInvalidArgument, fmt.Errorf(
+			"haproxy: no Runtime API socket at %s (%w): set Address to the path of HAProxy's admin socket, and declare it in the global section of haproxy.cfg: %q",
+			d.cfg.Address, errno(err), socketLine(d.cfg.Address)))
+	case d.network == "unix" && errors.Is(err, syscall.ECONNREFUSED):
+		return drivers.Classify(drivers.ErrInvalidArgument, fmt.Errorf(
+			"haproxy: the socket %s refuses connections (%w): no HAProxy process listens on it (HAProxy stopped, or the file is left from an old process); check that HAProxy runs with %q in the global section of haproxy.cfg",
+			d.cfg.Address, errno(err), socketLine(d.cfg.Address)))
 	default:
-		// Refused, no such socket file, unreachable, dial timeout: no
-		// byte was sent, the change certainly did not happen.
+		// TCP refused or unreachable, dial timeout: no byte was sent, the
+		// change certainly did not happen; HAProxy may be restarting.
 		return drivers.Classify(drivers.ErrUnavailable, fmt.Errorf("haproxy %s: connect: %w", d.cfg.Address, err))
 	}
+}
+
+// socketLine is the haproxy.cfg line that declares the socket at path.
+func socketLine(path string) string {
+	return "stats socket " + path + " mode 600 level admin"
+}
+
+// errno returns the system error inside err (its text without the dial
+// prefix that would repeat the path), or err.
+func errno(err error) error {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return e
+	}
+	return err
 }
 
 // ioError reports a failure after the connection was made. The request may
