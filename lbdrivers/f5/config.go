@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/lbdrivers/internal/redact"
 )
 
 // Default values of optional [Config] fields.
@@ -69,7 +70,7 @@ func (cfg Config) normalize() (Config, *url.URL, error) {
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return cfg, nil, invalid("BaseURL %q: want an https:// (or http://) URL with a host and no path, credentials or query", redactURL(cfg.BaseURL))
+		return cfg, nil, invalid("BaseURL %q: want an https:// (or http://) URL with a host and no path, credentials or query", redact.URL(cfg.BaseURL))
 	}
 	u.Path = ""
 	if cfg.Username == "" {
@@ -127,16 +128,4 @@ func (cfg Config) normalize() (Config, *url.URL, error) {
 	tr.TLSClientConfig = tlsCfg
 	cfg.HTTPClient = &http.Client{Transport: tr}
 	return cfg, u, nil
-}
-
-// redactURL hides userinfo in a URL string for error messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if strings.Contains(raw, "@") {
-			return "(unparsable URL)"
-		}
-		return raw
-	}
-	return u.Redacted()
 }

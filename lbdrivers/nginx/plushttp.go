@@ -127,12 +127,3 @@ func classifyTransport(method, u string, err error) error {
 	}
 	return wrapped
 }
-
-// redactURL drops credentials from a URL for error messages.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
