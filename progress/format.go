@@ -3,7 +3,6 @@ package progress
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -66,26 +65,8 @@ func oneLine(s string) string {
 	return b.String()
 }
 
-// errText is oneLine of err.Error(), or "" for nil. The lists of
-// github.com/hashicorp/go-multierror (how the engine aggregates the errors
-// of a fan-out), even wrapped in other errors, are rendered as
-// "2 errors: a; b" rather than as their bulleted lines.
-func errText(err error) string {
-	if err == nil {
-		return ""
-	}
-	msg := multiHead.ReplaceAllStringFunc(err.Error(), func(m string) string {
-		if strings.HasPrefix(m, "1 error ") {
-			return ""
-		}
-		return strings.Fields(m)[0] + " errors: "
-	})
-	msg = strings.ReplaceAll(msg, "\n\t* ", "; ")
-	return oneLine(msg)
-}
-
-// multiHead matches the head of a go-multierror list.
-var multiHead = regexp.MustCompile(`\d+ errors? occurred:\n\t\* `)
+// errText is [ErrorText]: err on one line, each distinct failure once.
+func errText(err error) string { return ErrorText(err) }
 
 // where names what an event concerns: the server (server names are unique
 // in a farm, so the zone would add nothing), else the zone, else "".

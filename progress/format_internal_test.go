@@ -3,11 +3,15 @@ package progress
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/balanced-deploy/balanced/farm"
 )
 
 func TestTruncate(t *testing.T) {
@@ -50,9 +54,30 @@ func TestDurationAndStamp(t *testing.T) {
 
 func TestErrTextFlattensAggregates(t *testing.T) {
 	two := multierror.Append(nil, errors.New("a\nb"), errors.New("c"))
-	assert.Equal(t, "2 errors: a b; c", errText(two))
+	assert.Equal(t, "2 failures: a b; c", errText(two))
 	wrapped := fmt.Errorf("run halted at step x: %w", multierror.Append(nil, errors.New("only")))
 	assert.Equal(t, "run halted at step x: only", errText(wrapped))
 	assert.Equal(t, "", errText(nil))
 	assert.Equal(t, "bell? esc?[0m del?", errText(errors.New("bell\a esc\x1b[0m del\x7f")))
+}
+
+// TestErrorTextSaysEachFailureOnce checks that one error on many servers is
+// said once with the servers counted, walking the error's structure.
+func TestErrorTextSaysEachFailureOnce(t *testing.T) {
+	var merr *multierror.Error
+	for i := range 20 {
+		merr = multierror.Append(merr, &farm.StepError{Step: "preflight", Zone: "default", Server: fmt.Sprintf("fe%02d", i+1),
+			Err: errors.New("dial unix /run/haproxy/admin.sock: connect: no such file or directory")})
+	}
+	merr = multierror.Append(merr, &farm.StepError{Step: "preflight", Zone: "default", Err: errors.New("platform: 401")})
+	run := fmt.Errorf("%w at step preflight: %w", farm.ErrHalted, merr)
+	got := ErrorText(run)
+	assert.Equal(t, "run halted at step preflight: 2 failures: step preflight: on 20 servers (fe01, fe02, fe03, fe04, fe05, ...): "+
+		"dial unix /run/haproxy/admin.sock: connect: no such file or directory; step preflight: zone default: platform: 401", got)
+	fs := Failures(run)
+	require.Len(t, fs, 2)
+	assert.Len(t, fs[0].Servers, 20)
+	assert.Equal(t, []string{"default"}, fs[1].Zones)
+	assert.Equal(t, 1, strings.Count(got, "no such file"))
+	assert.Nil(t, Failures(nil))
 }

@@ -31,14 +31,20 @@ type JSONEvent struct {
 	Total int `json:"total,omitempty"`
 	// Message is the event's human-readable text.
 	Message string `json:"message,omitempty"`
-	// Error is the text of the event's error (its Error() only).
+	// Error is the text of the event's error on one line, each distinct
+	// failure said once (see [ErrorText]); never go-multierror's bullets.
 	Error string `json:"error,omitempty"`
+	// Errors is the event's error as its distinct failures (see
+	// [Failures]): the step, servers or zones, and text of each. Left out
+	// when the error is one failure of no step.
+	Errors []Failure `json:"errors,omitempty"`
 }
 
 // JSONLines writes one JSON object per event per line (JSON Lines), for
 // CI logs and tools; it is a [farm.Observer]. Each line is a [JSONEvent].
-// Errors are written as their Error() text only, never marshalled, so
-// nothing inside an error value (a request, a credential) can leak.
+// Errors are written as their text only (on one line, see [ErrorText])
+// and their [Failures], never marshalled, so nothing inside an error value
+// (a request, a credential) can leak.
 //
 // Observe is safe for concurrent use; each line is written with one call
 // to the writer, so lines never interleave. The first write error stops
@@ -64,7 +70,10 @@ func (j *JSONLines) Observe(e farm.Event) {
 		w.Done = &e.Done
 	}
 	if e.Err != nil {
-		w.Error = e.Err.Error()
+		w.Error = ErrorText(e.Err)
+		if fs := Failures(e.Err); len(fs) > 1 || len(fs) == 1 && fs[0].Step != "" {
+			w.Errors = fs
+		}
 	}
 	b, err := json.Marshal(w)
 	if err == nil {
@@ -104,4 +113,5 @@ type jsonWire struct {
 	Total   int       `json:"total,omitempty"`
 	Message string    `json:"message,omitempty"`
 	Error   string    `json:"error,omitempty"`
+	Errors  []Failure `json:"errors,omitempty"`
 }

@@ -57,7 +57,9 @@ func TestJSONLinesFields(t *testing.T) {
 		assert.Equal(t, e.Total, je.Total)
 		assert.Equal(t, e.Message, je.Message)
 		if e.Err != nil {
-			assert.Equal(t, e.Err.Error(), je.Error)
+			assert.Equal(t, progress.ErrorText(e.Err), je.Error)
+			assert.NotContains(t, je.Error, "\n", "no go-multierror bullets in JSON lines")
+			assert.NotContains(t, je.Error, "error occurred")
 		} else {
 			assert.NotContains(t, objs[i], "error")
 		}

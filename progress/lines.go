@@ -1,6 +1,7 @@
 package progress
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -35,7 +36,7 @@ func (r *runState) line(e farm.Event, verbose bool) (string, bool) {
 		return msg, true
 	case farm.ActionFinished:
 		if e.Err != nil {
-			return "  " + failure(e), true
+			return "  " + r.failureOnce(e), true
 		}
 		if !verbose {
 			return "", false
@@ -161,4 +162,30 @@ func (r *runState) runResult(e farm.Event) string {
 	// The engine's error repeats "run halted at step <id>: "; say it once.
 	msg := strings.TrimPrefix(errText(e.Err), farm.ErrHalted.Error()+" at step "+oneLine(e.Step)+": ")
 	return fmt.Sprintf("%s after %s: %s", head, took, msg)
+}
+
+// failureOnce is failure(e), except that an error already printed in this
+// step (the same socket error on 20 servers) is named by where it was first
+// seen instead of printed again.
+func (r *runState) failureOnce(e farm.Event) string {
+	s := r.step
+	if s == nil || s.id != e.Step {
+		return failure(e)
+	}
+	var se *farm.StepError
+	text := errText(e.Err)
+	if errors.As(e.Err, &se) {
+		text = errText(se.Err)
+	}
+	w := where(e.Server, e.Zone)
+	if first, ok := s.firstFailed[text]; ok && w != "" {
+		return fmt.Sprintf("FAILED %s %s: the same error as %s", oneLine(e.Step), w, first)
+	}
+	if s.firstFailed == nil {
+		s.firstFailed = map[string]string{}
+	}
+	if w != "" {
+		s.firstFailed[text] = w
+	}
+	return failure(e)
 }

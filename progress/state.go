@@ -23,6 +23,10 @@ type stepState struct {
 	// they first reported.
 	waits map[string]farm.Event
 	order []string
+	// firstFailed maps the text of each action error seen in the step to
+	// the server or zone it was first seen on, so that the same error is
+	// printed once.
+	firstFailed map[string]string
 }
 
 func (s *stepState) running() int { return s.actions - s.done - s.failed }
