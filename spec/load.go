@@ -65,6 +65,7 @@ type options struct {
 	logger    *slog.Logger
 	source    string
 	baseDir   string
+	noSecrets bool
 }
 
 // WithLookupEnv replaces os.LookupEnv for {env: NAME} secrets (tests,
@@ -76,6 +77,14 @@ func WithLookupEnv(f func(name string) (string, bool)) Option {
 // WithLogger logs the spec's warnings (inline secrets, TLS verification
 // off) at Warn. Nil discards them; they are in Spec.Warnings either way.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithoutSecrets checks each secret reference's form ({env: NAME} or
+// {file: PATH}) but reads neither the variable nor the file: the Spec's
+// secrets hold a placeholder and Secret.Unresolved is set. Such a Spec builds
+// a plan fit for [farm.Plan.Describe] (printing the runbook needs no
+// password) but not for a run: its drivers would present the placeholder
+// and be refused.
+func WithoutSecrets() Option { return func(o *options) { o.noSecrets = true } }
 
 // WithSource names the spec in errors (Load uses the file path) and sets the
 // directory relative paths are taken from (Parse defaults to the current

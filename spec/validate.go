@@ -340,6 +340,9 @@ func (v *validator) secret(path string, sec *Secret) {
 			return
 		}
 		v.spec.Warnings = append(v.spec.Warnings, fmt.Sprintf("%s:%d: %s is written inline in the spec: prefer {env: NAME} or {file: PATH}", v.opts.source, line, key))
+	case v.opts.noSecrets && (sec.Env != "" || sec.File != ""):
+		sec.File = v.opts.resolvePath(sec.File)
+		sec.Value, sec.Unresolved = drivers.NewSecret("unresolved-"+key), true
 	case sec.Env != "":
 		val, ok := v.opts.lookupEnv(sec.Env)
 		if !ok || val == "" {

@@ -30,6 +30,9 @@ type Secret struct {
 	Inline bool `yaml:"-" json:"inline,omitempty"`
 	// Value is the resolved secret.
 	Value drivers.Secret `yaml:"-" json:"value"`
+	// Unresolved is true when the spec was loaded [WithoutSecrets]: Value
+	// is a placeholder, not the secret.
+	Unresolved bool `yaml:"-" json:"unresolved,omitempty"`
 
 	line, col int
 }
