@@ -8,20 +8,36 @@
 //
 // # Usage
 //
-//	balancedctl plan [-markdown] <spec.yaml>   print the runbook with the farm's real names
-//	balancedctl preflight [-json] <spec.yaml>  run only the preflight step: every driver reachable, state readable
-//	balancedctl run [-json] [-v] <spec.yaml>   run the deployment
-//	balancedctl resume [-json] [-v] <spec.yaml> continue the run recorded in the spec's journal
-//	balancedctl status <journal>               say how the last run in a journal ended and where it would resume
-//	balancedctl help [command]                 show help (also -h or --help after any command)
+//	balancedctl plan <spec.yaml> [-markdown] [-release V]  print the runbook with the farm's real names (needs no secret)
+//	balancedctl preflight <spec.yaml> [-json]              run only the preflight step: every driver reachable, state readable
+//	balancedctl run <spec.yaml> [-yes] [-json] [-release V] show the plan, ask, and run the deployment
+//	balancedctl resume <spec.yaml> [-json] [-v]            continue the run recorded in the spec's journal
+//	balancedctl status <journal> [-json]                   say how the last run in a journal ended and where it would resume
+//	balancedctl version                                    print the module version balancedctl was built from
+//	balancedctl help [command]                             show help (also -h or --help after any command)
+//
+// Flags may come before or after the argument (balancedctl run spec.yaml
+// --yes); one or two dashes are the same.
 //
 // The spec's secrets come from environment variables or files it names, for
 // example:
 //
+//	balancedctl plan examples/specs/haproxy.yaml          # no secret needed
 //	export WINRM_PASSWORD=... LT_TOKEN=...
-//	balancedctl plan examples/specs/haproxy.yaml
 //	balancedctl preflight examples/specs/haproxy.yaml
 //	balancedctl run examples/specs/haproxy.yaml
+//
+// run prints the runbook and asks for confirmation on the terminal; -yes
+// skips the question. Without -yes and without a terminal on standard input
+// (a CI job, a pipe) run refuses, with exit code 2, rather than start a
+// deployment nobody confirmed. -release deploys another version than the
+// spec's release.version (the applications the spec lists at that version
+// follow it).
+//
+// With -json, progress is one JSON object per line on standard error, and
+// the final report (run, resume, preflight) or the status is one JSON
+// object on standard output, with a "schema_version" (currently 1) that
+// changes only when a field changes meaning or goes away.
 //
 // Progress goes to standard error: on a terminal a status block kept up to
 // date in place, elsewhere one plain line per event (package progress);
@@ -38,14 +54,17 @@
 // # Exit codes
 //
 //	0  success (status: the last run succeeded; resume: nothing left to resume)
-//	1  the run failed and halted in a safe state (status: it halted or never finished); resume it
-//	2  usage error, a spec or journal that cannot be used, or a run refused
-//	   because the journal holds a halted or unfinished run (resume it instead)
+//	1  the run failed and halted in a safe state (status: it halted or never
+//	   finished); resume it. preflight: a check failed (nothing was changed)
+//	2  usage error, a spec or journal that cannot be used, a run not
+//	   confirmed, or a run refused because the journal holds a halted or
+//	   unfinished run (resume it instead); nothing was changed
 //	3  the run failed and was rolled back (status: the last run was rolled back)
 //	4  another run holds the farm's lock (the file next to the journal)
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -53,8 +72,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
+
+	"golang.org/x/term"
 
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/progress"
@@ -71,6 +93,10 @@ const (
 	exitLocked     = 4
 )
 
+// schemaVersion is the "schema_version" of every JSON object balancedctl
+// writes on standard output (the final report, the status).
+const schemaVersion = 1
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -80,12 +106,17 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return (&cli{stdout: stdout, stderr: stderr}).main(ctx, args)
+	return (&cli{stdout: stdout, stderr: stderr, stdin: os.Stdin}).main(ctx, args)
 }
 
 // cli holds what the subcommands share.
 type cli struct {
 	stdout, stderr io.Writer
+	// stdin is where run reads the operator's confirmation.
+	stdin io.Reader
+	// stdinIsTerminal reports whether stdin is a terminal. Nil means
+	// term.IsTerminal on os.Stdin.
+	stdinIsTerminal func() bool
 	// drivers replaces drivers the spec describes; tests run the commands
 	// over a simulated farm with it. The zero value builds every driver
 	// from the spec.
@@ -94,17 +125,28 @@ type cli struct {
 	lookupEnv func(string) (string, bool)
 }
 
+// options are the flags of every command; each command declares the ones
+// it takes.
+type options struct {
+	json, verbose, yes, markdown bool
+	release                      string
+	events                       string
+	output                       string
+}
+
 // command is one subcommand.
 type command struct {
 	name, args, summary string
-	run                 func(c *cli, ctx context.Context, fs *flag.FlagSet, args []string) int
-	flags               func(fs *flag.FlagSet)
+	// nargs is how many arguments the command takes.
+	nargs int
+	run   func(c *cli, ctx context.Context, o *options, args []string) int
+	flags func(fs *flag.FlagSet, o *options)
 }
 
 const usageHeader = `balancedctl runs a balanced application deployment described by a farm spec file.
 
 Usage:
-  balancedctl <command> [flags] <argument>
+  balancedctl <command> <argument> [flags]
 
 Commands:
 `
@@ -112,31 +154,54 @@ Commands:
 const exitCodesHelp = `
 Exit codes:
   0  success (status: the last run succeeded; resume: nothing to resume)
-  1  the run failed and halted in a safe state (status: halted or unfinished)
-  2  usage error, a spec or journal that cannot be used, or a run refused
-     because the journal holds a halted or unfinished run (resume it)
+  1  the run failed and halted in a safe state (status: halted or unfinished);
+     preflight: a check failed (nothing was changed)
+  2  usage error, a spec or journal that cannot be used, a run not confirmed,
+     or a run refused because the journal holds a halted or unfinished run
   3  the run failed and was rolled back (status: the last run was rolled back)
   4  another run holds the farm's lock
 `
 
+func jsonFlag(fs *flag.FlagSet, o *options, what string) {
+	fs.BoolVar(&o.json, "json", false, what)
+}
+
+func progressFlags(fs *flag.FlagSet, o *options) {
+	jsonFlag(fs, o, "progress as JSON lines on standard error, the final report as one JSON object on standard output")
+	fs.BoolVar(&o.verbose, "v", false, "print every action that succeeded, not only step summaries")
+	fs.StringVar(&o.events, "events", "", "also write the run's events as JSON lines to this `file` (for balancedctl timeline)")
+}
+
+func releaseFlag(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.release, "release", "", "deploy this `version` instead of the spec's release.version")
+}
+
 func commands() []command {
-	progressFlags := func(fs *flag.FlagSet) {
-		fs.Bool("json", false, "write progress as JSON lines on standard error")
-		fs.Bool("v", false, "print every action that succeeded, not only step summaries")
-	}
 	return []command{
-		{name: "plan", args: "<spec.yaml>", summary: "print the runbook of the deployment with the farm's real names",
-			run: (*cli).plan, flags: func(fs *flag.FlagSet) {
-				fs.Bool("markdown", false, "print the runbook as Markdown (for a change ticket)")
+		{name: "plan", args: "<spec.yaml>", nargs: 1, summary: "print the runbook of the deployment with the farm's real names (needs no secret)",
+			run: (*cli).plan, flags: func(fs *flag.FlagSet, o *options) {
+				fs.BoolVar(&o.markdown, "markdown", false, "print the runbook as Markdown (for a change ticket)")
+				releaseFlag(fs, o)
 			}},
-		{name: "preflight", args: "<spec.yaml>", summary: "run only the preflight step: every driver reachable, the farm's state readable; changes nothing",
+		{name: "preflight", args: "<spec.yaml>", nargs: 1, summary: "run only the preflight step: every driver reachable, the farm's state readable; changes nothing",
 			run: (*cli).preflight, flags: progressFlags},
-		{name: "run", args: "<spec.yaml>", summary: "run the balanced deployment",
-			run: (*cli).runPlan, flags: progressFlags},
-		{name: "resume", args: "<spec.yaml>", summary: "continue the run recorded in the spec's journal",
-			run: (*cli).resume, flags: progressFlags},
-		{name: "status", args: "<journal>", summary: "say how the last run in a journal ended and where it would resume",
-			run: (*cli).status},
+		{name: "run", args: "<spec.yaml>", nargs: 1, summary: "show the plan, ask for confirmation and run the balanced deployment",
+			run: (*cli).runPlan, flags: func(fs *flag.FlagSet, o *options) {
+				progressFlags(fs, o)
+				releaseFlag(fs, o)
+				fs.BoolVar(&o.yes, "yes", false, "run without asking for confirmation (needed when standard input is not a terminal)")
+			}},
+		{name: "resume", args: "<spec.yaml>", nargs: 1, summary: "continue the run recorded in the spec's journal",
+			run: (*cli).resume, flags: func(fs *flag.FlagSet, o *options) {
+				progressFlags(fs, o)
+				releaseFlag(fs, o)
+			}},
+		{name: "status", args: "<journal>", nargs: 1, summary: "say how the last run in a journal ended and where it would resume",
+			run: (*cli).status, flags: func(fs *flag.FlagSet, o *options) {
+				jsonFlag(fs, o, "print the status as one JSON object")
+			}},
+		{name: "version", nargs: 0, summary: "print the module version balancedctl was built from",
+			run: (*cli).version},
 	}
 }
 
@@ -146,7 +211,7 @@ func (c *cli) usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprintf(w, "  %-10s %s\n", "help", "show this help, or a command's")
-	fmt.Fprint(w, "\nRun 'balancedctl <command> -h' for a command's flags.\n")
+	fmt.Fprint(w, "\nRun 'balancedctl <command> -h' for a command's flags. Flags may come before or after the argument.\n")
 	fmt.Fprint(w, exitCodesHelp)
 }
 
@@ -160,7 +225,7 @@ func (c *cli) main(ctx context.Context, args []string) int {
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 {
 			if cmd, ok := find(rest[0]); ok {
-				c.newFlagSet(cmd, c.stdout).Usage()
+				c.newFlagSet(cmd, c.stdout, &options{}).Usage()
 				return exitOK
 			}
 			fmt.Fprintf(c.stderr, "balancedctl: unknown command %q\n", rest[0])
@@ -168,6 +233,8 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		}
 		c.usage(c.stdout)
 		return exitOK
+	case "-version", "--version":
+		name = "version"
 	}
 	cmd, ok := find(name)
 	if !ok {
@@ -176,22 +243,46 @@ func (c *cli) main(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	if helpAsked(rest) {
-		c.newFlagSet(cmd, c.stdout).Usage()
+		c.newFlagSet(cmd, c.stdout, &options{}).Usage()
 		return exitOK
 	}
-	fs := c.newFlagSet(cmd, c.stderr)
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	var o options
+	fs := c.newFlagSet(cmd, c.stderr, &o)
+	pos, err := parseInterleaved(fs, rest)
+	if err != nil {
 		return exitUsage
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(c.stderr, "balancedctl %s: want exactly one argument, %s\n", cmd.name, cmd.args)
+	if len(pos) != cmd.nargs {
+		want := "no argument"
+		if cmd.nargs == 1 {
+			want = "exactly one argument, " + cmd.args
+		}
+		fmt.Fprintf(c.stderr, "balancedctl %s: want %s (got %d)\n", cmd.name, want, len(pos))
 		fs.Usage()
 		return exitUsage
 	}
-	return cmd.run(c, ctx, fs, fs.Args())
+	return cmd.run(c, ctx, &o, pos)
+}
+
+// parseInterleaved parses flags placed anywhere among the arguments
+// (flag.Parse alone stops at the first argument) and returns the
+// arguments. Everything after "--" is an argument.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 // helpAsked reports whether args ask for help before any "--".
@@ -216,16 +307,21 @@ func find(name string) (command, bool) {
 	return command{}, false
 }
 
-// newFlagSet returns the command's flags; its Usage writes to w (standard
-// output when help was asked for, standard error after a mistake).
-func (c *cli) newFlagSet(cmd command, w io.Writer) *flag.FlagSet {
+// newFlagSet returns the command's flags bound to o; its Usage writes to w
+// (standard output when help was asked for, standard error after a
+// mistake).
+func (c *cli) newFlagSet(cmd command, w io.Writer, o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("balancedctl "+cmd.name, flag.ContinueOnError)
 	fs.SetOutput(w)
 	if cmd.flags != nil {
-		cmd.flags(fs)
+		cmd.flags(fs, o)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(w, "Usage: balancedctl %s [flags] %s\n\n%s.\n", cmd.name, cmd.args, capitalize(cmd.summary))
+		args := ""
+		if cmd.args != "" {
+			args = " " + cmd.args
+		}
+		fmt.Fprintf(w, "Usage: balancedctl %s%s [flags]\n\n%s.\n", cmd.name, args, capitalize(cmd.summary))
 		hasFlags := false
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 		if hasFlags {
@@ -244,100 +340,269 @@ func capitalize(s string) string {
 	return string(s[0]-'a'+'A') + s[1:]
 }
 
-// load reads the spec and prints its warnings.
-func (c *cli) load(path string) (*spec.Spec, bool) {
+// errorf prints one error line on standard error.
+func (c *cli) errorf(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "balancedctl: "+format+"\n", args...)
+}
+
+// load reads the spec and prints its warnings. withSecrets false leaves the
+// secrets unresolved (plan needs none). A -release flag replaces the
+// release's version.
+func (c *cli) load(path string, o *options, withSecrets bool) (*spec.Spec, bool) {
 	var opts []spec.Option
 	if c.lookupEnv != nil {
 		opts = append(opts, spec.WithLookupEnv(c.lookupEnv))
 	}
+	if !withSecrets {
+		opts = append(opts, spec.WithoutSecrets())
+	}
 	sp, err := spec.Load(path, opts...)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "balancedctl: %v\n", err)
+		c.errorf("%s", strings.TrimPrefix(err.Error(), spec.ErrInvalid.Error()+": "))
 		return nil, false
 	}
 	for _, w := range sp.Warnings {
-		fmt.Fprintf(c.stderr, "balancedctl: warning: %s\n", w)
+		c.errorf("warning: %s", w)
+	}
+	if o.release != "" {
+		if err := overrideRelease(sp, o.release); err != nil {
+			c.errorf("-release: %v", err)
+			return nil, false
+		}
 	}
 	return sp, true
 }
 
-// build builds the farm and plan with the progress observer the flags ask for.
-func (c *cli) build(ctx context.Context, fs *flag.FlagSet, sp *spec.Spec) (*farm.Plan, bool) {
-	d := c.drivers
-	if f := fs.Lookup("json"); f != nil && f.Value.String() == "true" {
-		d.Observer = progress.NewJSONLines(c.stderr)
-	} else {
-		d.Observer = progress.NewTerminal(c.stderr, progress.TerminalConfig{Verbose: fs.Lookup("v") != nil && fs.Lookup("v").Value.String() == "true"})
+// overrideRelease makes sp deploy version instead of its release.version.
+// The applications listed at the spec's version follow; one pinned to
+// another version is refused, since which version it should get is not
+// known.
+func overrideRelease(sp *spec.Spec, version string) error {
+	if err := validVersion(version); err != nil {
+		return err
 	}
+	old := sp.Release.Version
+	for i, a := range sp.Release.Applications {
+		if a.Version != old {
+			return fmt.Errorf("application %q is pinned to version %q in %s, not to release.version %q: edit the spec to say which version it gets", a.Name, a.Version, sp.Source, old)
+		}
+		sp.Release.Applications[i].Version = version
+	}
+	sp.Release.Version = version
+	return nil
+}
+
+// validVersion accepts what a release version looks like: 1 to 128
+// printable characters without spaces.
+func validVersion(v string) error {
+	if len(v) > 128 {
+		return fmt.Errorf("version of %d characters: want at most 128", len(v))
+	}
+	for _, r := range v {
+		if r <= ' ' || r == 0x7f || r > '~' {
+			return fmt.Errorf("version %q: want printable ASCII without spaces, like 2026.11.27.1 or v2.4.0", v)
+		}
+	}
+	return nil
+}
+
+// checkJournalDir refuses a journal whose directory does not exist, before
+// anything runs: the run could not record itself, so it could not be
+// resumed.
+func (c *cli) checkJournalDir(sp *spec.Spec) bool {
+	if sp.Journal == "" {
+		return true
+	}
+	dir := filepath.Dir(sp.Journal)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		c.errorf("%s: journal %s: its directory %s cannot be used (%v): create it, or point journal at a directory that exists; nothing was run",
+			sp.Source, sp.Journal, dir, unwrapPath(err))
+		return false
+	case !fi.IsDir():
+		c.errorf("%s: journal %s: %s is not a directory; nothing was run", sp.Source, sp.Journal, dir)
+		return false
+	}
+	return true
+}
+
+// unwrapPath returns the reason of an *os.PathError without the path the
+// message already names.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// observer builds the progress observer the flags ask for, and a tracker
+// that says whether the run's end was shown. It returns a closer for the
+// -events file.
+func (c *cli) observer(o *options) (farm.Observer, *ended, func() error, bool) {
+	var obs farm.Observer
+	if o.json {
+		obs = progress.NewJSONLines(c.stderr)
+	} else {
+		obs = progress.NewTerminal(c.stderr, progress.TerminalConfig{Verbose: o.verbose})
+	}
+	end := &ended{}
+	closer := func() error { return nil }
+	all := []farm.Observer{obs, end}
+	if o.events != "" {
+		f, err := os.OpenFile(o.events, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			c.errorf("-events: %v", err)
+			return nil, nil, nil, false
+		}
+		jl := progress.NewJSONLines(f)
+		all = append(all, jl)
+		closer = func() error {
+			werr := jl.Err()
+			if err := f.Close(); werr == nil {
+				werr = err
+			}
+			return werr
+		}
+	}
+	return farm.Observers(all...), end, closer, true
+}
+
+// ended records whether the run-finished event went through the progress
+// view, which then said the run's error; balancedctl does not print it a
+// second time.
+type ended struct{ seen bool }
+
+func (e *ended) Observe(ev farm.Event) {
+	if ev.Kind == farm.RunFinished {
+		e.seen = true
+	}
+}
+
+// build builds the farm and plan with obs.
+func (c *cli) build(ctx context.Context, sp *spec.Spec, obs farm.Observer) (*farm.Plan, bool) {
+	d := c.drivers
+	d.Observer = obs
 	_, plan, err := sp.BuildWith(ctx, d)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "balancedctl: %s: %v\n", sp.Source, err)
+		c.errorf("%s: %v", sp.Source, err)
 		return nil, false
 	}
 	return plan, true
 }
 
-func (c *cli) plan(ctx context.Context, fs *flag.FlagSet, args []string) int {
-	sp, ok := c.load(args[0])
+func (c *cli) plan(ctx context.Context, o *options, args []string) int {
+	sp, ok := c.load(args[0], o, false)
 	if !ok {
 		return exitUsage
 	}
-	d := c.drivers
-	_, plan, err := sp.BuildWith(ctx, d)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "balancedctl: %s: %v\n", sp.Source, err)
+	plan, ok := c.build(ctx, sp, nil)
+	if !ok {
 		return exitUsage
 	}
 	describe := plan.Describe
-	if fs.Lookup("markdown").Value.String() == "true" {
+	if o.markdown {
 		describe = plan.DescribeMarkdown
 	}
 	if err := describe(c.stdout); err != nil {
-		fmt.Fprintf(c.stderr, "balancedctl: %v\n", err)
+		c.errorf("%v", err)
 		return exitFailed
 	}
 	return exitOK
 }
 
 // preflight runs the plan cut down to its preflight step, without the
-// journal: a check must not become the journal's last run.
-func (c *cli) preflight(ctx context.Context, fs *flag.FlagSet, args []string) int {
-	sp, ok := c.load(args[0])
+// journal (a check must not become the journal's last run) and with the
+// halt policy: a check changes nothing, so there is nothing to roll back.
+func (c *cli) preflight(ctx context.Context, o *options, args []string) int {
+	sp, ok := c.load(args[0], o, true)
 	if !ok {
 		return exitUsage
 	}
 	check := *sp
 	check.Journal = ""
-	plan, ok := c.build(ctx, fs, &check)
+	check.OnFailure = string(farm.Halt)
+	obs, end, closeEvents, ok := c.observer(o)
+	if !ok {
+		return exitUsage
+	}
+	plan, ok := c.build(ctx, &check, obs)
 	if !ok {
 		return exitUsage
 	}
 	for _, id := range plan.StepIDs() {
 		if id != steps.Preflight {
 			if err := plan.Remove(id); err != nil {
-				fmt.Fprintf(c.stderr, "balancedctl: %v\n", err)
+				c.errorf("%v", err)
 				return exitUsage
 			}
 		}
 	}
 	report, err := plan.Run(ctx)
-	return c.finish(report, err)
+	return c.finish(o, "preflight", &check, report, err, end, closeEvents)
 }
 
-func (c *cli) runPlan(ctx context.Context, fs *flag.FlagSet, args []string) int {
-	sp, ok := c.load(args[0])
+func (c *cli) runPlan(ctx context.Context, o *options, args []string) int {
+	sp, ok := c.load(args[0], o, true)
 	if !ok {
 		return exitUsage
 	}
-	if !c.nothingToResume(sp) {
+	if !o.yes && !c.isTerminal() {
+		c.errorf("run: standard input is not a terminal, so the deployment cannot be confirmed: pass -yes to run without asking (see 'balancedctl plan %s' for what it does); nothing was run", sp.Source)
 		return exitUsage
 	}
-	plan, ok := c.build(ctx, fs, sp)
+	if !c.checkJournalDir(sp) || !c.nothingToResume(sp) {
+		return exitUsage
+	}
+	obs, end, closeEvents, ok := c.observer(o)
 	if !ok {
 		return exitUsage
+	}
+	plan, ok := c.build(ctx, sp, obs)
+	if !ok {
+		return exitUsage
+	}
+	if !o.yes {
+		if !c.confirm(sp, plan, o) {
+			_ = closeEvents()
+			return exitUsage
+		}
 	}
 	report, err := plan.Run(ctx)
-	return c.finish(report, err)
+	return c.finish(o, "run", sp, report, err, end, closeEvents)
+}
+
+func (c *cli) isTerminal() bool {
+	if c.stdinIsTerminal != nil {
+		return c.stdinIsTerminal()
+	}
+	return term.IsTerminal(int(os.Stdin.Fd()))
+}
+
+// confirm shows the runbook and asks the operator to type yes. The runbook
+// goes to standard output, or to standard error with -json (standard
+// output then holds only the report).
+func (c *cli) confirm(sp *spec.Spec, plan *farm.Plan, o *options) bool {
+	w := c.stdout
+	if o.json {
+		w = c.stderr
+	}
+	if err := plan.Describe(w); err != nil {
+		c.errorf("%v", err)
+		return false
+	}
+	fmt.Fprintf(c.stderr, "\nDeploy release %s to the %d servers above? Type yes to run: ", sp.Release.Version, len(sp.Servers))
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	answer := strings.ToLower(strings.TrimSpace(line))
+	if answer == "yes" || answer == "y" {
+		return true
+	}
+	if err != nil && answer == "" {
+		fmt.Fprintln(c.stderr)
+	}
+	c.errorf("run: not confirmed (answer %q); nothing was run", answer)
+	return false
 }
 
 // nothingToResume refuses a new run while the journal's last run halted or
@@ -357,7 +622,7 @@ func (c *cli) nothingToResume(sp *spec.Spec) bool {
 		return true
 	}
 	if err != nil {
-		fmt.Fprintf(c.stderr, "balancedctl: read journal: %v\n", err)
+		c.errorf("read journal: %v", err)
 		return false
 	}
 	if len(recs) == 0 {
@@ -365,7 +630,7 @@ func (c *cli) nothingToResume(sp *spec.Spec) bool {
 	}
 	st, err := farm.StateOf(recs)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "balancedctl: %s: %v\n", sp.Journal, err)
+		c.errorf("%s: %v", sp.Journal, err)
 		return false
 	}
 	if st.Outcome == farm.Succeeded || st.Outcome == farm.RolledBack {
@@ -375,52 +640,57 @@ func (c *cli) nothingToResume(sp *spec.Spec) bool {
 	if st.Outcome == "" {
 		how = "never finished"
 	}
-	fmt.Fprintf(c.stderr, "balancedctl: the last run in %s (%s) %s at %s: resume it with 'balancedctl resume %s'; a new run would take the half-deployed farm for its starting state. To start over regardless, move the journal away.\n",
+	c.errorf("the last run in %s (%s) %s at %s: resume it with 'balancedctl resume %s'; a new run would take the half-deployed farm for its starting state. To start over regardless, move the journal away.",
 		sp.Journal, st.Label, how, st.ResumeFrom, sp.Source)
 	return false
 }
 
-func (c *cli) resume(ctx context.Context, fs *flag.FlagSet, args []string) int {
-	sp, ok := c.load(args[0])
+func (c *cli) resume(ctx context.Context, o *options, args []string) int {
+	sp, ok := c.load(args[0], o, true)
 	if !ok {
 		return exitUsage
 	}
 	if sp.Journal == "" {
-		fmt.Fprintf(c.stderr, "balancedctl: %s names no journal: there is nothing to resume from\n", sp.Source)
+		c.errorf("%s names no journal: there is nothing to resume from", sp.Source)
+		return exitUsage
+	}
+	if !c.checkJournalDir(sp) {
 		return exitUsage
 	}
 	recs, err := farm.ReadJournalFile(sp.Journal)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "balancedctl: read journal: %v\n", err)
+	if errors.Is(err, os.ErrNotExist) {
+		c.errorf("%s: no journal at %s: no run was recorded, so there is nothing to resume (start one with 'balancedctl run %s')", sp.Source, sp.Journal, sp.Source)
 		return exitUsage
 	}
-	plan, ok := c.build(ctx, fs, sp)
+	if err != nil {
+		c.errorf("read journal: %v", err)
+		return exitUsage
+	}
+	obs, end, closeEvents, ok := c.observer(o)
+	if !ok {
+		return exitUsage
+	}
+	plan, ok := c.build(ctx, sp, obs)
 	if !ok {
 		return exitUsage
 	}
 	report, err := plan.Resume(ctx, recs)
 	switch {
 	case errors.Is(err, farm.ErrNothingToResume):
-		fmt.Fprintf(c.stdout, "nothing to resume: %v\n", err)
+		_ = closeEvents()
+		// The error says why ("nothing to resume: the run succeeded").
+		if o.json {
+			return c.writeJSON(resultJSON{SchemaVersion: schemaVersion, Command: "resume", Spec: sp.Source,
+				Release: sp.Release.Version, Outcome: "nothing-to-resume", Message: err.Error()})
+		}
+		fmt.Fprintf(c.stdout, "%v\n", err)
 		return exitOK
 	case errors.Is(err, farm.ErrJournalMismatch):
-		fmt.Fprintf(c.stderr, "balancedctl: %v (the spec's servers, zones or release changed since that run)\n", err)
+		_ = closeEvents()
+		c.errorf("%v (the spec's servers, zones or release changed since that run)", err)
 		return exitUsage
 	}
-	return c.finish(report, err)
-}
-
-// finish prints the report and the error, and returns the exit code.
-func (c *cli) finish(report *farm.Report, err error) int {
-	if report != nil {
-		if werr := report.Write(c.stdout); werr != nil {
-			fmt.Fprintf(c.stderr, "balancedctl: %v\n", werr)
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(c.stderr, "balancedctl: %s\n", strings.TrimSpace(err.Error()))
-	}
-	return exitCode(err)
+	return c.finish(o, "resume", sp, report, err, end, closeEvents)
 }
 
 // exitCode maps a run's error to the command's exit code.
@@ -430,6 +700,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, farm.ErrLocked):
 		return exitLocked
+	case errors.Is(err, farm.ErrUnfinishedRun):
+		return exitUsage
 	case errors.Is(err, farm.ErrRolledBack):
 		return exitRolledBack
 	}

@@ -69,11 +69,11 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"help"}, exitOK, "Commands:", ""},
 		{[]string{"--help"}, exitOK, "Exit codes:", ""},
 		{[]string{"-h"}, exitOK, "4  another run holds the farm's lock", ""},
-		{[]string{"help", "resume"}, exitOK, "Usage: balancedctl resume [flags] <spec.yaml>", ""},
+		{[]string{"help", "resume"}, exitOK, "Usage: balancedctl resume <spec.yaml> [flags]", ""},
 		{[]string{"plan", "--help"}, exitOK, "-markdown", ""},
 		{[]string{"run", "-h"}, exitOK, "-json", ""},
 		{[]string{"preflight", "-help"}, exitOK, "Usage: balancedctl preflight", ""},
-		{[]string{"status", "--help"}, exitOK, "Usage: balancedctl status [flags] <journal>", ""},
+		{[]string{"status", "--help"}, exitOK, "Usage: balancedctl status <journal> [flags]", ""},
 		{nil, exitUsage, "", "Commands:"},
 		{[]string{"deploy", "x.yaml"}, exitUsage, "", `unknown command "deploy"`},
 		{[]string{"help", "deploy"}, exitUsage, "", `unknown command "deploy"`},
@@ -163,7 +163,8 @@ func newSimFarm(t *testing.T) *simFarm {
 			LoadBalancer: func(zone string) drivers.LoadBalancer { return sim.LoadBalancer(zone) },
 			Services:     sim.Services(), Platform: sim.Platform(), Prober: sim.Prober(),
 		},
-		lookupEnv: func(name string) (string, bool) { return "secret-of-" + name, true },
+		lookupEnv:       func(name string) (string, bool) { return "secret-of-" + name, true },
+		stdinIsTerminal: func() bool { return false },
 	}
 	return sf
 }
@@ -196,7 +197,7 @@ func TestRunHaltStatusResume(t *testing.T) {
 			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), AfterCalls: 1, Times: 1}))
 		require.NoError(t, sf.sim.Start(t.Context()))
 
-		code, out, errOut := sf.do(t, "run", specPath)
+		code, out, errOut := sf.do(t, "run", specPath, "--yes")
 		assert.Equal(t, exitFailed, code)
 		assert.Contains(t, errOut, "step 4/12 block-loaded", "progress on stderr")
 		assert.Contains(t, errOut, "run halted")
@@ -212,7 +213,7 @@ func TestRunHaltStatusResume(t *testing.T) {
 		assert.Contains(t, out, "fe04")
 		assert.Contains(t, out, "access is denied")
 
-		code, _, errOut = sf.do(t, "run", specPath)
+		code, _, errOut = sf.do(t, "run", specPath, "--yes")
 		assert.Equal(t, exitUsage, code, "a new run over a halted one is refused")
 		assert.Contains(t, errOut, "halted at block-loaded: resume it with 'balancedctl resume "+specPath+"'")
 
@@ -250,7 +251,7 @@ func TestRollbackExitCode(t *testing.T) {
 		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe04",
 			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), AfterCalls: 1, Times: 1}))
 		require.NoError(t, sf.sim.Start(t.Context()))
-		code, _, errOut := sf.do(t, "run", specPath)
+		code, _, errOut := sf.do(t, "run", specPath, "--yes")
 		assert.Equal(t, exitRolledBack, code, errOut)
 		code, out, _ := sf.do(t, "status", filepath.Join(dir, "deploy.journal"))
 		assert.Equal(t, exitRolledBack, code)
@@ -272,7 +273,7 @@ func TestLockedExitCode(t *testing.T) {
 	require.NoError(t, os.WriteFile(lock, holder, 0o600))
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t)
-		code, _, errOut := sf.do(t, "run", specPath)
+		code, _, errOut := sf.do(t, "run", specPath, "--yes")
 		assert.Equal(t, exitLocked, code)
 		assert.Contains(t, errOut, "deploy-host-2")
 		assert.Contains(t, errOut, lock)
@@ -309,7 +310,7 @@ func TestResumeWithoutJournal(t *testing.T) {
 	sf := newSimFarm(t)
 	code, _, errOut := sf.do(t, "resume", writeSpec(t, dir, ""))
 	assert.Equal(t, exitUsage, code)
-	assert.Contains(t, errOut, "read journal")
+	assert.Contains(t, errOut, "no run was recorded, so there is nothing to resume")
 
 	noJournal := filepath.Join(dir, "nojournal.yaml")
 	doc := strings.Replace(simSpec(dir, ""), "journal: "+filepath.Join(dir, "deploy.journal")+"\n", "", 1)

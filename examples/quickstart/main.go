@@ -18,8 +18,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -30,7 +33,21 @@ import (
 	"github.com/balanced-deploy/balanced/timeline"
 )
 
+// usage is what -h, -help and --help print.
+const usage = `Usage: go run ./examples/quickstart
+
+Runs a balanced deployment of release v2 over a simulated farm of 8
+front-ends in 2 zones under live traffic (about 15 seconds), prints the
+runbook, each step, a report ending in "served=<n> failed=<n> violations=<n>",
+and writes timeline.svg in the current directory. It takes no argument.
+Exit status: 0 clean, 1 a request failed or an invariant was violated,
+2 the simulation could not run.
+`
+
 func main() {
+	if code, done := args(os.Args[1:], os.Stdout, os.Stderr); done {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	ok, err := run(ctx, os.Stdout, "timeline.svg")
@@ -41,6 +58,36 @@ func main() {
 	if !ok {
 		os.Exit(1)
 	}
+}
+
+// args handles the command line: help prints the usage and exits 0, any
+// other argument is refused with exit code 2. done is false when the
+// deployment should run.
+func args(argv []string, stdout, stderr io.Writer) (code int, done bool) {
+	if len(argv) == 0 {
+		return 0, false
+	}
+	switch argv[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0, true
+	}
+	fmt.Fprintf(stderr, "quickstart: unexpected argument %q\n\n%s", argv[0], usage)
+	return 2, true
+}
+
+// versions renders requests counted by version as "v1=433 v2=266",
+// versions in order.
+func versions(by map[string]int) string {
+	keys := slices.Sorted(maps.Keys(by))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, by[k])
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
 }
 
 // run deploys release v2 on the simulated farm, reports, and writes the
@@ -118,8 +165,8 @@ func run(ctx context.Context, out io.Writer, svgPath string) (bool, error) {
 	res := sim.Report()
 	fmt.Fprintln(out)
 	for _, z := range res.Zones {
-		fmt.Fprintf(out, "zone %-5s served=%d failed=%d by version=%v mixed-version window=%s\n",
-			z.Name, z.Served, z.Failed, z.ByVersion, z.MixedVersionWindow.Round(time.Millisecond))
+		fmt.Fprintf(out, "zone %-5s served=%d failed=%d by version: %s mixed-version window=%s\n",
+			z.Name, z.Served, z.Failed, versions(z.ByVersion), z.MixedVersionWindow.Round(time.Millisecond))
 	}
 	fmt.Fprintf(out, "scheduler timer runs=%d inconsistent=%d; end state exact=%v\n", res.SchedulerRuns, res.InconsistentTimerRuns, len(end) == 0)
 	for _, v := range res.Violations {

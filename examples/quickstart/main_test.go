@@ -33,6 +33,8 @@ func TestQuickstart(t *testing.T) {
 		assert.Contains(t, out.String(), "Updating: fe01 (Deployment Controller), fe02")
 		assert.Contains(t, out.String(), "step 12/12 start-schedulers-loaded")
 		assert.Contains(t, out.String(), "end state exact=true")
+		assert.Regexp(t, `zone east  served=\d+ failed=0 by version: v1=\d+ v2=\d+ `, out.String())
+		assert.NotContains(t, out.String(), "map[")
 
 		// The timeline parses and shows both zones serving v1, then v2.
 		data, err := os.ReadFile(svgPath)
@@ -49,4 +51,26 @@ func TestQuickstart(t *testing.T) {
 			assert.Contains(t, string(data), want)
 		}
 	})
+}
+
+func TestArgs(t *testing.T) {
+	for _, help := range []string{"-h", "--help", "-help", "help"} {
+		var out, errOut bytes.Buffer
+		code, done := args([]string{help}, &out, &errOut)
+		assert.True(t, done, "help does not deploy")
+		assert.Equal(t, 0, code)
+		assert.Contains(t, out.String(), "Usage: go run ./examples/quickstart")
+	}
+	var out, errOut bytes.Buffer
+	code, done := args([]string{"--fast"}, &out, &errOut)
+	assert.True(t, done)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut.String(), `unexpected argument "--fast"`)
+	_, done = args(nil, &out, &errOut)
+	assert.False(t, done, "no argument runs the deployment")
+}
+
+func TestVersions(t *testing.T) {
+	assert.Equal(t, "v1=433 v2=266", versions(map[string]int{"v2": 266, "v1": 433}))
+	assert.Equal(t, "none", versions(nil))
 }
