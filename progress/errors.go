@@ -89,13 +89,18 @@ func Failures(err error) []Failure {
 	for _, l := range leaves(err, nil) {
 		out = merge(out, l)
 	}
+	for i := range out {
+		slices.Sort(out[i].Servers)
+		slices.Sort(out[i].Zones)
+	}
 	return out
 }
 
 func merge(out []Failure, l Failure) []Failure {
 	for i := range out {
 		f := &out[i]
-		if f.Step == l.Step && f.Error == l.Error && (len(f.Servers) > 0) == (len(l.Servers) > 0) {
+		if f.Step == l.Step && generic(*f) == generic(l) && (len(f.Servers) > 0) == (len(l.Servers) > 0) {
+			f.Error = generic(*f)
 			for _, s := range l.Servers {
 				if !slices.Contains(f.Servers, s) {
 					f.Servers = append(f.Servers, s)
@@ -111,6 +116,18 @@ func merge(out []Failure, l Failure) []Failure {
 		}
 	}
 	return append(out, l)
+}
+
+// generic is the failure's text with its server's or zone's name replaced
+// by Placeholder, when it concerns one.
+func generic(f Failure) string {
+	switch {
+	case len(f.Servers) == 1:
+		return Generalize(f.Error, f.Servers[0])
+	case len(f.Zones) == 1:
+		return Generalize(f.Error, f.Zones[0])
+	}
+	return f.Error
 }
 
 // leaves returns the failures err holds, each with its step error's place.
@@ -265,4 +282,40 @@ func render(err error) string {
 	}
 	b.WriteString(msg)
 	return b.String()
+}
+
+// Placeholder stands for a server's or zone's own name in the text of a
+// [Failure] of several: "injected fault on <server>: connection refused" on
+// 4 servers is one failure, not four.
+const Placeholder = "<server>"
+
+// Generalize replaces each whole-word occurrence of name in text by
+// [Placeholder]: errors that differ only by the name of the server they
+// concern (a driver that names its host) are then the same error. A word is
+// delimited by anything but letters, digits, '-', '_' and '.'.
+func Generalize(text, name string) string {
+	if name == "" {
+		return text
+	}
+	word := func(b byte) bool {
+		return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.'
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(text, name)
+		if i < 0 {
+			b.WriteString(text)
+			return b.String()
+		}
+		end := i + len(name)
+		// A trailing '.' ends a sentence, not a name.
+		whole := (i == 0 || !word(text[i-1])) && (end == len(text) || !word(text[end]) || text[end] == '.' && (end+1 == len(text) || !word(text[end+1])))
+		b.WriteString(text[:i])
+		if whole {
+			b.WriteString(Placeholder)
+		} else {
+			b.WriteString(name)
+		}
+		text = text[end:]
+	}
 }

@@ -126,6 +126,8 @@ func (r *runState) stepResult(e farm.Event) string {
 		counts = " (" + counts + ")"
 	}
 	switch {
+	case e.Err != nil && s.allPrinted(e.Err):
+		return fmt.Sprintf("%s FAILED after %s%s", s.label(), took, counts)
 	case e.Err != nil:
 		return fmt.Sprintf("%s FAILED after %s%s: %s", s.label(), took, counts, errText(e.Err))
 	case strings.HasPrefix(e.Message, "undone: "):
@@ -159,6 +161,9 @@ func (r *runState) runResult(e farm.Event) string {
 	if e.Step != "" && !succeeded {
 		head += " at " + oneLine(e.Step)
 	}
+	if r.step != nil && r.step.id == e.Step && r.step.allPrinted(e.Err) && errors.Is(e.Err, farm.ErrHalted) {
+		return fmt.Sprintf("%s after %s (the failures above)", head, took)
+	}
 	// The engine's error repeats "run halted at step <id>: "; say it once.
 	msg := strings.TrimPrefix(errText(e.Err), farm.ErrHalted.Error()+" at step "+oneLine(e.Step)+": ")
 	return fmt.Sprintf("%s after %s: %s", head, took, msg)
@@ -178,6 +183,17 @@ func (r *runState) failureOnce(e farm.Event) string {
 		text = errText(se.Err)
 	}
 	w := where(e.Server, e.Zone)
+	name := e.Server
+	if name == "" {
+		name = e.Zone
+	}
+	text = Generalize(text, name)
+	if name != "" {
+		if s.printed == nil {
+			s.printed = map[string]bool{}
+		}
+		s.printed[name+"\x00"+text] = true
+	}
 	if first, ok := s.firstFailed[text]; ok && w != "" {
 		return fmt.Sprintf("FAILED %s %s: the same error as %s", oneLine(e.Step), w, first)
 	}

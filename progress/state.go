@@ -3,6 +3,7 @@ package progress
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/balanced-deploy/balanced/farm"
@@ -27,6 +28,39 @@ type stepState struct {
 	// the server or zone it was first seen on, so that the same error is
 	// printed once.
 	firstFailed map[string]string
+	// printed holds "where\x00generic text" of each failure printed.
+	printed map[string]bool
+}
+
+// allPrinted reports whether every failure err holds was printed as an
+// action failure of the step already, so that the step's and the run's
+// result need not say it again.
+func (s *stepState) allPrinted(err error) bool {
+	if s == nil || err == nil {
+		return false
+	}
+	fs := Failures(err)
+	if len(fs) == 0 {
+		return false
+	}
+	for _, f := range fs {
+		if f.Step != s.id {
+			return false
+		}
+		ws := f.Servers
+		if len(ws) == 0 {
+			ws = f.Zones
+		}
+		if len(ws) == 0 {
+			return false
+		}
+		for _, w := range ws {
+			if !s.printed[w+"\x00"+Generalize(strings.ReplaceAll(f.Error, Placeholder, w), w)] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (s *stepState) running() int { return s.actions - s.done - s.failed }
