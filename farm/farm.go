@@ -95,8 +95,8 @@ type ZoneSpec struct {
 	LoadBalancer drivers.LoadBalancer
 }
 
-// DefaultCapacityFloor is the share of each zone that must stay in its Loaded
-// group when Config.CapacityFloor is zero.
+// DefaultCapacityFloor is the share of each zone that each of its groups
+// must hold when Config.CapacityFloor is zero.
 const DefaultCapacityFloor = 1.0 / 3
 
 // Config describes a farm for [New]. The zero value of every optional field
@@ -108,9 +108,10 @@ type Config struct {
 	// LoadBalancer fronts every zone that names none of its own.
 	LoadBalancer drivers.LoadBalancer
 	// CapacityFloor is the share (0 to 1) of each zone's servers that must
-	// be in its Loaded group, since they alone carry the zone's traffic while
-	// the Updating group installs. Zero means [DefaultCapacityFloor]; a
-	// negative value disables the check.
+	// be in each of its groups: the Loaded group alone carries the zone's
+	// traffic while the Updating group installs, and the Updating group
+	// alone from the switch until the Loaded group is back. Zero means
+	// [DefaultCapacityFloor]; a negative value disables the check.
 	CapacityFloor float64
 }
 
@@ -153,13 +154,8 @@ func New(cfg Config) (*Farm, error) {
 				controllers++
 			}
 		}
-		if floor > 0 {
-			n := len(z.Updating.Servers) + len(z.Loaded.Servers)
-			share := float64(len(z.Loaded.Servers)) / float64(n)
-			if share+1e-9 < floor {
-				return nil, fmt.Errorf("%w: zone %s: Loaded group holds %d of %d servers (%.0f%%): want at least %.0f%% (the capacity floor) to carry the zone's traffic alone",
-					ErrInvalidFarm, z.Name, len(z.Loaded.Servers), n, share*100, floor*100)
-			}
+		if err := checkFloor(z, floor); err != nil {
+			return nil, err
 		}
 		f.zones = append(f.zones, z)
 	}
@@ -167,6 +163,37 @@ func New(cfg Config) (*Farm, error) {
 		return nil, fmt.Errorf("%w: %d servers have the Deployment Controller role: want at most one", ErrInvalidFarm, controllers)
 	}
 	return f, nil
+}
+
+// checkFloor checks both groups of z against the capacity floor: the Loaded
+// group carries the zone alone while the Updating group installs, and the
+// Updating group carries it alone from the switch until the Loaded group is
+// back.
+func checkFloor(z *Zone, floor float64) error {
+	if floor <= 0 {
+		return nil
+	}
+	n := len(z.Updating.Servers) + len(z.Loaded.Servers)
+	for _, g := range []Group{z.Updating, z.Loaded} {
+		share := float64(len(g.Servers)) / float64(n)
+		if share+1e-9 < floor {
+			what := "while the Updating group installs"
+			if g.Role == Updating {
+				what = "from the switch until the Loaded group is back"
+			}
+			return fmt.Errorf("%w: zone %s: %s group holds %d of %d servers (%.0f%%): want at least %.0f%% (the capacity floor), since it carries the zone's traffic alone %s",
+				ErrInvalidFarm, z.Name, upper(g.Role), len(g.Servers), n, share*100, floor*100, what)
+		}
+	}
+	return nil
+}
+
+// upper returns the role as the docs name it ("Updating", "Loaded").
+func upper(r GroupRole) string {
+	if r == Loaded {
+		return "Loaded"
+	}
+	return "Updating"
 }
 
 func (f *Farm) buildZone(zs ZoneSpec, defaultLB drivers.LoadBalancer, members map[drivers.LoadBalancer]map[string]string) (*Zone, error) {
@@ -292,7 +319,8 @@ func (f *Farm) Groups(role GroupRole) []Group {
 	return out
 }
 
-// CapacityFloor returns the share of each zone the Loaded group must hold.
+// CapacityFloor returns the share of each zone each of its groups must hold
+// (negative when the check is disabled).
 func (f *Farm) CapacityFloor() float64 { return f.capacityFloor }
 
 // AutoSplit proposes the groups for a flat list of servers: servers are
