@@ -109,7 +109,11 @@ func (b *balanced) moveTraffic(ctx context.Context, r *farm.Run, z *farm.Zone, s
 		}
 		return nil
 	}
-	if err := b.warmUp(ctx, r, z, serve); err != nil {
+	// The switch sends serve every new request at once: each member that
+	// read healthy before the run must read healthy now, not merely "not
+	// unhealthy" (a member back from out reads unknown until its first
+	// check passes, and takes no traffic meanwhile).
+	if err := b.warmUpTo(ctx, r, z, serve, healthyToServe); err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), b.cfg.HealthTimeout)
@@ -179,6 +183,11 @@ func (b *balanced) unserve(ctx context.Context, r *farm.Run, z *farm.Zone, serve
 // health-checks them but sends them no new requests, and waits until they
 // are not unhealthy. Members already draining or serving are left alone.
 func (b *balanced) warmUp(ctx context.Context, r *farm.Run, z *farm.Zone, members []string) error {
+	return b.warmUpTo(ctx, r, z, members, healthyAgain)
+}
+
+// warmUpTo is warmUp waiting for the given readiness.
+func (b *balanced) warmUpTo(ctx context.Context, r *farm.Run, z *farm.Zone, members []string, ready readiness) error {
 	if len(members) == 0 {
 		return nil // Status with no member means every member
 	}
@@ -197,13 +206,40 @@ func (b *balanced) warmUp(ctx context.Context, r *farm.Run, z *farm.Zone, member
 			return fmt.Errorf("bring %s to draining for health checks: %w", strings.Join(out, ", "), err)
 		}
 	}
-	return b.awaitMembers(ctx, r, z, members, "", true)
+	return b.awaitReady(ctx, r, z, members, "", ready)
 }
 
+// readiness is the health a wait for members asks of them.
+type readiness int
+
+const (
+	// anyHealth asks nothing of health (members going out).
+	anyHealth readiness = iota
+	// healthyAgain: not unhealthy, and a member that read healthy before
+	// the run must read healthy again once it is serving (a draining or out
+	// member is not health-checked by ALB or NGINX Plus).
+	healthyAgain
+	// healthyToServe: a member that read healthy before the run must read
+	// healthy whatever its state, before a one-transaction switch sends it
+	// every new request (a Switcher's load balancer health-checks draining
+	// members: HAProxy's "drain" state keeps its checks running).
+	healthyToServe
+)
+
 // awaitMembers polls until every member reads the wanted state (any state
-// when want is empty) and, when healthy is set, is not unhealthy; at most
-// HealthTimeout.
+// when want is empty) and, when healthy is set, is ready as healthyAgain
+// says; at most HealthTimeout.
 func (b *balanced) awaitMembers(ctx context.Context, r *farm.Run, z *farm.Zone, members []string, want drivers.MemberState, healthy bool) error {
+	ready := anyHealth
+	if healthy {
+		ready = healthyAgain
+	}
+	return b.awaitReady(ctx, r, z, members, want, ready)
+}
+
+// awaitReady polls until every member reads the wanted state (any state when
+// want is empty) and the wanted readiness; at most HealthTimeout.
+func (b *balanced) awaitReady(ctx context.Context, r *farm.Run, z *farm.Zone, members []string, want drivers.MemberState, ready readiness) error {
 	if len(members) == 0 {
 		return nil
 	}
@@ -227,10 +263,11 @@ func (b *balanced) awaitMembers(ctx context.Context, r *farm.Run, z *farm.Zone, 
 			// Plus do not health-check), or whose health the load balancer
 			// never knew, must just not read unhealthy.
 			notReady := st.Health == drivers.Unhealthy
-			if before, ok := r.Captured().Member(z.Name, st.Member); ok && before.Health == drivers.Healthy && st.State == drivers.Serving {
+			if before, ok := r.Captured().Member(z.Name, st.Member); ok && before.Health == drivers.Healthy &&
+				(st.State == drivers.Serving || ready == healthyToServe) {
 				notReady = st.Health != drivers.Healthy
 			}
-			if (want != "" && st.State != want) || (healthy && notReady) {
+			if (want != "" && st.State != want) || (ready != anyHealth && notReady) {
 				waiting = append(waiting, fmt.Sprintf("%s (%s, %s)", st.Member, st.State, st.Health))
 			}
 		}
