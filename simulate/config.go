@@ -109,6 +109,14 @@ type Config struct {
 	// default health checks go on while a member is out (as HAProxy
 	// reports it up again at once on leaving maintenance).
 	RecheckAfterOut bool
+	// InstallPassesChecksFor is how long, from the start of an install, the
+	// load balancer's health check still passes on the installing server,
+	// as a check of a static page, or of the web server alone, does while
+	// the application behind it is being replaced: the member reads healthy
+	// although the application answers 503. A value of InstallDuration or
+	// more means for the whole install. Zero (the default) or negative means
+	// not at all: the checks fail from the start of the install.
+	InstallPassesChecksFor time.Duration
 	// SchedulerInterval is how often a running Scheduler fires its timers.
 	SchedulerInterval time.Duration
 	// CapacityFloor is the share (0 to 1) of each zone's members that must
@@ -211,6 +219,7 @@ func (cfg Config) normalize() (Config, error) {
 	c.ServiceLatency = dur(c.ServiceLatency, DefaultServiceLatency)
 	c.LoadBalancerLatency = dur(c.LoadBalancerLatency, 0)
 	c.HealthCheckDelay = dur(c.HealthCheckDelay, DefaultHealthCheckDelay)
+	c.InstallPassesChecksFor = max(c.InstallPassesChecksFor, 0)
 	c.SchedulerInterval = dur(c.SchedulerInterval, DefaultSchedulerInterval)
 	if c.SchedulerInterval == 0 {
 		return c, fmt.Errorf("%w: scheduler interval %v: want a positive duration (or zero for the default)", drivers.ErrInvalidArgument, cfg.SchedulerInterval)
@@ -310,7 +319,7 @@ func (cfg Config) Scaled(f float64) (Config, error) {
 		}
 	}
 	for _, d := range []*time.Duration{&c.PublishDuration, &c.InstallDuration, &c.InstallStagger, &c.ServiceLatency,
-		&c.LoadBalancerLatency, &c.HealthCheckDelay, &c.SchedulerInterval, &c.Tick, &c.SampleInterval} {
+		&c.LoadBalancerLatency, &c.HealthCheckDelay, &c.InstallPassesChecksFor, &c.SchedulerInterval, &c.Tick, &c.SampleInterval} {
 		scale(d)
 	}
 	c.Traffic.Duration = max(time.Duration(float64(c.Traffic.Duration)*f), 1)

@@ -52,9 +52,14 @@
 // Each zone has a load balancer ([LoadBalancer]) whose members are
 // serving, draining or out; health checks follow the application (down
 // while crashed, installing or after a failed install) with
-// Config.HealthCheckDelay of lag. Requests arrive open-loop (Poisson, per
-// zone, from client identities) and go round robin to serving, healthy
-// members.
+// Config.HealthCheckDelay of lag, and a verdict is dropped if the state it
+// judged ended before the delay was over (an install shorter than the delay
+// is never seen, as a real load balancer's consecutive-failure count is
+// reset by the first check that passes). With Config.InstallPassesChecksFor
+// an installing server still passes the checks for a while (a check of a
+// static page does) although its application answers 503. Requests arrive
+// open-loop (Poisson, per zone, from client identities) and go round robin
+// to serving, healthy members.
 //
 // # Invariants
 //

@@ -61,7 +61,8 @@ type Fault struct {
 	// ambiguous failure such as a timeout after the change was committed.
 	// Such an Err must not wrap drivers.ErrUnavailable.
 	AfterEffect bool
-	// Latency is added to the call's duration.
+	// Latency is added to the call's duration; for OpInstall, to the
+	// install's.
 	Latency time.Duration
 	// AfterCalls lets the first AfterCalls matching calls through.
 	AfterCalls int
@@ -214,13 +215,14 @@ func mix(x uint64) uint64 {
 	return x
 }
 
-// installFault reports whether an install on srv fails.
-func (s *Sim) installFault(srv *server) error {
+// installFault reports whether an install on srv fails, and how much longer
+// than Config.InstallDuration it takes.
+func (s *Sim) installFault(srv *server) (time.Duration, error) {
 	f := s.matchFault(OpInstall, []string{srv.name})
-	if f == nil || f.Err == nil {
-		return nil
+	if f == nil {
+		return 0, nil
 	}
-	return f.Err
+	return f.Latency, f.Err
 }
 
 // call runs one driver operation: it records it, applies any injected

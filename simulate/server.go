@@ -19,6 +19,8 @@ type server struct {
 	lbHealthy bool // the load balancer's (delayed) view of appOK
 	lbUnknown bool // no health verdict yet (Config.RecheckAfterOut)
 	checkGen  int
+	appGen    int  // counts changes of what the health checks see (checkOK)
+	checkSeen bool // checkOK at the last change
 
 	services map[drivers.Service]drivers.ServiceState
 	initial  map[drivers.Service]drivers.ServiceState
@@ -26,6 +28,8 @@ type server struct {
 	version        string // code version the application runs
 	installing     bool
 	installVersion string
+	installStart   time.Time
+	installGen     int
 	pending        string // version to install once the Deployment service runs
 	installQueued  bool
 	broken         bool // a failed install left the application answering 503
@@ -39,7 +43,7 @@ type server struct {
 func newServer(name, zone string, controller bool, version string, index int, initial map[drivers.Service]drivers.ServiceState) *server {
 	srv := &server{
 		name: name, zone: zone, controller: controller, index: index,
-		lbState: drivers.Serving, lbHealthy: true,
+		lbState: drivers.Serving, lbHealthy: true, checkSeen: true,
 		services: map[drivers.Service]drivers.ServiceState{},
 		initial:  map[drivers.Service]drivers.ServiceState{},
 		version:  version,
@@ -79,19 +83,44 @@ func (srv *server) routable() bool {
 // appOK reports whether the application answers requests.
 func (srv *server) appOK() bool { return !srv.crashed && !srv.installing && !srv.broken }
 
+// checkOK reports whether the load balancer's health check passes now: as
+// appOK, except that an install passes the check for its first
+// Config.InstallPassesChecksFor.
+func (s *Sim) checkOK(srv *server) bool {
+	if srv.installing && !srv.crashed && s.clock.Before(srv.installStart.Add(s.cfg.InstallPassesChecksFor)) {
+		return true
+	}
+	return srv.appOK()
+}
+
 func (srv *server) running(svc drivers.Service) bool {
 	return srv.services[svc].Run == drivers.Running
 }
 
-// appChanged propagates a change of srv.appOK to the load balancer's health
-// view after the health-check delay. The caller holds s.mu.
+// appChanged propagates a change of what the health checks see
+// (checkOK) to the load balancer's health view after the health-check
+// delay. A verdict is about the state that held when it was scheduled: if
+// that state has changed again before the delay is over (an install
+// shorter than the delay ended, a crashed server recovered), the checks
+// never saw it long enough, and the verdict is dropped. The caller holds
+// s.mu.
 func (s *Sim) appChanged(srv *server) {
-	ok := srv.appOK()
+	ok := s.checkOK(srv)
+	if ok == srv.checkSeen {
+		return // no change: a verdict on its way stays valid
+	}
+	srv.checkSeen = ok
+	srv.appGen++
+	gen := srv.appGen
 	if s.cfg.HealthCheckDelay == 0 {
 		s.setHealth(srv, ok)
 		return
 	}
-	s.schedule(s.clock.Add(s.cfg.HealthCheckDelay), prioHealth, srv.name, func() { s.setHealth(srv, ok) })
+	s.schedule(s.clock.Add(s.cfg.HealthCheckDelay), prioHealth, srv.name, func() {
+		if srv.appGen == gen {
+			s.setHealth(srv, ok)
+		}
+	})
 }
 
 func (s *Sim) setHealth(srv *server, ok bool) {
@@ -182,12 +211,22 @@ func (s *Sim) beginInstall(srv *server) {
 		s.violate(2, srv.zone, srv.name, fmt.Sprintf("install of %s started while the member is %s with %d requests in flight", v, srv.lbState, len(srv.inflight)))
 	}
 	s.resetInflight(srv, CauseResetInstall, true)
-	srv.installing, srv.installVersion = true, v
+	srv.installing, srv.installVersion, srv.installStart = true, v, s.clock
+	srv.installGen++
 	s.logf("install started", "server", srv.name, "version", v)
-	fail := s.installFault(srv)
+	longer, fail := s.installFault(srv)
+	took := s.cfg.InstallDuration + longer
 	s.appChanged(srv)
+	if g := s.cfg.InstallPassesChecksFor; g > 0 && g < took {
+		gen := srv.installGen
+		s.schedule(s.clock.Add(g), prioHealth, srv.name, func() {
+			if srv.installing && srv.installGen == gen {
+				s.appChanged(srv) // the checks start failing
+			}
+		})
+	}
 	s.zoneChanged(s.zoneOf(srv))
-	s.schedule(s.clock.Add(s.cfg.InstallDuration), prioInstall, srv.name, func() { s.endInstall(srv, v, fail) })
+	s.schedule(s.clock.Add(took), prioInstall, srv.name, func() { s.endInstall(srv, v, fail) })
 }
 
 func (s *Sim) endInstall(srv *server, v string, fail error) {

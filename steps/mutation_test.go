@@ -60,8 +60,13 @@ var mutants = []mutant{
 // runMutant runs the (mutated) plan on a 4-server farm under load and
 // returns the simulator's report with invariant 7 checked after a halt and
 // invariant 6 after a success (after any run of a mutant).
+//
+// The health checks take 40 s to notice a change, longer than the 30 s
+// installs: they never see an install through (its verdict is dropped), and
+// they see a crash after publish only once the switch is done, which is
+// what verify-updating's direct probe exists for.
 func runMutant(t *testing.T, m mutant) (simulate.Report, *farm.Report, error) {
-	sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 21, HealthCheckDelay: 30 * time.Second,
+	sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 21, HealthCheckDelay: 40 * time.Second,
 		Traffic: simulate.Traffic{Rate: 20, Duration: 200 * time.Millisecond, MaxDuration: 2 * time.Second}})
 	p := sf.plan(t, nil, nil, farm.Halt, "v2")
 	if m.mutate != nil {

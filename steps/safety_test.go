@@ -1,6 +1,8 @@
 package steps_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -47,6 +49,59 @@ func TestHealthyBeforeTrafficMovesOnEveryPath(t *testing.T) {
 				require.NoError(t, err)
 				assert.Empty(t, sim.CheckEndState(drivers.Release{Version: "v2"}))
 				r := sim.Report()
+				assert.Zero(t, r.Failed, r.String())
+				assert.Zero(t, r.TotalViolations(), r.String())
+			})
+		})
+	}
+}
+
+// awaitOneLoaded is await-loaded weakened to wait for one Loaded server
+// only: the mutant the await-loaded step must be pinned against.
+func awaitOneLoaded(sim *simulate.Sim) farm.Step {
+	return farm.Step{ID: "await-one-loaded", Title: "wait for one Loaded server", Run: func(ctx context.Context, r *farm.Run) error {
+		return r.Poll(ctx, 5*time.Second, time.Minute, "", func(ctx context.Context) (bool, farm.Event, error) {
+			for _, g := range r.Farm().Groups(farm.Loaded) {
+				for _, s := range g.Servers {
+					res, err := sim.Prober().Probe(ctx, s.Target())
+					if err == nil && res.Healthy && res.Version == "v2" {
+						return true, farm.Event{}, nil
+					}
+				}
+			}
+			return false, farm.Event{}, nil
+		})
+	}}
+}
+
+// TestAwaitLoadedIsPinnedByWhatItProtects: the load balancer's checks pass
+// on an installing server (a static health page), and one Loaded server
+// installs a minute longer than the other. Waiting for one Loaded server
+// only would put the other back in traffic while it installs (invariant 2);
+// the whole plan waits for every one.
+func TestAwaitLoadedIsPinnedByWhatItProtects(t *testing.T) {
+	for _, weakened := range []bool{false, true} {
+		t.Run(fmt.Sprintf("weakened %v", weakened), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 81,
+					InstallPassesChecksFor: time.Hour, Traffic: simulate.Traffic{Rate: 20, Duration: 200 * time.Millisecond}})
+				require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: "fe04", Latency: time.Minute}))
+				p := sf.plan(t, nil, nil, farm.Halt, "v2")
+				if weakened {
+					require.NoError(t, p.Remove(steps.AwaitLoaded))
+					require.NoError(t, p.InsertAfter(steps.UnblockLoaded, awaitOneLoaded(sf.sim)))
+				}
+				require.NoError(t, sf.sim.Start(t.Context()))
+				_, err := p.Run(t.Context())
+				time.Sleep(2 * time.Minute)
+				sf.sim.Stop()
+				r := sf.sim.Report()
+				if weakened {
+					assert.NotEmpty(t, r.ViolationsOf(2), "a still-installing Loaded server is back in traffic (run error %v)\n%s", err, r.String())
+					return
+				}
+				require.NoError(t, err)
+				assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
 				assert.Zero(t, r.Failed, r.String())
 				assert.Zero(t, r.TotalViolations(), r.String())
 			})
