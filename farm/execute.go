@@ -156,8 +156,11 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 			decision := r.decide(ctx, s, err, attempt)
 			switch decision {
 			case DecideRetry:
-				r.Warn("", "", "retrying step %s (attempt %d) after: %v", s.ID, attempt+1, err)
-				continue
+				rerr := r.askRetryWait(ctx, s.ID, attempt, err)
+				if rerr == nil {
+					continue
+				}
+				err = fmt.Errorf("%w; retry refused: %w", err, rerr)
 			case DecideExclude:
 				xerr := fmt.Errorf("servers failing step %s cannot be excluded safely", s.ID)
 				if s.Excludable {
@@ -209,6 +212,27 @@ func checkFinished(path string) error {
 		outcome = "never finished"
 	}
 	return fmt.Errorf("%w: journal %s: the last run (%s) %s (%s): resume it, or move the journal away if the farm was put right by hand", ErrUnfinishedRun, path, st.Label, outcome, where)
+}
+
+// askRetryWait waits before the retry an Ask decision asked for, as
+// PlanConfig.Retry says (its backoff, with jitter), and refuses once the
+// step has been tried MaxAttempts times or ctx ends.
+func (r *Run) askRetryWait(ctx context.Context, step string, attempt int, cause error) error {
+	if attempt >= r.retry.MaxAttempts {
+		return fmt.Errorf("step %s tried %d attempts, the retry policy's MaxAttempts", step, attempt)
+	}
+	r.mu.Lock()
+	wait := r.retry.jittered(r.retry.Backoff(attempt+1), r.rnd)
+	r.mu.Unlock()
+	r.Warn("", "", "retrying step %s (attempt %d) in %s after: %v", step, attempt+1, wait.Round(time.Millisecond), cause)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to retry step %s: %w", step, ctx.Err())
+	}
 }
 
 // decide applies the failure policy. Cancellation always halts.

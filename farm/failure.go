@@ -29,7 +29,9 @@ type Decision string
 
 // Decisions.
 const (
-	// DecideRetry runs the failed step again.
+	// DecideRetry runs the failed step again after the backoff of
+	// PlanConfig.Retry (as for a transient driver error); the retries
+	// count against its MaxAttempts, after which the run halts.
 	DecideRetry Decision = "retry"
 	// DecideExclude takes the failing servers out of the run (and out of
 	// new traffic: their members are set draining, or left out if they
@@ -53,7 +55,9 @@ type Failure struct {
 	Err error
 	// Servers lists the servers whose actions failed, if any.
 	Servers []string
-	// Attempt counts how many times the step has been tried in this run.
+	// Attempt counts how many times the step has been tried in this run,
+	// this try included (1 for the first failure). A DecideRetry at
+	// PlanConfig.Retry.MaxAttempts is refused and the run halts.
 	Attempt int
 }
 
