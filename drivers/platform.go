@@ -59,22 +59,61 @@ func (s DeploymentState) Succeeded() bool {
 type LogEntry struct {
 	// Time is when the platform logged it.
 	Time time.Time `json:"time"`
-	// Type is Info, Warning or Error.
+	// Type is Info, Warning or Error where the platform says, and empty
+	// where it does not: LifeTime's log entries carry only a time and a
+	// message (LifeTime Deployment API v2 Swagger, DeploymentMessage), so
+	// nothing may depend on Type to find why a deployment failed.
 	Type string `json:"type"`
 	// Message is the log line.
 	Message string `json:"message"`
 }
+
+// The Info values that qualify DeploymentNeedsUserIntervention, as the
+// LifeTime Deployment API v2 documents them (GET
+// /deployments/{Key}/status/).
+const (
+	InfoBusinessProcessImpact            = "business_process_impact"
+	InfoNeedsConfigurationOrConfirmation = "needs_configuration_or_confirmation"
+	InfoDeploymentSuspended              = "deployment_suspended"
+	// InfoDeployPrepared and InfoDeploymentPrepared both mean a two-stage
+	// deployment whose first stage is done and that waits to be
+	// continued: the Deployment API docs spell it deploy_prepared,
+	// OutSystems' own outsystems-pipeline client deployment_prepared.
+	// [DeploymentStatus.Prepared] accepts both.
+	InfoDeployPrepared     = "deploy_prepared"
+	InfoDeploymentPrepared = "deployment_prepared"
+)
 
 // DeploymentStatus is what a [PlatformClient] reads back for a deployment.
 type DeploymentStatus struct {
 	// State is where the deployment stands.
 	State DeploymentState `json:"state"`
 	// Info qualifies DeploymentNeedsUserIntervention (for LifeTime:
-	// business_process_impact, deployment_prepared,
+	// business_process_impact, deploy_prepared or deployment_prepared,
 	// needs_configuration_or_confirmation, deployment_suspended).
 	Info string `json:"info,omitempty"`
 	// Log is the deployment's log so far, oldest first.
 	Log []LogEntry `json:"log,omitempty"`
+}
+
+// Prepared reports whether the deployment is a prepared two-stage
+// deployment waiting to be continued: DeploymentNeedsUserIntervention with
+// Info [InfoDeployPrepared] or [InfoDeploymentPrepared].
+func (s DeploymentStatus) Prepared() bool {
+	return s.State == DeploymentNeedsUserIntervention && (s.Info == InfoDeployPrepared || s.Info == InfoDeploymentPrepared)
+}
+
+// LastMessages returns the messages of the last n log lines, oldest first,
+// whatever their Type: on a platform whose log has no types (LifeTime),
+// the last lines are where the reason for a failure is.
+func (s DeploymentStatus) LastMessages(n int) []string {
+	var msgs []string
+	for _, e := range s.Log[max(0, len(s.Log)-n):] {
+		if e.Message != "" {
+			msgs = append(msgs, e.Message)
+		}
+	}
+	return msgs
 }
 
 // PlatformClient deploys releases through the platform's deployment service

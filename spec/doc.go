@@ -122,10 +122,12 @@
 //	  token: {env: LT_TOKEN}              # the service account's token; required
 //	  source_environment: Quality         # required
 //	  target_environment: Production      # required
-//	  deployment_zone_key: ""             # sent with every application operation
+//	  deployment_zone_key: ""             # zone of an application new to the target ("" = default);
+//	                                      #   an application already there keeps its own zone
 //	  applications: [Orders]              # what counts as "deployed" for a rollback;
 //	                                      #   default: the release's applications
 //	  tag_versions: false                 # tag the source's running version when missing
+//	  keep_outdated: false                # true: start with RedeployOutdated=false
 //	  continue_prepared: false            # continue two-step (prepared) deployments
 //	  ca_cert: ...   insecure: false   request_timeout: 60s   poll_interval: 5s   max_poll_interval: 30s
 //

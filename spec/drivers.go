@@ -153,11 +153,16 @@ type Platform struct {
 	// LifeTime shows them. Required.
 	SourceEnvironment string `yaml:"source_environment" json:"source_environment"`
 	TargetEnvironment string `yaml:"target_environment" json:"target_environment"`
+	// DeploymentZoneKey is the zone of an application the target does not
+	// run yet; an application already there keeps its own zone.
 	DeploymentZoneKey string `yaml:"deployment_zone_key" json:"deployment_zone_key,omitempty"`
 	// Applications limits what is read as the deployed release. Empty means
 	// the release's applications.
-	Applications     []string `yaml:"applications" json:"applications,omitempty"`
-	TagVersions      bool     `yaml:"tag_versions" json:"tag_versions,omitempty"`
+	Applications []string `yaml:"applications" json:"applications,omitempty"`
+	TagVersions  bool     `yaml:"tag_versions" json:"tag_versions,omitempty"`
+	// KeepOutdated makes LifeTime leave outdated consumers alone
+	// (RedeployOutdated=false); by default they are redeployed.
+	KeepOutdated     bool     `yaml:"keep_outdated" json:"keep_outdated,omitempty"`
 	ContinuePrepared bool     `yaml:"continue_prepared" json:"continue_prepared,omitempty"`
 	CACert           string   `yaml:"ca_cert" json:"ca_cert,omitempty"`
 	Insecure         bool     `yaml:"insecure" json:"insecure,omitempty"`

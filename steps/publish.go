@@ -149,14 +149,14 @@ func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id, key str
 			return false, farm.Event{}, fmt.Errorf("deployment %s ended %s%s", id, st.State, lastErrors(st))
 		case st.State == drivers.DeploymentNeedsUserIntervention:
 			c, canContinue := b.cfg.Platform.(drivers.DeploymentContinuer)
-			if st.Info == "deployment_prepared" && b.cfg.ContinuePrepared && canContinue && !continued {
+			if st.Prepared() && b.cfg.ContinuePrepared && canContinue && !continued {
 				if err := c.ContinueDeployment(ctx, id); err != nil {
 					return false, farm.Event{}, fmt.Errorf("continue prepared deployment %s: %w", id, err)
 				}
 				continued = true
 				return false, farm.Event{Message: "continued prepared deployment " + id}, nil
 			}
-			if continued && st.Info == "deployment_prepared" {
+			if continued && st.Prepared() {
 				return false, farm.Event{Message: "deployment " + id + " continuing"}, nil
 			}
 			return false, farm.Event{}, fmt.Errorf("deployment %s needs user intervention (%s): resolve it in the platform console, then resume; set ContinuePrepared to continue prepared deployments automatically", id, st.Info)
@@ -184,18 +184,13 @@ func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id, key str
 	return err
 }
 
+// lastErrors quotes the last lines of the deployment's log, whatever their
+// type: LifeTime's log lines carry none (its Swagger's DeploymentMessage is
+// Instant and Message), and the last lines say why a deployment failed.
 func lastErrors(st drivers.DeploymentStatus) string {
-	var msgs []string
-	for _, l := range st.Log {
-		if l.Type == "Error" {
-			msgs = append(msgs, l.Message)
-		}
-	}
+	msgs := st.LastMessages(3)
 	if len(msgs) == 0 {
 		return ""
-	}
-	if len(msgs) > 3 {
-		msgs = msgs[len(msgs)-3:]
 	}
 	return ": " + strings.Join(msgs, "; ")
 }

@@ -40,7 +40,12 @@ type Config struct {
 	// case-insensitively.
 	SourceEnvironment string
 	TargetEnvironment string
-	// DeploymentZoneKey, when set, is sent with every application operation.
+	// DeploymentZoneKey is the deployment zone of an application the
+	// target environment does not run yet (its first deployment there);
+	// empty means the environment's default zone. An application the
+	// target already runs is deployed to the zone it has there
+	// (AppStatusInEnvs[].DeploymentZoneKey, LifeTime Deployment API v2),
+	// whatever this says: each application keeps its own zone.
 	DeploymentZoneKey string
 	// Applications limits DeployedRelease to these application names. Empty
 	// means every application of the target environment.
@@ -49,6 +54,14 @@ type Config struct {
 	// the source environment with the requested version when no version of
 	// that name exists yet. Without it an unknown version is an error.
 	TagVersions bool
+	// KeepOutdated makes start send RedeployOutdated=false, so LifeTime
+	// does not redeploy the consumers that the deployment leaves outdated
+	// in the target environment. By default start sends
+	// RedeployOutdated=true, as OutSystems' outsystems-pipeline does
+	// (REDEPLOY_OUTDATED_APPS = True); the Deployment API v2 documents the
+	// parameter ("If True, outdated applications in the target environment
+	// will be redeployed") but not its default, so it is always sent.
+	KeepOutdated bool
 	// ContinuePrepared makes Wait continue a deployment that stops in
 	// needs_user_intervention with Info deployment_prepared (a two-step
 	// deployment). Without it Wait stops with an error naming the Info.

@@ -14,10 +14,13 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 )
 
-// applicationOperation is one element of ApplicationOperations.
+// applicationOperation is one element of ApplicationOperations. Both fields
+// are required (Swagger ApplicationOperation); an empty DeploymentZoneKey
+// means the target's default zone (docs, POST /deployments/), so it is sent
+// even when empty.
 type applicationOperation struct {
 	ApplicationVersionKey string `json:"ApplicationVersionKey"`
-	DeploymentZoneKey     string `json:"DeploymentZoneKey,omitempty"`
+	DeploymentZoneKey     string `json:"DeploymentZoneKey"`
 }
 
 // deploymentBody is the body of POST /deployments/.
@@ -51,17 +54,9 @@ func (c *Client) StartDeployment(ctx context.Context, rel drivers.Release) (stri
 	if err != nil {
 		return "", err
 	}
-	apps, err := c.applications(ctx, sourceKey)
+	ops, err := c.operations(ctx, sourceKey, targetKey, rel, true)
 	if err != nil {
 		return "", err
-	}
-	ops := make([]applicationOperation, 0, len(rel.Applications))
-	for _, a := range rel.Applications {
-		key, err := c.versionKey(ctx, sourceKey, apps, a)
-		if err != nil {
-			return "", err
-		}
-		ops = append(ops, applicationOperation{ApplicationVersionKey: key, DeploymentZoneKey: c.cfg.DeploymentZoneKey})
 	}
 	notes := rel.Notes
 	if notes == "" {
@@ -79,7 +74,7 @@ func (c *Client) StartDeployment(ctx context.Context, rel drivers.Release) (stri
 	}
 	c.logger.Info("lifetime: deployment plan created", "deployment", id, "release", rel.Version,
 		"source", c.cfg.SourceEnvironment, "target", c.cfg.TargetEnvironment)
-	if err := c.command(ctx, id, "start"); err != nil {
+	if err := c.command(ctx, id, c.startCommand()); err != nil {
 		if certainlyNotApplied(err) {
 			c.deleteSaved(id)
 			return "", err
@@ -88,6 +83,47 @@ func (c *Client) StartDeployment(ctx context.Context, rel drivers.Release) (stri
 	}
 	c.logger.Info("lifetime: deployment started", "deployment", id)
 	return id, nil
+}
+
+// operations resolves every application of rel to the version to deploy
+// and the deployment zone to deploy it to: the zone the application has in
+// the target environment (AppStatusInEnvs[].DeploymentZoneKey), or, for an
+// application the target does not run yet, Config.DeploymentZoneKey ("" =
+// the default zone). tag allows tagging a missing version (TagVersions).
+func (c *Client) operations(ctx context.Context, sourceKey, targetKey string, rel drivers.Release, tag bool) ([]applicationOperation, error) {
+	apps, err := c.applications(ctx, sourceKey)
+	if err != nil {
+		return nil, err
+	}
+	targetApps, err := c.applications(ctx, targetKey)
+	if err != nil {
+		return nil, err
+	}
+	ops := make([]applicationOperation, 0, len(rel.Applications))
+	for _, a := range rel.Applications {
+		key, err := c.versionKey(ctx, sourceKey, apps, a, tag)
+		if err != nil {
+			return nil, err
+		}
+		zone := c.cfg.DeploymentZoneKey
+		if ta, err := findApp(targetApps, a.Name, c.cfg.TargetEnvironment); err == nil {
+			if st, ok := ta.statusIn(targetKey); ok {
+				zone = st.DeploymentZoneKey
+			}
+		}
+		ops = append(ops, applicationOperation{ApplicationVersionKey: key, DeploymentZoneKey: zone})
+	}
+	return ops, nil
+}
+
+// startCommand is the start command with RedeployOutdated (Swagger:
+// optional boolean query parameter of the command; OutSystems'
+// outsystems-pipeline sends True unless told otherwise).
+func (c *Client) startCommand() string {
+	if c.cfg.KeepOutdated {
+		return "start/?RedeployOutdated=false"
+	}
+	return "start/?RedeployOutdated=true"
 }
 
 // certainlyNotApplied reports whether a command error means the command had
@@ -154,13 +190,15 @@ func checkID(id string) error {
 	return nil
 }
 
-// command sends POST /deployments/{id}/{cmd}/ (start, continue, abort).
+// command sends POST /deployments/{id}/{cmd} (start, continue, abort; cmd
+// ends with "/" and may carry a query).
 func (c *Client) command(ctx context.Context, id, cmd string) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
-	if _, _, err := c.do(ctx, http.MethodPost, "/deployments/"+url.PathEscape(id)+"/"+cmd+"/", nil); err != nil {
-		return fmt.Errorf("lifetime: %s deployment %s: %w", cmd, id, err)
+	if _, _, err := c.do(ctx, http.MethodPost, "/deployments/"+url.PathEscape(id)+"/"+cmd, nil); err != nil {
+		name, _, _ := strings.Cut(cmd, "/")
+		return fmt.Errorf("lifetime: %s deployment %s: %w", name, id, err)
 	}
 	return nil
 }
@@ -186,14 +224,14 @@ func (c *Client) DeploymentStatus(ctx context.Context, id string) (drivers.Deplo
 // only while the deployment is running or needs user intervention; otherwise
 // the error wraps [drivers.ErrInvalidArgument].
 func (c *Client) AbortDeployment(ctx context.Context, id string) error {
-	return c.command(ctx, id, "abort")
+	return c.command(ctx, id, "abort/")
 }
 
 // ContinueDeployment continues a deployment waiting in
 // needs_user_intervention (for example a prepared two-step deployment).
 // Otherwise the error wraps [drivers.ErrInvalidArgument].
 func (c *Client) ContinueDeployment(ctx context.Context, id string) error {
-	return c.command(ctx, id, "continue")
+	return c.command(ctx, id, "continue/")
 }
 
 // DeployedRelease reads the application versions the target environment
@@ -230,19 +268,11 @@ func (c *Client) DeployedRelease(ctx context.Context) (drivers.Release, error) {
 			}
 			continue
 		}
-		vs, err := c.versions(ctx, a.Key)
+		v, err := c.version(ctx, a.Key, st.BaseApplicationVersionKey)
 		if err != nil {
 			return drivers.Release{}, fmt.Errorf("application %q: %w", a.Name, err)
 		}
-		version := ""
-		for _, v := range vs {
-			if v.Key == st.BaseApplicationVersionKey {
-				version = v.Version
-			}
-		}
-		if version == "" {
-			return drivers.Release{}, fmt.Errorf("lifetime: %w: version key %q of application %q", drivers.ErrNotFound, st.BaseApplicationVersionKey, a.Name)
-		}
+		version := v.Version
 		if st.IsModified {
 			c.logger.Warn("lifetime: application modified since its last tag; a rollback would deploy the tag", "application", a.Name, "version", version)
 		}

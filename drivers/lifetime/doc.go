@@ -39,15 +39,65 @@
 //
 // # Protocol facts used
 //
-// From the project's protocols.md (LifeTime v2 Swagger): GET /environments/,
-// GET /applications/{AppKey}/versions/, POST
-// /environments/{EnvKey}/applications/{AppKey}/versions/ (tag), POST
-// /deployments/ (the key comes back as a bare text/plain string, which is
-// also accepted JSON-quoted), POST /deployments/{Key}/start|continue|abort/
-// (202, empty body), DELETE /deployments/{Key}/, GET
-// /deployments/{Key}/status/. Unconfirmed for v2: the shape of GET
-// /environments/{EnvKey}/applications/?IncludeEnvStatus=true (each
-// application with Key, Name and AppStatusInEnvs[] of EnvironmentKey,
-// BaseApplicationVersionKey, IsModified) is taken from a LifeTime SDK
-// generated from the API's Swagger file; it is isolated in resolve.go.
+// Sources: the LifeTime Deployment API v2 reference and its Swagger file
+// (lifetime-api.json, downloadable with LifeTime Management Console 11.5.0
+// and later), the OutSystems docs "LifeTime Deployment API use cases", and
+// OutSystems' own client, github.com/OutSystems/outsystems-pipeline
+// (package outsystems.lifetime).
+//
+//   - Every request sends "Authorization: Bearer <token>", the token of a
+//     LifeTime service account (docs, "REST API Authentication"). Errors
+//     come as {"Errors":[string],"StatusCode":int}.
+//   - GET /environments/ lists Key and Name; 204 when there are none.
+//   - GET /environments/{Key}/applications/?IncludeEnvStatus=true lists the
+//     applications an environment runs, each with AppStatusInEnvs[]:
+//     EnvironmentKey, BaseApplicationVersionKey (the version deployed when
+//     IsModified is false), IsModified and DeploymentZoneKey (docs,
+//     structure AppStatusInEnv).
+//   - GET /applications/{Key}/versions/ returns only the 5 newest versions
+//     unless MaximumVersionsToReturn is sent (Swagger: "The default value
+//     is 5"; outsystems-pipeline always sends it). The client sends it
+//     (10000) where it needs a list, and tags a missing version only when
+//     the list came back shorter than that, so it never tags a version
+//     that exists.
+//   - GET /applications/{Key}/versions/{VersionKey}/ reads one version
+//     however old (docs; IncludeModules is marked mandatory there and is
+//     sent as false). DeployedRelease reads the deployed version this way.
+//   - POST /environments/{Env}/applications/{App}/versions/ with
+//     {ChangeLog, Version, MobileVersions:[]} tags the running version and
+//     answers {ApplicationVersionKey}.
+//   - POST /deployments/ with Notes, SourceEnvironmentKey,
+//     TargetEnvironmentKey and ApplicationOperations[] of
+//     {ApplicationVersionKey, DeploymentZoneKey}: both operation fields are
+//     required (Swagger); an empty DeploymentZoneKey means the default zone
+//     (docs: "provide an empty string in the DeploymentZoneKey
+//     attribute"). Each application is sent with the zone it has in the
+//     target (AppStatusInEnvs), so that none moves; one the target does not
+//     run yet goes to Config.DeploymentZoneKey. The answer is the key as a
+//     bare text/plain string (also accepted JSON-quoted).
+//   - POST /deployments/{Key}/start/, continue/ and abort/ answer 202 with
+//     an empty body, 400 when the command cannot run in the current state.
+//     start takes RedeployOutdated (docs: "If True, outdated applications
+//     in the target environment will be redeployed"); outsystems-pipeline
+//     sends True by default, and so does this client unless
+//     Config.KeepOutdated is set.
+//   - DELETE /deployments/{Key}/ deletes a plan only while it is saved.
+//   - GET /deployments/{Key}/ validates the plan and may change it, so this
+//     client never calls it.
+//   - GET /deployments/{Key}/status/ answers DeploymentStatus (saved,
+//     running, needs_user_intervention, aborting, aborted,
+//     finished_successful, finished_with_warnings, finished_with_errors;
+//     force_finished is accepted though undocumented), Info and
+//     DeploymentLog[]. A log entry (DeploymentMessage) has only Instant
+//     and Message: no type, so drivers.LogEntry.Type stays empty and a
+//     failure is explained by the last messages, whatever they say.
+//   - Info qualifies needs_user_intervention: business_process_impact,
+//     needs_configuration_or_confirmation, deployment_suspended, or the
+//     prepared state of a two-stage deployment, spelled deploy_prepared in
+//     the docs and deployment_prepared in outsystems-pipeline; both are
+//     accepted (drivers.DeploymentStatus.Prepared).
+//
+// Unconfirmed: the exact shape of AppStatusInEnvs in the environment
+// listing is taken from the docs' structures and a LifeTime SDK generated
+// from the Swagger file; it is isolated in resolve.go.
 package lifetime

@@ -28,18 +28,20 @@ func TestParseStatus(t *testing.T) {
 	_, err := lifetime.ParseStatus([]byte(`{"DeploymentStatus":"paused"}`))
 	assert.ErrorContains(t, err, `unknown DeploymentStatus "paused"`)
 
+	// A DeploymentMessage is Instant and Message (Swagger); an
+	// undocumented Type is ignored, never trusted.
 	st, err := lifetime.ParseStatus([]byte(`{"DeploymentStatus":"running","DeploymentLog":[
-		{"Instant":"2024-03-01T10:11:12.345Z","Message":"a","Type":"Info"},
+		{"Instant":"2024-03-01T10:11:12.345Z","Message":"a"},
 		{"Instant":"2024-03-01T10:11:13","Message":"b","Type":"Warning"},
-		{"Instant":"2024-03-01T11:11:14+01:00","Message":"c","Type":"Error"},
-		{"Instant":"yesterday","Message":"d","Type":"Info"}]}`))
+		{"Instant":"2024-03-01T11:11:14+01:00","Message":"c"},
+		{"Instant":"yesterday","Message":"d"}]}`))
 	require.NoError(t, err)
 	require.Len(t, st.Log, 4)
 	assert.Equal(t, "2024-03-01T10:11:12.345Z", st.Log[0].Time.Format("2006-01-02T15:04:05.000Z07:00"))
 	assert.Equal(t, "2024-03-01T10:11:13Z", st.Log[1].Time.Format("2006-01-02T15:04:05Z07:00"))
 	assert.Equal(t, "2024-03-01T10:11:14Z", st.Log[2].Time.Format("2006-01-02T15:04:05Z07:00"))
 	assert.True(t, st.Log[3].Time.IsZero(), "unparsable instant left zero")
-	assert.Equal(t, drivers.LogEntry{Time: st.Log[1].Time, Type: "Warning", Message: "b"}, st.Log[1])
+	assert.Equal(t, drivers.LogEntry{Time: st.Log[1].Time, Message: "b"}, st.Log[1])
 }
 
 func TestParseErrorBody(t *testing.T) {

@@ -95,3 +95,18 @@ func overLoopback(t *testing.T, s *lifetimetest.Server, mutate func(*lifetime.Co
 	require.NoError(t, err)
 	return c, logs
 }
+
+// waitDone polls the deployment's status until it has ended.
+func waitDone(t *testing.T, c *lifetime.Client, id string) drivers.DeploymentStatus {
+	t.Helper()
+	for range 10_000 { // bounded: 50 s at most
+		st, err := c.DeploymentStatus(t.Context(), id)
+		require.NoError(t, err)
+		if st.State.Done() {
+			return st
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.FailNow(t, "deployment did not end", id)
+	return drivers.DeploymentStatus{}
+}

@@ -48,6 +48,7 @@ func TestHostileKeysStayInOnePathSegment(t *testing.T) {
 	require.Equal(t, []string{
 		"GET /environments/",
 		"GET /environments/..%2Fdeployments%2Fdep-1%2Fabort%2F%3Fx=%23/applications/",
+		"GET /environments/p/applications/",
 		"GET /applications/..%2Fdeployments%2Fdep-1%2Fabort%2F%3Fx=%23/versions/",
 	}, paths)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -29,6 +30,7 @@ type appStatusDTO struct {
 	EnvironmentKey            string `json:"EnvironmentKey"`
 	BaseApplicationVersionKey string `json:"BaseApplicationVersionKey"`
 	IsModified                bool   `json:"IsModified"`
+	DeploymentZoneKey         string `json:"DeploymentZoneKey"`
 }
 
 // versionDTO is one element of GET /applications/{AppKey}/versions/.
@@ -111,19 +113,43 @@ func (a applicationDTO) statusIn(envKey string) (appStatusDTO, bool) {
 	return appStatusDTO{}, false
 }
 
-// versions lists an application's tagged versions.
-func (c *Client) versions(ctx context.Context, appKey string) ([]versionDTO, error) {
-	var vs []versionDTO
-	if err := c.getJSON(ctx, "/applications/"+url.PathEscape(appKey)+"/versions/", &vs); err != nil {
-		return nil, fmt.Errorf("lifetime: list versions: %w", err)
+// maxVersions is the MaximumVersionsToReturn sent when a version is looked
+// up by name. Without it LifeTime returns only the 5 newest versions
+// (Swagger: "The default value is 5"). A list that comes back this long may
+// be cut short, so a version missing from it is not taken as missing.
+const maxVersions = 10000
+
+// versions lists an application's tagged versions, newest first, asking
+// for up to maxVersions of them. complete is false when the list may have
+// been cut at that limit.
+func (c *Client) versions(ctx context.Context, appKey string) (vs []versionDTO, complete bool, err error) {
+	path := "/applications/" + url.PathEscape(appKey) + "/versions/?MaximumVersionsToReturn=" + strconv.Itoa(maxVersions)
+	if err := c.getJSON(ctx, path, &vs); err != nil {
+		return nil, false, fmt.Errorf("lifetime: list versions: %w", err)
 	}
-	return vs, nil
+	return vs, len(vs) < maxVersions, nil
+}
+
+// version reads one version by key (GET
+// /applications/{Key}/versions/{VersionKey}/), however old it is.
+// IncludeModules is sent because the docs mark it mandatory there.
+func (c *Client) version(ctx context.Context, appKey, versionKey string) (versionDTO, error) {
+	var v versionDTO
+	path := "/applications/" + url.PathEscape(appKey) + "/versions/" + url.PathEscape(versionKey) + "/?IncludeModules=false"
+	if err := c.getJSON(ctx, path, &v); err != nil {
+		return versionDTO{}, fmt.Errorf("lifetime: read version %q: %w", versionKey, err)
+	}
+	if v.Version == "" {
+		return versionDTO{}, fmt.Errorf("lifetime: read version %q: the answer has no Version", versionKey)
+	}
+	return v, nil
 }
 
 // versionKey resolves app at version in the source environment to an
-// application version key, tagging it when configured. An empty version
-// means the version the source environment runs now.
-func (c *Client) versionKey(ctx context.Context, sourceKey string, apps []applicationDTO, want drivers.Application) (string, error) {
+// application version key, tagging it when configured and tag is set. An
+// empty version means the version the source environment runs now. A
+// version is tagged only when the complete list of versions lacks it.
+func (c *Client) versionKey(ctx context.Context, sourceKey string, apps []applicationDTO, want drivers.Application, tag bool) (string, error) {
 	app, err := findApp(apps, want.Name, c.cfg.SourceEnvironment)
 	if err != nil {
 		return "", err
@@ -138,7 +164,7 @@ func (c *Client) versionKey(ctx context.Context, sourceKey string, apps []applic
 		}
 		return st.BaseApplicationVersionKey, nil
 	}
-	vs, err := c.versions(ctx, app.Key)
+	vs, complete, err := c.versions(ctx, app.Key)
 	if err != nil {
 		return "", fmt.Errorf("application %q: %w", want.Name, err)
 	}
@@ -147,8 +173,11 @@ func (c *Client) versionKey(ctx context.Context, sourceKey string, apps []applic
 			return v.Key, nil
 		}
 	}
-	if !c.cfg.TagVersions {
+	switch {
+	case !c.cfg.TagVersions || !tag:
 		return "", fmt.Errorf("lifetime: %w: version %q of application %q (TagVersions is off, so it is not tagged)", drivers.ErrNotFound, want.Version, want.Name)
+	case !complete:
+		return "", fmt.Errorf("lifetime: %w: version %q of application %q is not among its %d newest versions and more may exist; not tagging a version that may exist", drivers.ErrNotFound, want.Version, want.Name, len(vs))
 	}
 	return c.tag(ctx, sourceKey, app, want.Version)
 }

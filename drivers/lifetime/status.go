@@ -11,11 +11,13 @@ import (
 )
 
 // The Info values LifeTime gives with needs_user_intervention.
+//
+// Deprecated: use the constants of package drivers.
 const (
-	InfoBusinessProcessImpact            = "business_process_impact"
-	InfoDeploymentPrepared               = "deployment_prepared"
-	InfoNeedsConfigurationOrConfirmation = "needs_configuration_or_confirmation"
-	InfoDeploymentSuspended              = "deployment_suspended"
+	InfoBusinessProcessImpact            = drivers.InfoBusinessProcessImpact
+	InfoDeploymentPrepared               = drivers.InfoDeploymentPrepared
+	InfoNeedsConfigurationOrConfirmation = drivers.InfoNeedsConfigurationOrConfirmation
+	InfoDeploymentSuspended              = drivers.InfoDeploymentSuspended
 )
 
 // statusBody is the answer of GET /deployments/{Key}/status/.
@@ -25,10 +27,11 @@ type statusBody struct {
 	DeploymentLog    []logEntryDTO `json:"DeploymentLog"`
 }
 
+// logEntryDTO is a DeploymentMessage: Instant and Message, no type
+// (Swagger DeploymentMessage).
 type logEntryDTO struct {
 	Instant string `json:"Instant"`
 	Message string `json:"Message"`
-	Type    string `json:"Type"`
 }
 
 // knownStates are the DeploymentStatus values of the LifeTime API; they are
@@ -74,7 +77,7 @@ func ParseStatus(b []byte) (drivers.DeploymentStatus, error) {
 	if len(sb.DeploymentLog) > 0 {
 		out.Log = make([]drivers.LogEntry, 0, len(sb.DeploymentLog))
 		for _, e := range sb.DeploymentLog {
-			out.Log = append(out.Log, drivers.LogEntry{Time: parseInstant(e.Instant), Type: e.Type, Message: e.Message})
+			out.Log = append(out.Log, drivers.LogEntry{Time: parseInstant(e.Instant), Message: e.Message})
 		}
 	}
 	return out, nil

@@ -71,12 +71,12 @@ func (c *Client) Wait(ctx context.Context, id string) (drivers.DeploymentStatus,
 				if st.State.Succeeded() {
 					return st, nil
 				}
-				return st, fmt.Errorf("lifetime: deployment %s ended %s: %w%s", id, st.State, ErrDeploymentFailed, lastErrors(st.Log))
+				return st, fmt.Errorf("lifetime: deployment %s ended %s: %w%s", id, st.State, ErrDeploymentFailed, lastMessages(st))
 			}
 			if st.State == drivers.DeploymentNeedsUserIntervention {
-				if st.Info != InfoDeploymentPrepared || !c.cfg.ContinuePrepared {
+				if !st.Prepared() || !c.cfg.ContinuePrepared {
 					hint := ""
-					if st.Info == InfoDeploymentPrepared {
+					if st.Prepared() {
 						hint = " (set ContinuePrepared to continue prepared deployments automatically)"
 					}
 					return st, fmt.Errorf("lifetime: deployment %s stopped with Info %q: %w%s", id, st.Info, ErrNeedsUserIntervention, hint)
@@ -150,14 +150,10 @@ func (c *Client) abandon(ctx context.Context, id string, last drivers.Deployment
 	return st, cause
 }
 
-// lastErrors quotes the last few Error lines of a log.
-func lastErrors(log []drivers.LogEntry) string {
-	var msgs []string
-	for i := len(log) - 1; i >= 0 && len(msgs) < 3; i-- {
-		if strings.EqualFold(log[i].Type, "Error") {
-			msgs = append([]string{log[i].Message}, msgs...)
-		}
-	}
+// lastMessages quotes the last log lines, whatever they say: LifeTime's
+// log entries have no type (Swagger DeploymentMessage).
+func lastMessages(st drivers.DeploymentStatus) string {
+	msgs := st.LastMessages(3)
 	if len(msgs) == 0 {
 		return ""
 	}

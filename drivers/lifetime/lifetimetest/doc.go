@@ -24,15 +24,37 @@
 // [Fake.InjectError] makes chosen requests fail; [Fake.Requests] records
 // what the client sent.
 //
+// # Documented behaviour it reproduces
+//
+// Each of these is what the LifeTime Deployment API v2 documents (its
+// reference and Swagger file), and each is cited where it is coded:
+//   - GET /applications/{Key}/versions/ lists the 5 newest versions, newest
+//     first, unless MaximumVersionsToReturn asks for another number (400
+//     when negative); GET /applications/{Key}/versions/{VersionKey}/ reads
+//     any version.
+//   - A deployment log entry carries only Instant and Message: the Type a
+//     backend gives [Job.Log] is kept for [Fake.Deployment] but never sent.
+//   - POST /deployments/ refuses an application operation without
+//     DeploymentZoneKey (400); an empty one means the target's default
+//     zone ([DefaultZone]); an unknown zone is refused. Each application
+//     has its own zone per environment ([Application.Zones]), reported in
+//     AppStatusInEnvs[].DeploymentZoneKey.
+//   - start takes RedeployOutdated, recorded in [Deployment].
+//   - GET /deployments/ lists plans newest first, filtered by
+//     TargetEnvironmentKey, MinDate (default a week ago) and MaxDate; the
+//     records carry no status.
+//   - The prepared state of a two-stage deployment is reported with the
+//     Info a [Script] gives: the docs spell it deploy_prepared,
+//     OutSystems' outsystems-pipeline deployment_prepared.
+//
 // # Scope and limitations
 //
 // Only what package lifetime uses is served: environments, applications of
 // an environment (always with AppStatusInEnvs), application versions and
-// tagging, deployment plans, the start/continue/abort commands and status.
-// Mobile builds, modules, deployment zones (accepted, ignored), conflicts
-// and the plan validation that GET /deployments/{Key}/ performs in the real
-// product are not modelled. Keys are readable strings ("env-Production"),
-// not GUIDs. The request and answer shapes come from protocols.md and the
-// LifeTime v2 Swagger file; anything not documented there is a guess
-// written down in this package's code.
+// tagging, deployment plans and their list, the start/continue/abort
+// commands and status. Mobile builds, modules, conflicts, what
+// RedeployOutdated redeploys, and the plan validation that GET
+// /deployments/{Key}/ performs in the real product are not modelled. Keys
+// are readable strings ("env-Production"), not GUIDs. Anything the vendor
+// does not document is a guess written down in this package's code.
 package lifetimetest

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,22 +17,36 @@ import (
 // BasePath is where the fake serves the API.
 const BasePath = "/lifetimeapi/rest/v2"
 
+// DefaultZone is the name of the deployment zone every environment has
+// (OutSystems names it "Global"). An application deployed with an empty
+// DeploymentZoneKey goes there (Deployment API v2 docs, POST /deployments/:
+// "To deploy an application to the default deployment zone, provide an
+// empty string in the DeploymentZoneKey attribute").
+const DefaultZone = "Global"
+
 // Environment is a LifeTime environment of the fake. Its key is
 // "env-" + Name.
 type Environment struct {
 	Name              string
 	HostName          string
 	NumberOfFrontEnds int
+	// DeploymentZones names the environment's deployment zones besides
+	// [DefaultZone]; see [ZoneKey].
+	DeploymentZones []string
 }
 
 // Application is an application of the fake. Its key is "app-" + Name; the
 // key of each version is "ver-" + Name + "-" + version.
 type Application struct {
 	Name string
-	// Versions lists the tagged versions.
+	// Versions lists the tagged versions, oldest first (the fake lists
+	// them newest first, as LifeTime does).
 	Versions []string
 	// Running maps an environment name to the version it runs there.
 	Running map[string]string
+	// Zones maps an environment name to the name of the deployment zone
+	// the application runs in there; missing means [DefaultZone].
+	Zones map[string]string
 }
 
 // Config configures a [Fake].
@@ -67,6 +82,8 @@ type Request struct {
 	Method string
 	// Path is relative to BasePath, without the query.
 	Path string
+	// Query is the raw query string ("" when none).
+	Query string
 	// Authorized is false when the token was missing or wrong.
 	Authorized bool
 }
@@ -79,7 +96,19 @@ type Deployment struct {
 	Notes          string
 	Source, Target string // environment names
 	Release        drivers.Release
-	Log            []drivers.LogEntry
+	// Zones maps each application of the plan to the key of the
+	// deployment zone it is deployed to (an empty DeploymentZoneKey in the
+	// plan resolved to the target's default zone).
+	Zones map[string]string
+	// RedeployOutdated is the value start was sent, nil when start had no
+	// RedeployOutdated parameter.
+	RedeployOutdated *bool
+	// CreatedOn is when the plan was created (Config.Now).
+	CreatedOn time.Time
+	// Log is the deployment log. Type (Info, Warning, Error) is the fake's
+	// own bookkeeping: LifeTime's DeploymentMessage has no type, so it is
+	// never sent on the wire.
+	Log []drivers.LogEntry
 }
 
 // Fake is an in-memory LifeTime. It is an http.Handler and safe for
@@ -105,8 +134,9 @@ type Fake struct {
 
 type appState struct {
 	name     string
-	versions []string
+	versions []string          // oldest first
 	running  map[string]string // env key → version
+	zones    map[string]string // env key → zone key
 }
 
 type deployment struct {
@@ -118,7 +148,7 @@ type deployment struct {
 	cont                 chan struct{}
 }
 
-type op struct{ app, version string }
+type op struct{ app, version, zone string }
 
 type injection struct {
 	method, suffix string
@@ -144,12 +174,17 @@ func New(cfg Config) *Fake {
 		f.envs = []Environment{{Name: "Development"}, {Name: "Quality"}, {Name: "Production"}}
 	}
 	for _, a := range cfg.Applications {
-		st := &appState{name: a.Name, versions: slices.Clone(a.Versions), running: map[string]string{}}
+		st := &appState{name: a.Name, versions: slices.Clone(a.Versions), running: map[string]string{}, zones: map[string]string{}}
 		for env, v := range a.Running {
 			st.running[EnvironmentKey(env)] = v
 			if !slices.Contains(st.versions, v) {
 				st.versions = append(st.versions, v)
 			}
+			zone := DefaultZone
+			if z := a.Zones[env]; z != "" {
+				zone = z
+			}
+			st.zones[EnvironmentKey(env)] = ZoneKey(env, zone)
 		}
 		f.apps = append(f.apps, st)
 	}
@@ -165,6 +200,10 @@ func ApplicationKey(name string) string { return "app-" + name }
 
 // VersionKey is the key the fake gives a version of an application.
 func VersionKey(app, version string) string { return "ver-" + app + "-" + version }
+
+// ZoneKey is the key the fake gives the deployment zone named zone of the
+// environment named env.
+func ZoneKey(env, zone string) string { return "dz-" + env + "-" + zone }
 
 // SetScript shapes the deployments started from now on.
 func (f *Fake) SetScript(s Script) {
@@ -250,6 +289,19 @@ func (f *Fake) Running(env, app string) string {
 	return ""
 }
 
+// Zone returns the key of the deployment zone app runs in, in env, "" if
+// it does not run there.
+func (f *Fake) Zone(env, app string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.apps {
+		if a.name == app {
+			return a.zones[EnvironmentKey(env)]
+		}
+	}
+	return ""
+}
+
 // Close cancels every running deployment and waits for their backends to
 // return. Later starts are refused.
 func (f *Fake) Close() {
@@ -268,6 +320,11 @@ func (d *deployment) snapshot() Deployment {
 	s := d.Deployment
 	s.Log = slices.Clone(d.Log)
 	s.Release.Applications = slices.Clone(d.Release.Applications)
+	s.Zones = maps.Clone(d.Zones)
+	if d.RedeployOutdated != nil {
+		v := *d.RedeployOutdated
+		s.RedeployOutdated = &v
+	}
 	return s
 }
 
@@ -276,7 +333,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, BasePath)
 	ok := r.Header.Get("Authorization") == "Bearer "+f.cfg.Token
 	f.mu.Lock()
-	f.requests = append(f.requests, Request{Method: r.Method, Path: path, Authorized: ok})
+	f.requests = append(f.requests, Request{Method: r.Method, Path: path, Query: r.URL.RawQuery, Authorized: ok})
 	f.mu.Unlock()
 	if !ok {
 		writeError(w, http.StatusUnauthorized, "Invalid or missing authentication token.")

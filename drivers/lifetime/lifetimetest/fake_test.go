@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -63,7 +65,7 @@ func errorBody(t *testing.T, status int, body string) []string {
 }
 
 const plan = `{"Notes":"n","SourceEnvironmentKey":"env-Quality","TargetEnvironmentKey":"env-Production",
-	"ApplicationOperations":[{"ApplicationVersionKey":"ver-Portal-2.0"}]}`
+	"ApplicationOperations":[{"ApplicationVersionKey":"ver-Portal-2.0","DeploymentZoneKey":""}]}`
 
 func TestAuthentication(t *testing.T) {
 	f := newFake(nil)
@@ -121,7 +123,7 @@ func TestDeploymentLifecycleAndRefusals(t *testing.T) {
 		defer f.Close()
 		status, _ := call(t, f, http.MethodPost, "/deployments/", `{"SourceEnvironmentKey":"env-Quality","TargetEnvironmentKey":"env-Quality","ApplicationOperations":[{"ApplicationVersionKey":"ver-Portal-2.0"}]}`, token)
 		assert.Equal(t, 400, status, "same environments")
-		status, _ = call(t, f, http.MethodPost, "/deployments/", `{"SourceEnvironmentKey":"env-Quality","TargetEnvironmentKey":"env-Production","ApplicationOperations":[{"ApplicationVersionKey":"ver-Portal-9"}]}`, token)
+		status, _ = call(t, f, http.MethodPost, "/deployments/", `{"SourceEnvironmentKey":"env-Quality","TargetEnvironmentKey":"env-Production","ApplicationOperations":[{"ApplicationVersionKey":"ver-Portal-9","DeploymentZoneKey":""}]}`, token)
 		assert.Equal(t, 404, status, "unknown version")
 		status, _ = call(t, f, http.MethodPost, "/deployments/", `{`, token)
 		assert.Equal(t, 400, status)
@@ -232,5 +234,117 @@ func TestPlatformBackendFailure(t *testing.T) {
 		}
 		assert.Contains(t, msgs, "Info: compiling 2.0")
 		assert.Contains(t, msgs, "Error: context deadline exceeded")
+	})
+}
+
+// TestVersionsAsDocumented checks GET /applications/{Key}/versions/ and
+// GET /applications/{Key}/versions/{VersionKey}/ against the Deployment API
+// v2 docs: 5 newest versions unless MaximumVersionsToReturn says otherwise,
+// 400 for a negative one, and any version readable by key.
+func TestVersionsAsDocumented(t *testing.T) {
+	f := lifetimetest.New(lifetimetest.Config{Token: token, Applications: []lifetimetest.Application{
+		{Name: "Portal", Versions: []string{"1", "2", "3", "4", "5", "6", "7"}, Running: map[string]string{"Production": "1"}},
+	}})
+	defer f.Close()
+	versions := func(query string) []string {
+		status, body := call(t, f, http.MethodGet, "/applications/app-Portal/versions/"+query, "", token)
+		require.Equal(t, 200, status, body)
+		var vs []struct{ Key, Version string }
+		require.NoError(t, json.Unmarshal([]byte(body), &vs))
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.Version)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"7", "6", "5", "4", "3"}, versions(""), "the 5 newest by default")
+	assert.Equal(t, []string{"7"}, versions("?MaximumVersionsToReturn=1"))
+	assert.Equal(t, []string{"7", "6", "5", "4", "3", "2", "1"}, versions("?MaximumVersionsToReturn=100"))
+	status, body := call(t, f, http.MethodGet, "/applications/app-Portal/versions/?MaximumVersionsToReturn=-1", "", token)
+	assert.Equal(t, 400, status)
+	errorBody(t, 400, body)
+
+	status, body = call(t, f, http.MethodGet, "/applications/app-Portal/versions/ver-Portal-1/?IncludeModules=false", "", token)
+	assert.Equal(t, 200, status)
+	assert.Contains(t, body, `"Version":"1"`)
+	assert.Contains(t, body, `"InUse":true`, "Production runs it")
+	status, _ = call(t, f, http.MethodGet, "/applications/app-Portal/versions/ver-Portal-9/", "", token)
+	assert.Equal(t, 404, status)
+}
+
+// TestPlanNeedsAZonePerApplication checks POST /deployments/: an operation
+// without DeploymentZoneKey is refused (Swagger: required), an empty one
+// means the default zone (docs), an unknown zone is refused, and
+// AppStatusInEnvs carries each application's zone.
+func TestPlanNeedsAZonePerApplication(t *testing.T) {
+	f := lifetimetest.New(lifetimetest.Config{Token: token,
+		Environments: []lifetimetest.Environment{{Name: "Quality"}, {Name: "Production", DeploymentZones: []string{"EU"}}},
+		Applications: []lifetimetest.Application{{Name: "Portal", Versions: []string{"1.0"},
+			Running: map[string]string{"Quality": "2.0", "Production": "1.0"}, Zones: map[string]string{"Production": "EU"}}},
+	})
+	defer f.Close()
+	_, body := call(t, f, http.MethodGet, "/environments/env-Production/applications/?IncludeEnvStatus=true", "", token)
+	assert.Contains(t, body, `"DeploymentZoneKey":"dz-Production-EU"`)
+
+	const head = `{"SourceEnvironmentKey":"env-Quality","TargetEnvironmentKey":"env-Production","ApplicationOperations":[`
+	status, body := call(t, f, http.MethodPost, "/deployments/", head+`{"ApplicationVersionKey":"ver-Portal-2.0"}]}`, token)
+	assert.Equal(t, 400, status)
+	assert.Contains(t, errorBody(t, 400, body)[0], "DeploymentZoneKey")
+	status, _ = call(t, f, http.MethodPost, "/deployments/", head+`{"ApplicationVersionKey":"ver-Portal-2.0","DeploymentZoneKey":"dz-Nowhere"}]}`, token)
+	assert.Equal(t, 400, status, "unknown zone")
+	assert.Empty(t, f.Deployments())
+
+	status, key := call(t, f, http.MethodPost, "/deployments/", head+`{"ApplicationVersionKey":"ver-Portal-2.0","DeploymentZoneKey":""}]}`, token)
+	require.Equal(t, 200, status)
+	d, _ := f.Deployment(key)
+	assert.Equal(t, map[string]string{"Portal": lifetimetest.ZoneKey("Production", lifetimetest.DefaultZone)}, d.Zones)
+}
+
+// TestStatusAndListAsDocumented checks that log entries carry only Instant
+// and Message (Swagger DeploymentMessage), that start records
+// RedeployOutdated, and that GET /deployments/ lists plans newest first,
+// filtered by target, without status.
+func TestStatusAndListAsDocumented(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(nil)
+		defer f.Close()
+		status, _ := call(t, f, http.MethodGet, "/deployments/", "", token)
+		assert.Equal(t, http.StatusNoContent, status)
+
+		_, k1 := call(t, f, http.MethodPost, "/deployments/", plan, token)
+		status, _ = call(t, f, http.MethodPost, "/deployments/"+k1+"/start/?RedeployOutdated=maybe", "", token)
+		assert.Equal(t, 400, status)
+		status, _ = call(t, f, http.MethodPost, "/deployments/"+k1+"/start/?RedeployOutdated=True", "", token)
+		require.Equal(t, http.StatusAccepted, status)
+		synctest.Wait()
+		d, _ := f.Deployment(k1)
+		require.NotNil(t, d.RedeployOutdated)
+		assert.True(t, *d.RedeployOutdated)
+
+		_, body := call(t, f, http.MethodGet, "/deployments/"+k1+"/status/", "", token)
+		var st struct{ DeploymentLog []map[string]any }
+		require.NoError(t, json.Unmarshal([]byte(body), &st))
+		require.NotEmpty(t, st.DeploymentLog)
+		for _, e := range st.DeploymentLog {
+			assert.ElementsMatch(t, []string{"Instant", "Message"}, slices.Collect(maps.Keys(e)))
+		}
+
+		time.Sleep(time.Minute)
+		_, k2 := call(t, f, http.MethodPost, "/deployments/", plan, token)
+		status, body = call(t, f, http.MethodGet, "/deployments/?TargetEnvironmentKey=env-Production", "", token)
+		require.Equal(t, 200, status)
+		var list []struct {
+			Key                   string
+			ApplicationOperations []struct{ ApplicationVersionKey, DeploymentZoneKey string }
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &list))
+		require.Len(t, list, 2)
+		assert.Equal(t, []string{k2, k1}, []string{list[0].Key, list[1].Key}, "newest first")
+		assert.Equal(t, "ver-Portal-2.0", list[0].ApplicationOperations[0].ApplicationVersionKey)
+		assert.NotContains(t, body, "DeploymentStatus", "a Deployment record has no status")
+		status, _ = call(t, f, http.MethodGet, "/deployments/?TargetEnvironmentKey=env-Quality", "", token)
+		assert.Equal(t, http.StatusNoContent, status)
+		status, _ = call(t, f, http.MethodGet, "/deployments/?MinDate=yesterday", "", token)
+		assert.Equal(t, 400, status)
 	})
 }

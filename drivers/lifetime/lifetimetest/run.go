@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/balanced-deploy/balanced/drivers"
 )
@@ -27,6 +29,19 @@ func (f *Fake) command(w http.ResponseWriter, r *http.Request) {
 		if d.State != drivers.DeploymentSaved || f.closed {
 			refuse()
 			return
+		}
+		// start takes an optional boolean RedeployOutdated (Deployment API
+		// v2 docs, Deployments_ExecuteCommand: "If True, outdated
+		// applications in the target environment will be redeployed").
+		// OutSystems' outsystems-pipeline sends it as Python prints a
+		// bool ("True"/"False"), so the case is not significant.
+		if raw, ok := queryValue(r, "RedeployOutdated"); ok {
+			v, err := strconv.ParseBool(strings.ToLower(raw))
+			if err != nil {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("RedeployOutdated %q is not a boolean.", raw))
+				return
+			}
+			d.RedeployOutdated = &v
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		d.cancel = cancel
@@ -94,6 +109,7 @@ func (f *Fake) run(ctx context.Context, d *deployment) {
 		for _, o := range d.ops {
 			if a := f.appByName(o.app); a != nil {
 				a.running[d.targetKey] = o.version
+				a.zones[d.targetKey] = o.zone
 			}
 		}
 		end := drivers.DeploymentSucceeded
