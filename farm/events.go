@@ -54,6 +54,25 @@ type Observer interface {
 	Observe(Event)
 }
 
+// ContextObserver is an optional capability of an [Observer], found by type
+// assertion: ObserveContext receives each event with the context it
+// happened in, and returns the context the engine goes on with for what the
+// event starts. The engine passes the context returned for [RunStarted] to
+// the steps, the one returned for [StepStarted] to the step's hooks and
+// actions, and the one returned for [ActionStarted] to the action (and so
+// to the driver calls it makes); the finishing events ([ActionFinished],
+// [StepFinished]) come with the context their start returned. A tracing
+// observer starts a span at each start event and returns a context holding
+// it, so that spans nest: run, step, action, and any span a driver starts.
+//
+// Events sent with [Run.Emit] come with context.Background(); [RunFinished]
+// too. ObserveContext may return nil to leave the context as it was. Like
+// Observe, it is called concurrently and must not block for long.
+type ContextObserver interface {
+	Observer
+	ObserveContext(ctx context.Context, e Event) context.Context
+}
+
 // ObserverFunc adapts a function to [Observer].
 type ObserverFunc func(Event)
 
@@ -61,14 +80,56 @@ type ObserverFunc func(Event)
 func (f ObserverFunc) Observe(e Event) { f(e) }
 
 // Observers returns an observer that passes each event to every one of obs.
+// It is a [ContextObserver]: the context each ContextObserver among obs
+// returns is handed to the next, and the last one is returned.
 func Observers(obs ...Observer) Observer {
-	return ObserverFunc(func(e Event) {
-		for _, o := range obs {
-			if o != nil {
-				o.Observe(e)
-			}
+	return observers(obs)
+}
+
+type observers []Observer
+
+func (obs observers) Observe(e Event) {
+	for _, o := range obs {
+		if o != nil {
+			o.Observe(e)
 		}
-	})
+	}
+}
+
+func (obs observers) ObserveContext(ctx context.Context, e Event) context.Context {
+	for _, o := range obs {
+		ctx = observe(ctx, o, e)
+	}
+	return ctx
+}
+
+// observe sends e to o with ctx when o is a ContextObserver, and returns the
+// context to go on with.
+func observe(ctx context.Context, o Observer, e Event) context.Context {
+	switch o := o.(type) {
+	case nil:
+	case ContextObserver:
+		if next := o.ObserveContext(ctx, e); next != nil {
+			return next
+		}
+	default:
+		o.Observe(e)
+	}
+	return ctx
+}
+
+// EmitContext is [Run.Emit] with the context the event happened in: an
+// observer that is a [ContextObserver] receives ctx, and the context it
+// returns is returned (ctx itself for any other observer). Steps that start
+// something worth a span of its own may emit their events with it.
+func (r *Run) EmitContext(ctx context.Context, e Event) context.Context {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	if e.Step == "" && e.Kind != RunStarted && e.Kind != RunFinished {
+		e.Step = r.StepID()
+	}
+	return observe(ctx, r.obs, e)
 }
 
 // SlogObserver returns an observer that logs every event with logger:

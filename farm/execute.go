@@ -132,7 +132,7 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 		captured.onValue = nil
 		captured.mu.Unlock()
 	}()
-	r.Emit(Event{Kind: RunStarted, Total: len(p.steps), Message: fmt.Sprintf("%d steps over %d servers in %d zones", len(p.steps), len(p.farm.byName), len(p.farm.zones))})
+	ctx = r.EmitContext(ctx, Event{Kind: RunStarted, Total: len(p.steps), Message: fmt.Sprintf("%d steps over %d servers in %d zones", len(p.steps), len(p.farm.byName), len(p.farm.zones))})
 	if o.undo != nil {
 		r.report.RollbackStarted = o.rollbackStarted
 		return r.rollback(ctx, o.undo, fmt.Errorf("resumed rollback (it began after: %s)", o.cause))
@@ -360,8 +360,8 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 			continue
 		}
 		r.setStep(s.ID)
-		r.Emit(Event{Kind: StepStarted, Message: "undo: " + s.Title})
-		err = s.Undo(ctx, r)
+		uctx := r.EmitContext(ctx, Event{Kind: StepStarted, Message: "undo: " + s.Title})
+		err = s.Undo(uctx, r)
 		if err == nil {
 			err = r.journalErr()
 		}
@@ -372,7 +372,7 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 		}
 		r.report.update(s.ID, func(sr *StepReport) { sr.Status = StepUndone })
 		r.record(JournalRecord{Kind: RecordStepUndone, Step: s.ID})
-		r.Emit(Event{Kind: StepFinished, Message: "undone: " + s.Title})
+		r.EmitContext(uctx, Event{Kind: StepFinished, Message: "undone: " + s.Title})
 	}
 	err := fmt.Errorf("%w: step %s failed and the run was rolled back: %w", ErrRolledBack, failed, cause)
 	r.finish(RolledBack, "", failed, err)
@@ -414,7 +414,7 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 	started := time.Now()
 	r.report.update(s.ID, func(sr *StepReport) { sr.Status, sr.Started, sr.Error, sr.Failures = StepRunning, started, "", nil })
 	r.record(JournalRecord{Kind: RecordStepStarted, Step: s.ID})
-	r.Emit(Event{Kind: StepStarted, Done: index, Total: len(r.plan.steps), Message: s.Title})
+	ctx = r.EmitContext(ctx, Event{Kind: StepStarted, Done: index, Total: len(r.plan.steps), Message: s.Title})
 
 	timeout := s.Timeout
 	if timeout == 0 {
@@ -450,7 +450,7 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 		r.recordCaptured()
 		r.record(JournalRecord{Kind: RecordStepDone, Step: s.ID})
 	}
-	r.Emit(Event{Kind: StepFinished, Done: index + 1, Total: len(r.plan.steps), Err: err, Message: s.Title})
+	r.EmitContext(ctx, Event{Kind: StepFinished, Done: index + 1, Total: len(r.plan.steps), Err: err, Message: s.Title})
 	return err
 }
 

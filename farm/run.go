@@ -72,17 +72,7 @@ func (r *Run) StepID() string {
 
 // Emit sends e to the run's observer, with Time and Step filled in when they
 // are empty.
-func (r *Run) Emit(e Event) {
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	if e.Step == "" && e.Kind != RunStarted && e.Kind != RunFinished {
-		e.Step = r.StepID()
-	}
-	if r.obs != nil {
-		r.obs.Observe(e)
-	}
-}
+func (r *Run) Emit(e Event) { r.EmitContext(context.Background(), e) }
 
 // Warn emits a [Warning] event.
 func (r *Run) Warn(zone, server, format string, args ...any) {
@@ -187,7 +177,7 @@ func aggregate(ctx context.Context, errs []error) error {
 func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.Context) error) error {
 	step := r.StepID()
 	act := ActionReport{Zone: zone, Server: server, Started: time.Now()}
-	r.Emit(Event{Kind: ActionStarted, Step: step, Zone: zone, Server: server})
+	ctx = r.EmitContext(ctx, Event{Kind: ActionStarted, Step: step, Zone: zone, Server: server})
 	var err error
 	for attempt := 1; ; attempt++ {
 		act.Attempts = attempt
@@ -198,7 +188,7 @@ func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.C
 		r.mu.Lock()
 		wait := r.retry.jittered(r.retry.Backoff(attempt+1), r.rnd)
 		r.mu.Unlock()
-		r.Emit(Event{Kind: ActionRetry, Step: step, Zone: zone, Server: server, Attempt: attempt, Err: err,
+		r.EmitContext(ctx, Event{Kind: ActionRetry, Step: step, Zone: zone, Server: server, Attempt: attempt, Err: err,
 			Message: fmt.Sprintf("transient error, retrying in %s", wait.Round(time.Millisecond))})
 		t := time.NewTimer(wait)
 		select {
@@ -218,7 +208,7 @@ func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.C
 	}
 	r.report.update(step, func(s *StepReport) { s.Actions = append(s.Actions, act) })
 	r.record(JournalRecord{Kind: RecordAction, Step: step, Zone: zone, Server: server, Attempts: act.Attempts, Error: act.Error})
-	r.Emit(Event{Kind: ActionFinished, Step: step, Zone: zone, Server: server, Attempt: act.Attempts, Err: err})
+	r.EmitContext(ctx, Event{Kind: ActionFinished, Step: step, Zone: zone, Server: server, Attempt: act.Attempts, Err: err})
 	return err
 }
 
