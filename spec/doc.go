@@ -161,10 +161,19 @@
 //	  jitter: 0.2
 //	on_failure: halt                      # halt (default: safe state, resumable) | rollback
 //	journal: /var/lib/balanced/production.journal   # JSON lines; enables resume and the lock
-//	                                                 #   file <journal>.lock
+//	                                                 #   file <journal>.lock; its directory must exist
 //	allow_inline_secrets: false
 //
-// Durations are written as Go writes them: 30s, 5m, 1h30m.
+// Durations are written as Go writes them: 30s, 5m, 1h30m. Zero means the
+// default; any other value is at least [MinInterval] (100ms) for an
+// interval, delay, period, settle or backoff, at least [MinTimeout] (1s) for
+// a timeout, and at most [MaxDuration] (24h). retry.max_attempts is at most
+// [MaxAttempts] (100), retry.multiplier 0 or 1 to [MaxMultiplier] (10),
+// retry.jitter 0 to 1. The release's version, notes and application names and
+// versions, and every server and zone name, are one line of printable text:
+// no control character, ANSI escape or newline, since the runbook prints them.
+// URLs (probe_url, platform url, f5 url, nginx-plus endpoint) are http:// or
+// https:// and carry no credentials; no error quotes a URL's user info.
 //
 // # Testing with substitute drivers
 //

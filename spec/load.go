@@ -183,6 +183,17 @@ func splitPath(path string) []pathSeg {
 			segs = append(segs, pathSeg{key: rest[1 : end+1], idx: -1})
 			rest = rest[end+1:]
 		case '[':
+			if strings.HasPrefix(rest, `["`) {
+				// A quoted key (keyPath): a map key holding '.' or '['.
+				q, err := strconv.QuotedPrefix(rest[1:])
+				if err != nil || !strings.HasPrefix(rest[1+len(q):], "]") {
+					return segs
+				}
+				key, _ := strconv.Unquote(q)
+				segs = append(segs, pathSeg{key: key, idx: -1})
+				rest = rest[1+len(q)+1:]
+				continue
+			}
 			end := strings.IndexByte(rest, ']')
 			if end < 0 {
 				return segs
@@ -227,7 +238,7 @@ func locate(file *ast.File, segs []pathSeg) (line, col int, ok bool) {
 		}
 		found := false
 		for _, mv := range values {
-			if mv.Key != nil && mv.Key.String() == s.key {
+			if mv.Key != nil && keyText(mv.Key) == s.key {
 				node, pos, found = mv.Value, mv.Key.GetToken().Position, true
 				break
 			}
@@ -237,6 +248,18 @@ func locate(file *ast.File, segs []pathSeg) (line, col int, ok bool) {
 		}
 	}
 	return pos.Line, pos.Column, true
+}
+
+// keyPath is the path of a map's key that may hold '.' or '[' (a member
+// name such as "10.0.0.1:80"): map["key"].
+func keyPath(mapPath, key string) string { return mapPath + "[" + strconv.Quote(key) + "]" }
+
+// keyText is a mapping key as written, without its quotes.
+func keyText(k ast.MapKeyNode) string {
+	if sn, ok := k.(*ast.StringNode); ok {
+		return sn.Value
+	}
+	return k.String()
 }
 
 // unwrapNode looks through tags and anchors.

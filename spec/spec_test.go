@@ -168,7 +168,7 @@ func TestParseErrors(t *testing.T) {
 		{"load balancer without kind", func(t *testing.T) string { return edit(t, "  kind: haproxy\n", "") }, "  address: 127", "no kind"},
 		{"zone without loaded group", func(t *testing.T) string { return edit(t, "    loaded: [fe03, fe04]\n", "") }, "- name: east", "zone east has no loaded group"},
 		{"zone without updating group", func(t *testing.T) string { return edit(t, "    updating: [fe01, fe02]\n", "") }, "- name: east", "zone east has no updating group"},
-		{"server listed twice in servers", func(t *testing.T) string { return edit(t, "{name: fe04,", "{name: fe02,") }, "{name: fe02, address: 10.0.0.4", "server fe02 is listed twice (first at line 7)"},
+		{"server listed twice in servers", func(t *testing.T) string { return edit(t, "{name: fe04,", "{name: fe02,") }, "{name: fe02, address: 10.0.0.4", "server fe02 is used twice (first at line 7)"},
 		{"server in two groups", func(t *testing.T) string { return edit(t, "loaded: [fe03, fe04]", "loaded: [fe03, fe04, fe02]") }, "loaded: [fe03", "server fe02 is listed twice: already in zone east updating (line 12)"},
 		{"unknown server in a zone", func(t *testing.T) string { return edit(t, "loaded: [fe03, fe04]", "loaded: [fe03, fe04, fe99]") }, "loaded: [fe03", `unknown server "fe99"`},
 		{"server in no zone", func(t *testing.T) string { return edit(t, "loaded: [fe03, fe04]", "loaded: [fe03]") }, "{name: fe04", "server fe04 is in no zone"},

@@ -4,13 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
+	"math"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/internal/names"
+	"github.com/balanced-deploy/balanced/lbdrivers/haproxy"
 )
 
 // validator checks a decoded spec, collecting every problem with its line.
@@ -64,13 +73,12 @@ func (v *validator) validate() {
 	if s.Concurrency < 0 {
 		v.errorf("$.concurrency", "concurrency %d: want zero (the default) or more", s.Concurrency)
 	}
-	if s.CapacityFloor > 1 {
-		v.errorf("$.capacity_floor", "capacity_floor %v: want a share between 0 and 1", s.CapacityFloor)
+	if s.CapacityFloor > 1 || math.IsNaN(s.CapacityFloor) {
+		v.errorf("$.capacity_floor", "capacity_floor %v: want a share between 0 and 1 (or negative to disable the check)", s.CapacityFloor)
 	}
-	if r := s.Retry; r.MaxAttempts < 0 || r.Multiplier < 0 || r.Jitter > 1 {
-		v.errorf("$.retry", "retry: want max_attempts >= 0, multiplier >= 0 and jitter <= 1")
-	}
-	s.Journal = v.opts.resolvePath(s.Journal)
+	v.retry()
+	v.durations()
+	v.journal()
 	if len(v.errs) == 0 {
 		v.farm()
 	}
@@ -79,15 +87,77 @@ func (v *validator) validate() {
 	}
 }
 
+// release checks the release: its version, notes and application names and
+// versions are printed in the runbook, so they hold no control character
+// (the rule of internal/names, which steps.Balanced applies too).
 func (v *validator) release() {
 	r := v.spec.Release
 	if r.Version == "" {
 		v.errorf("$.release.version", "release: no version: want the version the application reports once deployed")
 	}
+	v.check("$.release.version", names.Text("release version", r.Version))
+	v.check("$.release.notes", names.Notes("release notes", r.Notes))
 	for i, a := range r.Applications {
+		path := fmt.Sprintf("$.release.applications[%d]", i)
 		if a.Name == "" || a.Version == "" {
-			v.errorf(fmt.Sprintf("$.release.applications[%d]", i), "release application: want a name and a version")
+			v.errorf(path, "release application: want a name and a version")
 		}
+		v.check(path+".name", names.Text("release application name", a.Name))
+		v.check(path+".version", names.Text("release application version", a.Version))
+	}
+}
+
+// check reports err, if any, at path.
+func (v *validator) check(path string, err error) {
+	if err != nil {
+		v.errorf(path, "%v", err)
+	}
+}
+
+// retry checks the retry block against [MaxAttempts] and [MaxMultiplier].
+func (v *validator) retry() {
+	r := v.spec.Retry
+	if r.MaxAttempts < 0 || r.MaxAttempts > MaxAttempts {
+		v.errorf("$.retry.max_attempts", "retry max_attempts %d: want 0 (the default) to %d", r.MaxAttempts, MaxAttempts)
+	}
+	if m := r.Multiplier; m != 0 && (math.IsNaN(m) || m < 1 || m > MaxMultiplier) {
+		v.errorf("$.retry.multiplier", "retry multiplier %v: want 0 (the default) or a number from 1 to %v", m, MaxMultiplier)
+	}
+	if j := r.Jitter; math.IsNaN(j) || j < 0 || j > 1 {
+		v.errorf("$.retry.jitter", "retry jitter %v: want a share from 0 to 1", j)
+	}
+	if r.InitialBackoff > 0 && r.MaxBackoff > 0 && r.InitialBackoff > r.MaxBackoff {
+		v.errorf("$.retry.initial_backoff", "retry initial_backoff %v is longer than max_backoff %v: want initial_backoff <= max_backoff", r.InitialBackoff, r.MaxBackoff)
+	}
+}
+
+// journal resolves the journal path and checks that the first record can be
+// written there: the path is not a directory and its directory exists.
+func (v *validator) journal() {
+	s := v.spec
+	if s.Journal == "" {
+		return
+	}
+	s.Journal = v.opts.resolvePath(s.Journal)
+	const want = "want the path of a file in an existing directory (the first run creates the file)"
+	if fi, err := os.Stat(s.Journal); err == nil {
+		if fi.IsDir() {
+			v.errorf("$.journal", "journal %q is a directory: %s", s.Journal, want)
+		}
+		return
+	} else if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		v.errorf("$.journal", "journal %q: %v: %s", s.Journal, errors.Unwrap(err), want)
+		return
+	}
+	dir := filepath.Dir(s.Journal)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		v.errorf("$.journal", "journal %q: directory %q does not exist: %s", s.Journal, dir, want)
+	case err != nil:
+		v.errorf("$.journal", "journal %q: directory %q: %v: %s", s.Journal, dir, errors.Unwrap(err), want)
+	case !fi.IsDir():
+		v.errorf("$.journal", "journal %q: %q is not a directory: %s", s.Journal, dir, want)
 	}
 }
 
@@ -96,7 +166,7 @@ func (v *validator) servers() {
 		v.errorf("$.servers", "servers: none: want the farm's front-end servers")
 		return
 	}
-	first := map[string]int{}
+	var first names.Unique[int]
 	controller := -1
 	for i, sv := range v.spec.Servers {
 		path := fmt.Sprintf("$.servers[%d]", i)
@@ -104,29 +174,43 @@ func (v *validator) servers() {
 			v.errorf(path, "server: no name")
 			continue
 		}
-		if j, dup := first[sv.Name]; dup {
-			line, _ := at(v.file, fmt.Sprintf("$.servers[%d].name", j))
-			v.errorf(path+".name", "server %s is listed twice (first at line %d): want each server once", sv.Name, line)
+		if err := names.Name("server name", sv.Name); err != nil {
+			v.errorf(path+".name", "%v", err)
 			continue
 		}
-		first[sv.Name] = i
+		if j, dup := first.Add(sv.Name, i); dup {
+			line, _ := at(v.file, fmt.Sprintf("$.servers[%d].name", j))
+			v.errorf(path+".name", "%v", names.Twice("server", sv.Name, fmt.Sprintf("at line %d", line)))
+			continue
+		}
 		if sv.Controller {
 			if controller >= 0 {
 				v.errorf(path+".controller", "server %s: a second Deployment Controller (%s is one): want at most one controller: true", sv.Name, v.spec.Servers[controller].Name)
 			}
 			controller = i
 		}
-		if err := checkServer(sv.farmServer("")); err != nil {
-			field := ".name"
-			switch msg := err.Error(); {
-			case strings.Contains(msg, "address"):
-				field = ".address"
-			case strings.Contains(msg, "member"):
-				field = ".member"
-			}
-			line, col := at(v.file, path+field)
-			v.errorAt(line, col, err, "%s", farmMessage(err))
+		if sv.Address != "" {
+			v.check(path+".address", names.Address("server "+sv.Name+": address", sv.Address))
 		}
+		if sv.Member != "" {
+			v.check(path+".member", names.Member("server "+sv.Name+": load-balancer member", sv.Member))
+		}
+		if sv.ProbeURL != "" {
+			v.httpURL(path+".probe_url", "server "+sv.Name+": probe_url", sv.ProbeURL, "probe_url holds credentials: want them in the probe block, where they are kept secret")
+		}
+	}
+}
+
+// httpURL checks an http(s) URL of the spec, refusing user info (the
+// message says where credentials go instead); no error quotes the user info.
+func (v *validator) httpURL(path, what, raw, creds string) {
+	u, err := drivers.CheckHTTPURL(what, raw)
+	if err != nil {
+		v.errorf(path, "%s", strings.TrimPrefix(err.Error(), drivers.ErrInvalidArgument.Error()+": "))
+		return
+	}
+	if u.User != nil {
+		v.errorf(path, "%s %q: %s", what, drivers.RedactURL(raw), creds)
 	}
 }
 
@@ -135,7 +219,7 @@ func (v *validator) zones() {
 	s := v.spec
 	known := map[string]int{}
 	for i, sv := range s.Servers {
-		if _, dup := known[sv.Name]; !dup {
+		if _, dup := known[sv.Name]; !dup && names.Name("", sv.Name) == nil {
 			known[sv.Name] = i
 		}
 	}
@@ -147,17 +231,21 @@ func (v *validator) zones() {
 		line  int
 	}
 	placed := map[string]place{}
-	zoneLine := map[string]int{}
+	var zoneLine names.Unique[int]
 	for i, z := range s.Zones {
 		zpath := fmt.Sprintf("$.zones[%d]", i)
 		name := z.Name
 		if name == "" {
 			name = farm.DefaultZone
 		}
-		if l, dup := zoneLine[name]; dup {
-			v.errorf(zpath, "zone %s is listed twice (first at line %d): want each zone once", name, l)
+		if err := names.Name("zone name", name); err != nil {
+			v.errorf(zpath+".name", "%v", err)
+			name = strconv.Quote(name) // for the messages below
 		}
-		zoneLine[name], _ = at(v.file, zpath)
+		line, _ := at(v.file, zpath)
+		if l, dup := zoneLine.Add(name, line); dup {
+			v.errorf(zpath, "%v", names.Twice("zone", name, fmt.Sprintf("at line %d", l)))
+		}
 		lists := map[string][]string{}
 		switch z.Split {
 		case SplitAuto:
@@ -202,7 +290,7 @@ func (v *validator) zones() {
 		}
 	}
 	for i, sv := range s.Servers {
-		if _, ok := placed[sv.Name]; !ok && sv.Name != "" {
+		if _, ok := placed[sv.Name]; !ok && names.Name("", sv.Name) == nil {
 			v.errorf(fmt.Sprintf("$.servers[%d]", i), "server %s is in no zone: want it listed in one zone's updating, loaded or servers", sv.Name)
 		}
 	}
@@ -234,13 +322,13 @@ func (v *validator) loadBalancer(path string, lb *LoadBalancer) {
 			v.errorf(path, "load_balancer kind %s: no %s: want it set", lb.Kind, key)
 		}
 	}
-	names := map[string]bool{}
+	known := map[string]bool{}
 	for _, sv := range v.spec.Servers {
-		names[sv.Name] = true
+		known[sv.Name] = true
 	}
 	checkAddresses := func(m map[string]string) {
 		for n := range m {
-			if !names[n] {
+			if !known[n] {
 				v.errorf(path+".addresses", "load_balancer addresses: unknown server %q: want names from servers:", n)
 			}
 		}
@@ -249,6 +337,14 @@ func (v *validator) loadBalancer(path string, lb *LoadBalancer) {
 	case lb.HAProxy != nil:
 		need("address", lb.HAProxy.Address)
 		need("backend", lb.HAProxy.Backend)
+		for _, member := range slices.Sorted(maps.Keys(lb.HAProxy.Servers)) {
+			kpath := keyPath(path+".servers", member)
+			if err := names.Member("load_balancer servers: member", member); err != nil {
+				v.errorf(kpath, "%v", err)
+				continue
+			}
+			v.check(kpath, haproxy.CheckName("load_balancer servers: "+member+": HAProxy server", lb.HAProxy.Servers[member]))
+		}
 	case lb.NGINX != nil:
 		need("file", lb.NGINX.File)
 		need("upstream", lb.NGINX.Upstream)
@@ -259,6 +355,9 @@ func (v *validator) loadBalancer(path string, lb *LoadBalancer) {
 	case lb.NGINXPlus != nil:
 		need("endpoint", lb.NGINXPlus.Endpoint)
 		need("upstream", lb.NGINXPlus.Upstream)
+		if lb.NGINXPlus.Endpoint != "" {
+			v.httpURL(path+".endpoint", "load_balancer nginx-plus endpoint", lb.NGINXPlus.Endpoint, "want the credentials in username and password")
+		}
 		checkAddresses(lb.NGINXPlus.Addresses)
 		if !lb.NGINXPlus.Password.IsZero() || lb.NGINXPlus.Username != "" {
 			need("username", lb.NGINXPlus.Username)
@@ -268,6 +367,9 @@ func (v *validator) loadBalancer(path string, lb *LoadBalancer) {
 	case lb.F5 != nil:
 		need("url", lb.F5.URL)
 		need("username", lb.F5.Username)
+		if lb.F5.URL != "" {
+			v.httpURL(path+".url", "load_balancer f5 url", lb.F5.URL, "want the credentials in username and password")
+		}
 		need("pool", lb.F5.Pool)
 		v.secret(path+".password", &lb.F5.Password)
 		v.caFile(path+".ca_cert", &lb.F5.CACert)
@@ -310,6 +412,9 @@ func (v *validator) drivers() {
 			if val == "" {
 				v.errorf("$.platform", "platform: no %s: want it set", key)
 			}
+		}
+		if c.URL != "" {
+			v.httpURL("$.platform.url", "platform url", c.URL, "want the token in token: {env: NAME}")
 		}
 		v.secret("$.platform.token", &c.Token)
 		v.caFile("$.platform.ca_cert", &c.CACert)
@@ -418,7 +523,7 @@ func (v *validator) constructors() {
 	check := func(path string, err error) {
 		if err != nil {
 			line, col := at(v.file, path)
-			v.errorAt(line, col, err, "%v", err)
+			v.errorAt(line, col, redactedError{err, s.urls()}, "%s", redactURLs(err.Error(), s.urls()))
 		}
 	}
 	seen := map[*LoadBalancer]bool{}
@@ -442,25 +547,6 @@ func (v *validator) constructors() {
 	check("$.probe", err)
 }
 
-// checkServer checks one server's name, address and member as farm.New
-// does, by building a farm of it and a peer.
-func checkServer(s farm.Server) error {
-	peer := farm.Server{Name: "a"}
-	for _, n := range []string{"a", "b", "c"} {
-		if n != s.Name && n != s.MemberID() {
-			peer.Name = n
-			break
-		}
-	}
-	s.DeploymentController = false
-	_, err := farm.New(farm.Config{
-		Zones:         []farm.ZoneSpec{{Updating: []farm.Server{s}, Loaded: []farm.Server{peer}}},
-		LoadBalancer:  placeholder{},
-		CapacityFloor: -1,
-	})
-	return err
-}
-
 // farmMessage drops the "invalid farm: " prefix of farm.New's errors.
 func farmMessage(err error) string {
 	return strings.TrimPrefix(err.Error(), farm.ErrInvalidFarm.Error()+": ")
@@ -476,4 +562,61 @@ func (placeholder) SetState(context.Context, drivers.MemberState, ...string) err
 
 func (placeholder) Status(context.Context, ...string) ([]drivers.MemberStatus, error) {
 	return nil, drivers.ErrUnimplemented
+}
+
+// redactedError is an error a driver's constructor returned, with the user
+// info of the spec's URLs hidden from its text (errors.Is still sees the
+// original). The spec refuses user info in URLs before any constructor
+// runs; this is the second line.
+type redactedError struct {
+	err  error
+	urls []string
+}
+
+func (e redactedError) Error() string { return redactURLs(e.err.Error(), e.urls) }
+func (e redactedError) Unwrap() error { return e.err }
+
+// redactURLs replaces, in msg, each URL that holds an '@' by its redacted
+// form, then its user info alone wherever it still appears.
+func redactURLs(msg string, urls []string) string {
+	for _, raw := range urls {
+		at := strings.LastIndexByte(raw, '@')
+		if at < 0 {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, raw, drivers.RedactURL(raw))
+		start := 0
+		if i := strings.Index(raw, "//"); i >= 0 && i < at {
+			start = i + 2
+		}
+		if info := raw[start:at]; info != "" {
+			msg = strings.ReplaceAll(msg, info, "[redacted]")
+		}
+	}
+	return msg
+}
+
+// urls lists the URL-valued keys of the spec.
+func (s *Spec) urls() []string {
+	var out []string
+	for _, sv := range s.Servers {
+		out = append(out, sv.ProbeURL)
+	}
+	if s.Platform != nil {
+		out = append(out, s.Platform.URL)
+	}
+	lbs := []*LoadBalancer{s.LoadBalancer}
+	for _, z := range s.Zones {
+		lbs = append(lbs, z.LoadBalancer)
+	}
+	for _, lb := range lbs {
+		switch {
+		case lb == nil:
+		case lb.F5 != nil:
+			out = append(out, lb.F5.URL)
+		case lb.NGINXPlus != nil:
+			out = append(out, lb.NGINXPlus.Endpoint)
+		}
+	}
+	return out
 }
