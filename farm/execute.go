@@ -107,7 +107,7 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 		report:   &Report{Started: time.Now()},
 		obs:      p.cfg.Observer,
 		retry:    p.cfg.Retry.withDefaults(),
-		sem:      make(chan struct{}, conc),
+		conc:     conc,
 		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		excluded: map[string]bool{},
 	}

@@ -55,9 +55,16 @@ type Hook struct {
 // PlanConfig tunes the engine. The zero value of every field means a
 // sensible default.
 type PlanConfig struct {
-	// Concurrency is the most server actions in flight at once across the
-	// run. Zero means DefaultConcurrency.
+	// Concurrency is the most servers one fan-out ([Run.ForEachServer],
+	// [Run.Each]) acts on at once: the goroutines it starts, a pool of
+	// workers that take the servers in turn. It bounds the engine's own
+	// resources; what the systems behind the drivers can take is bounded
+	// per call by Limits. Zero means DefaultConcurrency.
 	Concurrency int
+	// Limits bound the driver calls in flight at once per host, per load
+	// balancer and per platform, each held for one call only. The zero
+	// value is the defaults ([DefaultHostConcurrency] and the others).
+	Limits Limits
 	// Retry says how transient (drivers.ErrUnavailable) errors are retried.
 	Retry RetryPolicy
 	// StepTimeout bounds every step that sets no Timeout of its own. Zero
@@ -85,11 +92,13 @@ type PlanConfig struct {
 	Ask AskFunc
 }
 
-// DefaultConcurrency is the fan-out limit when PlanConfig.Concurrency is
-// zero: farms of up to 256 servers act on every server at once (a step's
-// wall time then stays flat as the farm grows; see BENCHMARKS.md). Lower it
-// where the systems behind the drivers cannot take that many calls at once.
-const DefaultConcurrency = 256
+// DefaultConcurrency is the size of a fan-out's worker pool when
+// PlanConfig.Concurrency is zero: farms of up to 1024 servers act on every
+// server at once (a step's time then stays flat as the farm grows; see
+// BENCHMARKS.md), larger ones in turns. Each worker is a goroutine of a few
+// kilobytes. The systems behind the drivers are protected by
+// PlanConfig.Limits, per call, not by this.
+const DefaultConcurrency = 1024
 
 // Plan is an ordered list of steps over a farm, with hooks. Build it with
 // [NewPlan] (or steps.Balanced), adjust it with the Insert and hook methods,
@@ -97,6 +106,7 @@ const DefaultConcurrency = 256
 // once at a time.
 type Plan struct {
 	farm   *Farm
+	lim    *limiter
 	cfg    PlanConfig
 	steps  []Step
 	before map[string][]Hook
@@ -112,6 +122,14 @@ func NewPlan(f *Farm, cfg PlanConfig, steps ...Step) (*Plan, error) {
 	if cfg.Concurrency < 0 {
 		return nil, fmt.Errorf("plan: concurrency %d: want 0 (default) or more", cfg.Concurrency)
 	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"Host", cfg.Limits.Host}, {"LoadBalancer", cfg.Limits.LoadBalancer}, {"Platform", cfg.Limits.Platform}} {
+		if l.v < 0 {
+			return nil, fmt.Errorf("plan: Limits.%s %d: want 0 (default) or more", l.name, l.v)
+		}
+	}
 	if err := cfg.Retry.validate(); err != nil {
 		return nil, err
 	}
@@ -124,7 +142,8 @@ func NewPlan(f *Farm, cfg PlanConfig, steps ...Step) (*Plan, error) {
 	default:
 		return nil, fmt.Errorf("plan: failure policy %q: want halt, rollback or ask", cfg.OnFailure)
 	}
-	p := &Plan{farm: f, cfg: cfg, before: map[string][]Hook{}, after: map[string][]Hook{}}
+	lim := newLimiter(cfg.Limits)
+	p := &Plan{farm: f.limited(lim), lim: lim, cfg: cfg, before: map[string][]Hook{}, after: map[string][]Hook{}}
 	for _, s := range steps {
 		if err := p.add(len(p.steps), s); err != nil {
 			return nil, err
@@ -159,7 +178,8 @@ func (p *Plan) mustIndex(id string) (int, error) {
 	return i, nil
 }
 
-// Farm returns the farm the plan runs on.
+// Farm returns the farm the plan runs on: the one given to [NewPlan], with
+// each zone's load balancer limited per call by PlanConfig.Limits.
 func (p *Plan) Farm() *Farm { return p.farm }
 
 // StepIDs returns the IDs of the plan's steps in order.

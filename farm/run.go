@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -19,7 +20,7 @@ type Run struct {
 	report   *Report
 	obs      Observer
 	retry    RetryPolicy
-	sem      chan struct{}
+	conc     int
 
 	mu       sync.Mutex
 	rnd      *rand.Rand
@@ -80,9 +81,10 @@ func (r *Run) Warn(zone, server, format string, args ...any) {
 }
 
 // ForEachServer runs fn for every server, at most PlanConfig.Concurrency at
-// once across the whole run, retrying each server's fn on transient errors.
-// Do not call ForEachServer or Each from inside fn: the nested call would
-// wait for a slot its caller holds.
+// once (a pool of that many goroutines), retrying each server's fn on
+// transient errors. The driver calls fn makes are limited per system, per
+// call (PlanConfig.Limits), so a server waiting (a poll's sleep, a retry's
+// backoff) holds no other server up.
 // It waits for all of them and returns their errors aggregated (a
 // *multierror.Error of *StepError), or nil.
 //
@@ -91,17 +93,7 @@ func (r *Run) ForEachServer(ctx context.Context, servers []Server, fn func(ctx c
 	servers = r.Included(servers)
 	return r.fanOut(ctx, len(servers), func(i int) error {
 		s := servers[i]
-		// The slot is held for each attempt, not across the backoff
-		// between attempts, so waiting retries do not hold up the others.
-		return r.Do(ctx, s.Zone, s.Name, func(ctx context.Context) error {
-			select {
-			case r.sem <- struct{}{}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			defer func() { <-r.sem }()
-			return fn(ctx, s)
-		})
+		return r.Do(ctx, s.Zone, s.Name, func(ctx context.Context) error { return fn(ctx, s) })
 	})
 }
 
@@ -110,34 +102,47 @@ func (r *Run) ForEachServer(ctx context.Context, servers []Server, fn func(ctx c
 // their errors aggregated, or nil.
 func (r *Run) ForEachZone(ctx context.Context, fn func(ctx context.Context, z *Zone) error) error {
 	zones := r.plan.farm.zones
-	return r.fanOut(ctx, len(zones), func(i int) error {
+	return r.fanOutOn(ctx, len(zones), len(zones), func(i int) error {
 		z := zones[i]
 		return r.Do(ctx, z.Name, "", func(ctx context.Context) error { return fn(ctx, z) })
 	})
 }
 
-// Each runs fn for every server within the run's concurrency limit, without
-// retries and without recording actions in the report: it is for polls that
-// are repeated many times (probes while waiting for installs). It returns
-// the errors aggregated, or nil.
+// Each runs fn for every server, at most PlanConfig.Concurrency at once,
+// without retries and without recording actions in the report: it is for
+// polls that are repeated many times (probes while waiting for installs).
+// It returns the errors aggregated, or nil.
 func (r *Run) Each(ctx context.Context, servers []Server, fn func(ctx context.Context, s Server) error) error {
 	servers = r.Included(servers)
 	return r.fanOut(ctx, len(servers), func(i int) error {
-		select {
-		case r.sem <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		defer func() { <-r.sem }()
 		return fn(ctx, servers[i])
 	})
 }
 
+// fanOut runs fn(0) to fn(n-1) on a pool of at most r.conc goroutines and
+// returns their errors aggregated.
 func (r *Run) fanOut(ctx context.Context, n int, fn func(i int) error) error {
+	return r.fanOutOn(ctx, n, r.conc, fn)
+}
+
+// fanOutOn is fanOut on a pool of at most workers goroutines.
+func (r *Run) fanOutOn(ctx context.Context, n, workers int, fn func(i int) error) error {
 	errs := make([]error, n)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = fn(i) })
+	for range min(n, workers) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				errs[i] = fn(i)
+			}
+		})
 	}
 	wg.Wait()
 	return aggregate(ctx, errs)

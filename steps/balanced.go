@@ -42,7 +42,7 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 	if cfg.Plan.Label == "" {
 		cfg.Plan.Label = "release " + cfg.Release.Version
 	}
-	return farm.NewPlan(f, cfg.Plan,
+	plan, err := farm.NewPlan(f, cfg.Plan,
 		b.preflight(),
 		b.stopSchedulers(),
 		b.drainUpdating(),
@@ -56,6 +56,13 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 		b.restoreTraffic(),
 		b.startSchedulersLoaded(),
 	)
+	if err != nil {
+		return nil, err
+	}
+	// Every call to a server's host is limited per call (farm.Limits).
+	b.cfg.Services = plan.LimitServices(b.cfg.Services)
+	b.cfg.Prober = plan.LimitProber(b.cfg.Prober)
+	return plan, nil
 }
 
 // balanced holds the configuration the steps share.
