@@ -72,7 +72,7 @@ func newLoadBalancer(ctx context.Context, lb *LoadBalancer, servers []farm.Serve
 		return f5.New(cfg)
 	case lb.ALB != nil:
 		c := lb.ALB
-		cfg := awsalb.Config{TargetGroupARN: c.TargetGroupARN, Region: c.Region, Logger: log}
+		cfg := awsalb.Config{TargetGroupARN: c.TargetGroupARN, Region: c.Region, SettlePeriod: c.SettlePeriod.D(), Logger: log}
 		if c.Profile != "" {
 			cfg.LoadOptions = append(cfg.LoadOptions, config.WithSharedConfigProfile(c.Profile))
 		}

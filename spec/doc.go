@@ -104,6 +104,7 @@
 //	  #   insecure: false   token_timeout: 2h   request_timeout: 30s
 //	  # kind alb (AWS ALB target group, lbdrivers/awsalb; credentials from the AWS SDK chain):
 //	  #   target_group_arn: arn:aws:elasticloadbalancing:...   region: eu-west-1   profile: prod
+//	  #   settle_period: 30s                # a deregistered target counts as out only after this (ALB deregisters asynchronously)
 //
 //	services:                             # WinRM (drivers/winrm); required
 //	  username: 'CORP\svc-deploy'

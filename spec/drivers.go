@@ -121,6 +121,10 @@ type ALB struct {
 	Region string `yaml:"region" json:"region,omitempty"`
 	// Profile selects a profile of the shared AWS configuration files.
 	Profile string `yaml:"profile" json:"profile,omitempty"`
+	// SettlePeriod is how long after a deregistration a target still
+	// counts as receiving new requests (ALB deregisters asynchronously).
+	// Zero means awsalb.DefaultSettlePeriod (30s).
+	SettlePeriod Duration `yaml:"settle_period" json:"settle_period,omitzero"`
 }
 
 // Services configures the WinRM driver (drivers/winrm) that stops and

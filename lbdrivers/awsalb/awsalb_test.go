@@ -73,13 +73,16 @@ func newEnv(t *testing.T, mc albtest.MemConfig) *env {
 func TestConformance(t *testing.T) {
 	lbtest.Run(t, lbtest.Harness{
 		New: func(t *testing.T) drivers.LoadBalancer {
-			store := albtest.NewMemStore(albtest.MemConfig{Targets: ids, DeregistrationDelay: time.Minute})
+			// Real time here: no routing lag and no settle period (both
+			// are tested in synctest bubbles, delay_test.go).
+			store := albtest.NewMemStore(albtest.MemConfig{Targets: ids, DeregistrationDelay: time.Minute, RoutingLag: -1})
 			fake := albtest.New(albtest.Config{Store: store})
 			srv := httptest.NewServer(fake)
 			t.Cleanup(srv.Close)
 			lb, err := awsalb.New(t.Context(), awsalb.Config{
 				TargetGroupARN: albtest.DefaultTargetGroupARN,
 				Client:         client(fake, srv.URL),
+				SettlePeriod:   -1,
 			})
 			require.NoError(t, err)
 			require.NoError(t, lb.SetState(t.Context(), drivers.Serving, members...))

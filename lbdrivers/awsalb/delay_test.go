@@ -63,8 +63,13 @@ func TestDeregistrationDelay(t *testing.T) {
 		assert.Equal(t, drivers.Out, st[0].State)
 		require.NoError(t, e.lb.SetState(ctx, drivers.Draining, members[0]))
 
-		// Out at once after SetState(Out), even while ALB drains.
+		// Out after SetState(Out) once the settle period has passed (ALB
+		// may route new requests to it until then), even while ALB drains.
 		require.NoError(t, e.lb.SetState(ctx, drivers.Out, members[1]))
+		st, err = e.lb.Status(ctx, members[1])
+		require.NoError(t, err)
+		assert.Equal(t, drivers.Draining, st[0].State, "within the settle period")
+		time.Sleep(awsalb.DefaultSettlePeriod)
 		st, err = e.lb.Status(ctx, members[1])
 		require.NoError(t, err)
 		assert.Equal(t, drivers.Out, st[0].State)
@@ -142,5 +147,86 @@ func TestThrottlingThroughSDKRetries(t *testing.T) {
 		h, err := store.Describe(context.Background(), []albtest.Target{{ID: ids[0]}})
 		require.NoError(t, err)
 		assert.Equal(t, "unused", h[0].State)
+	})
+}
+
+// TestOutOnlyOnceNoLongerRouted: ALB deregisters asynchronously; new
+// requests can reach a target for a while after DeregisterTargets although
+// DescribeTargetHealth reads it draining (the fake's RoutingLag, 10 s by
+// default). The driver reports a deregistered target Out only once it reads
+// draining or unused and the settle period has passed, so "Out" never
+// names a target that can still receive a new request; and it never reads
+// Serving again (the engine treats that as someone else's change).
+func TestOutOnlyOnceNoLongerRouted(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		state drivers.MemberState
+		delay time.Duration
+	}{
+		{"out", drivers.Out, 300 * time.Second},
+		{"draining, short delay", drivers.Draining, 5 * time.Second},
+		{"draining, no delay", drivers.Draining, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newEnv(t, albtest.MemConfig{DeregistrationDelay: tc.delay})
+				ctx := context.Background()
+				target := albtest.Target{ID: ids[0], Port: 80}
+				require.True(t, e.store.Routes(target))
+				start := time.Now()
+				require.NoError(t, e.lb.SetState(ctx, tc.state, members[0]))
+				var outAt time.Duration
+				for time.Since(start) < 2*awsalb.DefaultSettlePeriod {
+					st, err := e.lb.Status(ctx, members[0])
+					require.NoError(t, err)
+					require.NotEqual(t, drivers.Serving, st[0].State, "at %v", time.Since(start))
+					if st[0].State == drivers.Out {
+						require.False(t, e.store.Routes(target), "reads out at %v while ALB still routes new requests to it", time.Since(start))
+						if outAt == 0 {
+							outAt = time.Since(start)
+						}
+					}
+					time.Sleep(time.Second)
+				}
+				require.NotZero(t, outAt, "reads out eventually")
+				assert.LessOrEqual(t, outAt, awsalb.DefaultSettlePeriod+time.Second, "out once the settle period has passed")
+			})
+		})
+	}
+}
+
+// TestSettlePeriodConfigurable: SettlePeriod sets the wait; negative
+// disables it; a driver with no memory of the deregistration (a new
+// process) counts the settle period from its first reading.
+func TestSettlePeriodConfigurable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		for _, tc := range []struct {
+			settle, want time.Duration
+		}{{0, awsalb.DefaultSettlePeriod}, {3 * time.Second, 3 * time.Second}, {-1, 0}} {
+			e := newEnv(t, albtest.MemConfig{RoutingLag: -1})
+			lb, err := awsalb.New(ctx, awsalb.Config{TargetGroupARN: albtest.DefaultTargetGroupARN, Client: client(e.fake, ""), SettlePeriod: tc.settle})
+			require.NoError(t, err)
+			require.NoError(t, lb.SetState(ctx, drivers.Out, members[1]))
+			fresh, err := awsalb.New(ctx, awsalb.Config{TargetGroupARN: albtest.DefaultTargetGroupARN, Client: client(e.fake, ""), SettlePeriod: tc.settle})
+			require.NoError(t, err)
+			state := func(d *awsalb.Driver) drivers.MemberState {
+				st, err := d.Status(ctx, members[1])
+				require.NoError(t, err)
+				return st[0].State
+			}
+			if tc.want > 0 {
+				assert.Equal(t, drivers.Draining, state(lb), "settle %v: not out yet", tc.settle)
+				assert.Equal(t, drivers.Draining, state(fresh))
+				time.Sleep(tc.want - time.Millisecond)
+				assert.Equal(t, drivers.Draining, state(lb), "settle %v: not out yet", tc.settle)
+				time.Sleep(time.Millisecond)
+			}
+			assert.Equal(t, drivers.Out, state(lb), "settle %v: out", tc.settle)
+			// ALB still drains it (300 s): a new driver reads draining.
+			assert.Equal(t, drivers.Draining, state(fresh))
+		}
+		_, err := awsalb.New(ctx, awsalb.Config{TargetGroupARN: albtest.DefaultTargetGroupARN, Client: client(nil, "http://127.0.0.1:1"), SettlePeriod: 2 * time.Hour})
+		assert.ErrorIs(t, err, drivers.ErrInvalidArgument)
 	})
 }

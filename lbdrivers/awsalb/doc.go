@@ -17,21 +17,57 @@
 //	Out       the target is deregistered and ALB reports it unused (the
 //	          delay has passed) or does not list it
 //
-// ALB stores no difference between "draining" and "out" requested by a
-// caller: both are a deregistration. The driver remembers the state last
-// requested for each deregistered target:
+// # Deregistration is asynchronous: the settle period
 //
-//   - asked for Out, the target reads Out at once, even while ALB still
-//     lets its in-flight requests finish (as a BIG-IP "forced offline"
-//     member does);
+// DeregisterTargets returns before every load balancer node has stopped
+// routing to the target: new requests can still reach it for seconds,
+// although DescribeTargetHealth already reads it draining. AWS documents no
+// figure; users measure about 10 s and more
+// (kubernetes-sigs/aws-load-balancer-controller issues #1064 and #1719).
+// So a deregistered target counts as out only once DescribeTargetHealth
+// reads it draining or unused AND [Config.SettlePeriod] (default
+// [DefaultSettlePeriod], 30 s) has passed since the DeregisterTargets call;
+// until then it reads Draining, never Out. A target this driver did not
+// deregister (a new process, someone else) is timed from the driver's
+// first reading of it deregistered.
+//
+// ALB stores no difference between "draining" and "out" requested by a
+// caller: both are a deregistration. Once the settle period has passed, the
+// driver reports the state last requested for each deregistered target:
+//
+//   - asked for Out, the target reads Out, even while ALB still lets its
+//     in-flight requests finish (as a BIG-IP "forced offline" member does);
 //   - asked for Draining, it reads Draining while ALB drains it and, for a
 //     target that was already unused, for one deregistration delay after
 //     the request (what ALB would do had it been registered); then Out. So
 //     a drain ends by itself, and the engine, which waits for a member that
 //     cannot count connections to read Out, moves on after the delay.
 //
-// A new Driver (a new process) has no memory: it reports ALB's draining as
-// Draining and unused as Out.
+// A new Driver (a new process) has no memory of requests: after the settle
+// period it reports ALB's draining as Draining and unused as Out.
+//
+// # Protocol facts relied on
+//
+// From the ELBv2 API reference (RegisterTargets, DeregisterTargets,
+// DescribeTargetHealth, DescribeTargetGroupAttributes) and the ALB User
+// Guide (Target groups, Deregistration delay):
+//
+//   - TargetHealth.State is initial, healthy, unhealthy, unhealthy.draining,
+//     unused, draining or unavailable. A registered target reads initial
+//     until its health checks pass, and takes no traffic until then.
+//   - A deregistered target reads draining for the target group's
+//     deregistration_delay.timeout_seconds (0-3600 s, default 300 s), then
+//     unused; an unused target is not listed by DescribeTargetHealth
+//     without Targets. "If the specified target does not exist, the action
+//     returns successfully" (DeregisterTargets).
+//   - The wire protocol is awsQuery (form POST, XML answers, API version
+//     2015-12-01), which the SDK speaks.
+//
+// # IAM permissions
+//
+// The credentials need elasticloadbalancing:DescribeTargetHealth,
+// elasticloadbalancing:RegisterTargets, elasticloadbalancing:DeregisterTargets
+// and elasticloadbalancing:DescribeTargetGroupAttributes on the target group.
 //
 // ALB counts no connections per target, so ConnectionsKnown is false and
 // the engine waits a drain period instead: set it from

@@ -30,6 +30,10 @@ type Driver struct {
 	// asked remembers the state last requested for deregistered targets
 	// (Draining or Out), which ALB does not store.
 	asked map[target]request
+	// out is when each target known not to be registered left: the
+	// DeregisterTargets call that deregistered it, or this driver's first
+	// reading of it deregistered. The settle period counts from there.
+	out map[target]time.Time
 	// delay caches the deregistration delay once read (0: not read yet).
 	delay time.Duration
 	// names remembers how the caller named each target, for listings.
@@ -97,6 +101,7 @@ func (d *Driver) SetState(ctx context.Context, state drivers.MemberState, member
 	if state == drivers.Serving {
 		op = "RegisterTargets"
 	}
+	sent := time.Now()
 	if len(change) > 0 {
 		arn := aws.String(d.cfg.TargetGroupARN)
 		if state == drivers.Serving {
@@ -112,6 +117,16 @@ func (d *Driver) SetState(ctx context.Context, state drivers.MemberState, member
 	d.mu.Lock()
 	for i, t := range targets {
 		d.names[t] = members[i]
+		switch {
+		case state == drivers.Serving:
+			delete(d.out, t)
+		case registered(health[i].State):
+			d.out[t] = sent // deregistered now: the settle period starts
+		default:
+			if _, ok := d.out[t]; !ok {
+				d.out[t] = sent // already out, since when unknown: from now
+			}
+		}
 		switch {
 		case state == drivers.Serving:
 			delete(d.asked, t)
@@ -220,10 +235,12 @@ func (d *Driver) nameOf(t target) string {
 }
 
 // status maps a target's health to a MemberStatus. A deregistered target
-// reads Out if this driver was asked for Out; if it was asked for Draining,
-// it reads Draining while ALB drains it or until the deregistration delay
-// has passed since the request, then Out; without a request, draining is
-// Draining and unused is Out.
+// reads Draining until the settle period has passed since it left (see
+// Config.SettlePeriod): ALB may still route new requests to it. After that,
+// it reads Out if this driver was asked for Out; if it was asked for
+// Draining, it reads Draining while ALB drains it or until the
+// deregistration delay has passed since the request, then Out; without a
+// request, draining is Draining and unused is Out.
 func (d *Driver) status(member string, t target, h types.TargetHealth) drivers.MemberStatus {
 	st := drivers.MemberStatus{Member: member, State: drivers.Serving, Health: drivers.HealthUnknown}
 	switch h.State {
@@ -232,20 +249,29 @@ func (d *Driver) status(member string, t target, h types.TargetHealth) drivers.M
 	case types.TargetHealthStateEnumUnhealthy, types.TargetHealthStateEnumUnhealthyDraining:
 		st.Health = drivers.Unhealthy
 	}
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if registered(h.State) {
+		delete(d.out, t)
 		return st
+	}
+	left, ok := d.out[t]
+	if !ok {
+		left = now // first seen deregistered: it may have just left
+		d.out[t] = left
 	}
 	st.State = drivers.Out
 	if h.State != types.TargetHealthStateEnumUnused {
 		st.State = drivers.Draining
 	}
-	d.mu.Lock()
 	asked, ok := d.asked[t]
-	d.mu.Unlock()
 	switch {
+	case now.Sub(left) < d.cfg.SettlePeriod:
+		st.State = drivers.Draining // ALB may still route new requests to it
 	case ok && asked.state == drivers.Out:
 		st.State = drivers.Out
-	case ok && asked.state == drivers.Draining && time.Now().Before(asked.until):
+	case ok && asked.state == drivers.Draining && now.Before(asked.until):
 		st.State = drivers.Draining
 	}
 	return st

@@ -24,11 +24,24 @@ import (
 // balancer: deregistered targets drain for the target group's
 // deregistration delay, and the engine's drain period is set from it, as
 // the awsalb docs advise. Every invariant is checked.
+//
+// With a deregistration delay shorter than ALB's routing lag (5 s against
+// the fake's 10 s), a driver that took "draining" at its word would let the
+// engine install on a server that still receives new requests.
 func TestBalancedThroughALB(t *testing.T) {
+	for _, delay := range []time.Duration{45 * time.Second, 5 * time.Second} {
+		t.Run(delay.String(), func(t *testing.T) { balancedThroughALB(t, delay) })
+	}
+}
+
+func balancedThroughALB(t *testing.T, deregistrationDelay time.Duration) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7})
 		require.NoError(t, err)
-		fake := albtest.New(albtest.Config{Store: albtest.LoadBalancerStore(sim.LoadBalancer(""), 45*time.Second)})
+		// ALB swaps no two groups in one transaction: the zone is driven
+		// through the simulator's plain (non-atomic) load balancer, where
+		// stale responses are counted, not violations.
+		fake := albtest.New(albtest.Config{Store: albtest.LoadBalancerStore(sim.PlainLoadBalancer(""), deregistrationDelay)})
 		ctx := t.Context()
 		lb, err := awsalb.New(ctx, awsalb.Config{
 			TargetGroupARN: albtest.DefaultTargetGroupARN,

@@ -26,7 +26,13 @@
 // (the bubble's virtual clock under synctest): a registered target is
 // initial for MemConfig.HealthCheckDelay, then healthy (or unhealthy, see
 // [MemStore.SetHealthy]); a deregistered one is draining for the
-// deregistration delay, then unused. Ids not in MemConfig.Targets get
+// deregistration delay (deregistration_delay.timeout_seconds, default 300 s
+// per the ELBv2 reference), then unused. Deregistration is asynchronous, as
+// on real ALB: for MemConfig.RoutingLag after DeregisterTargets (default
+// [DefaultRoutingLag], 10 s, from users' measurements: AWS documents no
+// figure) the target still receives new requests although it already reads
+// draining; [MemStore.Routes] tells whether a new request would reach a
+// target now. Ids not in MemConfig.Targets get
 // InvalidTarget. [LoadBalancerStore] backs the fake with any
 // drivers.LoadBalancer, such as the farm simulator's.
 // [Server.Inject] answers calls with error codes (Throttling,

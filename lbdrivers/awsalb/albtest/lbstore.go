@@ -12,19 +12,29 @@ import (
 
 // LoadBalancerStore backs the fake with a [drivers.LoadBalancer]: target
 // ids are the load balancer's member identities (ports are ignored);
-// registering is Serving, deregistering is Draining until delay has passed
-// since the deregistration, after which the store sets the member Out and
-// reports it unused.
+// registering is Serving. Deregistering reads draining at once, but the
+// member keeps serving new requests for [DefaultRoutingLag] (the
+// asynchronous deregistration of real ALB, see MemConfig.RoutingLag) before
+// the store sets it Draining; the requests it accepted meanwhile get the
+// deregistration delay to finish, so once lag plus delay has passed since
+// the deregistration the store sets it Out and reports it unused. See [LoadBalancerStoreLag] to choose the lag.
 func LoadBalancerStore(lb drivers.LoadBalancer, delay time.Duration) Store {
-	return &lbStore{lb: lb, delay: delay, since: map[string]time.Time{}}
+	return LoadBalancerStoreLag(lb, delay, DefaultRoutingLag)
+}
+
+// LoadBalancerStoreLag is [LoadBalancerStore] with a routing lag of lag
+// (0 or negative: none). Its timers run on time.Now's clock, a
+// testing/synctest bubble's virtual one when created inside a bubble.
+func LoadBalancerStoreLag(lb drivers.LoadBalancer, delay, lag time.Duration) Store {
+	return &lbStore{lb: lb, delay: delay, lag: max(lag, 0), since: map[string]time.Time{}, timers: map[string]*time.Timer{}}
 }
 
 type lbStore struct {
-	lb    drivers.LoadBalancer
-	delay time.Duration
-
-	mu    sync.Mutex
-	since map[string]time.Time // member -> deregistration time
+	lb         drivers.LoadBalancer
+	delay, lag time.Duration
+	mu         sync.Mutex
+	since      map[string]time.Time   // member -> deregistration time
+	timers     map[string]*time.Timer // member -> pending end of the routing lag
 }
 
 func ids(targets []Target) []string {
@@ -49,6 +59,14 @@ func apiErr(err error) error {
 func (s *lbStore) DeregistrationDelay() time.Duration { return s.delay }
 
 func (s *lbStore) Register(ctx context.Context, targets []Target) error {
+	s.mu.Lock()
+	for _, id := range ids(targets) {
+		if tm, ok := s.timers[id]; ok {
+			tm.Stop()
+			delete(s.timers, id)
+		}
+	}
+	s.mu.Unlock()
 	if err := s.lb.SetState(ctx, drivers.Serving, ids(targets)...); err != nil {
 		return apiErr(err)
 	}
@@ -66,19 +84,37 @@ func (s *lbStore) Deregister(ctx context.Context, targets []Target) error {
 		return apiErr(err)
 	}
 	var todo []string
+	s.mu.Lock()
 	for _, m := range st {
-		if m.State == drivers.Serving {
+		if _, pending := s.timers[m.Member]; m.State == drivers.Serving && !pending {
 			todo = append(todo, m.Member)
 		}
 	}
-	if err := s.lb.SetState(ctx, drivers.Draining, todo...); err != nil {
-		return apiErr(err)
+	s.mu.Unlock()
+	if s.lag == 0 {
+		if err := s.lb.SetState(ctx, drivers.Draining, todo...); err != nil {
+			return apiErr(err)
+		}
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
 	for _, m := range todo {
-		s.since[m] = time.Now()
+		s.since[m] = now
+		if s.lag == 0 {
+			continue
+		}
+		// The member keeps taking new requests for the lag.
+		s.timers[m] = time.AfterFunc(s.lag, func() {
+			s.mu.Lock()
+			_, still := s.timers[m]
+			delete(s.timers, m)
+			s.mu.Unlock()
+			if still {
+				_ = s.lb.SetState(context.Background(), drivers.Draining, m)
+			}
+		})
 	}
-	s.mu.Unlock()
 	return nil
 }
 
@@ -90,6 +126,13 @@ func (s *lbStore) Describe(ctx context.Context, targets []Target) ([]TargetHealt
 	out := make([]TargetHealth, 0, len(st))
 	for _, m := range st {
 		state := "unused"
+		s.mu.Lock()
+		_, lagging := s.timers[m.Member]
+		s.mu.Unlock()
+		if lagging {
+			// Deregistered: reads draining while still routed to.
+			m.State = drivers.Draining
+		}
 		switch m.State {
 		case drivers.Serving:
 			state = map[drivers.Health]string{drivers.Healthy: "healthy", drivers.Unhealthy: "unhealthy"}[m.Health]
@@ -101,7 +144,7 @@ func (s *lbStore) Describe(ctx context.Context, targets []Target) ([]TargetHealt
 			at, ok := s.since[m.Member]
 			s.mu.Unlock()
 			state = "draining"
-			if !ok || time.Since(at) >= s.delay {
+			if !lagging && (!ok || time.Since(at) >= s.lag+s.delay) {
 				if err := s.lb.SetState(ctx, drivers.Out, m.Member); err != nil {
 					return nil, apiErr(err)
 				}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -129,10 +130,19 @@ func TestMemStoreTiming(t *testing.T) {
 
 // memLB is a minimal drivers.LoadBalancer to back the fake with.
 type memLB struct {
+	mu sync.Mutex
 	st map[string]drivers.MemberState
 }
 
+func (l *memLB) state(m string) drivers.MemberState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st[m]
+}
+
 func (l *memLB) SetState(_ context.Context, s drivers.MemberState, ms ...string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, m := range ms {
 		if _, ok := l.st[m]; !ok {
 			return drivers.ErrNotFound
@@ -143,6 +153,8 @@ func (l *memLB) SetState(_ context.Context, s drivers.MemberState, ms ...string)
 }
 
 func (l *memLB) Status(_ context.Context, ms ...string) ([]drivers.MemberStatus, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(ms) == 0 {
 		ms = []string{"a"}
 	}
@@ -160,25 +172,95 @@ func (l *memLB) Status(_ context.Context, ms ...string) ([]drivers.MemberStatus,
 func TestLoadBalancerStore(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lb := &memLB{st: map[string]drivers.MemberState{"a": drivers.Out}}
-		s := albtest.LoadBalancerStore(lb, time.Minute)
+		s := albtest.LoadBalancerStoreLag(lb, time.Minute, 0)
 		ctx := context.Background()
 		a := []albtest.Target{{ID: "a"}}
 		require.NoError(t, s.Register(ctx, a))
-		assert.Equal(t, drivers.Serving, lb.st["a"])
+		assert.Equal(t, drivers.Serving, lb.state("a"))
 		h, err := s.Describe(ctx, a)
 		require.NoError(t, err)
 		assert.Equal(t, "healthy", h[0].State)
 		require.NoError(t, s.Deregister(ctx, a))
-		assert.Equal(t, drivers.Draining, lb.st["a"])
+		assert.Equal(t, drivers.Draining, lb.state("a"), "no lag: draining at once")
 		time.Sleep(59 * time.Second)
 		h, _ = s.Describe(ctx, a)
 		assert.Equal(t, "draining", h[0].State)
 		time.Sleep(time.Second)
 		h, _ = s.Describe(ctx, a)
 		assert.Equal(t, "unused", h[0].State)
-		assert.Equal(t, drivers.Out, lb.st["a"], "after the delay the member is taken out")
+		assert.Equal(t, drivers.Out, lb.state("a"), "after the delay the member is taken out")
 		var ae *albtest.APIError
 		require.ErrorAs(t, s.Register(ctx, []albtest.Target{{ID: "zz"}}), &ae)
 		assert.Equal(t, "InvalidTarget", ae.Code)
+	})
+}
+
+// TestLoadBalancerStoreRoutingLag: the default store keeps the member
+// serving (new requests reach it) for DefaultRoutingLag after the
+// deregistration while reporting it draining, as ALB does.
+func TestLoadBalancerStoreRoutingLag(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lb := &memLB{st: map[string]drivers.MemberState{"a": drivers.Serving}}
+		s := albtest.LoadBalancerStore(lb, 5*time.Second)
+		ctx := context.Background()
+		a := []albtest.Target{{ID: "a"}}
+		require.NoError(t, s.Deregister(ctx, a))
+		h, err := s.Describe(ctx, a)
+		require.NoError(t, err)
+		assert.Equal(t, "draining", h[0].State, "DescribeTargetHealth reads draining at once")
+		assert.Equal(t, drivers.Serving, lb.state("a"), "but the member still takes new requests")
+		time.Sleep(albtest.DefaultRoutingLag - time.Millisecond)
+		synctest.Wait()
+		assert.Equal(t, drivers.Serving, lb.state("a"), "within the lag")
+		h, _ = s.Describe(ctx, a)
+		assert.Equal(t, "draining", h[0].State, "not unused while still routed to, although the 5 s delay passed")
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		assert.Equal(t, drivers.Draining, lb.state("a"), "the lag is over")
+		time.Sleep(5*time.Second - time.Millisecond)
+		h, _ = s.Describe(ctx, a)
+		assert.Equal(t, "draining", h[0].State, "requests accepted during the lag get the delay to finish")
+		time.Sleep(time.Millisecond)
+		h, _ = s.Describe(ctx, a)
+		assert.Equal(t, "unused", h[0].State)
+		assert.Equal(t, drivers.Out, lb.state("a"))
+
+		// Registering again within the lag cancels it.
+		require.NoError(t, s.Register(ctx, a))
+		require.NoError(t, s.Deregister(ctx, a))
+		time.Sleep(time.Second)
+		require.NoError(t, s.Register(ctx, a))
+		time.Sleep(albtest.DefaultRoutingLag)
+		synctest.Wait()
+		assert.Equal(t, drivers.Serving, lb.state("a"), "the lag's end does not drain a re-registered member")
+	})
+}
+
+// TestMemStoreRoutingLag: MemStore.Routes keeps reporting a deregistered
+// target routed to for RoutingLag while DescribeTargetHealth reads draining
+// (asynchronous deregistration; see DefaultRoutingLag for the sources).
+func TestMemStoreRoutingLag(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, tc := range []struct {
+			lag, want time.Duration
+		}{{0, albtest.DefaultRoutingLag}, {3 * time.Second, 3 * time.Second}, {-1, 0}} {
+			s := albtest.NewMemStore(albtest.MemConfig{Targets: []string{"a"}, RoutingLag: tc.lag, DeregistrationDelay: time.Minute})
+			ctx := context.Background()
+			a := albtest.Target{ID: "a"}
+			assert.False(t, s.Routes(a), "not registered")
+			require.NoError(t, s.Register(ctx, []albtest.Target{a}))
+			assert.True(t, s.Routes(a))
+			require.NoError(t, s.Deregister(ctx, []albtest.Target{a}))
+			h, err := s.Describe(ctx, []albtest.Target{a})
+			require.NoError(t, err)
+			assert.Equal(t, "draining", h[0].State)
+			if tc.want > 0 {
+				assert.True(t, s.Routes(a), "lag %v: still routed just after the deregistration", tc.lag)
+				time.Sleep(tc.want - time.Millisecond)
+				assert.True(t, s.Routes(a), "lag %v: still routed", tc.lag)
+				time.Sleep(time.Millisecond)
+			}
+			assert.False(t, s.Routes(a), "lag %v: no longer routed", tc.lag)
+		}
 	})
 }

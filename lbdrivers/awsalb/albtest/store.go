@@ -68,7 +68,22 @@ type MemConfig struct {
 	// initial before its health checks pass. Zero means it is healthy at
 	// once.
 	HealthCheckDelay time.Duration
+	// RoutingLag is how long the load balancer keeps routing new requests
+	// to a target after DeregisterTargets returned, although
+	// DescribeTargetHealth already reads it draining: deregistration
+	// reaches the load balancer's nodes asynchronously. Default
+	// [DefaultRoutingLag]; negative means none.
+	RoutingLag time.Duration
 }
+
+// DefaultRoutingLag is MemConfig.RoutingLag's default. AWS documents no
+// figure ("the load balancer stops routing requests to a target as soon as
+// it is deregistered", ALB User Guide, Deregistration delay), but users
+// measure otherwise: kubernetes-sigs/aws-load-balancer-controller issue
+// #1064 ("ALB sending requests to pods after ingress controller deregisters
+// them": a 5 s wait was not enough, 25 s was) and #1719 ("ELB API
+// propagation time: about 10s"). The fake's default is that 10 s.
+const DefaultRoutingLag = 10 * time.Second
 
 // MemStore is an in-memory [Store] whose states move with time.Now, so a
 // testing/synctest bubble's virtual clock drives them. Its methods are safe
@@ -101,6 +116,10 @@ func NewMemStore(cfg MemConfig) *MemStore {
 		cfg.DeregistrationDelay = 300 * time.Second
 	}
 	cfg.DeregistrationDelay = max(cfg.DeregistrationDelay, 0)
+	if cfg.RoutingLag == 0 {
+		cfg.RoutingLag = DefaultRoutingLag
+	}
+	cfg.RoutingLag = max(cfg.RoutingLag, 0)
 	s := &MemStore{cfg: cfg, known: map[string]bool{}, unhealthy: map[string]bool{}, entries: map[Target]*entry{}}
 	for _, id := range cfg.Targets {
 		s.known[id] = true
@@ -203,6 +222,28 @@ func (s *MemStore) Describe(_ context.Context, targets []Target) ([]TargetHealth
 		out[i] = TargetHealth{Target: t, State: st, Reason: reason(st)}
 	}
 	return out, nil
+}
+
+// Routes reports whether the load balancer would send a new request to the
+// target now: it is registered and healthy, or it was deregistered less
+// than MemConfig.RoutingLag ago (whatever DescribeTargetHealth says). A
+// port of 0 means the target group's port. Tests use it to check that a
+// driver reports a target out only once no new request can reach it.
+func (s *MemStore) Routes(t Target) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.Port == 0 {
+		t.Port = s.cfg.Port
+	}
+	e, ok := s.entries[t]
+	if !ok {
+		return false
+	}
+	now := time.Now()
+	if e.draining {
+		return now.Sub(e.deregisteredAt) < s.cfg.RoutingLag
+	}
+	return s.state(t, e, now) == "healthy"
 }
 
 // state computes a target's state at now.
