@@ -1,0 +1,288 @@
+package steps_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/simulate"
+	"github.com/balanced-deploy/balanced/steps"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The regression tests of this file pin one safety branch each: each fails
+// when its branch is removed (the closing note of issue 18 records how).
+
+// simPlan builds the balanced plan over sim with the given load balancer and
+// service controller, collecting warnings.
+func simPlan(t *testing.T, sim *simulate.Sim, lb drivers.LoadBalancer, svc drivers.ServiceController, tune func(*steps.Config)) (*farm.Plan, *warnings) {
+	t.Helper()
+	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: lb})
+	require.NoError(t, err)
+	w := &warnings{}
+	cfg := steps.Config{Services: svc, Platform: sim.Platform(), Prober: sim.Prober(),
+		Release: drivers.Release{Version: "v2"}, Plan: farm.PlanConfig{Seed: 1, Observer: w},
+		PollInterval: time.Second, DeployPollInterval: 5 * time.Second, DrainTimeout: 2 * time.Minute}
+	if tune != nil {
+		tune(&cfg)
+	}
+	p, err := steps.Balanced(f, cfg)
+	require.NoError(t, err)
+	return p, w
+}
+
+// warnings is an observer keeping the Warning events and step timings.
+type warnings struct {
+	mu      sync.Mutex
+	list    []string
+	started map[string]time.Time
+}
+
+func (w *warnings) Observe(e farm.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch e.Kind {
+	case farm.Warning:
+		w.list = append(w.list, e.Step+": "+e.Message)
+	case farm.StepStarted:
+		if w.started == nil {
+			w.started = map[string]time.Time{}
+		}
+		if _, ok := w.started[e.Step]; !ok {
+			w.started[e.Step] = e.Time
+		}
+	}
+}
+
+func (w *warnings) all() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.list, "\n")
+}
+
+func (w *warnings) startOf(step string) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.started[step]
+}
+
+// TestPreflightRefusesALoadedMemberNotServingAndHealthy: the Loaded group
+// carries its zone alone while the Updating group installs, so each of its
+// members must serve and be healthy before anything is touched.
+func TestPreflightRefusesALoadedMemberNotServingAndHealthy(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, sim *simulate.Sim)
+		want  string
+	}{
+		{"draining", func(t *testing.T, sim *simulate.Sim) {
+			require.NoError(t, sim.LoadBalancer("").SetState(t.Context(), drivers.Draining, "fe03"))
+		}, "Loaded member fe03 reads draining/healthy: want serving and healthy"},
+		{"unhealthy", func(t *testing.T, sim *simulate.Sim) {
+			// Down for 10 s, noticed 2 s late both ways: from 10 s the
+			// application answers again, its member reads unhealthy to 12 s.
+			require.NoError(t, sim.Crash("fe04", 10*time.Second))
+			time.Sleep(10*time.Second + 500*time.Millisecond)
+		}, "Loaded member fe04 reads serving/unhealthy: want serving and healthy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 91})
+				require.NoError(t, err)
+				tc.setup(t, sim)
+				p, _ := simPlan(t, sim, sim.LoadBalancer(""), sim.Services(), nil)
+				before := len(sim.Actions(simulate.OpSetState, simulate.OpSwitch, simulate.OpStopService, simulate.OpStartDeployment))
+				rep, err := p.Run(t.Context())
+				require.ErrorIs(t, err, farm.ErrHalted)
+				assert.Contains(t, err.Error(), tc.want)
+				assert.Equal(t, steps.Preflight, rep.FailedStep)
+				assert.Len(t, sim.Actions(simulate.OpSetState, simulate.OpSwitch, simulate.OpStopService, simulate.OpStartDeployment), before, "nothing touched")
+			})
+		})
+	}
+}
+
+// busyServices reports the Deployment service of the Loaded servers busy
+// for its first busyFor after they first run the release: the version
+// endpoint already answers the release while the deployment service still
+// works (another module of the release, a post-install task).
+type busyServices struct {
+	*simulate.Services
+	sim     *simulate.Sim
+	busyFor time.Duration
+
+	mu       sync.Mutex
+	onSince  map[string]time.Time
+	lastBusy time.Time
+}
+
+func (b *busyServices) DeploymentIdle(ctx context.Context, t drivers.Target) (bool, error) {
+	idle, err := b.Services.DeploymentIdle(ctx, t)
+	if err != nil || !idle {
+		return idle, err
+	}
+	st, err := b.sim.ServerState(t.Name)
+	if err != nil {
+		return false, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.onSince == nil {
+		b.onSince = map[string]time.Time{}
+	}
+	if st.Version != "v2" {
+		return true, nil
+	}
+	if _, ok := b.onSince[t.Name]; !ok {
+		b.onSince[t.Name] = time.Now()
+	}
+	if time.Since(b.onSince[t.Name]) < b.busyFor {
+		b.lastBusy = time.Now()
+		return false, nil
+	}
+	return true, nil
+}
+
+// TestAwaitLoadedWaitsForTheDeploymentServiceIdle: await-loaded does not end
+// while a Loaded server's deployment service reports work left, even though
+// the server answers the release.
+func TestAwaitLoadedWaitsForTheDeploymentServiceIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 92,
+			PublishDuration: 20 * time.Second, InstallDuration: 30 * time.Second})
+		require.NoError(t, err)
+		svc := &busyServices{Services: sim.Services(), sim: sim, busyFor: 90 * time.Second}
+		p, w := simPlan(t, sim, sim.LoadBalancer(""), svc, nil)
+		require.NoError(t, sim.Start(t.Context()))
+		rep, err := p.Run(t.Context())
+		sim.Stop()
+		require.NoError(t, err)
+		svc.mu.Lock()
+		lastBusy := svc.lastBusy
+		svc.mu.Unlock()
+		require.False(t, lastBusy.IsZero(), "the deployment service was asked and answered busy")
+		a, ok := rep.Step(steps.AwaitLoaded)
+		require.True(t, ok)
+		assert.False(t, a.Finished.Before(lastBusy), "await-loaded ended at %v, before the last busy answer at %v", a.Finished, lastBusy)
+		assert.False(t, w.startOf(steps.RestoreTraffic).Before(lastBusy))
+	})
+}
+
+// uncountedLB is a load balancer that cannot count connections per member
+// nor tell when a drain is over: a draining member reads out at once.
+type uncountedLB struct{ drivers.LoadBalancer }
+
+func (u uncountedLB) Status(ctx context.Context, members ...string) ([]drivers.MemberStatus, error) {
+	sts, err := u.LoadBalancer.Status(ctx, members...)
+	for i := range sts {
+		sts[i].ConnectionsKnown, sts[i].ActiveConnections = false, 0
+		if sts[i].State == drivers.Draining {
+			sts[i].State = drivers.Out
+		}
+	}
+	return sts, err
+}
+
+// TestDrainPeriodWhereConnectionsAreNotCounted: where the load balancer
+// cannot count connections, a drain waits DrainPeriod before taking the
+// members out, so that requests of up to 20 s finish.
+func TestDrainPeriodWhereConnectionsAreNotCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 93,
+			PublishDuration: 20 * time.Second, InstallDuration: 30 * time.Second,
+			Traffic: simulate.Traffic{Rate: 10, Duration: 5 * time.Second, MaxDuration: 20 * time.Second}})
+		require.NoError(t, err)
+		p, _ := simPlan(t, sim, uncountedLB{sim.PlainLoadBalancer("")}, sim.Services(), func(c *steps.Config) { c.DrainPeriod = 30 * time.Second })
+		require.NoError(t, sim.Start(t.Context()))
+		time.Sleep(30 * time.Second)
+		rep, err := p.Run(t.Context())
+		time.Sleep(30 * time.Second)
+		sim.Stop()
+		require.NoError(t, err)
+		d, _ := rep.Step(steps.DrainUpdating)
+		assert.GreaterOrEqual(t, d.Finished.Sub(d.Started), 30*time.Second)
+		r := sim.Report()
+		assert.Zero(t, r.Failed, r.String())
+		assert.Zero(t, r.TotalViolations(), r.String())
+	})
+}
+
+// revertingLB puts fe01 back to serving a moment after the run sets it
+// draining, as another operator (or a configuration push) would.
+type revertingLB struct {
+	*simulate.LoadBalancer
+	once sync.Once
+}
+
+func (l *revertingLB) SetState(ctx context.Context, state drivers.MemberState, members ...string) error {
+	err := l.LoadBalancer.SetState(ctx, state, members...)
+	if err == nil && state == drivers.Draining && fmt.Sprint(members) == "[fe01 fe02]" {
+		l.once.Do(func() {
+			time.AfterFunc(1500*time.Millisecond, func() {
+				_ = l.LoadBalancer.SetState(context.Background(), drivers.Serving, "fe01")
+			})
+		})
+	}
+	return err
+}
+
+// TestDrainHaltsWhenAMemberReadsServing: a member that reads serving while
+// the run drains it was changed by something else; the drain must not take
+// it out from under its new requests, and the run halts.
+func TestDrainHaltsWhenAMemberReadsServing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 94,
+			Traffic: simulate.Traffic{Rate: 20, Duration: 2 * time.Second, MaxDuration: 10 * time.Second}})
+		require.NoError(t, err)
+		p, _ := simPlan(t, sim, &revertingLB{LoadBalancer: sim.LoadBalancer("")}, sim.Services(), nil)
+		require.NoError(t, sim.Start(t.Context()))
+		time.Sleep(20 * time.Second)
+		rep, err := p.Run(t.Context())
+		time.Sleep(20 * time.Second)
+		sim.Stop()
+		require.ErrorIs(t, err, farm.ErrHalted)
+		assert.Contains(t, err.Error(), "member fe01 reads serving while draining")
+		assert.Equal(t, steps.DrainUpdating, rep.FailedStep)
+		assert.Empty(t, sim.CheckSafeState())
+		r := sim.Report()
+		assert.Zero(t, r.Failed, r.String())
+		assert.Zero(t, r.TotalViolations(), r.String())
+	})
+}
+
+// TestTwoMoveSwitchFallsBackToOneVersion: traffic moves in two moves (no
+// Switcher); the Updating group is in and healthy, then draining the Loaded
+// group fails. The Updating group is taken out again (unserve), so that one
+// version serves.
+func TestTwoMoveSwitchFallsBackToOneVersion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 95,
+			PublishDuration: 20 * time.Second, InstallDuration: 30 * time.Second})
+		require.NoError(t, err)
+		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Server: "fe03",
+			Err: fmt.Errorf("injected: %w", drivers.ErrPermissionDenied), Times: 1}))
+		p, w := simPlan(t, sim, sim.PlainLoadBalancer(""), sim.Services(), nil)
+		require.NoError(t, sim.Start(t.Context()))
+		rep, err := p.Run(t.Context())
+		time.Sleep(20 * time.Second)
+		sim.Stop()
+		require.ErrorIs(t, err, farm.ErrHalted)
+		assert.Equal(t, steps.SwitchTraffic, rep.FailedStep)
+		assert.Contains(t, w.all(), "traffic moved back to fe03, fe04")
+		assert.Empty(t, sim.CheckSafeState(), "one version serves")
+		for name, want := range map[string]drivers.MemberState{"fe01": drivers.Out, "fe02": drivers.Out, "fe03": drivers.Serving, "fe04": drivers.Serving} {
+			st, err := sim.ServerState(name)
+			require.NoError(t, err)
+			assert.Equal(t, want, st.Member.State, name)
+		}
+		r := sim.Report()
+		assert.Zero(t, r.Failed, r.String())
+	})
+}
