@@ -59,7 +59,6 @@ func (b *balanced) unblockLoaded() farm.Step {
 		// Once a Loaded server may install the release, no group is sure
 		// to serve the previous one: no rollback from here.
 		Irreversible: true,
-		Undo:         b.undoUnblockLoaded,
 		Title:        "Restore the Deployment service's startup type and start it on the Loaded servers",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"restore + start Deployment service on " + names(z.Loaded.Servers)}
@@ -74,7 +73,6 @@ func (b *balanced) startSchedulersLoaded() farm.Step {
 	return farm.Step{
 		ID:         StartSchedulersLoaded,
 		Excludable: true,
-		Undo:       b.undoStartSchedulersLoaded,
 		Title:      "Restore the Scheduler service's startup type and start it on the Loaded servers",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"restore + start Scheduler on " + names(z.Loaded.Servers)}

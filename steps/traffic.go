@@ -51,7 +51,6 @@ func (b *balanced) switchTraffic() farm.Step {
 func (b *balanced) restoreTraffic() farm.Step {
 	return farm.Step{
 		ID:    RestoreTraffic,
-		Undo:  b.undoRestoreTraffic,
 		Title: "Put the Loaded servers back in the load balancer; verify every member serving and healthy",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"serve " + strings.Join(z.Loaded.Members(), ", ") + "; then every member of the zone must read serving and healthy"}
@@ -60,26 +59,18 @@ func (b *balanced) restoreTraffic() farm.Step {
 			return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
 				lb := z.LoadBalancer
 				loaded := r.Members(z.Loaded)
+				if len(loaded) == 0 {
+					return nil // exclusion never leaves a group empty
+				}
 				if err := b.warmUp(ctx, r, z, loaded); err != nil {
 					return err
 				}
-				want := map[drivers.MemberState][]string{}
-				for _, m := range loaded {
-					state := drivers.Serving
-					if st, ok := r.Captured().Member(z.Name, m); ok && st.State.Valid() {
-						state = st.State
-					}
-					want[state] = append(want[state], m)
+				// Every Loaded member served before the run: preflight
+				// refuses one that does not.
+				if err := lb.SetState(ctx, drivers.Serving, loaded...); err != nil {
+					return fmt.Errorf("set %s serving: %w", strings.Join(loaded, ", "), err)
 				}
-				for _, state := range []drivers.MemberState{drivers.Serving, drivers.Draining, drivers.Out} {
-					if len(want[state]) == 0 {
-						continue
-					}
-					if err := lb.SetState(ctx, state, want[state]...); err != nil {
-						return fmt.Errorf("set %s %s: %w", strings.Join(want[state], ", "), state, err)
-					}
-				}
-				return b.awaitMembers(ctx, r, z, want[drivers.Serving], drivers.Serving, true)
+				return b.awaitMembers(ctx, r, z, loaded, drivers.Serving, true)
 			})
 		},
 	}

@@ -25,6 +25,10 @@ import (
 //     refuses, the run halts in its safe state (traffic on the verified new
 //     release), and the way back is a new balanced run of the previous
 //     release.
+//
+// unblock-loaded is Irreversible: a rollback from it or any later step is
+// refused by the engine, so unblock-loaded, await-loaded, restore-traffic
+// and start-schedulers-loaded have no Undo.
 
 func (b *balanced) undoStopSchedulers(ctx context.Context, r *farm.Run) error {
 	return b.restoreService(ctx, r, r.Farm().Servers(), drivers.SchedulerService, false)
@@ -36,21 +40,6 @@ func (b *balanced) undoBlockLoaded(ctx context.Context, r *farm.Run) error {
 
 func (b *balanced) undoStartSchedulersUpdating(ctx context.Context, r *farm.Run) error {
 	return b.stopService(ctx, r, groupServers(r.Farm(), farm.Updating), drivers.SchedulerService)
-}
-
-func (b *balanced) undoUnblockLoaded(ctx context.Context, r *farm.Run) error {
-	return b.stopService(ctx, r, groupServers(r.Farm(), farm.Loaded), drivers.DeploymentService)
-}
-
-func (b *balanced) undoStartSchedulersLoaded(ctx context.Context, r *farm.Run) error {
-	return b.stopService(ctx, r, groupServers(r.Farm(), farm.Loaded), drivers.SchedulerService)
-}
-
-// undoRestoreTraffic takes the Loaded servers out of traffic again.
-func (b *balanced) undoRestoreTraffic(ctx context.Context, r *farm.Run) error {
-	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
-		return b.drain(ctx, r, z, r.Members(z.Loaded))
-	})
 }
 
 // undoDrainUpdating brings the Updating servers back into traffic once they
