@@ -7,26 +7,54 @@ import (
 	"strings"
 )
 
-// RedactURL returns raw with its user info replaced by "[redacted]", for an
-// error or a log line: "https://TOKEN@host/x" becomes
-// "https://[redacted]@host/x", and so does "https://user:pass@host/x".
+// RedactURL returns raw with its user info and its query and fragment
+// values replaced by "[redacted]", for an error or a log line:
+// "https://TOKEN@host/x?token=T" becomes
+// "https://[redacted]@host/x?token=[redacted]", and
+// "https://user:pass@host/x" becomes "https://[redacted]@host/x".
 //
 // It works on the text, not on a parsed URL, so it also hides the user info
-// of a URL that does not parse (a password with a bad %-escape), and it hides
-// a user name too, which [url.URL.Redacted] keeps (a token is often passed as
-// the user name). Everything between the scheme's "//" (or the start, when there is
-// none before the '@') and the last '@' is replaced; text without an '@' is returned
-// unchanged. Quote the result with %q where raw may hold control characters.
+// of a URL that does not parse (a password with a bad %-escape, whose
+// url.Parse error quotes the whole URL), and it hides a user name too, which
+// [url.URL.Redacted] keeps (a token is often passed as the user name).
+// Everything between the scheme's "//" (or the start, when there is none
+// before it) and the last '@' is replaced; then, after that, each value of the
+// query and the fragment (a key stays, a part without '=' is replaced whole).
+// Quote the result with %q where raw may hold control characters.
 func RedactURL(raw string) string {
-	at := strings.LastIndexByte(raw, '@')
-	if at < 0 {
-		return raw
+	const mask = "[redacted]"
+	head, tail := "", raw
+	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
+		start := 0
+		if i := strings.Index(raw, "//"); i >= 0 && i < at {
+			start = i + 2
+		}
+		head, tail = raw[:start]+mask, raw[at:]
 	}
-	start := 0
-	if i := strings.Index(raw, "//"); i >= 0 && i < at {
-		start = i + 2
+	i := strings.IndexAny(tail, "?#")
+	if i < 0 {
+		return head + tail
 	}
-	return raw[:start] + "[redacted]" + raw[at:]
+	var b strings.Builder
+	b.WriteString(head)
+	b.WriteString(tail[:i])
+	part := tail[i:]
+	for part != "" {
+		b.WriteByte(part[0]) // '?', '#' or '&'
+		part = part[1:]
+		end := strings.IndexAny(part, "&#")
+		if end < 0 {
+			end = len(part)
+		}
+		kv := part[:end]
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			b.WriteString(k + "=" + mask)
+		} else if kv != "" {
+			b.WriteString(mask)
+		}
+		part = part[end:]
+	}
+	return b.String()
 }
 
 // ParseURL parses raw as an absolute URL with a scheme and a host, of any
@@ -36,13 +64,13 @@ func RedactURL(raw string) string {
 // (url.Parse quotes the whole URL, password included). User info is left to
 // the caller to refuse or accept.
 func ParseURL(what, raw string) (*url.URL, error) {
-	return parseURL(what, raw, "want an absolute URL with a scheme and a host, such as https://fe01.internal/app/")
+	return parseURL(what, raw, "want an absolute URL with a scheme and a host")
 }
 
 // CheckHTTPURL is [ParseURL] for an http:// or https:// URL: any other
 // scheme (javascript:, file:, ftp:) is refused.
 func CheckHTTPURL(what, raw string) (*url.URL, error) {
-	want := "want an absolute http:// or https:// URL such as https://fe01.internal/app/"
+	want := "want an absolute http:// or https:// URL"
 	u, err := parseURL(what, raw, want)
 	if err != nil {
 		return nil, err

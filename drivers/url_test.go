@@ -18,10 +18,19 @@ func TestRedactURL(t *testing.T) {
 		{"https://user:pa/ss@host/x", "https://[redacted]@host/x"},
 		{"user:pass@host", "[redacted]@host"},
 		{"https:user:pass@host", "[redacted]@host"},
+		{"https://host/api?token=s3cr3t&full=1", "https://host/api?token=[redacted]&full=[redacted]"},
+		{"https://host/api?s3cr3t", "https://host/api?[redacted]"},
+		{"https://host/cb#access_token=s3cr3t", "https://host/cb#access_token=[redacted]"},
+		{"https://u:p?s3cr3t@host/x?a=1#f", "https://[redacted]@host/x?a=[redacted]#[redacted]"},
+		{"https://host/?", "https://host/?"},
 		{"", ""},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, drivers.RedactURL(tt.in), tt.in)
+		got := drivers.RedactURL(tt.in)
+		assert.Equal(t, tt.want, got, tt.in)
+		assert.NotContains(t, got, "s3cr3t", tt.in)
+		assert.NotContains(t, got, "TOKEN", tt.in)
+		assert.NotContains(t, got, "pass", tt.in)
 	}
 }
 

@@ -29,7 +29,7 @@ func (p *Prober) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResu
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return drivers.ProbeResult{}, fmt.Errorf("httpprobe: %s: %w", t.Name, err)
+		return drivers.ProbeResult{}, fmt.Errorf("httpprobe: %s: %w", t.Name, redactErr(err))
 	}
 	if p.cfg.Host != "" {
 		req.Host = p.cfg.Host
@@ -38,7 +38,7 @@ func (p *Prober) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResu
 	req.Header.Set("Cache-Control", "no-cache")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return drivers.ProbeResult{}, classify(fmt.Errorf("httpprobe: probe %s at %s: %w", t.Name, u.Redacted(), err))
+		return drivers.ProbeResult{}, classify(fmt.Errorf("httpprobe: probe %s at %s: %w", t.Name, drivers.RedactURL(u.String()), redactErr(err)))
 	}
 	defer resp.Body.Close()
 	var body []byte
@@ -70,9 +70,9 @@ func (p *Prober) url(t drivers.Target) (*url.URL, error) {
 	if t.URL == "" {
 		return nil, fmt.Errorf("httpprobe: %w: server %q has no URL; set Target.URL to the application's address on that server", drivers.ErrInvalidArgument, t.Name)
 	}
-	base, err := url.Parse(t.URL)
-	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
-		return nil, fmt.Errorf("httpprobe: %w: server %q URL %q; expected an absolute http(s) URL such as https://fe01.internal/", drivers.ErrInvalidArgument, t.Name, t.URL)
+	base, err := drivers.CheckHTTPURL("URL", t.URL)
+	if err != nil {
+		return nil, fmt.Errorf("httpprobe: server %q: %w, such as https://fe01.internal/", t.Name, err)
 	}
 	u := *base
 	if p.path.Path != "" {
@@ -84,6 +84,17 @@ func (p *Prober) url(t drivers.Target) (*url.URL, error) {
 	}
 	u.Fragment = ""
 	return &u, nil
+}
+
+// redactErr hides the user info and query values of the URL that net/http
+// quotes in a *url.Error (it hides only a password, and keeps a token given
+// as the user name), keeping the error's type and cause.
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: drivers.RedactURL(ue.URL), Err: ue.Err}
+	}
+	return err
 }
 
 // classify marks errors after which nothing reached the application as

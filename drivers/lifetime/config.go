@@ -172,16 +172,18 @@ func New(cfg Config) (*Client, error) {
 	return &Client{base: base, token: tok, http: hc, cfg: cfg, logger: logger}, nil
 }
 
+// checkBaseURL checks the API root. No error quotes the URL's user info
+// (drivers.RedactURL), not even for a URL that does not parse.
 func checkBaseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("lifetime: %w: BaseURL %q; expected an absolute URL such as https://lt.example/lifetimeapi/rest/v2", drivers.ErrInvalidArgument, raw)
+	u, err := drivers.CheckHTTPURL("BaseURL", raw)
+	if err != nil {
+		return nil, fmt.Errorf("lifetime: %w, such as https://lt.example/lifetimeapi/rest/v2", err)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("lifetime: %w: BaseURL %q must not carry user info, a query or a fragment", drivers.ErrInvalidArgument, u.Redacted())
+		return nil, fmt.Errorf("lifetime: %w: BaseURL %q must not carry user info, a query or a fragment (the token goes in Config.Token)", drivers.ErrInvalidArgument, drivers.RedactURL(raw))
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("lifetime: %w: BaseURL %q uses plain http, which would send the token in clear; expected https", drivers.ErrInvalidArgument, raw)
+		return nil, fmt.Errorf("lifetime: %w: BaseURL %q uses plain http, which would send the token in clear; expected https", drivers.ErrInvalidArgument, drivers.RedactURL(raw))
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	return u, nil
