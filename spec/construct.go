@@ -148,6 +148,10 @@ func winrmConfig(c *Services, log *slog.Logger) (winrm.Config, error) {
 		Port: c.Port, PlainHTTP: c.PlainHTTP, Insecure: c.Insecure,
 		Username: c.Username, Password: c.Password.Value,
 		Auth: c.Auth, Timeout: c.Timeout.D(), Logger: log,
+		LeaseDir: c.LeaseDir,
+	}
+	if c.Kerberos != nil {
+		cfg.Kerberos = winrm.Kerberos{Realm: c.Kerberos.Realm, ConfigPath: c.Kerberos.Config, CCachePath: c.Kerberos.CCache, SPN: c.Kerberos.SPN}
 	}
 	if len(c.ServiceNames) > 0 {
 		cfg.ServiceNames = map[drivers.Service]string{}

@@ -109,9 +109,14 @@
 //	services:                             # WinRM (drivers/winrm); required
 //	  username: 'CORP\svc-deploy'
 //	  password: {env: WINRM_PASSWORD}     # required
-//	  plain_http: false                   # default HTTPS on 5986, certificates verified; true: HTTP on 5985 (explicit, warned)
+//	  plain_http: false                   # default HTTPS on 5986, certificates verified; true: HTTP on 5985
+//	                                      #   (negotiate then encrypts every message with NTLM)
 //	  port: 5986
-//	  auth: ntlm                          # basic (default) | ntlm
+//	  auth: negotiate                     # negotiate (default; NTLM, what a stock server accepts) | ntlm (the same)
+//	                                      #   | basic (disabled on stock servers; local accounts only) | kerberos
+//	  kerberos:                           # auth: kerberos only (HTTPS); realm required
+//	    realm: CORP.EXAMPLE   config: /etc/krb5.conf   ccache: /tmp/krb5cc_1000   spn: HTTP/fe01.corp.example
+//	  lease_dir: 'C:\ProgramData\balanced'  # farm lease files on the Deployment Controller server (default)
 //	  ca_cert: corp-ca.pem                # default: the system roots
 //	  insecure: false                     # skip TLS verification (a warning)
 //	  timeout: 2m                         # one service call

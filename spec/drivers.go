@@ -136,8 +136,15 @@ type Services struct {
 	// instead of HTTPS (5986, certificates verified), the default.
 	PlainHTTP bool `yaml:"plain_http" json:"plain_http,omitempty"`
 	Port      int  `yaml:"port" json:"port,omitempty"`
-	// Auth is "basic" (the default) or "ntlm".
-	Auth     string   `yaml:"auth" json:"auth,omitempty"`
+	// Auth is "negotiate" (the default, NTLM; "ntlm" is the same),
+	// "basic" (disabled on a stock Windows server, local accounts only) or
+	// "kerberos" (HTTPS only, with Kerberos).
+	Auth string `yaml:"auth" json:"auth,omitempty"`
+	// Kerberos configures auth: kerberos.
+	Kerberos *Kerberos `yaml:"kerberos" json:"kerberos,omitempty"`
+	// LeaseDir is the folder on the Deployment Controller server that holds
+	// the farm lease file; default C:\ProgramData\balanced.
+	LeaseDir string   `yaml:"lease_dir" json:"lease_dir,omitempty"`
 	CACert   string   `yaml:"ca_cert" json:"ca_cert,omitempty"`
 	Insecure bool     `yaml:"insecure" json:"insecure,omitempty"`
 	Timeout  Duration `yaml:"timeout" json:"timeout,omitzero"`
@@ -145,6 +152,20 @@ type Services struct {
 	// deployment-controller to Windows service names where they differ
 	// from the OutSystems defaults.
 	ServiceNames map[string]string `yaml:"service_names" json:"service_names,omitempty"`
+}
+
+// Kerberos configures WinRM's Kerberos authentication (services.auth:
+// kerberos).
+type Kerberos struct {
+	// Realm is the Kerberos realm, for example FARM.EXAMPLE. Required.
+	Realm string `yaml:"realm" json:"realm"`
+	// Config is the krb5.conf file; default /etc/krb5.conf.
+	Config string `yaml:"config" json:"config,omitempty"`
+	// CCache is a credential cache (from kinit) used instead of the
+	// password.
+	CCache string `yaml:"ccache" json:"ccache,omitempty"`
+	// SPN is the service principal name; default HTTP/<host>.
+	SPN string `yaml:"spn" json:"spn,omitempty"`
 }
 
 // Platform configures the LifeTime driver (drivers/lifetime).

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -24,9 +26,41 @@ const (
 
 // Authentication schemes accepted in Config.Auth.
 const (
+	// AuthNegotiate, the default, is HTTP Negotiate authentication with
+	// NTLM (the client library speaks NTLM inside Negotiate): what a stock
+	// Windows server accepts, for domain and local accounts
+	// (winrm/config/service/auth Negotiate=true by default). Over plain
+	// HTTP every message is encrypted with the NTLM session key (MS-WSMV
+	// 2.2.9.1.1), because a stock server refuses unencrypted messages
+	// (AllowUnencrypted=false).
+	AuthNegotiate = "negotiate"
+	// AuthNTLM is the same as AuthNegotiate.
+	AuthNTLM = "ntlm"
+	// AuthBasic is HTTP Basic authentication, an explicit opt-in: Windows
+	// disables it by default (winrm/config/service/auth Basic=false) and
+	// accepts it only for local accounts, and over plain HTTP it sends the
+	// password in clear and needs AllowUnencrypted=true on the server.
 	AuthBasic = "basic"
-	AuthNTLM  = "ntlm"
+	// AuthKerberos is Kerberos through HTTP Negotiate (SPNEGO), with
+	// github.com/jcmturner/gokrb5 as the client library uses it. It needs
+	// HTTPS (the library does not encrypt Kerberos messages) and
+	// Config.Kerberos.
+	AuthKerberos = "kerberos"
 )
+
+// Kerberos configures AuthKerberos.
+type Kerberos struct {
+	// Realm is the Kerberos realm, for example "FARM.EXAMPLE". Required.
+	Realm string
+	// ConfigPath is the krb5.conf file. Empty means /etc/krb5.conf.
+	ConfigPath string
+	// CCachePath, if set, is a credential cache (from kinit) used instead
+	// of Config.Password.
+	CCachePath string
+	// SPN is the service principal name. Empty means HTTP/<host>, the
+	// name WinRM registers.
+	SPN string
+}
 
 // defaultServiceNames are the Windows display names of the OutSystems
 // services, used for every drivers.Service missing from Config.ServiceNames.
@@ -46,9 +80,10 @@ func DefaultServiceNames() map[drivers.Service]string {
 	return m
 }
 
-// Config configures a Driver. The zero value of every optional field means a
-// sensible default, so Config{Username: u, Password: p} talks HTTPS on port
-// 5986, verifying the server's certificate, with Basic authentication.
+// Config configures a Driver. The zero value of every optional field means
+// the default that a domain-joined stock Windows server accepts:
+// Config{Username: `FARM\deployer`, Password: p} talks HTTPS on port 5986,
+// verifying the server's certificate, with Negotiate (NTLM) authentication.
 type Config struct {
 	// Port is the WinRM listener port. Zero means 5986, or 5985 with
 	// PlainHTTP.
@@ -73,12 +108,16 @@ type Config struct {
 	// Password is the account's password. It never appears in a log line or
 	// an error.
 	Password drivers.Secret
-	// Auth is "basic" (the default) or "ntlm". Basic authentication over
-	// plain HTTP sends the password unencrypted; New logs a warning then.
-	// With "ntlm" each request is first sent without credentials; a server
-	// that asks for NTLM or Negotiate gets NTLM, one that offers only Basic
-	// gets Basic (behaviour of github.com/Azure/go-ntlmssp).
+	// Auth is the authentication scheme: AuthNegotiate (the default, also
+	// spelled "ntlm"), AuthBasic or AuthKerberos. See the constants for
+	// what each needs on the server.
 	Auth string
+	// Kerberos configures AuthKerberos; it must be zero otherwise.
+	Kerberos Kerberos
+	// LeaseDir is the folder on the Deployment Controller server that holds
+	// the farm lease files (see Driver.AcquireLease). Empty means
+	// DefaultLeaseDir. It must be an absolute local Windows path.
+	LeaseDir string
 	// Timeout bounds each driver call. Zero means DefaultTimeout (2 minutes).
 	Timeout time.Duration
 	// ServiceNames maps each service role to its Windows service name or
@@ -94,7 +133,9 @@ type Config struct {
 	Logger *slog.Logger `json:"-"`
 	// Dial, if set, opens the connections to the servers (a tunnel, a
 	// proxy, or winrmtest's in-memory server in tests). Nil means a
-	// net.Dialer with a 30 s connect timeout.
+	// net.Dialer with a 30 s connect timeout. The client library's
+	// encrypting transport (Negotiate over plain HTTP) and its Kerberos
+	// transport open their own connections, so New refuses Dial with them.
 	Dial func(network, addr string) (net.Conn, error) `json:"-"`
 }
 
@@ -106,7 +147,9 @@ type settings struct {
 	caCert   []byte
 	username string
 	password drivers.Secret
-	ntlm     bool
+	auth     string // AuthNegotiate, AuthBasic or AuthKerberos
+	kerberos Kerberos
+	leaseDir string
 	timeout  time.Duration
 	names    map[drivers.Service]string
 	log      *slog.Logger
@@ -137,13 +180,23 @@ func (c Config) settings() (settings, error) {
 		return s, fmt.Errorf("%w: Config.Port %d is out of range; want 1-65535 or 0 for the default", drivers.ErrInvalidArgument, c.Port)
 	}
 	switch c.Auth {
-	case "", AuthBasic:
-	case AuthNTLM:
-		s.ntlm = true
+	case "", AuthNegotiate, AuthNTLM:
+		s.auth = AuthNegotiate
+	case AuthBasic, AuthKerberos:
+		s.auth = c.Auth
 	default:
-		return s, fmt.Errorf("%w: Config.Auth %q is not supported; want %q or %q", drivers.ErrInvalidArgument, c.Auth, AuthBasic, AuthNTLM)
+		return s, fmt.Errorf("%w: Config.Auth %q is not supported; want %q (the default), %q, %q or %q",
+			drivers.ErrInvalidArgument, c.Auth, AuthNegotiate, AuthNTLM, AuthBasic, AuthKerberos)
 	}
-	if c.Username == "" {
+	if err := s.checkAuth(c); err != nil {
+		return s, err
+	}
+	dir, err := validLeaseDir(c.LeaseDir)
+	if err != nil {
+		return s, err
+	}
+	s.leaseDir = dir
+	if c.Username == "" && (s.auth != AuthKerberos || c.Kerberos.CCachePath == "") {
 		return s, fmt.Errorf("%w: Config.Username is empty; want the Windows account to connect as", drivers.ErrInvalidArgument)
 	}
 	switch {
@@ -187,4 +240,49 @@ func splitHostPort(hostport string) (string, string, error) {
 		return "", "", fmt.Errorf("port %q is not a number in 1-65535", p)
 	}
 	return h, p, nil
+}
+
+// encrypting reports whether messages are sealed with NTLM (Negotiate over
+// plain HTTP).
+func (s settings) encrypting() bool { return s.auth == AuthNegotiate && !s.https }
+
+// checkAuth checks what the chosen scheme needs.
+func (s *settings) checkAuth(c Config) error {
+	if s.auth != AuthKerberos && c.Kerberos != (Kerberos{}) {
+		return fmt.Errorf("%w: Config.Kerberos is set but Config.Auth is %q; want Auth %q", drivers.ErrInvalidArgument, s.auth, AuthKerberos)
+	}
+	if s.encrypting() && c.Dial != nil {
+		return fmt.Errorf("%w: Config.Dial cannot be used with Negotiate (NTLM) over plain HTTP: the client library's "+
+			"message-encrypting transport opens its own connections; use HTTPS (the default) or Auth %q", drivers.ErrInvalidArgument, AuthBasic)
+	}
+	if s.auth != AuthKerberos {
+		return nil
+	}
+	k := c.Kerberos
+	switch {
+	case c.PlainHTTP:
+		return fmt.Errorf("%w: Auth %q over plain HTTP is refused: the client library does not encrypt Kerberos messages and a "+
+			"stock server refuses unencrypted ones (AllowUnencrypted=false); use HTTPS", drivers.ErrInvalidArgument, AuthKerberos)
+	case c.Dial != nil:
+		return fmt.Errorf("%w: Config.Dial cannot be used with Auth %q: the client library's Kerberos transport opens its own connections", drivers.ErrInvalidArgument, AuthKerberos)
+	case k.Realm == "":
+		return fmt.Errorf("%w: Config.Kerberos.Realm is empty; want the Kerberos realm, for example FARM.EXAMPLE", drivers.ErrInvalidArgument)
+	case strings.ContainsAny(k.Realm, " \t\r\n/@"):
+		return fmt.Errorf("%w: Config.Kerberos.Realm %q is not a realm name", drivers.ErrInvalidArgument, k.Realm)
+	case k.CCachePath == "" && c.Password.Reveal() == "":
+		return fmt.Errorf("%w: Auth %q needs Config.Password or Config.Kerberos.CCachePath", drivers.ErrInvalidArgument, AuthKerberos)
+	}
+	s.kerberos = k
+	if s.kerberos.ConfigPath == "" {
+		s.kerberos.ConfigPath = "/etc/krb5.conf"
+	}
+	for what, path := range map[string]string{"ConfigPath": s.kerberos.ConfigPath, "CCachePath": k.CCachePath} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("%w: Config.Kerberos.%s %q: %w", drivers.ErrInvalidArgument, what, path, err)
+		}
+	}
+	return nil
 }

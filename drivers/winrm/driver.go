@@ -34,8 +34,8 @@ func New(cfg Config) (*Driver, error) {
 	if s.insecure {
 		s.log.Warn("winrm: TLS certificate verification is disabled (Config.Insecure); use only in a test lab")
 	}
-	if !s.https && !s.ntlm {
-		s.log.Warn("winrm: Basic authentication over plain HTTP sends the password unencrypted; prefer HTTPS or NTLM")
+	if !s.https && s.auth == AuthBasic {
+		s.log.Warn("winrm: Basic authentication over plain HTTP sends the password unencrypted; prefer the default, Negotiate over HTTPS")
 	}
 	return &Driver{s: s, clients: make(map[string]*mzwinrm.Client)}, nil
 }

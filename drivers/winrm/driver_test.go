@@ -37,15 +37,17 @@ func newFixture(t *testing.T, mutate func(*winrm.Config)) *fixture {
 	svcs.Add(testHost, winrmtest.Service{Name: "OutSystems Scheduler", DisplayName: "OutSystems Scheduler Service", Run: drivers.Running, Startup: drivers.Automatic})
 	svcs.Add(testHost, winrmtest.Service{Name: "OutSystems Deployment Service", DisplayName: "OutSystems Deployment Service", Run: drivers.Running, Startup: drivers.Automatic})
 	svcs.Add(testHost, winrmtest.Service{Name: "OutSystems Deployment Controller", DisplayName: "OutSystems Deployment Controller Service", Run: drivers.Stopped, Startup: drivers.Manual})
-	srv := winrmtest.NewServer(winrmtest.Config{Host: testHost, Services: svcs, Username: testUser, Password: testPassword})
+	// A stock host: Negotiate only, no Basic, no unencrypted messages; the
+	// driver's zero-value defaults (Negotiate over verified HTTPS).
+	srv := winrmtest.NewServer(winrmtest.Config{Host: testHost, Services: svcs, Username: testUser, Password: testPassword, TLS: true})
 	t.Cleanup(srv.Close)
 	logs := &bytes.Buffer{}
 	cfg := winrm.Config{
-		PlainHTTP: true,
-		Username:  testUser,
-		Password:  drivers.NewSecret(testPassword),
-		Timeout:   5 * time.Second,
-		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		CACert:   srv.CACertPEM(),
+		Username: testUser,
+		Password: drivers.NewSecret(testPassword),
+		Timeout:  5 * time.Second,
+		Logger:   slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if mutate != nil {
 		mutate(&cfg)
@@ -160,4 +162,33 @@ func TestServiceNamesByKeyName(t *testing.T) {
 	require.NoError(t, f.drv.StopService(context.Background(), f.target, drivers.SchedulerService))
 	got, _ := f.svcs.Get(testHost, "OutSystems Scheduler")
 	assert.Equal(t, drivers.Disabled, got.Startup, "a key name matches too, ignoring case as WQL does")
+}
+
+// TestRestoreDelayedStartExactly restores a service captured as Automatic
+// (Delayed Start) and one captured as Automatic over a delayed one: the
+// scripts must use sc.exe start= delayed-auto and start= auto, because
+// Set-Service -StartupType Automatic keeps the delayed flag on PowerShell 5.1
+// and cannot set it at all before PowerShell 6.
+func TestRestoreDelayedStartExactly(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	key := "OutSystems Scheduler"
+	f.svcs.Add(testHost, winrmtest.Service{Name: key, DisplayName: "OutSystems Scheduler Service", Run: drivers.Running, Startup: drivers.AutomaticDelayedStart})
+	before, err := f.drv.ServiceState(ctx, f.target, drivers.SchedulerService)
+	require.NoError(t, err)
+	require.Equal(t, drivers.AutomaticDelayedStart, before.Startup)
+
+	require.NoError(t, f.drv.StopService(ctx, f.target, drivers.SchedulerService))
+	require.NoError(t, f.drv.RestoreService(ctx, f.target, drivers.SchedulerService, before))
+	got, _ := f.svcs.Get(testHost, key)
+	assert.Equal(t, drivers.AutomaticDelayedStart, got.Startup)
+
+	auto := drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic}
+	require.NoError(t, f.drv.RestoreService(ctx, f.target, drivers.SchedulerService, auto))
+	got, _ = f.svcs.Get(testHost, key)
+	assert.Equal(t, drivers.Automatic, got.Startup, "restoring Automatic clears delayed start")
+	f.assertOnlyRecognised(t)
+	for _, sc := range f.srv.Scripts() {
+		assert.NotContains(t, sc.Text, "::new(", "PowerShell 4 has no ::new()")
+	}
 }

@@ -3,8 +3,11 @@ package winrm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -208,9 +211,10 @@ func (l lyingServices) Find(host, name string) ([]winrmtest.Service, error) {
 func TestStateIsCheckedAfterChange(t *testing.T) {
 	svcs := &winrmtest.MapServices{}
 	svcs.Add(testHost, winrmtest.Service{Name: "sched", DisplayName: "OutSystems Scheduler Service", Run: drivers.Running, Startup: drivers.Automatic})
-	srv := winrmtest.NewServer(winrmtest.Config{Host: testHost, Services: lyingServices{svcs}})
+	srv := winrmtest.NewServer(winrmtest.Config{Host: testHost, Services: lyingServices{svcs}, Username: testUser, Password: testPassword})
 	defer srv.Close()
-	drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: "u", Timeout: 5 * time.Second})
+	// Negotiate over plain HTTP: every message encrypted with NTLM.
+	drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	target := drivers.Target{Name: testHost, Address: srv.Addr()}
 
@@ -353,18 +357,185 @@ func TestHTTPS(t *testing.T) {
 	})
 }
 
-func TestNTLMTransportIsUsed(t *testing.T) {
-	// The NTLM transport (go-ntlmssp) first sends each request without
-	// credentials and negotiates only when the server asks for NTLM; a
-	// Basic-only server (like the fake) gets Basic on the retry. The
-	// anonymous first attempts show the NTLM transport is in use.
-	f := newFixture(t, func(c *winrm.Config) { c.Auth = winrm.AuthNTLM })
-	_, err := f.drv.ServiceState(context.Background(), f.target, drivers.SchedulerService)
-	require.NoError(t, err)
-	assert.Positive(t, f.srv.Refused())
+// The authentication tests below run the driver against winrmtest servers
+// configured as Windows hosts are ("Authentication for Remote Connections"
+// and "Installation and configuration for Windows Remote Management",
+// Microsoft docs): a stock host offers Negotiate only, refuses Basic, and
+// over plain HTTP refuses messages not encrypted with NTLM.
 
-	b := newFixture(t, nil)
-	_, err = b.drv.ServiceState(context.Background(), b.target, drivers.SchedulerService)
+func stockServer(t *testing.T, cfg winrmtest.Config) (*winrmtest.Server, drivers.Target) {
+	t.Helper()
+	svcs := &winrmtest.MapServices{}
+	svcs.Add(testHost, winrmtest.Service{Name: "sched", DisplayName: "OutSystems Scheduler Service", Run: drivers.Running, Startup: drivers.Automatic})
+	cfg.Host, cfg.Services = testHost, svcs
+	if cfg.Username == "" {
+		cfg.Username, cfg.Password = testUser, testPassword
+	}
+	srv := winrmtest.NewServer(cfg)
+	t.Cleanup(srv.Close)
+	return srv, drivers.Target{Name: testHost, Address: srv.Addr()}
+}
+
+func TestDefaultIsNegotiateOverVerifiedHTTPS(t *testing.T) {
+	srv, target := stockServer(t, winrmtest.Config{TLS: true})
+	drv, err := winrm.New(winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), CACert: srv.CACertPEM(), Timeout: 5 * time.Second})
 	require.NoError(t, err)
-	assert.Zero(t, b.srv.Refused())
+	st, err := drv.ServiceState(context.Background(), target, drivers.SchedulerService)
+	require.NoError(t, err)
+	assert.Equal(t, drivers.Running, st.Run)
+	for _, why := range srv.Refusals() {
+		assert.NotContains(t, why, "Basic", "the default must not try Basic")
+	}
+	assert.Zero(t, srv.EncryptedRequests(), "HTTPS needs no message encryption")
+}
+
+func TestNegotiateOverPlainHTTPIsEncrypted(t *testing.T) {
+	for _, user := range []string{testUser, `FARM\` + testUser, testUser + "@farm.example"} {
+		t.Run(user, func(t *testing.T) {
+			srv, target := stockServer(t, winrmtest.Config{Username: user, Password: testPassword})
+			drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: user, Password: drivers.NewSecret(testPassword), Timeout: 5 * time.Second})
+			require.NoError(t, err)
+			require.NoError(t, drv.StopService(context.Background(), target, drivers.SchedulerService))
+			assert.Positive(t, srv.EncryptedRequests(), "a stock host accepts only encrypted messages over HTTP")
+			for _, why := range srv.Refusals() {
+				assert.NotContains(t, why, "unencrypted SOAP")
+			}
+			assert.Len(t, srv.Scripts(), 1)
+		})
+	}
+}
+
+func TestBasicIsRefusedByAStockHost(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plain HTTP %v", plain), func(t *testing.T) {
+			srv, target := stockServer(t, winrmtest.Config{TLS: !plain})
+			drv, err := winrm.New(winrm.Config{Auth: winrm.AuthBasic, PlainHTTP: plain, CACert: srv.CACertPEM(),
+				Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 5 * time.Second})
+			require.NoError(t, err)
+			_, err = drv.ServiceState(context.Background(), target, drivers.SchedulerService)
+			require.ErrorIs(t, err, drivers.ErrPermissionDenied)
+			assert.Contains(t, err.Error(), "Basic=false", "the 401 must name the likely cause")
+			assert.Contains(t, err.Error(), "local accounts")
+			if plain {
+				assert.Contains(t, err.Error(), "AllowUnencrypted")
+			}
+			assert.NotContains(t, err.Error(), testPassword)
+			assert.Empty(t, srv.Scripts())
+		})
+	}
+}
+
+func TestBasicWhenTheHostAllowsIt(t *testing.T) {
+	t.Run("https", func(t *testing.T) {
+		srv, target := stockServer(t, winrmtest.Config{TLS: true, AllowBasic: true})
+		drv, err := winrm.New(winrm.Config{Auth: winrm.AuthBasic, CACert: srv.CACertPEM(), Username: testUser, Password: drivers.NewSecret(testPassword)})
+		require.NoError(t, err)
+		_, err = drv.ServiceState(context.Background(), target, drivers.SchedulerService)
+		require.NoError(t, err)
+	})
+	t.Run("plain HTTP needs AllowUnencrypted", func(t *testing.T) {
+		srv, target := stockServer(t, winrmtest.Config{AllowBasic: true})
+		drv, err := winrm.New(winrm.Config{Auth: winrm.AuthBasic, PlainHTTP: true, Username: testUser, Password: drivers.NewSecret(testPassword)})
+		require.NoError(t, err)
+		_, err = drv.ServiceState(context.Background(), target, drivers.SchedulerService)
+		require.ErrorIs(t, err, drivers.ErrPermissionDenied)
+		assert.Contains(t, err.Error(), "AllowUnencrypted=true")
+		assert.Contains(t, strings.Join(srv.Refusals(), "\n"), "AllowUnencrypted")
+
+		srv2, target2 := stockServer(t, winrmtest.Config{AllowBasic: true, AllowUnencrypted: true})
+		_, err = drv.ServiceState(context.Background(), target2, drivers.SchedulerService)
+		require.NoError(t, err)
+		assert.Len(t, srv2.Scripts(), 1)
+	})
+	t.Run("domain accounts never", func(t *testing.T) {
+		srv, target := stockServer(t, winrmtest.Config{TLS: true, AllowBasic: true, Username: `FARM\` + testUser, Password: testPassword})
+		drv, err := winrm.New(winrm.Config{Auth: winrm.AuthBasic, CACert: srv.CACertPEM(), Username: `FARM\` + testUser, Password: drivers.NewSecret(testPassword)})
+		require.NoError(t, err)
+		_, err = drv.ServiceState(context.Background(), target, drivers.SchedulerService)
+		require.ErrorIs(t, err, drivers.ErrPermissionDenied)
+		assert.Contains(t, strings.Join(srv.Refusals(), "\n"), "local accounts")
+	})
+}
+
+func TestWrongNTLMPasswordNamesTheCause(t *testing.T) {
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plain HTTP %v", plain), func(t *testing.T) {
+			srv, target := stockServer(t, winrmtest.Config{TLS: !plain})
+			drv, err := winrm.New(winrm.Config{PlainHTTP: plain, CACert: srv.CACertPEM(), Username: testUser,
+				Password: drivers.NewSecret("wrong-Pa55"), Timeout: 5 * time.Second})
+			require.NoError(t, err)
+			_, err = drv.ServiceState(context.Background(), target, drivers.SchedulerService)
+			require.ErrorIs(t, err, drivers.ErrPermissionDenied)
+			assert.Contains(t, err.Error(), `DOMAIN\user`)
+			assert.Contains(t, strings.Join(srv.Refusals(), "\n"), "does not match the password")
+			assert.Empty(t, srv.Scripts())
+			if plain {
+				assert.Contains(t, err.Error(), "AllowUnencrypted")
+			}
+		})
+	}
+}
+
+func TestAuthConfigRefused(t *testing.T) {
+	krb5 := filepath.Join(t.TempDir(), "krb5.conf")
+	require.NoError(t, os.WriteFile(krb5, []byte("[libdefaults]\n default_realm = FARM.EXAMPLE\n"), 0o600))
+	dial := func(string, string) (net.Conn, error) { return nil, errors.New("unused") }
+	pw := drivers.NewSecret(testPassword)
+	tests := []struct {
+		name string
+		cfg  winrm.Config
+		want string
+	}{
+		{"encryption cannot dial", winrm.Config{PlainHTTP: true, Username: "u", Password: pw, Dial: dial}, "Config.Dial"},
+		{"kerberos needs a realm", winrm.Config{Auth: winrm.AuthKerberos, Username: "u", Password: pw, Kerberos: winrm.Kerberos{ConfigPath: krb5}}, "Realm"},
+		{"kerberos realm syntax", winrm.Config{Auth: winrm.AuthKerberos, Username: "u", Password: pw, Kerberos: winrm.Kerberos{Realm: "A B", ConfigPath: krb5}}, `"A B"`},
+		{"kerberos needs HTTPS", winrm.Config{Auth: winrm.AuthKerberos, PlainHTTP: true, Username: "u", Password: pw, Kerberos: winrm.Kerberos{Realm: "FARM.EXAMPLE", ConfigPath: krb5}}, "plain HTTP"},
+		{"kerberos cannot dial", winrm.Config{Auth: winrm.AuthKerberos, Username: "u", Password: pw, Dial: dial, Kerberos: winrm.Kerberos{Realm: "FARM.EXAMPLE", ConfigPath: krb5}}, "Config.Dial"},
+		{"kerberos config file", winrm.Config{Auth: winrm.AuthKerberos, Username: "u", Password: pw, Kerberos: winrm.Kerberos{Realm: "FARM.EXAMPLE", ConfigPath: krb5 + ".missing"}}, "ConfigPath"},
+		{"kerberos needs a secret", winrm.Config{Auth: winrm.AuthKerberos, Username: "u", Kerberos: winrm.Kerberos{Realm: "FARM.EXAMPLE", ConfigPath: krb5}}, "CCachePath"},
+		{"kerberos settings without kerberos", winrm.Config{Username: "u", Password: pw, Kerberos: winrm.Kerberos{Realm: "FARM.EXAMPLE"}}, "Config.Kerberos"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := winrm.New(tt.cfg)
+			require.ErrorIs(t, err, drivers.ErrInvalidArgument)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), testPassword)
+		})
+	}
+	// A complete Kerberos configuration is accepted. Nothing beyond this is
+	// tested: a Kerberos sign-in needs a KDC, which the tests do not have.
+	_, err := winrm.New(winrm.Config{Auth: winrm.AuthKerberos, Username: `FARM\u`, Password: pw, Kerberos: winrm.Kerberos{Realm: "FARM.EXAMPLE", ConfigPath: krb5}})
+	require.NoError(t, err)
+}
+
+// TestReceiveStreamsAndTimedOut runs a script whose output arrives over
+// several Receive calls after two w:TimedOut answers (MS-WSMV 3.1.4.14: the
+// server answers a Receive with that fault when the command printed nothing
+// within the OperationTimeout, and the client asks again), through each
+// transport the driver uses.
+func TestReceiveStreamsAndTimedOut(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		srv  winrmtest.Config
+		cfg  func(*winrm.Config, *winrmtest.Server)
+	}{
+		{"negotiate over HTTPS", winrmtest.Config{TLS: true}, func(c *winrm.Config, s *winrmtest.Server) { c.CACert = s.CACertPEM() }},
+		{"negotiate over HTTP, encrypted", winrmtest.Config{}, func(c *winrm.Config, _ *winrmtest.Server) { c.PlainHTTP = true }},
+		{"basic over HTTPS", winrmtest.Config{TLS: true, AllowBasic: true}, func(c *winrm.Config, s *winrmtest.Server) {
+			c.CACert, c.Auth = s.CACertPEM(), winrm.AuthBasic
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.srv.NoOutputReceives = 2
+			srv, target := stockServer(t, tc.srv)
+			cfg := winrm.Config{Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 5 * time.Second}
+			tc.cfg(&cfg, srv)
+			drv, err := winrm.New(cfg)
+			require.NoError(t, err)
+			require.NoError(t, drv.StopService(context.Background(), target, drivers.SchedulerService))
+			assert.Equal(t, 2+2, srv.Receives(), "2 timed out, the state line, the Done answer")
+			assert.Zero(t, srv.OpenShells())
+		})
+	}
 }

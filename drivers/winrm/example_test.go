@@ -17,14 +17,15 @@ func Example() {
 	svcs := &winrmtest.MapServices{}
 	svcs.Add("fe01", winrmtest.Service{Name: "OutSystems Scheduler", DisplayName: "OutSystems Scheduler Service",
 		Run: drivers.Running, Startup: drivers.Automatic})
-	srv := winrmtest.NewServer(winrmtest.Config{Host: "fe01", Services: svcs, Username: `CORP\deployer`, Password: "pw"})
+	srv := winrmtest.NewServer(winrmtest.Config{Host: "fe01", Services: svcs, Username: `CORP\deployer`, Password: "pw", TLS: true})
 	defer srv.Close()
 
+	// The defaults: Negotiate (NTLM) over HTTPS, certificate verified.
 	drv, err := winrm.New(winrm.Config{
-		PlainHTTP: true,
-		Username:  `CORP\deployer`,
-		Password:  drivers.NewSecret("pw"), // in real code: read from a vault, never from source
-		Timeout:   30 * time.Second,
+		CACert:   srv.CACertPEM(), // the fake's self-signed certificate; omit for a CA the system trusts
+		Username: `CORP\deployer`,
+		Password: drivers.NewSecret("pw"), // in real code: read from a vault, never from source
+		Timeout:  30 * time.Second,
 	})
 	if err != nil {
 		log.Fatal(err)

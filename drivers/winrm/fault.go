@@ -2,6 +2,7 @@ package winrm
 
 import (
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -37,6 +38,12 @@ func (t *faultTransport) Transport(ep *mzwinrm.Endpoint) error { return t.inner.
 
 func (t *faultTransport) Post(c *mzwinrm.Client, req *soap.SoapMessage) (string, error) {
 	body, err := t.inner.Post(c, req)
+	if err == nil && strings.TrimSpace(body) == "" {
+		// The encrypting transport returns the body of a non-encrypted
+		// answer (a 401 on a connection whose NTLM context was lost) as
+		// an empty success.
+		return "", errors.New("the server answered with no content (http error: unauthenticated or not encrypted)")
+	}
 	if err != nil || !strings.Contains(body, faultAction) {
 		return body, err
 	}

@@ -46,6 +46,9 @@ func TestBalancedDeploymentThroughWinRM(t *testing.T) {
 			srv := winrmtest.NewInMemoryServer(winrmtest.Config{
 				Host: s.Name, Services: winrmtest.ControllerServices{Controller: sim.Services()},
 				Username: testUser, Password: testPassword,
+				// In-memory servers are plain HTTP and need Config.Dial, which the
+				// encrypting transport cannot use: Basic over HTTP, enabled on purpose.
+				AllowBasic: true, AllowUnencrypted: true,
 			})
 			defer srv.Close()
 			fakes[s.Name] = srv
@@ -57,7 +60,7 @@ func TestBalancedDeploymentThroughWinRM(t *testing.T) {
 			}
 			return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 		}
-		drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 30 * time.Second, Dial: dial})
+		drv, err := winrm.New(winrm.Config{PlainHTTP: true, Auth: winrm.AuthBasic, Username: testUser, Password: drivers.NewSecret(testPassword), Timeout: 30 * time.Second, Dial: dial})
 		require.NoError(t, err)
 
 		zones := farm.AutoSplit(sim.Servers())

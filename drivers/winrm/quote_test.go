@@ -125,7 +125,7 @@ func TestScriptsQuoteTheNameOnce(t *testing.T) {
 		assert.NotContains(t, script, "%STARTUP%")
 		assert.NotContains(t, script, "%RUN%")
 	}
-	assert.Contains(t, restoreScript(name, drivers.ServiceState{Run: drivers.Stopped, Startup: drivers.Manual}), "$t = 'Manual'\n$r = 'Stopped'")
+	assert.Contains(t, restoreScript(name, drivers.ServiceState{Run: drivers.Stopped, Startup: drivers.Manual}), "$t = 'demand'\n$r = 'Stopped'")
 }
 
 func TestNTLMLeavesPackageDefaultsAlone(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 
 	mzwinrm "github.com/masterzen/winrm"
 
+	"github.com/masterzen/winrm/soap"
+
 	"github.com/balanced-deploy/balanced/drivers"
 )
 
@@ -46,21 +48,93 @@ func (d *Driver) client(host string, port int) (*mzwinrm.Client, error) {
 	}
 	ep := mzwinrm.NewEndpoint(urlHost(host), port, d.s.https, d.s.insecure, d.s.caCert, nil, nil, d.s.timeout+5*time.Second)
 	params := *mzwinrm.DefaultParameters // a copy: never mutate the package default
-	secs := int(min(d.s.timeout, 60*time.Second) / time.Second)
-	params.Timeout = "PT" + strconv.Itoa(max(secs, 1)) + "S"
-	dial, ntlm := d.s.dial, d.s.ntlm
-	params.TransportDecorator = func() mzwinrm.Transporter {
-		if ntlm {
-			return &faultTransport{inner: mzwinrm.NewClientNTLMWithDial(dial)}
-		}
-		return &faultTransport{inner: mzwinrm.NewClientWithDial(dial)}
+	// The OperationTimeout bounds how long the server holds a Receive when
+	// the command prints nothing (it then answers w:TimedOut and the client
+	// asks again). With message encryption the requests to one host are
+	// serialised (see serialTransport), so it is kept shorter there.
+	limit := 60 * time.Second
+	if d.s.encrypting() {
+		limit = 15 * time.Second
 	}
+	secs := int(min(d.s.timeout, limit) / time.Second)
+	params.Timeout = "PT" + strconv.Itoa(max(secs, 1)) + "S"
+	params.TransportDecorator = func() mzwinrm.Transporter { return d.transport(host, port) }
 	c, err := mzwinrm.NewClientWithParameters(ep, d.s.username, d.s.password.Reveal(), &params)
 	if err != nil {
 		return nil, fmt.Errorf("%w: building the WinRM client for %s: %w", drivers.ErrInvalidArgument, key, err)
 	}
 	d.clients[key] = c
 	return c, nil
+}
+
+// transport builds the client library's transport for the configured
+// authentication, wrapped so that SOAP faults become errors.
+func (d *Driver) transport(host string, port int) mzwinrm.Transporter {
+	var inner mzwinrm.Transporter
+	switch {
+	case d.s.auth == AuthKerberos:
+		user, _ := splitAccount(d.s.username)
+		inner = mzwinrm.NewClientKerberos(&mzwinrm.Settings{
+			WinRMUsername: user, WinRMPassword: d.s.password.Reveal(),
+			WinRMHost: urlHost(host), WinRMPort: port, WinRMProto: "https",
+			KrbRealm: d.s.kerberos.Realm, KrbConfig: d.s.kerberos.ConfigPath,
+			KrbSpn: d.s.kerberos.SPN, KrbCCache: d.s.kerberos.CCachePath,
+		})
+	case d.s.encrypting():
+		// masterzen/winrm's encrypting transport (MS-WSMV 2.2.9.1.1 with
+		// github.com/bodgit/ntlmssp): each request authenticates with an
+		// empty POST, then sends the SOAP message sealed with the session.
+		// NewEncryption fails only for protocols other than "ntlm".
+		enc, _ := mzwinrm.NewEncryption("ntlm")
+		inner = &serialTransport{inner: enc, wait: d.s.timeout + 5*time.Second, sem: make(chan struct{}, 1)}
+	case d.s.auth == AuthNegotiate:
+		// NTLM authenticates the connection: its three legs must use one
+		// connection, which the shared transport guarantees only while no
+		// other request to the host runs (see serialTransport).
+		inner = &serialTransport{inner: mzwinrm.NewClientNTLMWithDial(d.s.dial), wait: d.s.timeout + 5*time.Second, sem: make(chan struct{}, 1)}
+	default:
+		inner = mzwinrm.NewClientWithDial(d.s.dial)
+	}
+	return &faultTransport{inner: inner}
+}
+
+// splitAccount splits "DOMAIN\user" and "user@domain" into user and domain.
+func splitAccount(account string) (user, domain string) {
+	if d, u, ok := strings.Cut(account, `\`); ok {
+		return u, d
+	}
+	if u, d, ok := strings.Cut(account, "@"); ok {
+		return u, d
+	}
+	return account, ""
+}
+
+// serialTransport lets one request at a time through the NTLM transport of
+// one host. NTLM authenticates a connection (MS-NLMP; HTTP.sys keeps the
+// handshake state per connection), and the client library sends each leg of
+// the handshake as a separate request on a pooled transport, whose idle
+// connections are picked last-in first-out: with two requests at once, one
+// request's AUTHENTICATE leg can leave on the connection the other
+// negotiated on, and the server answers 401. The encrypting transport
+// additionally keeps the NTLM context of its last request in itself.
+type serialTransport struct {
+	inner mzwinrm.Transporter
+	wait  time.Duration
+	sem   chan struct{}
+}
+
+func (t *serialTransport) Transport(ep *mzwinrm.Endpoint) error { return t.inner.Transport(ep) }
+
+func (t *serialTransport) Post(c *mzwinrm.Client, req *soap.SoapMessage) (string, error) {
+	timer := time.NewTimer(t.wait)
+	defer timer.Stop()
+	select {
+	case t.sem <- struct{}{}:
+	case <-timer.C:
+		return "", fmt.Errorf("another request to this host has not been answered within %v", t.wait)
+	}
+	defer func() { <-t.sem }()
+	return t.inner.Post(c, req)
 }
 
 // urlHost brackets an IPv6 literal, since the client formats
@@ -112,17 +186,19 @@ func (d *Driver) run(ctx context.Context, host string, port int, script string) 
 	if r.err == nil {
 		return r.out, nil
 	}
-	return r.out, classifyTransport(r.err, r.sent)
+	return r.out, d.classifyTransport(r.err, r.sent)
 }
 
-// statusRe finds the HTTP status the client reports for a non-SOAP answer.
-var statusRe = regexp.MustCompile(`http (?:response )?error:? (\d{3})\b`)
+// statusRe finds the HTTP status the client library reports for a non-SOAP
+// answer ("http error 401", "http response error: 401 - ...", and the
+// Kerberos transport's "request returned: 401 - ...").
+var statusRe = regexp.MustCompile(`(?:http (?:response )?error:?|request returned:) (\d{3})\b`)
 
 // classifyTransport classifies a transport error. sent tells whether the
 // Command request may have reached the server.
-func classifyTransport(err error, sent bool) error {
+func (d *Driver) classifyTransport(err error, sent bool) error {
 	if m := statusRe.FindStringSubmatch(err.Error()); m != nil && (m[1] == "401" || m[1] == "403") {
-		return drivers.Classify(drivers.ErrPermissionDenied, fmt.Errorf("credentials refused (HTTP %s): %w", m[1], err))
+		return drivers.Classify(drivers.ErrPermissionDenied, fmt.Errorf("HTTP %s: %s: %w", m[1], d.s.authHint(m[1]), err))
 	}
 	var unknownCA x509.UnknownAuthorityError
 	var badHost x509.HostnameError
@@ -135,6 +211,34 @@ func classifyTransport(err error, sent bool) error {
 		return drivers.Classify(drivers.ErrUnavailable, err)
 	}
 	return err
+}
+
+// authHint says what an HTTP 401 (or 403) most likely means for the
+// configured authentication, with the server settings that cause it
+// ("Authentication for Remote Connections" and "Installation and
+// configuration for Windows Remote Management", Microsoft docs).
+func (s settings) authHint(status string) string {
+	if status == "403" {
+		return "the account authenticated but may not use WinRM: it must be an administrator on the server or a member of Remote Management Users"
+	}
+	switch {
+	case s.auth == AuthBasic && !s.https:
+		return "the server refused Basic authentication. Windows disables Basic by default (winrm/config/service/auth Basic=false) and accepts it " +
+			"only for local accounts, and over plain HTTP it also needs AllowUnencrypted=true (winrm/config/service); or the credentials are wrong. " +
+			"The default, Negotiate over HTTPS, works on a stock server"
+	case s.auth == AuthBasic:
+		return "the server refused Basic authentication. Windows disables Basic by default (winrm/config/service/auth Basic=false) and accepts it " +
+			"only for local accounts; or the credentials are wrong. The default, Negotiate, works on a stock server"
+	case s.auth == AuthKerberos:
+		return "the server refused the Kerberos ticket: check Config.Kerberos (realm, SPN HTTP/<host>), the clocks and winrm/config/service/auth Kerberos=true"
+	case !s.https:
+		return "the server refused the Negotiate (NTLM) credentials: check the user name (DOMAIN\\user for a domain account) and password. " +
+			"Over plain HTTP the messages are encrypted with NTLM; a server with AllowUnencrypted=false (the default) answers 401 to " +
+			"any message that is not, so a 401 after a successful sign-in means encryption was not negotiated"
+	default:
+		return "the server refused the Negotiate (NTLM) credentials: check the user name (DOMAIN\\user for a domain account), the password, " +
+			"and that winrm/config/service/auth Negotiate=true (the default)"
+	}
 }
 
 // commandRefused reports whether the Command request certainly did not start

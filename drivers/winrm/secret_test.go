@@ -44,7 +44,7 @@ func TestConfigValidation(t *testing.T) {
 	}{
 		{"no user", Config{}, "Username"},
 		{"bad port", Config{PlainHTTP: true, Username: "u", Port: 70000}, "70000"},
-		{"bad auth", Config{PlainHTTP: true, Username: "u", Auth: "kerberos"}, `"kerberos"`},
+		{"bad auth", Config{PlainHTTP: true, Username: "u", Auth: "digest"}, `"digest"`},
 		{"negative timeout", Config{PlainHTTP: true, Username: "u", Timeout: -1}, "Timeout"},
 		{"insecure without https", Config{PlainHTTP: true, Username: "u", Insecure: true}, "Insecure"},
 		{"ca without https", Config{PlainHTTP: true, Username: "u", CACert: []byte("x")}, "CACert"},
@@ -61,7 +61,7 @@ func TestConfigValidation(t *testing.T) {
 func TestConfigDefaultsAndWarnings(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
-	d, err := New(Config{PlainHTTP: true, Username: "u", Logger: log})
+	d, err := New(Config{PlainHTTP: true, Auth: AuthBasic, Username: "u", Logger: log})
 	require.NoError(t, err)
 	assert.Equal(t, DefaultHTTPPort, d.s.port)
 	assert.Equal(t, DefaultTimeout, d.s.timeout)
@@ -73,7 +73,7 @@ func TestConfigDefaultsAndWarnings(t *testing.T) {
 		ServiceNames: map[drivers.Service]string{drivers.SchedulerService: "Sched"}})
 	require.NoError(t, err)
 	assert.Equal(t, DefaultHTTPSPort, d.s.port)
-	assert.True(t, d.s.ntlm)
+	assert.Equal(t, AuthNegotiate, d.s.auth)
 	assert.Equal(t, "Sched", d.s.names[drivers.SchedulerService])
 	assert.Equal(t, "OutSystems Deployment Service", d.s.names[drivers.DeploymentService])
 	assert.Contains(t, buf.String(), "verification is disabled")
@@ -84,9 +84,12 @@ func TestZeroConfigIsHTTPS(t *testing.T) {
 	s, err := Config{Username: "u"}.settings()
 	require.NoError(t, err)
 	assert.True(t, s.https, "HTTPS unless PlainHTTP is asked for")
+	assert.Equal(t, AuthNegotiate, s.auth, "Negotiate (NTLM) unless Basic or Kerberos is asked for")
+	assert.False(t, s.encrypting(), "HTTPS needs no message encryption")
 	assert.Equal(t, DefaultHTTPSPort, s.port)
 	s, err = Config{Username: "u", PlainHTTP: true}.settings()
 	require.NoError(t, err)
 	assert.False(t, s.https)
 	assert.Equal(t, DefaultHTTPPort, s.port)
+	assert.True(t, s.encrypting(), "Negotiate over plain HTTP encrypts every message")
 }

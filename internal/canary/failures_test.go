@@ -60,7 +60,7 @@ var underTest = []driverUnderTest{
 		name:     "winrm",
 		endpoint: func(u string) string { return strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://") },
 		calls: func(ctx context.Context, t *testing.T, addr string, _ *http.Client, log *slog.Logger) ([]error, []any) {
-			d, err := winrm.New(winrm.Config{PlainHTTP: true, Username: winrmUser, Password: drivers.NewSecret(winrmPassword), Timeout: 5 * time.Second, Logger: log})
+			d, err := winrm.New(winrm.Config{PlainHTTP: true, Auth: winrm.AuthBasic, Username: winrmUser, Password: drivers.NewSecret(winrmPassword), Timeout: 5 * time.Second, Logger: log})
 			require.NoError(t, err)
 			tg := drivers.Target{Name: "fe01", Address: addr}
 			_, e1 := d.ServiceState(ctx, tg, drivers.SchedulerService)
@@ -69,7 +69,8 @@ var underTest = []driverUnderTest{
 			return []error{e1, e2, e3}, []any{d}
 		},
 		refusing: func(t *testing.T) (string, *http.Client) {
-			srv := winrmtest.NewServer(winrmtest.Config{Host: "fe01", Username: winrmUser, Password: "not-the-canary"})
+			// Basic, enabled on purpose, so that the password is on the wire.
+			srv := winrmtest.NewServer(winrmtest.Config{Host: "fe01", Username: winrmUser, Password: "not-the-canary", AllowBasic: true, AllowUnencrypted: true})
 			t.Cleanup(srv.Close)
 			return "http://" + srv.Addr(), nil
 		},

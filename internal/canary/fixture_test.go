@@ -92,6 +92,10 @@ func newFixture(ctx context.Context, t *testing.T) (fx *fixture, close func()) {
 		srv := winrmtest.NewInMemoryServer(winrmtest.Config{
 			Host: s.Name, Services: winrmtest.ControllerServices{Controller: sim.Services()},
 			Username: winrmUser, Password: winrmPassword,
+			// Basic over plain HTTP, enabled on purpose: the in-memory
+			// fakes need Config.Dial, which NTLM message encryption cannot
+			// use, and Basic puts the canary password on the wire.
+			AllowBasic: true, AllowUnencrypted: true,
 		})
 		closers = append(closers, srv.Close)
 		fx.winrmFakes[s.Name] = srv
@@ -104,8 +108,8 @@ func newFixture(ctx context.Context, t *testing.T) (fx *fixture, close func()) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	}
 	fx.winrm, err = winrm.New(winrm.Config{
-		PlainHTTP: true,
-		Username:  winrmUser, Password: drivers.NewSecret(winrmPassword),
+		PlainHTTP: true, Auth: winrm.AuthBasic,
+		Username: winrmUser, Password: drivers.NewSecret(winrmPassword),
 		Timeout: 30 * time.Second, Dial: fx.winrmWire.dialer(dial), Logger: fx.log.logger,
 	})
 	require.NoError(t, err)

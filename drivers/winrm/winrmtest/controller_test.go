@@ -66,11 +66,11 @@ func TestControllerServicesBehindTheDriver(t *testing.T) {
 	}}
 	addrs := map[string]string{}
 	for _, host := range []string{"fe01", "fe02"} {
-		srv := winrmtest.NewServer(winrmtest.Config{Host: host, Services: winrmtest.ControllerServices{Controller: ctrl}})
+		srv := winrmtest.NewServer(winrmtest.Config{Host: host, Services: winrmtest.ControllerServices{Controller: ctrl}, Username: "u", Password: "p"})
 		defer srv.Close()
 		addrs[host] = srv.Addr()
 	}
-	drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: "u", Timeout: 5 * time.Second})
+	drv, err := winrm.New(winrm.Config{PlainHTTP: true, Username: "u", Password: drivers.NewSecret("p"), Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	ctx := context.Background()
 	fe01 := drivers.Target{Name: "fe01", Address: addrs["fe01"]}

@@ -15,6 +15,16 @@ import (
 // The script shapes of package winrm, copied on purpose: the fake must
 // recognise exactly what the driver sends and refuse anything else, so a
 // change on either side shows up as a failing test.
+//
+// They are Windows PowerShell 4.0 compatible (Windows Server 2012 R2): no
+// [Type]::new() (added in PowerShell 5.0, "about_Classes"), New-Object
+// instead. The startup type is set with sc.exe ("sc.exe config", Microsoft
+// docs: start= auto | demand | disabled | delayed-auto), because
+// Set-Service -StartupType cannot set delayed start before PowerShell 6 and,
+// on 5.1, setting Automatic leaves a delayed-start flag in place; sc.exe
+// start= auto clears it. The delayed-start flag is read from the service's
+// registry value DelayedAutostart (the value sc.exe sets), which every
+// Windows version with delayed start has.
 var (
 	preludeLines = []string{
 		`$ErrorActionPreference = 'Stop'`,
@@ -27,11 +37,12 @@ var (
 		`if ($s.Count -gt 1) { [Console]::Out.WriteLine('BALANCED-AMBIGUOUS'); exit 4 }`,
 		`$k = $s[0].Name`,
 		`Add-Type -AssemblyName System.ServiceProcess`,
-		`$c = [System.ServiceProcess.ServiceController]::new($k)`,
+		`$c = New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList $k`,
 	}
 	reportLines = []string{
 		`$s = @(Get-CimInstance -ClassName Win32_Service -Filter $f)`,
-		`[Console]::Out.WriteLine('BALANCED-STATE ' + ($s[0] | Select-Object Name,DisplayName,State,StartMode,DelayedAutoStart | ConvertTo-Json -Compress))`,
+		`$d = (Get-ItemProperty -LiteralPath ('HKLM:\SYSTEM\CurrentControlSet\Services\' + $k) -ErrorAction SilentlyContinue).DelayedAutostart -eq 1`,
+		`[Console]::Out.WriteLine('BALANCED-STATE ' + ($s[0] | Select-Object Name,DisplayName,State,StartMode,@{n='DelayedAutoStart';e={$d}} | ConvertTo-Json -Compress))`,
 	}
 	stopLines = []string{
 		`Set-Service -InputObject $c -StartupType Disabled`,
@@ -40,10 +51,20 @@ var (
 	restoreLines = []string{
 		`$t = '%STARTUP%'`,
 		`$r = '%RUN%'`,
-		`if ($t -eq 'AutomaticDelayedStart') { Set-Service -InputObject $c -StartupType Automatic; $o = & sc.exe config $k start= delayed-auto; if ($LASTEXITCODE -ne 0) { throw ('sc.exe config failed: ' + ($o -join ' ')) } } else { Set-Service -InputObject $c -StartupType $t }`,
+		`if ($k.Contains('"')) { throw ('service name ' + $k + ' holds a double quote, which cannot be passed to sc.exe safely') }`,
+		`$o = & sc.exe config $k start= $t`,
+		`if ($LASTEXITCODE -ne 0) { throw ('sc.exe config failed: ' + ($o -join ' ')) }`,
 		`if ($r -eq 'Running') { Start-Service -InputObject $c } else { Stop-Service -InputObject $c -Force }`,
 	}
 )
+
+// scStartWords maps sc.exe's start= words to the startup types they set.
+var scStartWords = map[string]drivers.StartupType{
+	"auto":         drivers.Automatic,
+	"delayed-auto": drivers.AutomaticDelayedStart,
+	"demand":       drivers.Manual,
+	"disabled":     drivers.Disabled,
+}
 
 // progressPrefix is what the masterzen client prepends to every script.
 const progressPrefix = "$ProgressPreference = 'SilentlyContinue';"
@@ -65,14 +86,17 @@ type parsed struct {
 	want drivers.ServiceState
 }
 
-// decodeCommand turns `powershell.exe -EncodedCommand <base64 UTF-16LE>` into
-// the script the driver wrote (without the client's progress prefix).
+// decodeCommand turns `powershell.exe -EncodedCommand <base64 UTF-16LE>`
+// into the script it carries, without the progress prefix masterzen/winrm
+// adds. PowerShell reads its parameter names case-insensitively and without
+// the .exe, so pywinrm's `powershell -encodedcommand <...>` is accepted too.
 func decodeCommand(command string) (string, error) {
-	b64, ok := strings.CutPrefix(strings.TrimSpace(command), "powershell.exe -EncodedCommand ")
-	if !ok {
-		return "", fmt.Errorf("command %.60q is not powershell.exe -EncodedCommand", command)
+	fields := strings.Fields(command)
+	if len(fields) != 3 || strings.TrimSuffix(strings.ToLower(fields[0]), ".exe") != "powershell" ||
+		!strings.EqualFold(fields[1], "-EncodedCommand") {
+		return "", fmt.Errorf("command %.60q is not powershell.exe -EncodedCommand <script>", command)
 	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
+	raw, err := base64.StdEncoding.DecodeString(fields[2])
 	if err != nil {
 		return "", fmt.Errorf("-EncodedCommand is not base64: %w", err)
 	}
@@ -84,11 +108,7 @@ func decodeCommand(command string) (string, error) {
 		u[i] = binary.LittleEndian.Uint16(raw[2*i:])
 	}
 	script := string(utf16.Decode(u))
-	rest, ok := strings.CutPrefix(script, progressPrefix)
-	if !ok {
-		return script, fmt.Errorf("script does not start with %q", progressPrefix)
-	}
-	return rest, nil
+	return strings.TrimPrefix(script, progressPrefix), nil
 }
 
 // isPSQuote reports whether PowerShell reads r as a single quote.
@@ -173,12 +193,11 @@ func parseScript(script string) (parsed, error) {
 		if !(okS && okR && okS2 && okR2) || !equalLines(body[2:], restoreLines[2:]) {
 			return p, errors.New("script body matches no known shape")
 		}
-		switch drivers.StartupType(startup) {
-		case drivers.Automatic, drivers.AutomaticDelayedStart, drivers.Manual, drivers.Disabled:
-			p.want.Startup = drivers.StartupType(startup)
-		default:
-			return p, fmt.Errorf("restore startup type %q is not one of the known values", startup)
+		st, ok := scStartWords[startup]
+		if !ok {
+			return p, fmt.Errorf("restore start= word %q is not auto, delayed-auto, demand or disabled", startup)
 		}
+		p.want.Startup = st
 		switch run {
 		case "Running":
 			p.want.Run = drivers.Running

@@ -1,6 +1,7 @@
 package winrmtest
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 
@@ -59,24 +60,31 @@ func TestParseScript(t *testing.T) {
 		}
 		return out
 	}
-	p, err = parseScript(script(`'s'`, restore("AutomaticDelayedStart", "Running")...))
-	require.NoError(t, err)
-	assert.Equal(t, parsed{op: OpRestore, name: "s", want: drivers.ServiceState{Run: drivers.Running, Startup: drivers.AutomaticDelayedStart}}, p)
+	// sc.exe start= words ("sc.exe config", Microsoft docs).
+	for word, want := range map[string]drivers.StartupType{
+		"delayed-auto": drivers.AutomaticDelayedStart, "auto": drivers.Automatic, "demand": drivers.Manual, "disabled": drivers.Disabled,
+	} {
+		p, err = parseScript(script(`'s'`, restore(word, "Running")...))
+		require.NoError(t, err)
+		assert.Equal(t, parsed{op: OpRestore, name: "s", want: drivers.ServiceState{Run: drivers.Running, Startup: want}}, p)
+	}
 
 	bad := map[string]string{
-		"injected after literal":  script(`'x'; Stop-Computer; ''`),
-		"unterminated literal":    script(`'x`),
-		"double-quoted name":      script(`"x"`),
-		"extra line":              script(`'x'`, append(append([]string{}, stopLines...), "Stop-Computer")...),
-		"changed line":            strings.Replace(script(`'x'`, stopLines...), "-StartupType Disabled", "-StartupType Automatic", 1),
-		"unknown startup":         script(`'x'`, restore("Boot", "Running")...),
-		"unknown run":             script(`'x'`, restore("Manual", "Paused")...),
-		"injected startup":        script(`'x'`, restore("Manual'; Stop-Computer; '", "Running")...),
-		"empty":                   "",
-		"missing report":          strings.Join(strings.Split(script(`'x'`), "\n")[:len(preludeLines)], "\n"),
-		"windows line endings":    strings.ReplaceAll(script(`'x'`), "\n", "\r\n"),
-		"trailing command":        script(`'x'`) + "\nStop-Computer",
-		"restore body misordered": script(`'x'`, stopLines[1], stopLines[0]),
+		"injected after literal":   script(`'x'; Stop-Computer; ''`),
+		"unterminated literal":     script(`'x`),
+		"double-quoted name":       script(`"x"`),
+		"extra line":               script(`'x'`, append(append([]string{}, stopLines...), "Stop-Computer")...),
+		"changed line":             strings.Replace(script(`'x'`, stopLines...), "-StartupType Disabled", "-StartupType Automatic", 1),
+		"unknown startup":          script(`'x'`, restore("Boot", "Running")...),
+		"startup type not sc word": script(`'x'`, restore("Automatic", "Running")...),
+		"PowerShell 5 ::new()":     strings.Replace(script(`'x'`), "New-Object -TypeName System.ServiceProcess.ServiceController -ArgumentList $k", "[System.ServiceProcess.ServiceController]::new($k)", 1),
+		"unknown run":              script(`'x'`, restore("Manual", "Paused")...),
+		"injected startup":         script(`'x'`, restore("Manual'; Stop-Computer; '", "Running")...),
+		"empty":                    "",
+		"missing report":           strings.Join(strings.Split(script(`'x'`), "\n")[:len(preludeLines)], "\n"),
+		"windows line endings":     strings.ReplaceAll(script(`'x'`), "\n", "\r\n"),
+		"trailing command":         script(`'x'`) + "\nStop-Computer",
+		"restore body misordered":  script(`'x'`, stopLines[1], stopLines[0]),
 	}
 	for name, sc := range bad {
 		_, err := parseScript(sc)
@@ -89,7 +97,13 @@ func TestDecodeCommand(t *testing.T) {
 	got, err := decodeCommand(mzwinrm.Powershell(sc))
 	require.NoError(t, err)
 	assert.Equal(t, sc, got)
-	for _, bad := range []string{"cmd.exe /c dir", "powershell.exe -EncodedCommand !!!", "powershell.exe -EncodedCommand QQ==", "powershell.exe -Command Stop-Computer"} {
+	// pywinrm's run_ps sends `powershell -encodedcommand <base64>`, without
+	// the progress prefix; PowerShell reads parameter names case-insensitively.
+	enc := base64.StdEncoding.EncodeToString(utf16le(sc))
+	got, err = decodeCommand("powershell -encodedcommand " + enc)
+	require.NoError(t, err)
+	assert.Equal(t, sc, got)
+	for _, bad := range []string{"cmd.exe /c dir", "powershell -encodedcommand " + enc + " -NoExit", "pwsh -encodedcommand " + enc, "powershell.exe -EncodedCommand !!!", "powershell.exe -EncodedCommand QQ==", "powershell.exe -Command Stop-Computer"} {
 		_, err := decodeCommand(bad)
 		assert.Error(t, err, bad)
 	}

@@ -19,7 +19,7 @@ import (
 func NewInMemoryServer(cfg Config) *Server {
 	s := newServer(cfg)
 	l := &memListener{conns: make(chan net.Conn), closed: make(chan struct{})}
-	hs := &http.Server{Handler: http.HandlerFunc(s.serveHTTP)}
+	hs := &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ConnContext: connContext}
 	go func() { _ = hs.Serve(l) }()
 	s.mem = l
 	s.addr = net.JoinHostPort(s.cfg.Host, "5985")

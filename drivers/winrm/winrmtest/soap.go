@@ -33,7 +33,8 @@ type envelope struct {
 	} `xml:"Header"`
 	Body struct {
 		CommandLine *struct {
-			Command string `xml:"Command"`
+			Command   string `xml:"Command"`
+			Arguments string `xml:"Arguments"`
 		} `xml:"CommandLine"`
 		Receive *struct {
 			DesiredStream struct {
@@ -77,21 +78,42 @@ func commandResponse(relatesTo, commandID string) string {
 	return reply(ActionCommand+"Response", relatesTo, `<rsp:CommandResponse><rsp:CommandId>`+commandID+`</rsp:CommandId></rsp:CommandResponse>`)
 }
 
-// receiveResponse returns all of a command's output and its Done state.
-func receiveResponse(relatesTo, commandID string, r result) string {
+// receiveResponse returns one chunk of a command's output; the last chunk
+// carries the End markers and the Done state with the exit code, the others
+// the Running state (MS-WSMV 2.2.4.31 ReceiveResponse).
+func receiveResponse(relatesTo, commandID string, c outputChunk, code int, defect Defect) string {
 	var b strings.Builder
 	b.WriteString(`<rsp:ReceiveResponse>`)
 	stream := func(name, data string) {
 		if data == "" {
 			return
 		}
-		fmt.Fprintf(&b, `<rsp:Stream Name="%s" CommandId="%s">%s</rsp:Stream>`, name, commandID, base64.StdEncoding.EncodeToString([]byte(data)))
+		enc := base64.StdEncoding.EncodeToString([]byte(data))
+		if defect == DefectStreamEncoding {
+			enc = "!" + enc + "!" // not base64: a client that decodes the stream must fail
+		}
+		fmt.Fprintf(&b, `<rsp:Stream Name="%s" CommandId="%s">%s</rsp:Stream>`, name, commandID, enc)
 	}
-	stream("stdout", r.stdout)
-	stream("stderr", r.stderr)
+	stream("stdout", c.stdout)
+	stream("stderr", c.stderr)
+	if !c.done {
+		fmt.Fprintf(&b, `<rsp:CommandState CommandId="%s" State="%sRunning"/></rsp:ReceiveResponse>`, commandID, commandStateURI)
+		return reply(ActionReceive+"Response", relatesTo, b.String())
+	}
 	fmt.Fprintf(&b, `<rsp:Stream Name="stdout" CommandId="%s" End="true"></rsp:Stream><rsp:Stream Name="stderr" CommandId="%s" End="true"></rsp:Stream>`, commandID, commandID)
-	fmt.Fprintf(&b, `<rsp:CommandState CommandId="%s" State="%sDone"><rsp:ExitCode>%d</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>`, commandID, commandStateURI, r.code)
+	fmt.Fprintf(&b, `<rsp:CommandState CommandId="%s" State="%sDone"><rsp:ExitCode>%d</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>`, commandID, commandStateURI, code)
 	return reply(ActionReceive+"Response", relatesTo, b.String())
+}
+
+// timedOutText is WinRM's reason for the w:TimedOut fault.
+const timedOutText = "The WS-Management service cannot complete the operation within the time specified in OperationTimeout."
+
+// timedOutResponse is the w:TimedOut fault with its WSManFault detail, code
+// 2150858793 (0x80338029, ERROR_WSMAN_OPERATION_TIMEDOUT).
+func timedOutResponse(relatesTo, machine string) string {
+	return reply(actionFault, relatesTo, `<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>w:TimedOut</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en-US">`+
+		timedOutText+`</s:Text></s:Reason><s:Detail><f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="2150858793" Machine="`+xmlText(machine)+
+		`"><f:Message>`+timedOutText+`</f:Message></f:WSManFault></s:Detail></s:Fault>`)
 }
 
 func emptyResponse(action, relatesTo, element string) string {
