@@ -73,6 +73,9 @@ func newLoadBalancer(ctx context.Context, lb *LoadBalancer, servers []farm.Serve
 	case lb.ALB != nil:
 		c := lb.ALB
 		cfg := awsalb.Config{TargetGroupARN: c.TargetGroupARN, Region: c.Region, SettlePeriod: c.SettlePeriod.D(), Logger: log}
+		if log != nil {
+			cfg.LoadOptions = append(cfg.LoadOptions, config.WithLogger(awsLogger(log)))
+		}
 		if c.Profile != "" {
 			cfg.LoadOptions = append(cfg.LoadOptions, config.WithSharedConfigProfile(c.Profile))
 		}
