@@ -44,6 +44,10 @@ type TimelinePoint struct {
 	Capacity int `json:"capacity"`
 	// Installing counts the zone's servers installing a version.
 	Installing int `json:"installing"`
+	// InstallingServing counts those of the Installing servers that are
+	// also counted in Serving: the load balancer still sends them requests
+	// (a plan that did not drain them first).
+	InstallingServing int `json:"installing_serving,omitempty"`
 	// Versions counts Serving members per version they run.
 	Versions map[string]int `json:"versions"`
 }

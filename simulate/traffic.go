@@ -196,7 +196,7 @@ func (s *Sim) failRequest(r *request, cause string) {
 // caller holds s.mu.
 func (s *Sim) zoneChanged(z *zone) {
 	z.routable = z.routable[:0]
-	capacity, installing := 0, 0
+	capacity, installing, installingServing := 0, 0, 0
 	versions := map[string]int{}
 	for _, m := range z.members {
 		if m.installing {
@@ -204,6 +204,9 @@ func (s *Sim) zoneChanged(z *zone) {
 		}
 		if !m.routable() {
 			continue
+		}
+		if m.installing {
+			installingServing++
 		}
 		z.routable = append(z.routable, m)
 		versions[m.version]++
@@ -231,9 +234,10 @@ func (s *Sim) zoneChanged(z *zone) {
 		z.mixed += s.clock.Sub(z.mixedSince)
 		z.mixedSince = time.Time{}
 	}
-	p := TimelinePoint{Elapsed: s.elapsed(), Serving: len(z.routable), Capacity: capacity, Installing: installing, Versions: versions}
+	p := TimelinePoint{Elapsed: s.elapsed(), Serving: len(z.routable), Capacity: capacity, Installing: installing,
+		InstallingServing: installingServing, Versions: versions}
 	if last := z.lastPoint; last != nil && last.Serving == p.Serving && last.Capacity == p.Capacity &&
-		last.Installing == p.Installing && maps.Equal(last.Versions, p.Versions) {
+		last.Installing == p.Installing && last.InstallingServing == p.InstallingServing && maps.Equal(last.Versions, p.Versions) {
 		return
 	}
 	if last := z.lastPoint; last != nil && last.Elapsed == p.Elapsed {

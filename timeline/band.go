@@ -146,7 +146,7 @@ func (c *chart) renderBand(b *svg, i int, ts []time.Duration) {
 		b.printf(`<path class="serving %s" data-version="%s" data-serving="%s" fill="%s" d="%s"><title>members serving %s</title></path>`+"\n",
 			token(v), esc(v), data, c.colors[v], c.areaPath(segs, y), esc(v))
 	}
-	segs, data := series(pts, c.end, func(p simulate.TimelinePoint) (int, int) { return sum(p.Versions), p.Installing })
+	segs, data := series(pts, c.end, func(p simulate.TimelinePoint) (int, int) { return sum(p.Versions), installingOut(p) })
 	b.printf(`<path class="installing" data-installing="%s" fill="url(#installing-hatch)" stroke="%s" stroke-width="0.6" d="%s"><title>members installing</title></path>`+"\n",
 		data, colorInstall, c.areaPath(segs, y))
 	// The serving total as a line, over the capacity (serving members whose

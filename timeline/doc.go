@@ -8,7 +8,9 @@
 //   - one band per zone, stacked top to bottom, with the number of members the
 //     load balancer sends new requests to (serving and healthy) over time as a
 //     step area, coloured by the version those members run, and the members
-//     installing a version stacked above them (hatched); what is left up to
+//     installing a version out of traffic stacked above them (hatched; a
+//     member installing while still in traffic, which the plan must never
+//     allow, is counted once, among the serving); what is left up to
 //     the zone's size is out of traffic (drained, or out and waiting);
 //   - a dashed red line where fewer serving members answer than the load
 //     balancer believes (simulate.TimelinePoint.Capacity below Serving: a

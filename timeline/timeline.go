@@ -124,7 +124,7 @@ func build(sim simulate.Report, run *farm.Report, opts Options) (*chart, error) 
 	for _, z := range sim.Zones {
 		b := band{zone: z, id: uniqueID("zone-"+token(z.Name), ids)}
 		for _, p := range z.Timeline {
-			b.members = max(b.members, p.Serving+p.Installing, p.Capacity)
+			b.members = max(b.members, p.Serving+installingOut(p), p.Capacity)
 			c.end = max(c.end, p.Elapsed)
 			c.capacityShort = c.capacityShort || p.Capacity != p.Serving
 		}
@@ -150,6 +150,13 @@ func build(sim simulate.Report, run *farm.Report, opts Options) (*chart, error) 
 	c.summary = summary(sim, run)
 	c.layout = c.computeLayout()
 	return c, nil
+}
+
+// installingOut counts the members installing that the load balancer does
+// not send requests to: those in traffic are counted in Serving already, and
+// stacking them again above the serving members would count them twice.
+func installingOut(p simulate.TimelinePoint) int {
+	return max(0, p.Installing-p.InstallingServing)
 }
 
 // failuresOf returns the traffic samples in which requests failed. A
