@@ -41,7 +41,9 @@
 // # Scope and limitations
 //
 // One target group; no load balancers, listeners, rules or other
-// attributes; no request signing checks (use anonymous credentials);
+// attributes; request signatures (SigV4) are checked only when
+// Config.Credentials is set (otherwise use anonymous credentials), and
+// their date is not checked against the clock;
 // Lambda targets, AvailabilityZone and the Include parameter are ignored.
 // Whether real ELBv2 refuses to deregister an unregistered target is not
 // confirmed; the fake treats it as a no-op.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"sync"
@@ -29,6 +30,14 @@ type Config struct {
 	TargetGroupARN string
 	// Store holds the targets. Default: a [MemStore] with no known target.
 	Store Store
+	// Credentials, when set, maps access key ids to secret access keys and
+	// makes the fake verify every request's Signature Version 4 signature
+	// (service elasticloadbalancing), as ELBv2 does: a missing, malformed
+	// or wrong signature, or an unknown key, is refused with
+	// MissingAuthenticationToken, IncompleteSignature,
+	// SignatureDoesNotMatch or InvalidClientTokenId. Nil accepts unsigned
+	// requests (aws.AnonymousCredentials).
+	Credentials map[string]string
 }
 
 // Request is one API call the fake received, for assertions.
@@ -51,6 +60,10 @@ type Server struct {
 	mu       sync.Mutex
 	faults   []*Fault
 	requests []Request
+	// mangle, when set (by this package's tests only), rewrites every
+	// answer body: a deliberately broken wire format, to prove that the
+	// third-party client check notices drift.
+	mangle func([]byte) []byte
 }
 
 // New returns a fake endpoint.
@@ -76,11 +89,42 @@ func (s *Server) Requests() []Request {
 
 // ServeHTTP implements [http.Handler].
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	mangle := s.mangle
+	s.mu.Unlock()
+	if mangle != nil {
+		rec := httptest.NewRecorder()
+		s.serve(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(mangle(rec.Body.Bytes()))
+		return
+	}
+	s.serve(w, r)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		writeError(w, &APIError{Code: "InvalidAction", Message: "awsQuery wants POST /", Status: http.StatusNotFound})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if s.cfg.Credentials != nil {
+		body, err := readBody(r, 1<<20)
+		if err != nil {
+			writeError(w, &APIError{Code: "MalformedQueryString", Message: "cannot read the body"})
+			return
+		}
+		if ae := verifySigV4(r, body, s.cfg.Credentials); ae != nil {
+			writeError(w, ae)
+			s.mu.Lock()
+			s.requests = append(s.requests, Request{Action: "", Code: ae.Code})
+			s.mu.Unlock()
+			return
+		}
+	}
 	if err := r.ParseForm(); err != nil {
 		writeError(w, &APIError{Code: "MalformedQueryString", Message: "cannot parse the form body"})
 		return

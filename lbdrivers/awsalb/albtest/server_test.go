@@ -13,6 +13,11 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -263,4 +268,32 @@ func TestMemStoreRoutingLag(t *testing.T) {
 			assert.False(t, s.Routes(a), "lag %v: no longer routed", tc.lag)
 		}
 	})
+}
+
+// TestSigV4WithTheSDK: with Credentials set, the fake verifies the SDK's
+// Signature Version 4 signatures and refuses wrong ones as ELBv2 does.
+func TestSigV4WithTheSDK(t *testing.T) {
+	store := albtest.NewMemStore(albtest.MemConfig{Targets: []string{"i-1"}})
+	fake := albtest.New(albtest.Config{Store: store, Credentials: map[string]string{"AKIAIOSFODNN7EXAMPLE": "right-secret"}})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	call := func(creds aws.CredentialsProvider) error {
+		c := elbv2.New(elbv2.Options{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1})
+		_, err := c.RegisterTargets(t.Context(), &elbv2.RegisterTargetsInput{TargetGroupArn: aws.String(albtest.DefaultTargetGroupARN), Targets: []types.TargetDescription{{Id: aws.String("i-1")}}})
+		return err
+	}
+	require.NoError(t, call(credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "right-secret", "")))
+	for _, tc := range []struct {
+		creds aws.CredentialsProvider
+		code  string
+	}{
+		{credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wrong-secret", ""), "SignatureDoesNotMatch"},
+		{credentials.NewStaticCredentialsProvider("AKIAUNKNOWN", "right-secret", ""), "InvalidClientTokenId"},
+		{aws.AnonymousCredentials{}, "MissingAuthenticationToken"},
+	} {
+		err := call(tc.creds)
+		var ae smithy.APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, tc.code, ae.ErrorCode())
+	}
 }
