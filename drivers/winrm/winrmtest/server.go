@@ -82,8 +82,8 @@ type Defect int
 const (
 	// DefectNone is the correct wire format.
 	DefectNone Defect = iota
-	// DefectStreamEncoding sends command output that is not base64, which
-	// MS-WSMV requires for rsp:Stream.
+	// DefectStreamEncoding sends command output whose base64 (MS-WSMV
+	// requires rsp:Stream to be base64) lacks its last character.
 	DefectStreamEncoding
 )
 

@@ -90,7 +90,7 @@ func receiveResponse(relatesTo, commandID string, c outputChunk, code int, defec
 		}
 		enc := base64.StdEncoding.EncodeToString([]byte(data))
 		if defect == DefectStreamEncoding {
-			enc = "!" + enc + "!" // not base64: a client that decodes the stream must fail
+			enc = enc[:len(enc)-1] // truncated: a client that decodes the stream must fail
 		}
 		fmt.Fprintf(&b, `<rsp:Stream Name="%s" CommandId="%s">%s</rsp:Stream>`, name, commandID, enc)
 	}
