@@ -37,6 +37,18 @@
 // tokens never appear in logs or errors; Config.Password is a
 // [drivers.Secret], which redacts itself.
 //
+// # Account
+//
+// A local BIG-IP account (the driver logs in with login provider "tmos")
+// with at least the Operator role on the pool's partition: F5 documents that
+// role as allowed to enable, disable and force offline nodes and pool
+// members (BIG-IP "User roles"; DevCentral "Using RBAC with iControl REST on
+// BIG-IP" shows an operator account changing members over iControl REST).
+// F5 does not document which roles may open an iControl REST transaction
+// (Switch, multi-member SetState); if those calls are refused with 401/403
+// under Operator, give the account write rights on the partition
+// (Application Editor or Manager).
+//
 // # Errors
 //
 // 400 is [drivers.ErrInvalidArgument], 401/403 [drivers.ErrPermissionDenied],
