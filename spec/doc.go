@@ -95,7 +95,8 @@
 //	  #   binary: /usr/sbin/nginx   prefix: ...   pid_file: /run/nginx.pid
 //	  #   drain_period: 30s   reload_timeout: 10s   reload_settle: 1s
 //	  # kind nginx-plus (NGINX Plus REST API, lbdrivers/nginx.NewPlus):
-//	  #   endpoint: https://lb:8443/api   api_version: 9   upstream: outsystems
+//	  #   endpoint: https://lb:8443/api   upstream: outsystems
+//	  #   api_version: 0                    # 0 (default): the highest of 4-9 the server lists at GET /api/
 //	  #   port: 443   addresses: {...}   username: admin   password: {env: NGINX_PASSWORD}
 //	  #   ca_cert: lb-ca.pem
 //	  # kind f5 (BIG-IP iControl REST, lbdrivers/f5; members are "node:port"):

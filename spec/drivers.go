@@ -80,7 +80,8 @@ type NGINX struct {
 type NGINXPlus struct {
 	// Endpoint is the URL of the API location. Required.
 	Endpoint string `yaml:"endpoint" json:"endpoint"`
-	// APIVersion is the API version in the path. Zero means the driver's.
+	// APIVersion is the API version in the path (4 to 9). Zero means
+	// negotiated: the highest the server lists at GET <endpoint>/.
 	APIVersion int `yaml:"api_version" json:"api_version,omitempty"`
 	// Upstream is the HTTP upstream of the members. Required.
 	Upstream string `yaml:"upstream" json:"upstream"`
