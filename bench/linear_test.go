@@ -24,6 +24,11 @@ type sizeJournal struct {
 	total, largest int
 }
 
+// LastRun reports no run: the journal keeps no records to tell of one.
+func (j *sizeJournal) LastRun(context.Context) (farm.JournalState, bool, error) {
+	return farm.JournalState{}, false, nil
+}
+
 func (j *sizeJournal) Append(rec farm.JournalRecord) error {
 	b, err := json.Marshal(rec)
 	if err != nil {

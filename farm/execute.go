@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"time"
 
@@ -18,9 +17,11 @@ import (
 // failed step left it (every step of the balanced plan keeps it safe). When
 // ctx ends, the run stops at the next safe point and halts.
 //
-// With a journal configured, the run first takes the farm's lock (a second
-// run fails at once with [ErrLocked], naming the holder) and records every
-// change of state, so that [Plan.Resume] can continue it after a crash.
+// Before anything is touched, the run takes the farm (see [LockConfig]): a
+// second run on the same farm fails at once with [ErrLocked], naming the
+// holder; with a journal, a new run over an unfinished one fails with
+// [ErrUnfinishedRun]. It records every change of state in the journal, so
+// that [Plan.Resume] can continue it after a crash.
 func (p *Plan) Run(ctx context.Context) (*Report, error) {
 	return p.execute(ctx, runOptions{captured: NewCaptured()})
 }
@@ -37,6 +38,8 @@ type runOptions struct {
 	undo            []string
 	rollbackStarted time.Time
 	cause           string
+	// runID is the ID of the run resumed; empty for a new run.
+	runID string
 }
 
 // Resume continues the run recorded in a journal (read with
@@ -67,7 +70,7 @@ func (p *Plan) Resume(ctx context.Context, journal []JournalRecord) (*Report, er
 	}
 	captured := NewCaptured()
 	captured.Restore(st.Captured)
-	opts := runOptions{start: start, captured: captured, excluded: st.Excluded, resumed: true}
+	opts := runOptions{start: start, captured: captured, excluded: st.Excluded, resumed: true, runID: st.RunID}
 	if st.RollingBack {
 		// A run that crashed while rolling back goes on rolling back.
 		opts.undo, opts.rollbackStarted, opts.cause = st.ToUndo, st.RollbackStarted, st.LastError
@@ -77,22 +80,11 @@ func (p *Plan) Resume(ctx context.Context, journal []JournalRecord) (*Report, er
 
 func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 	start, captured := o.start, o.captured
-	locker := p.cfg.Locker
-	if fj, ok := p.cfg.Journal.(*FileJournal); ok && locker == nil {
-		locker = FileLock{Path: fj.Path() + ".lock"}
+	ctx, hold, err := p.takeFarm(ctx, &o)
+	if err != nil {
+		return nil, err
 	}
-	if locker != nil {
-		release, err := locker.Lock(ctx, currentHolder(p))
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-	}
-	if fj, ok := p.cfg.Journal.(*FileJournal); ok && !o.resumed {
-		if err := checkFinished(fj.Path()); err != nil {
-			return nil, err
-		}
-	}
+	defer hold.close()
 	seed := p.cfg.Seed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
@@ -121,7 +113,7 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 		}
 		r.report.Steps = append(r.report.Steps, StepReport{ID: s.ID, Status: st})
 	}
-	r.record(JournalRecord{Kind: RecordRunStarted, PlanID: p.planID(), Label: p.cfg.Label, Steps: p.StepIDs(), Resumed: o.resumed})
+	r.record(JournalRecord{Kind: RecordRunStarted, PlanID: p.planID(), Label: p.cfg.Label, Steps: p.StepIDs(), Resumed: o.resumed, RunID: o.runID})
 	captured.mu.Lock()
 	captured.onValue = func(key, value string, deleted bool) {
 		r.record(JournalRecord{Kind: RecordValue, Key: key, Value: value, Deleted: deleted})
@@ -133,6 +125,9 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 		captured.mu.Unlock()
 	}()
 	ctx = r.EmitContext(ctx, Event{Kind: RunStarted, Total: len(p.steps), Message: fmt.Sprintf("%d steps over %d servers in %d zones", len(p.steps), len(p.farm.byName), len(p.farm.zones))})
+	for _, e := range hold.events {
+		r.Emit(e)
+	}
 	if o.undo != nil {
 		r.report.RollbackStarted = o.rollbackStarted
 		return r.rollback(ctx, o.undo, fmt.Errorf("resumed rollback (it began after: %s)", o.cause))
@@ -182,36 +177,6 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 	}
 	r.finish(Succeeded, "", "", nil)
 	return r.report, nil
-}
-
-// checkFinished refuses a new run over a journal whose last run did not
-// end (it crashed, halted or was rolling back): the farm may be half
-// deployed, and a new preflight would capture that state as the one to
-// restore.
-func checkFinished(path string) error {
-	recs, err := ReadJournalFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	st, err := StateOf(recs)
-	if err != nil {
-		return nil // no run recorded
-	}
-	if st.Outcome == Succeeded || st.Outcome == RolledBack || (st.ResumeFrom == "" && !st.RollingBack) {
-		return nil // finished (or crashed after its last step was done)
-	}
-	where := "resume from " + st.ResumeFrom
-	if st.RollingBack {
-		where = "rolling back"
-	}
-	outcome := string(st.Outcome)
-	if outcome == "" {
-		outcome = "never finished"
-	}
-	return fmt.Errorf("%w: journal %s: the last run (%s) %s (%s): resume it, or move the journal away if the farm was put right by hand", ErrUnfinishedRun, path, st.Label, outcome, where)
 }
 
 // askRetryWait waits before the retry an Ask decision asked for, as

@@ -121,6 +121,7 @@ type Farm struct {
 	zones         []*Zone
 	byName        map[string]Server
 	capacityFloor float64
+	identity      string // Identity, computed by New from the drivers given
 }
 
 // New validates cfg and returns the farm. It calls no driver. Every error
@@ -162,6 +163,7 @@ func New(cfg Config) (*Farm, error) {
 	if controllers > 1 {
 		return nil, fmt.Errorf("%w: %d servers have the Deployment Controller role: want at most one", ErrInvalidFarm, controllers)
 	}
+	f.identity = f.computeIdentity()
 	return f, nil
 }
 

@@ -1,17 +1,18 @@
 package farm
 
 import (
-	"maps"
-
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -19,24 +20,49 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 )
 
+// RecordKind says what a [JournalRecord] records. A journal refuses kinds
+// it does not know (see [RecordKind.Known]): a record of an unknown kind may
+// change what a resume must do, so skipping it would be unsafe.
+type RecordKind string
+
 // Journal record kinds.
 const (
-	RecordRunStarted  = "run-started"
-	RecordStepStarted = "step-started"
-	RecordAction      = "action"
-	RecordCaptured    = "captured"
-	RecordStepDone    = "step-done"
-	RecordStepFailed  = "step-failed"
-	RecordStepUndone  = "step-undone"
+	RecordRunStarted  RecordKind = "run-started"
+	RecordStepStarted RecordKind = "step-started"
+	RecordAction      RecordKind = "action"
+	RecordCaptured    RecordKind = "captured"
+	RecordStepDone    RecordKind = "step-done"
+	RecordStepFailed  RecordKind = "step-failed"
+	RecordStepUndone  RecordKind = "step-undone"
 	// RecordValue records one value set (or deleted) in [Captured] during
 	// a step, such as the ID of a deployment just started.
-	RecordValue = "value"
+	RecordValue RecordKind = "value"
 	// RecordRollbackStarted marks the start of a rollback; Step is the
 	// step that failed.
-	RecordRollbackStarted = "rollback-started"
-	RecordExcluded        = "excluded"
-	RecordRunFinished     = "run-finished"
+	RecordRollbackStarted RecordKind = "rollback-started"
+	RecordExcluded        RecordKind = "excluded"
+	RecordRunFinished     RecordKind = "run-finished"
 )
+
+// RecordKinds lists every record kind this version knows, in the order a
+// run writes them.
+func RecordKinds() []RecordKind {
+	return []RecordKind{RecordRunStarted, RecordStepStarted, RecordAction, RecordCaptured, RecordValue,
+		RecordStepDone, RecordStepFailed, RecordExcluded, RecordRollbackStarted, RecordStepUndone, RecordRunFinished}
+}
+
+// Known reports whether k is one of [RecordKinds].
+func (k RecordKind) Known() bool { return slices.Contains(RecordKinds(), k) }
+
+func (k RecordKind) check() error {
+	if k == "" {
+		return errors.New("record without kind")
+	}
+	if !k.Known() {
+		return fmt.Errorf("unknown record kind %q (written by a newer version of balanced?): want one of %v", string(k), RecordKinds())
+	}
+	return nil
+}
 
 // JournalRecord is one line of a run's journal. Fields that do not apply to
 // a kind are empty.
@@ -44,7 +70,7 @@ type JournalRecord struct {
 	// Time is when the record was written.
 	Time time.Time `json:"time"`
 	// Kind is one of the Record* constants.
-	Kind string `json:"kind"`
+	Kind RecordKind `json:"kind"`
 	// PlanID identifies the plan (its steps, its farm and its label): a
 	// journal is resumed only by the plan that wrote it.
 	PlanID string `json:"plan_id,omitempty"`
@@ -54,6 +80,9 @@ type JournalRecord struct {
 	Steps []string `json:"steps,omitempty"`
 	// Resumed is true on the run-started record of a resumed run.
 	Resumed bool `json:"resumed,omitempty"`
+	// RunID identifies the run (run-started): a resumed run keeps the ID
+	// of the run it continues. The host lock and the farm lease name it.
+	RunID string `json:"run_id,omitempty"`
 	// Step is the step a record concerns.
 	Step string `json:"step,omitempty"`
 	// Zone and Server name what an action or an exclusion concerned.
@@ -73,11 +102,37 @@ type JournalRecord struct {
 	Outcome Outcome `json:"outcome,omitempty"`
 }
 
-// Journal receives the records of a run, in order. Append must make the
-// record durable before it returns: after a crash, a resumed run trusts
-// every record appended. [FileJournal] is the implementation on disk.
+// Journal receives the records of a run, in order, and says how the last
+// run it holds ended. [FileJournal] is the implementation on disk.
+//
+// The contract every implementation keeps:
+//   - Append makes the record durable before it returns: after a crash, a
+//     resumed run trusts every record appended. It refuses a record whose
+//     kind is not [RecordKind.Known].
+//   - LastRun returns the state of the last run appended ([StateOf] of the
+//     records from the last run-started record that is not a resume), with
+//     ok false when the journal holds no run. [Plan.Run] calls it before
+//     anything else and refuses to start over an unfinished run with
+//     [ErrUnfinishedRun], whatever the implementation. [LastRunOf] computes
+//     it from records held in memory.
+//   - Readers tolerate fields they do not know (a newer writer's additions)
+//     and refuse record kinds they do not know.
 type Journal interface {
+	// Append records rec durably.
 	Append(rec JournalRecord) error
+	// LastRun returns the state of the last run the journal holds; ok is
+	// false when it holds none.
+	LastRun(ctx context.Context) (st JournalState, ok bool, err error)
+}
+
+// LastRunOf is [Journal.LastRun] over records held in memory: the state of
+// the last run in recs, with ok false when recs hold no run.
+func LastRunOf(recs []JournalRecord) (st JournalState, ok bool, err error) {
+	st, err = StateOf(recs)
+	if errors.Is(err, ErrNothingToResume) {
+		return JournalState{}, false, nil
+	}
+	return st, err == nil, err
 }
 
 var _ Journal = (*FileJournal)(nil)
@@ -156,6 +211,9 @@ func (j *FileJournal) Path() string { return j.path }
 // concurrently are written and synced together, in the order Append took
 // them.
 func (j *FileJournal) Append(rec JournalRecord) error {
+	if err := rec.Kind.check(); err != nil {
+		return fmt.Errorf("journal %s: %w", j.path, err)
+	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("journal: encode %s record: %w", rec.Kind, err)
@@ -204,9 +262,11 @@ func (j *FileJournal) Close() error {
 	return j.f.Close()
 }
 
-// ReadJournal parses a journal. A last line cut short (a crash while it was
-// written) is ignored; any other malformed line is an error naming its line
-// number.
+// ReadJournal parses a whole journal, every run it holds. A last line cut
+// short (a crash while it was written) is ignored; any other malformed line,
+// and any record of a kind this version does not know, is an error naming
+// its line number. Fields it does not know are ignored. To read only the
+// last run, whatever the history, use [ReadLastRun].
 func ReadJournal(r io.Reader) ([]JournalRecord, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -227,16 +287,14 @@ func ReadJournal(r io.Reader) ([]JournalRecord, error) {
 			continue
 		}
 		var rec JournalRecord
-		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			if line == total && !complete {
 				break // torn final write
 			}
 			return nil, fmt.Errorf("journal line %d: %w", line, err)
 		}
-		if rec.Kind == "" {
-			return nil, fmt.Errorf("journal line %d: record without kind", line)
+		if err := rec.Kind.check(); err != nil {
+			return nil, fmt.Errorf("journal line %d: %w", line, err)
 		}
 		recs = append(recs, rec)
 	}
@@ -266,8 +324,19 @@ var ErrJournalMismatch = errors.New("journal belongs to another plan")
 
 // JournalState is what a journal says of the last run it holds.
 type JournalState struct {
+	// PlanID and Label identify the plan that ran (Plan.ID,
+	// PlanConfig.Label).
 	PlanID string
 	Label  string
+	// RunID identifies the run; empty in journals written before run IDs.
+	RunID string
+	// Started is when the run began; LastStarted is when it, or its
+	// latest resume, last started.
+	Started, LastStarted time.Time
+	// Resumed is true when the run was resumed at least once.
+	Resumed bool
+	// Steps lists the plan's step IDs, in order.
+	Steps []string
 	// Done lists the steps confirmed done, in order.
 	Done []string
 	// ResumeFrom is the first step not confirmed done; empty when every
@@ -303,7 +372,8 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 	if start < 0 {
 		return JournalState{}, fmt.Errorf("%w: the journal holds no run", ErrNothingToResume)
 	}
-	st := JournalState{PlanID: recs[start].PlanID, Label: recs[start].Label}
+	st := JournalState{PlanID: recs[start].PlanID, Label: recs[start].Label, RunID: recs[start].RunID,
+		Started: recs[start].Time, LastStarted: recs[start].Time, Steps: recs[start].Steps}
 	steps := recs[start].Steps
 	done := map[string]bool{}
 	started := map[string]bool{}
@@ -345,6 +415,8 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 			}
 		case RecordRunStarted:
 			st.Outcome = ""
+			st.LastStarted = r.Time
+			st.Resumed = st.Resumed || r.Resumed
 		case RecordStepFailed:
 			st.LastError = r.Error
 		}

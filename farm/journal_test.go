@@ -3,6 +3,7 @@ package farm_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,9 +55,16 @@ func TestJournalFileRoundTrip(t *testing.T) {
 	got, err = farm.ReadJournal(bytes.NewReader(torn))
 	require.NoError(t, err)
 	assert.Len(t, got, len(recs))
-	bad := strings.Replace(string(data), `"kind":"step-done"`, `"kind":"step-done","bogus":1`, 1)
+	// A field this version does not know (a newer writer's) is tolerated;
+	// a record kind it does not know is refused, naming its line.
+	newer := strings.Replace(string(data), `"kind":"step-done"`, `"kind":"step-done","bogus":1`, 1)
+	got, err = farm.ReadJournal(strings.NewReader(newer))
+	require.NoError(t, err)
+	assert.Len(t, got, len(recs))
+	bad := strings.Replace(string(data), `"kind":"step-done"`, `"kind":"step-paused"`, 1)
 	_, err = farm.ReadJournal(strings.NewReader(bad))
 	assert.ErrorContains(t, err, "journal line 4")
+	assert.ErrorContains(t, err, `unknown record kind "step-paused"`)
 }
 
 func TestStateOfRollbackAndRestarts(t *testing.T) {
@@ -150,4 +158,140 @@ func TestStateOfLeavesRecordsAlone(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "v2", st.Captured.Values["k"])
 	assert.Equal(t, "v1", snap.Values["k"], "the record read is unchanged")
+}
+
+// writeRuns appends n runs of a 1000-server plan to path: each run's
+// records, with its actions and one captured state per step.
+func writeRuns(t testing.TB, path string, n, servers int) {
+	j, err := farm.OpenJournal(path)
+	require.NoError(t, err)
+	defer j.Close()
+	snap := farm.CapturedState{Services: map[string]map[drivers.Service]drivers.ServiceState{}}
+	for i := range servers {
+		snap.Services[fmt.Sprintf("fe%04d", i)] = map[drivers.Service]drivers.ServiceState{drivers.SchedulerService: {Run: drivers.Running, Startup: drivers.Automatic}}
+	}
+	steps := []string{"a", "b", "c"}
+	for run := range n {
+		recs := []farm.JournalRecord{{Kind: farm.RecordRunStarted, PlanID: "p", Label: fmt.Sprintf("release v%d", run), RunID: fmt.Sprintf("R%d", run), Steps: steps}}
+		for _, s := range steps {
+			recs = append(recs, farm.JournalRecord{Kind: farm.RecordStepStarted, Step: s})
+			for i := range servers {
+				recs = append(recs, farm.JournalRecord{Kind: farm.RecordAction, Step: s, Server: fmt.Sprintf("fe%04d", i), Attempts: 1})
+			}
+			recs = append(recs, farm.JournalRecord{Kind: farm.RecordCaptured, Captured: &snap}, farm.JournalRecord{Kind: farm.RecordStepDone, Step: s})
+		}
+		recs = append(recs, farm.JournalRecord{Kind: farm.RecordRunFinished, Outcome: farm.Succeeded})
+		for _, r := range recs {
+			r.Time = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			require.NoError(t, j.Append(r))
+		}
+	}
+}
+
+// TestLastRunReadsOnlyTheLastRun checks that FileJournal.LastRun and
+// ReadLastRun agree with StateOf over the whole journal, through runs,
+// resumes, a torn tail and records of fields they do not know.
+func TestLastRunReadsOnlyTheLastRun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	j, err := farm.OpenJournal(path)
+	require.NoError(t, err)
+	st, ok, err := j.LastRun(t.Context())
+	require.NoError(t, err)
+	assert.False(t, ok, "an empty journal holds no run")
+	steps := []string{"a", "b"}
+	recs := []farm.JournalRecord{
+		{Kind: farm.RecordRunStarted, PlanID: "p", RunID: "R1", Steps: steps},
+		{Kind: farm.RecordStepStarted, Step: "a"}, {Kind: farm.RecordStepDone, Step: "a"},
+		{Kind: farm.RecordStepStarted, Step: "b"}, {Kind: farm.RecordStepDone, Step: "b"},
+		{Kind: farm.RecordRunFinished, Outcome: farm.Succeeded},
+		{Kind: farm.RecordRunStarted, PlanID: "p", RunID: "R2", Steps: steps},
+		{Kind: farm.RecordStepStarted, Step: "a"}, {Kind: farm.RecordStepDone, Step: "a"},
+		{Kind: farm.RecordStepStarted, Step: "b"}, {Kind: farm.RecordStepFailed, Step: "b", Error: "boom"},
+		{Kind: farm.RecordRunFinished, Outcome: farm.Halted},
+		{Kind: farm.RecordRunStarted, PlanID: "p", RunID: "R2", Steps: steps, Resumed: true},
+		{Kind: farm.RecordStepStarted, Step: "b"},
+	}
+	for i, r := range recs {
+		r.Time = time.Date(2026, 1, 2, 3, 4, i, 0, time.UTC)
+		require.NoError(t, j.Append(r))
+		all, err := farm.ReadJournalFile(path)
+		require.NoError(t, err)
+		want, err := farm.StateOf(all)
+		require.NoError(t, err)
+		got, ok, err := j.LastRun(t.Context())
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Equal(t, want, got, "after record %d", i)
+	}
+	st, _, err = j.LastRun(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, "R2", st.RunID)
+	assert.True(t, st.Resumed)
+	assert.True(t, st.Unfinished())
+	assert.Equal(t, "b", st.ResumeFrom)
+	last, err := farm.ReadLastRun(path)
+	require.NoError(t, err)
+	require.Len(t, last, 8, "from R2's run-started, through its resume")
+	assert.Equal(t, "R2", last[0].RunID)
+	assert.False(t, last[0].Resumed)
+	require.NoError(t, j.Close())
+
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	// A torn final write is ignored; a field of a newer writer is tolerated.
+	torn := strings.Replace(string(data), `"kind":"step-failed"`, `"kind":"step-failed","retry_after":"5s"`, 1) + `{"time":"2026-01-02T03:04:05Z","kind":"step-do`
+	require.NoError(t, os.WriteFile(path, []byte(torn), 0o600))
+	last2, err := farm.ReadLastRun(path)
+	require.NoError(t, err)
+	assert.Len(t, last2, 8)
+	// A record kind this version does not know is refused.
+	bad := strings.Replace(string(data), `"kind":"step-failed"`, `"kind":"step-paused"`, 1)
+	require.NoError(t, os.WriteFile(path, []byte(bad), 0o600))
+	_, err = farm.ReadLastRun(path)
+	assert.ErrorContains(t, err, `unknown record kind "step-paused"`)
+
+	_, err = farm.ReadLastRun(filepath.Join(t.TempDir(), "missing"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	j, err = farm.OpenJournal(filepath.Join(t.TempDir(), "k.jsonl"))
+	require.NoError(t, err)
+	defer j.Close()
+	assert.ErrorContains(t, j.Append(farm.JournalRecord{Kind: "step-paused"}), `unknown record kind "step-paused"`, "the journal refuses kinds it does not know")
+}
+
+// BenchmarkJournalReopen measures what a new run reads of a journal holding
+// earlier 1000-server runs to check that the last one finished: the whole
+// file (full-read, what Plan.Run did before LastRun) or its last run only
+// (last-run, FileJournal.LastRun). full-read grows with the history;
+// last-run does not.
+//
+//	go test ./farm -run '^$' -bench BenchmarkJournalReopen -benchtime 20x
+func BenchmarkJournalReopen(b *testing.B) {
+	for _, runs := range []int{1, 5, 20} {
+		path := filepath.Join(b.TempDir(), "j.jsonl")
+		writeRuns(b, path, runs, 1000)
+		b.Run(fmt.Sprintf("runs=%d/full-read", runs), func(b *testing.B) {
+			for b.Loop() {
+				recs, err := farm.ReadJournalFile(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := farm.StateOf(recs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("runs=%d/last-run", runs), func(b *testing.B) {
+			for b.Loop() {
+				j, err := farm.OpenJournal(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, ok, err := j.LastRun(b.Context()); err != nil || !ok {
+					b.Fatal(err, ok)
+				}
+				_ = j.Close()
+			}
+		})
+	}
 }

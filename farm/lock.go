@@ -6,46 +6,268 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
+	"path/filepath"
 	"time"
+
+	"github.com/balanced-deploy/balanced/internal/names"
 )
 
-// ErrLocked is wrapped by the error a [Locker] returns when another run
-// holds the lock.
+// ErrLocked is wrapped by the error a [Locker] (or the farm lease) returns
+// when another run holds the lock.
 var ErrLocked = errors.New("another run holds the farm's lock")
 
-// LockHolder says who holds a lock.
+// LockHolder says who holds a lock: enough for an operator to find the person
+// and the process.
 type LockHolder struct {
+	// Farm is the identity of the farm locked ([Farm.Identity]).
+	Farm string `json:"farm,omitempty"`
 	// Host is the holder's host name.
 	Host string `json:"host"`
 	// PID is the holder's process ID.
 	PID int `json:"pid"`
+	// User is the operating-system user that runs the holder.
+	User string `json:"user,omitempty"`
+	// RunID identifies the run (the journal's run ID); a resumed run keeps
+	// the ID of the run it continues.
+	RunID string `json:"run_id,omitempty"`
 	// Since is when the lock was taken.
 	Since time.Time `json:"since"`
-	// Plan and Label identify the plan being run (Plan.ID, PlanConfig.Label).
+	// Plan and Label identify the plan being run (Plan.ID, PlanConfig.Label:
+	// for the balanced plan, "release <version>").
 	Plan  string `json:"plan,omitempty"`
 	Label string `json:"label,omitempty"`
 }
 
-// String describes the holder for an error message.
+// String describes the holder for an error message: "run R (release 2.4.0)
+// of user on host H, process 123, since 2026-11-27T03:00:00Z".
 func (h LockHolder) String() string {
-	return fmt.Sprintf("host %s, process %d, since %s (plan %s %s)", h.Host, h.PID, h.Since.Format(time.RFC3339), h.Plan, h.Label)
+	run := h.RunID
+	if run == "" {
+		run = "(no run ID)"
+	}
+	label := ""
+	if h.Label != "" {
+		label = " (" + h.Label + ")"
+	}
+	usr := h.User
+	if usr == "" {
+		usr = "(unknown user)"
+	}
+	return fmt.Sprintf("run %s%s of %s on host %s, process %d, since %s", run, label, usr, h.Host, h.PID, h.Since.UTC().Format(time.RFC3339))
 }
 
-// Locker gives a run exclusive use of a farm. Teams that run deployments from
-// several machines implement it over a shared store; [FileLock] is the
-// default, next to the journal.
+// Locker gives a run exclusive use of a farm. The default is a [HostLock];
+// teams may implement it over a store of their own.
 type Locker interface {
-	// Lock takes the lock for holder, or fails at once with an error
-	// wrapping [ErrLocked] that names the current holder. The returned
-	// function releases it.
+	// Lock takes the lock of the farm holder.Farm for holder, or fails at
+	// once with an error wrapping [ErrLocked] that names the current
+	// holder. The returned function releases it.
 	Lock(ctx context.Context, holder LockHolder) (release func() error, err error)
 }
 
-var _ Locker = FileLock{}
+var (
+	_ Locker = FileLock{}
+	_ Locker = HostLock{}
+)
+
+// HostLock is the default [Locker]: an advisory lock of the operating system
+// (flock(2) on Unix, LockFileEx on Windows) on the file
+// <Dir>/<farm identity>.lock, so that every run on one host of one farm
+// excludes the others, whatever the path of their spec or journal. The kernel
+// releases the lock when its holder's process ends, even by kill -9 or a
+// crash: no lock is ever left to remove by hand.
+//
+// The file holds the holder as JSON ([LockHolder]) while the lock is held,
+// and is emptied, not removed, on release (removing a lock file races with a
+// process that has just opened it). The directory is created with mode 0700.
+//
+// It excludes only the runs that use the same directory: by default one per
+// user ([DefaultLockDir]). Runs of other users or hosts are excluded by the
+// farm lease ([drivers.FarmLeaser]).
+type HostLock struct {
+	// Dir is the directory of the lock files. Empty means [DefaultLockDir].
+	Dir string
+}
+
+// DefaultLockDir returns the default directory of host locks:
+// <user cache directory>/balanced/locks ($XDG_CACHE_HOME or ~/.cache on
+// Linux, ~/Library/Caches on macOS, %LocalAppData% on Windows), or
+// <temporary directory>/balanced-locks-<uid> when the user has no cache
+// directory. It is per user: point every operator of a host at one shared
+// directory (PlanConfig.Lock.Dir, the spec's lock_dir) to exclude each other
+// on that host too.
+func DefaultLockDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "balanced", "locks")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("balanced-locks-%d", os.Getuid()))
+}
+
+func (l HostLock) dir() string {
+	if l.Dir != "" {
+		return l.Dir
+	}
+	return DefaultLockDir()
+}
+
+// Path returns the lock file of the farm with the given identity.
+func (l HostLock) Path(farmID string) (string, error) {
+	if err := names.Name("farm identity", farmID); err != nil {
+		return "", fmt.Errorf("host lock: %w", err)
+	}
+	return filepath.Join(l.dir(), farmID+".lock"), nil
+}
+
+// lockTries and lockRetry bound how long Lock retries a lock held for an
+// instant by [HostLock.Status] probing it.
+const (
+	lockTries = 20
+	lockRetry = 5 * time.Millisecond
+)
+
+// Lock takes the lock of holder.Farm, or fails at once with an error wrapping
+// [ErrLocked] that names the holder and its lock file.
+func (l HostLock) Lock(ctx context.Context, holder LockHolder) (func() error, error) {
+	path, err := l.Path(holder.Farm)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("host lock: %w (want a writable directory: set PlanConfig.Lock.Dir, or lock_dir in the spec)", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("host lock: %w (want a writable directory: set PlanConfig.Lock.Dir, or lock_dir in the spec)", err)
+	}
+	for try := 1; ; try++ {
+		ok, err := tryLock(f, true)
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("host lock %s: %w", path, err)
+		}
+		if ok {
+			break
+		}
+		if try == lockTries {
+			other, known := readHolder(f)
+			f.Close()
+			if !known {
+				return nil, fmt.Errorf("%w: farm %s: lock file %s is held by a process that has not written its name yet; try again", ErrLocked, holder.Farm, path)
+			}
+			return nil, fmt.Errorf("%w: farm %s is being deployed by %s (lock file %s); wait for it to end, or stop process %d on %s: the lock goes with it",
+				ErrLocked, holder.Farm, other, path, other.PID, other.Host)
+		}
+		t := time.NewTimer(lockRetry)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			f.Close()
+			return nil, ctx.Err()
+		}
+	}
+	data, _ := json.Marshal(holder)
+	if err := writeHolder(f, append(data, '\n')); err != nil {
+		_ = unlock(f)
+		f.Close()
+		return nil, fmt.Errorf("host lock %s: write holder: %w", path, err)
+	}
+	return func() error {
+		// Emptied before the lock goes, so that a file with a holder in it
+		// and no lock means its holder died.
+		terr := f.Truncate(0)
+		uerr := unlock(f)
+		cerr := f.Close()
+		if err := errors.Join(terr, uerr, cerr); err != nil {
+			return fmt.Errorf("release host lock %s: %w", path, err)
+		}
+		return nil
+	}, nil
+}
+
+func writeHolder(f *os.File, data []byte) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+func readHolder(f *os.File) (LockHolder, bool) {
+	info, err := f.Stat()
+	if err != nil || info.Size() == 0 || info.Size() > 1<<20 {
+		return LockHolder{}, false
+	}
+	data := make([]byte, info.Size())
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return LockHolder{}, false
+	}
+	var h LockHolder
+	if json.Unmarshal(data, &h) != nil {
+		return LockHolder{}, false
+	}
+	return h, true
+}
+
+// HostLockStatus is what [HostLock.Status] reads.
+type HostLockStatus struct {
+	// Path is the lock file.
+	Path string
+	// Held is true while a process holds the lock.
+	Held bool
+	// Holder is the holder the file names, if any: the current holder when
+	// Held, otherwise the last holder, which ended without releasing the
+	// lock (killed or crashed; the kernel released it).
+	Holder LockHolder
+	// HolderKnown is false when the file names no holder.
+	HolderKnown bool
+	// Alive says whether the holder's process runs, when Holder.Host is this
+	// host and the system can tell (AliveKnown).
+	Alive, AliveKnown bool
+}
+
+// Status reads the lock of the farm with the given identity without taking
+// it (it holds a shared lock for an instant to tell whether it is held; a
+// [HostLock.Lock] at that instant retries).
+func (l HostLock) Status(farmID string) (HostLockStatus, error) {
+	path, err := l.Path(farmID)
+	if err != nil {
+		return HostLockStatus{}, err
+	}
+	st := HostLockStatus{Path: path}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("host lock: %w", err)
+	}
+	defer f.Close()
+	free, err := tryLock(f, false)
+	if err != nil {
+		return st, fmt.Errorf("host lock %s: %w", path, err)
+	}
+	if free {
+		_ = unlock(f)
+	}
+	st.Held = !free
+	st.Holder, st.HolderKnown = readHolder(f)
+	if host, _ := os.Hostname(); st.HolderKnown && st.Holder.Host == host {
+		st.Alive, st.AliveKnown = processAlive(st.Holder.PID)
+	}
+	return st, nil
+}
 
 // FileLock is a [Locker] that holds a lock file created exclusively
-// (O_EXCL) and containing the holder as JSON. If a run dies without releasing
-// it, the error names the holder and the file to remove.
+// (O_EXCL) and containing the holder as JSON.
+//
+// Deprecated: FileLock was the default lock, next to the journal file. It is
+// keyed by a path, not by the farm, and a run that dies leaves it behind to be
+// removed by hand. Use [HostLock], the default, which the kernel releases
+// when its holder dies.
 type FileLock struct {
 	// Path is the lock file's path.
 	Path string
@@ -83,7 +305,15 @@ func (l FileLock) Lock(ctx context.Context, holder LockHolder) (func() error, er
 	}, nil
 }
 
-func currentHolder(p *Plan) LockHolder {
-	host, _ := os.Hostname()
-	return LockHolder{Host: host, PID: os.Getpid(), Since: time.Now(), Plan: p.planID(), Label: p.cfg.Label}
+// currentUser names the user that runs this process.
+func currentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return fmt.Sprintf("uid %d", os.Getuid())
 }

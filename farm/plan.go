@@ -80,12 +80,14 @@ type PlanConfig struct {
 	Label string
 	// Journal receives a record after every change of state, so that
 	// [Plan.Resume] can continue a run that crashed. Nil means no journal
-	// (and no default lock).
+	// (and no default host lock).
 	Journal Journal
 	// Locker refuses a second concurrent run on the same farm. Nil means a
-	// [FileLock] next to the journal when Journal is a *FileJournal, and
-	// no lock otherwise.
+	// [HostLock] in Lock.Dir when the plan has a journal or Lock.Dir is
+	// set, and no host lock otherwise.
 	Locker Locker
+	// Lock configures the host lock and the farm lease.
+	Lock LockConfig
 	// OnFailure is what the run does when a step fails. Empty means Halt.
 	OnFailure FailurePolicy
 	// Ask decides failures when OnFailure is Ask.

@@ -7,9 +7,10 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 )
 
-// Services is the simulated farm's [drivers.ServiceController] and
-// [drivers.IdleReporter]. Get it with [Sim.Services]. Every call takes
-// Config.ServiceLatency of simulated time.
+// Services is the simulated farm's [drivers.ServiceController],
+// [drivers.IdleReporter] and [drivers.FarmLeaser]. Get it with
+// [Sim.Services]. Every call but the lease's takes Config.ServiceLatency of
+// simulated time.
 type Services struct{ s *Sim }
 
 var (

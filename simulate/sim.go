@@ -47,6 +47,9 @@ type Sim struct {
 	stopCh  chan struct{}
 	done    chan struct{}
 	nextReq uint64
+
+	farmID string                   // random: every Sim is a farm of its own (lease.go)
+	leases map[string]drivers.Lease // farm leases by server and farm (lease.go)
 }
 
 // New builds a simulated farm from cfg. Every error names the bad value and
@@ -66,6 +69,7 @@ func New(cfg Config) (*Sim, error) {
 		schema:   c.InitialVersion,
 		deployed: drivers.Release{Version: c.InitialVersion, Notes: "initial release"},
 		checked:  map[int]bool{2: true, 3: true, 4: true},
+		farmID:   newFarmID(),
 	}
 	s.stats.init()
 	for zi, zc := range c.Zones {

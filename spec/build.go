@@ -2,8 +2,10 @@ package spec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
@@ -97,8 +99,9 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 	}
 	if s.Journal != "" {
 		sc.Plan.Journal = fileJournal{path: s.Journal}
-		sc.Plan.Locker = farm.FileLock{Path: s.Journal + ".lock"}
 	}
+	sc.Plan.Lock.Dir = s.LockDir
+	sc.AcceptDisabledSchedulers = s.AcceptDisabledSchedulers
 	if sc.Services == nil {
 		if sc.Services, err = newServices(s.Services, log); err != nil {
 			return nil, nil, err
@@ -132,6 +135,18 @@ func (s *Spec) release() drivers.Release {
 // fileJournal appends each record to the journal file, opening and closing
 // it around every record, so that a built plan holds no open file.
 type fileJournal struct{ path string }
+
+// LastRun reads the file's last run from its end (farm.FileJournal.LastRun).
+func (j fileJournal) LastRun(ctx context.Context) (farm.JournalState, bool, error) {
+	recs, err := farm.ReadLastRun(j.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return farm.JournalState{}, false, nil
+	}
+	if err != nil {
+		return farm.JournalState{}, false, err
+	}
+	return farm.LastRunOf(recs)
+}
 
 func (j fileJournal) Append(rec farm.JournalRecord) error {
 	fj, err := farm.OpenJournal(j.path)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -169,4 +170,15 @@ func TestNGINXPlusPassword(t *testing.T) {
 	for _, cfg := range spec.DriverConfigs(s) {
 		assert.NotContains(t, fmt.Sprintf("%+v", cfg), env["F5_PASSWORD"])
 	}
+}
+
+// TestLockKeys checks lock_dir (relative to the spec file) and
+// accept_disabled_schedulers reach the plan.
+func TestLockKeys(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := spec.Parse([]byte(base+"lock_dir: locks\naccept_disabled_schedulers: true\n"), spec.WithSource("farm.yaml", dir),
+		spec.WithLookupEnv(func(string) (string, bool) { return "secret", true }))
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "locks"), sp.LockDir)
+	assert.True(t, sp.AcceptDisabledSchedulers)
 }

@@ -167,8 +167,12 @@
 //	  multiplier: 2
 //	  jitter: 0.2
 //	on_failure: halt                      # halt (default: safe state, resumable) | rollback
-//	journal: /var/lib/balanced/production.journal   # JSON lines; enables resume and the lock
-//	                                                 #   file <journal>.lock; its directory must exist
+//	journal: /var/lib/balanced/production.journal   # JSON lines; enables resume and the host
+//	                                                 #   lock; its directory must exist
+//	lock_dir: /var/lib/balanced/locks     # host lock files (farm.HostLock); default
+//	                                      #   farm.DefaultLockDir(), one per user
+//	accept_disabled_schedulers: false     # preflight accepts Schedulers already disabled
+//	                                      #   (disabled on purpose, or a lost journal)
 //	allow_inline_secrets: false
 //
 // Durations are written as Go writes them: 30s, 5m, 1h30m. Zero means the

@@ -42,8 +42,18 @@ type Spec struct {
 	OnFailure string `yaml:"on_failure" json:"on_failure,omitempty"`
 	// Journal is the path of the run's journal (JSON lines), relative to
 	// the spec file's directory. Empty means no journal: the run cannot be
-	// resumed and takes no lock.
+	// resumed, and takes no host lock unless LockDir is set.
 	Journal string `yaml:"journal" json:"journal,omitempty"`
+	// LockDir is the directory of the host lock files (farm.HostLock),
+	// relative to the spec file's directory. Empty means
+	// farm.DefaultLockDir(), one per user: point every operator of a host
+	// at one shared directory to exclude each other there too.
+	LockDir string `yaml:"lock_dir" json:"lock_dir,omitempty"`
+	// AcceptDisabledSchedulers lets preflight accept Scheduler services
+	// that are already disabled (restoring them to disabled at the end),
+	// for a farm where they are disabled on purpose or where a run's
+	// journal is lost (steps.Config.AcceptDisabledSchedulers).
+	AcceptDisabledSchedulers bool `yaml:"accept_disabled_schedulers" json:"accept_disabled_schedulers,omitempty"`
 	// FailOnDrainTimeout makes a drain that times out fail the step instead
 	// of taking the members out anyway with a warning.
 	FailOnDrainTimeout bool `yaml:"fail_on_drain_timeout" json:"fail_on_drain_timeout,omitempty"`

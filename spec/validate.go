@@ -79,6 +79,7 @@ func (v *validator) validate() {
 	v.retry()
 	v.durations()
 	v.journal()
+	s.LockDir = v.opts.resolvePath(s.LockDir)
 	if len(v.errs) == 0 {
 		v.farm()
 	}

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 )
 
@@ -39,6 +40,9 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 		return nil, err
 	}
 	b := &balanced{cfg: cfg}
+	if l, ok := cfg.Services.(drivers.FarmLeaser); ok && cfg.Plan.Lock.Leaser == nil {
+		cfg.Plan.Lock.Leaser = l // the farm lease, on the Deployment Controller
+	}
 	if cfg.Plan.Label == "" {
 		cfg.Plan.Label = "release " + cfg.Release.Version
 	}

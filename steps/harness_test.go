@@ -60,6 +60,10 @@ func (j *memJournal) Append(rec farm.JournalRecord) error {
 	return nil
 }
 
+func (j *memJournal) LastRun(context.Context) (farm.JournalState, bool, error) {
+	return farm.LastRunOf(j.records())
+}
+
 func (j *memJournal) records() []farm.JournalRecord {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -88,7 +88,7 @@ func (b *balanced) captureServer(ctx context.Context, r *farm.Run, s farm.Server
 		case svc != drivers.SchedulerService && st.Run != drivers.Running:
 			return fmt.Errorf("%s service reads %s/%s: want running, or the server cannot install the release", svc, st.Run, st.Startup)
 		case svc == drivers.SchedulerService && st.Startup == drivers.Disabled && !b.cfg.AcceptDisabledSchedulers:
-			return fmt.Errorf("Scheduler service reads %s/%s before the run: if an earlier run left it so, resume that run; if it is disabled on purpose, set steps.Config.AcceptDisabledSchedulers", st.Run, st.Startup)
+			return fmt.Errorf("Scheduler service reads %s/%s before the run: if an earlier run left it so, resume that run; if it is disabled on purpose (or that run's journal is lost), set accept_disabled_schedulers: true in the spec or pass balancedctl -accept-disabled-schedulers (steps.Config.AcceptDisabledSchedulers)", st.Run, st.Startup)
 		case svc == drivers.SchedulerService && st.Startup == drivers.Disabled:
 			r.Warn(s.Zone, s.Name, "Scheduler service is disabled before the run; it will be restored to disabled")
 		}

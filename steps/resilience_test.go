@@ -206,7 +206,7 @@ func TestRollback(t *testing.T) {
 	}
 }
 
-// TestSecondRunIsRefused checks the lock next to a file journal.
+// TestSecondRunIsRefused checks the host lock a run with a file journal takes.
 func TestSecondRunIsRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 5})
@@ -224,13 +224,14 @@ func TestSecondRunIsRefused(t *testing.T) {
 			first <- err
 		}()
 		time.Sleep(30 * time.Second) // the first run is publishing
-		_, err = sf.plan(t, nil, j2, farm.Halt, "v2").Run(t.Context())
+		second := sf.plan(t, nil, j2, farm.Halt, "v2")
+		_, err = second.Run(t.Context())
 		require.ErrorIs(t, err, farm.ErrLocked)
 		host, _ := os.Hostname()
 		assert.Contains(t, err.Error(), "host "+host)
 		assert.Contains(t, err.Error(), fmt.Sprintf("process %d", os.Getpid()))
 		assert.Contains(t, err.Error(), "since 2000-01-01T00:00:00Z", "when the holder took it (synctest's epoch)")
-		assert.Contains(t, err.Error(), path+".lock")
+		assert.Contains(t, err.Error(), "lock file "+farm.DefaultLockDir())
 		require.NoError(t, <-first)
 		sf.sim.Stop()
 		recs, err := farm.ReadJournalFile(path)
@@ -239,8 +240,9 @@ func TestSecondRunIsRefused(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, farm.Succeeded, st.Outcome)
 		assert.Equal(t, steps.IDs(), st.Done)
-		_, err = os.Stat(path + ".lock")
-		assert.ErrorIs(t, err, os.ErrNotExist, "lock released")
+		lock, err := farm.HostLock{}.Status(second.Farm().Identity())
+		require.NoError(t, err)
+		assert.False(t, lock.Held, "lock released")
 	})
 }
 

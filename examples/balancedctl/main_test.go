@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -263,23 +262,27 @@ func TestRollbackExitCode(t *testing.T) {
 	})
 }
 
-// TestLockedExitCode runs while another run holds the lock.
+// TestLockedExitCode runs while another run holds the farm's host lock
+// (taken here with the holder of another host's run written in it).
 func TestLockedExitCode(t *testing.T) {
 	dir := t.TempDir()
-	specPath := writeSpec(t, dir, "")
-	lock := filepath.Join(dir, "deploy.journal.lock")
-	holder, err := json.Marshal(farm.LockHolder{Host: "deploy-host-2", PID: 4242, Since: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)})
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(lock, holder, 0o600))
+	specPath := writeSpec(t, dir, "lock_dir: "+filepath.Join(dir, "locks")+"\n")
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t)
+		sp, err := spec.Load(specPath, spec.WithLookupEnv(sf.cli.lookupEnv))
+		require.NoError(t, err)
+		f, _, err := sp.BuildWith(t.Context(), sf.cli.drivers)
+		require.NoError(t, err)
+		release, err := farm.HostLock{Dir: sp.LockDir}.Lock(t.Context(), farm.LockHolder{Farm: f.Identity(), Host: "deploy-host-2", PID: 4242,
+			User: "alice", RunID: "20261127T030000Z-0badf00d", Since: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)})
+		require.NoError(t, err)
+		defer release()
 		code, _, errOut := sf.do(t, "run", specPath, "--yes")
 		assert.Equal(t, exitLocked, code)
-		assert.Contains(t, errOut, "deploy-host-2")
-		assert.Contains(t, errOut, lock)
+		assert.Contains(t, errOut, "run 20261127T030000Z-0badf00d of alice on host deploy-host-2, process 4242, since 2026-11-27T03:00:00Z")
+		assert.Contains(t, errOut, filepath.Join(dir, "locks", f.Identity()+".lock"))
 		assert.Empty(t, sf.sim.Actions(), "nothing was touched")
 	})
-	assert.FileExists(t, lock, "the other run's lock is left alone")
 }
 
 // TestPreflight runs the preflight step only: no change, no journal.

@@ -2,6 +2,7 @@ package canary
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -169,6 +170,14 @@ func (j *memJournal) Append(rec farm.JournalRecord) error {
 	defer j.mu.Unlock()
 	j.lines = append(j.lines, string(b))
 	return nil
+}
+
+func (j *memJournal) LastRun(context.Context) (farm.JournalState, bool, error) {
+	recs, err := farm.ReadJournal(strings.NewReader(j.text()))
+	if err != nil {
+		return farm.JournalState{}, false, err
+	}
+	return farm.LastRunOf(recs)
 }
 
 func (j *memJournal) text() string {

@@ -1,0 +1,19 @@
+//go:build !unix && !windows
+
+package farm
+
+import (
+	"errors"
+	"os"
+	"runtime"
+)
+
+// tryLock fails: this system has no advisory lock the kernel releases for a
+// dead process. Set PlanConfig.Locker to a lock of your own.
+func tryLock(*os.File, bool) (bool, error) {
+	return false, errors.New("host locks are not supported on " + runtime.GOOS + ": set PlanConfig.Locker")
+}
+
+func unlock(*os.File) error { return nil }
+
+func processAlive(int) (alive, known bool) { return false, false }
