@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/balanced-deploy/balanced/drivers"
 )
 
 // EventKind says what an [Event] reports.
@@ -22,6 +24,10 @@ const (
 	StepFinished   EventKind = "step-finished"   // Err is set when the step failed
 	StepSkipped    EventKind = "step-skipped"    // already done (resume)
 	RunFinished    EventKind = "run-finished"    // Err is set when the run did not succeed
+	// MembersSeen reports load-balancer members as the run saw them:
+	// read back, or set and accepted (Members). Only a load balancer
+	// wrapped by [ObserveMembers] sends it.
+	MembersSeen EventKind = "members-seen"
 )
 
 // Event is one thing that happened during a run. Fields that do not apply
@@ -46,6 +52,8 @@ type Event struct {
 	Message string
 	// Err is the error an action, a step or the run ended with.
 	Err error
+	// Members are the members a [MembersSeen] event reports.
+	Members []drivers.MemberStatus
 }
 
 // Observer receives the events of a run. Observe is called from the engine's

@@ -34,10 +34,24 @@ type JSONEvent struct {
 	// Error is the text of the event's error on one line, each distinct
 	// failure said once (see [ErrorText]); never go-multierror's bullets.
 	Error string `json:"error,omitempty"`
+	// Members are the load-balancer members of a members-seen event, as
+	// the run read or set them.
+	Members []JSONMember `json:"members,omitempty"`
 	// Errors is the event's error as its distinct failures (see
 	// [Failures]): the step, servers or zones, and text of each. Left out
 	// when the error is one failure of no step.
 	Errors []Failure `json:"errors,omitempty"`
+}
+
+// JSONMember is one load-balancer member in a [JSONEvent]: a
+// drivers.MemberStatus.
+type JSONMember struct {
+	Member string `json:"member"`
+	State  string `json:"state"`
+	Health string `json:"health,omitempty"`
+	// Connections is the member's active connections, when the load
+	// balancer counts them.
+	Connections *int `json:"connections,omitempty"`
 }
 
 // JSONLines writes one JSON object per event per line (JSON Lines), for
@@ -68,6 +82,13 @@ func (j *JSONLines) Observe(e farm.Event) {
 	}
 	if e.Total > 0 || e.Done != 0 {
 		w.Done = &e.Done
+	}
+	for _, m := range e.Members {
+		jm := JSONMember{Member: m.Member, State: string(m.State), Health: string(m.Health)}
+		if m.ConnectionsKnown {
+			jm.Connections = &m.ActiveConnections
+		}
+		w.Members = append(w.Members, jm)
 	}
 	if e.Err != nil {
 		w.Error = ErrorText(e.Err)
@@ -103,15 +124,16 @@ func (j *JSONLines) Err() error {
 // jsonWire is JSONEvent as written: Done is a pointer so that a wait at 0
 // of n still says "done":0.
 type jsonWire struct {
-	Time    time.Time `json:"time"`
-	Kind    string    `json:"kind"`
-	Step    string    `json:"step,omitempty"`
-	Zone    string    `json:"zone,omitempty"`
-	Server  string    `json:"server,omitempty"`
-	Attempt int       `json:"attempt,omitempty"`
-	Done    *int      `json:"done,omitempty"`
-	Total   int       `json:"total,omitempty"`
-	Message string    `json:"message,omitempty"`
-	Error   string    `json:"error,omitempty"`
-	Errors  []Failure `json:"errors,omitempty"`
+	Time    time.Time    `json:"time"`
+	Kind    string       `json:"kind"`
+	Step    string       `json:"step,omitempty"`
+	Zone    string       `json:"zone,omitempty"`
+	Server  string       `json:"server,omitempty"`
+	Attempt int          `json:"attempt,omitempty"`
+	Done    *int         `json:"done,omitempty"`
+	Total   int          `json:"total,omitempty"`
+	Message string       `json:"message,omitempty"`
+	Error   string       `json:"error,omitempty"`
+	Members []JSONMember `json:"members,omitempty"`
+	Errors  []Failure    `json:"errors,omitempty"`
 }

@@ -26,7 +26,7 @@ func (r *runState) line(e farm.Event, verbose bool) (string, bool) {
 		return r.step.label() + " skipped: " + oneLine(e.Message), true
 	case farm.HookStarted:
 		return "  " + oneLine(e.Message), true
-	case farm.ActionStarted:
+	case farm.ActionStarted, farm.MembersSeen:
 		return "", false
 	case farm.ActionRetry:
 		msg := fmt.Sprintf("  retry %s (attempt %d): %s", orStep(where(e.Server, e.Zone), step), e.Attempt, errText(e.Err))

@@ -26,7 +26,9 @@ type Drivers struct {
 	Platform drivers.PlatformClient
 	Prober   drivers.Prober
 	// Observer receives the run's events (a progress.Terminal,
-	// farm.SlogObserver...). Nil means none.
+	// farm.SlogObserver...), with the load-balancer members as the run
+	// sees them (farm.MembersSeen, see farm.ObserveMembers). Nil means
+	// none.
 	Observer farm.Observer
 	// Logger is handed to the drivers built from the spec. Nil discards.
 	Logger *slog.Logger
@@ -66,6 +68,9 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 			zs.LoadBalancer = lb
 		}
 		cfg.Zones = append(cfg.Zones, zs)
+	}
+	if d.Observer != nil {
+		observeMembers(cfg.Zones, d.Observer)
 	}
 	f, err := farm.New(cfg)
 	if err != nil {
@@ -122,6 +127,35 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 		return nil, nil, err
 	}
 	return f, plan, nil
+}
+
+// observeMembers wraps each distinct load balancer of zones with
+// farm.ObserveMembers, so that the observer sees the members as the run
+// does (MembersSeen events, which package timeline draws). A load balancer
+// fronting several zones stays one driver (one concurrency limit).
+func observeMembers(zones []farm.ZoneSpec, obs farm.Observer) {
+	zoneOf := map[string]string{}
+	for _, z := range zones {
+		name := z.Name
+		if name == "" {
+			name = farm.DefaultZone
+		}
+		for _, sv := range append(append([]farm.Server(nil), z.Updating...), z.Loaded...) {
+			zoneOf[sv.MemberID()] = name
+		}
+	}
+	wrapped := map[drivers.LoadBalancer]drivers.LoadBalancer{}
+	for i, z := range zones {
+		if z.LoadBalancer == nil {
+			continue
+		}
+		w, ok := wrapped[z.LoadBalancer]
+		if !ok {
+			w = farm.ObserveMembers(z.LoadBalancer, zoneOf, obs)
+			wrapped[z.LoadBalancer] = w
+		}
+		zones[i].LoadBalancer = w
+	}
 }
 
 func (s *Spec) release() drivers.Release {

@@ -115,8 +115,10 @@ func (c *chart) renderBand(b *svg, i int, ts []time.Duration) {
 		failColor = colorFailed
 	}
 	b.printf(`<text x="16" y="%s" fill="%s">%d members</text>`+"\n", num(top+32), colorMuted, z.members)
-	b.printf(`<text x="16" y="%s" fill="%s">%d served</text>`+"\n", num(top+47), colorMuted, z.zone.Served)
-	b.printf(`<text x="16" y="%s" fill="%s">%d failed</text>`+"\n", num(top+62), failColor, z.zone.Failed)
+	if !c.real {
+		b.printf(`<text x="16" y="%s" fill="%s">%d served</text>`+"\n", num(top+47), colorMuted, z.zone.Served)
+		b.printf(`<text x="16" y="%s" fill="%s">%d failed</text>`+"\n", num(top+62), failColor, z.zone.Failed)
+	}
 
 	// Frame and grid.
 	b.printf(`<rect class="frame" x="%s" y="%s" width="%s" height="%d" fill="#fcfcfc" stroke="%s"/>`+"\n",

@@ -75,6 +75,9 @@ type chart struct {
 	// violations without a zone, drawn in every band.
 	farmViolations []simulate.Violation
 	layout         layout
+	// real is true for a real run drawn from its events: no requests were
+	// counted, so the bands do not say how many were served or failed.
+	real bool
 }
 
 // band is one zone's part of the picture.

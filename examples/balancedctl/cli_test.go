@@ -138,7 +138,7 @@ func TestMissingJournalDirectory(t *testing.T) {
 				code, _, errOut = sf.do(t, cmd, path)
 			}
 			assert.Equal(t, exitUsage, code, cmd)
-			assert.Contains(t, errOut, "its directory "+filepath.Join(dir, "missing")+" cannot be used (no such file or directory)", cmd)
+			assert.Contains(t, errOut, filepath.Join(dir, "missing")+`" does not exist`, cmd)
 			assert.NotContains(t, errOut, "resume it", cmd)
 			assert.Empty(t, sf.sim.Actions(), "nothing was touched")
 		}
@@ -173,6 +173,18 @@ func TestJSONOutput(t *testing.T) {
 		b, err := os.ReadFile(events)
 		require.NoError(t, err)
 		assert.Equal(t, strings.Count(errOut, "\n"), strings.Count(string(b), "\n"), "the events file holds every event")
+		assert.Contains(t, string(b), `"kind":"members-seen"`, "the load balancer's members as the run saw them")
+
+		svg := filepath.Join(dir, "timeline.svg")
+		code, _, errOut = sf.do(t, "timeline", events, "-o", svg)
+		require.Equal(t, exitOK, code, errOut)
+		doc, err := os.ReadFile(svg)
+		require.NoError(t, err)
+		assert.Contains(t, string(doc), `data-zone="default"`)
+		assert.Contains(t, string(doc), "run halted at block-loaded")
+		code, _, errOut = sf.do(t, "timeline", filepath.Join(dir, "nope.jsonl"))
+		assert.Equal(t, exitUsage, code)
+		assert.Contains(t, errOut, "nope.jsonl")
 
 		code, out, _ = sf.do(t, "status", journal, "-json")
 		assert.Equal(t, exitFailed, code)

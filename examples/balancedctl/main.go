@@ -13,6 +13,7 @@
 //	balancedctl run <spec.yaml> [-yes] [-json] [-release V] show the plan, ask, and run the deployment
 //	balancedctl resume <spec.yaml> [-json] [-v]            continue the run recorded in the spec's journal
 //	balancedctl status <journal> [-json]                   say how the last run in a journal ended and where it would resume
+//	balancedctl timeline <events.jsonl> [-o timeline.svg]  draw a run's timeline from its -json or -events output
 //	balancedctl version                                    print the module version balancedctl was built from
 //	balancedctl help [command]                             show help (also -h or --help after any command)
 //
@@ -199,6 +200,10 @@ func commands() []command {
 		{name: "status", args: "<journal>", nargs: 1, summary: "say how the last run in a journal ended and where it would resume",
 			run: (*cli).status, flags: func(fs *flag.FlagSet, o *options) {
 				jsonFlag(fs, o, "print the status as one JSON object")
+			}},
+		{name: "timeline", args: "<events.jsonl>", nargs: 1, summary: "draw a run's timeline (members serving per zone, steps) as SVG from its -json or -events output",
+			run: (*cli).timeline, flags: func(fs *flag.FlagSet, o *options) {
+				fs.StringVar(&o.output, "o", "timeline.svg", "write the SVG to this `file` (- for standard output)")
 			}},
 		{name: "version", nargs: 0, summary: "print the module version balancedctl was built from",
 			run: (*cli).version},
