@@ -25,5 +25,5 @@
 //
 // Optional capabilities are separate interfaces found by type assertion, the
 // way io.WriterTo is: [Switcher], [DeployedReleaseReader], [DeploymentAborter],
-// [DeploymentContinuer] and [IdleReporter].
+// [DeploymentContinuer], [DeploymentFinder] and [IdleReporter].
 package drivers

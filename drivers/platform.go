@@ -144,3 +144,16 @@ type DeploymentAborter interface {
 type DeploymentContinuer interface {
 	ContinueDeployment(ctx context.Context, id string) error
 }
+
+// DeploymentFinder is an optional capability of a [PlatformClient]: it finds
+// the platform's deployment of a release that was started and has not ended
+// (running, or waiting for user intervention), so that a run which lost the
+// ID of the deployment it started (a crash between the platform's answer and
+// the journal's record of it) follows that deployment instead of starting a
+// second one.
+type DeploymentFinder interface {
+	// FindDeployment returns the ID of the newest deployment of rel, to the
+	// target the client deploys to, that is running or waiting for user
+	// intervention; found is false, with a nil error, when there is none.
+	FindDeployment(ctx context.Context, rel Release) (id string, found bool, err error)
+}

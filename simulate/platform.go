@@ -25,7 +25,12 @@ var (
 	_ drivers.DeployedReleaseReader = (*Platform)(nil)
 	_ drivers.DeploymentAborter     = (*Platform)(nil)
 	_ drivers.DeploymentContinuer   = (*Platform)(nil)
+	_ drivers.DeploymentFinder      = (*Platform)(nil)
 )
+
+// OpFindDeployment is a [Platform.FindDeployment] call. It is recorded in
+// [Sim.Actions] like every driver call; faults cannot be injected into it.
+const OpFindDeployment Op = "FindDeployment"
 
 // Platform returns the farm's deployment platform.
 func (s *Sim) Platform() *Platform { return &Platform{s: s} }
@@ -226,4 +231,26 @@ func (p *Platform) ContinueDeployment(ctx context.Context, id string) error {
 		}
 		return fmt.Errorf("%w: deployment %s is %s: want it waiting for user intervention", drivers.ErrInvalidArgument, id, d.state)
 	})
+}
+
+// FindDeployment returns the newest deployment of rel.Version that is
+// running or waiting for user intervention, as LifeTime's list of
+// deployments lets a client find it (drivers.DeploymentFinder).
+func (p *Platform) FindDeployment(ctx context.Context, rel drivers.Release) (string, bool, error) {
+	s := p.s
+	var (
+		id    string
+		found bool
+	)
+	err := s.call(ctx, OpFindDeployment, "", nil, "version="+rel.Version, 0, func() error {
+		for i := len(s.deploys) - 1; i >= 0; i-- {
+			d := s.deploys[i]
+			if d.rel.Version == rel.Version && (d.state == drivers.DeploymentRunning || d.state == drivers.DeploymentNeedsUserIntervention) {
+				id, found = d.id, true
+				return nil
+			}
+		}
+		return nil
+	})
+	return id, found, err
 }

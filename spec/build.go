@@ -100,7 +100,12 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 		InstallTimeout:     s.Timeouts.Install.D(),
 	}
 	if s.Platform != nil {
+		// The platform block's waits tune the one place a deployment is
+		// followed: the publish step.
 		sc.ContinuePrepared = s.Platform.ContinuePrepared
+		sc.AbortPublishOnStop = s.Platform.AbortOnStop
+		sc.PlatformPollInterval = s.Platform.PollInterval.D()
+		sc.PlatformMaxPollInterval = s.Platform.MaxPollInterval.D()
 	}
 	if s.Journal != "" {
 		sc.Plan.Journal = fileJournal{path: s.Journal}

@@ -183,9 +183,8 @@ func lifetimeConfig(c *Platform, rel Release, log *slog.Logger) (lifetime.Config
 		BaseURL: c.URL, Token: c.Token.Value,
 		SourceEnvironment: c.SourceEnvironment, TargetEnvironment: c.TargetEnvironment,
 		DeploymentZoneKey: c.DeploymentZoneKey, Applications: c.Applications,
-		TagVersions: c.TagVersions, KeepOutdated: c.KeepOutdated, ContinuePrepared: c.ContinuePrepared,
+		TagVersions: c.TagVersions, KeepOutdated: c.KeepOutdated,
 		Insecure: c.Insecure, Timeout: c.RequestTimeout.D(),
-		PollInterval: c.PollInterval.D(), MaxPollInterval: c.MaxPollInterval.D(),
 		Logger: log,
 	}
 	if len(cfg.Applications) == 0 {

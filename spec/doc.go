@@ -135,8 +135,12 @@
 //	                                      #   default: the release's applications
 //	  tag_versions: false                 # tag the source's running version when missing
 //	  keep_outdated: false                # true: start with RedeployOutdated=false
-//	  continue_prepared: false            # continue two-step (prepared) deployments
-//	  ca_cert: ...   insecure: false   request_timeout: 60s   poll_interval: 5s   max_poll_interval: 30s
+//	  continue_prepared: false            # continue two-stage (prepared) deployments
+//	  abort_on_stop: false                # abort the deployment when the run stops in publish;
+//	                                      #   by default it keeps running and resume follows it
+//	  poll_interval: 2s                   # status reads; default timeouts.deploy_poll_interval
+//	  max_poll_interval: 2s               # the delay grows by half up to this while nothing changes
+//	  ca_cert: ...   insecure: false   request_timeout: 60s
 //
 //	probe:                                # HTTP probe of each server (drivers/httpprobe); optional
 //	  path: /Orders/rest/Health/Version   # appended to the server's probe_url

@@ -188,13 +188,24 @@ type Platform struct {
 	TagVersions  bool     `yaml:"tag_versions" json:"tag_versions,omitempty"`
 	// KeepOutdated makes LifeTime leave outdated consumers alone
 	// (RedeployOutdated=false); by default they are redeployed.
-	KeepOutdated     bool     `yaml:"keep_outdated" json:"keep_outdated,omitempty"`
-	ContinuePrepared bool     `yaml:"continue_prepared" json:"continue_prepared,omitempty"`
-	CACert           string   `yaml:"ca_cert" json:"ca_cert,omitempty"`
-	Insecure         bool     `yaml:"insecure" json:"insecure,omitempty"`
-	RequestTimeout   Duration `yaml:"request_timeout" json:"request_timeout,omitzero"`
-	PollInterval     Duration `yaml:"poll_interval" json:"poll_interval,omitzero"`
-	MaxPollInterval  Duration `yaml:"max_poll_interval" json:"max_poll_interval,omitzero"`
+	KeepOutdated bool `yaml:"keep_outdated" json:"keep_outdated,omitempty"`
+	// ContinuePrepared continues a prepared two-stage deployment
+	// (steps.Config.ContinuePrepared).
+	ContinuePrepared bool `yaml:"continue_prepared" json:"continue_prepared,omitempty"`
+	// AbortOnStop aborts the deployment when the run stops during publish
+	// (steps.Config.AbortPublishOnStop); by default it is left running and
+	// resume follows it.
+	AbortOnStop    bool     `yaml:"abort_on_stop" json:"abort_on_stop,omitempty"`
+	CACert         string   `yaml:"ca_cert" json:"ca_cert,omitempty"`
+	Insecure       bool     `yaml:"insecure" json:"insecure,omitempty"`
+	RequestTimeout Duration `yaml:"request_timeout" json:"request_timeout,omitzero"`
+	// PollInterval and MaxPollInterval are how often the publish step reads
+	// the deployment's status: first after PollInterval, the delay growing
+	// by half up to MaxPollInterval while the state stays the same
+	// (steps.Config.PlatformPollInterval and PlatformMaxPollInterval).
+	// Defaults: timeouts.deploy_poll_interval, and no growth.
+	PollInterval    Duration `yaml:"poll_interval" json:"poll_interval,omitzero"`
+	MaxPollInterval Duration `yaml:"max_poll_interval" json:"max_poll_interval,omitzero"`
 }
 
 // Probe configures the HTTP probe (drivers/httpprobe) of each front-end.

@@ -422,6 +422,9 @@ func (v *validator) drivers() {
 		if c.Insecure {
 			v.warnf("$.platform.insecure", "platform: TLS certificate verification is off")
 		}
+		if c.MaxPollInterval.D() > 0 && c.MaxPollInterval.D() < c.PollInterval.D() {
+			v.errorf("$.platform.max_poll_interval", "platform: max_poll_interval %v is below poll_interval %v: want it at least as long", c.MaxPollInterval.D(), c.PollInterval.D())
+		}
 	}
 	if c := s.Probe; c != nil {
 		v.caFile("$.probe.ca_cert", &c.CACert)

@@ -31,9 +31,19 @@ type Config struct {
 	// PollInterval is how often load-balancer state is read while waiting
 	// for a drain or for members to turn healthy. Default 250ms.
 	PollInterval time.Duration
-	// DeployPollInterval is how often the platform and the probes are
-	// asked while waiting for a deployment or an install. Default 2s.
+	// DeployPollInterval is how often the probes are asked while waiting
+	// for an install, and the platform while waiting for a deployment
+	// unless PlatformPollInterval says otherwise. Default 2s.
 	DeployPollInterval time.Duration
+	// PlatformPollInterval is the first delay between two reads of a
+	// deployment's status. Default: DeployPollInterval.
+	PlatformPollInterval time.Duration
+	// PlatformMaxPollInterval caps the delay between two status reads:
+	// while the deployment's state stays the same the delay grows by half
+	// at each read up to this, and starts again from PlatformPollInterval
+	// when the state changes. Default: PlatformPollInterval (no growth),
+	// so that the end of a deployment is seen within one interval.
+	PlatformMaxPollInterval time.Duration
 	// ProgressInterval is how often a long wait reports progress. Default
 	// 10s.
 	ProgressInterval time.Duration
@@ -67,13 +77,20 @@ type Config struct {
 	// preflight refuses it: it is what a crashed or halted run leaves
 	// behind, and that run should be resumed instead.
 	AcceptDisabledSchedulers bool
-	// ContinuePrepared lets the publish step continue a deployment that
-	// the platform prepared and holds for confirmation (LifeTime's
-	// needs_user_intervention with deployment_prepared). By default such a
-	// deployment halts the run with a clear error. (lifetime.Config has an
-	// option of the same name for its own Client.Wait; the engine does not
-	// call Wait, so this one is the one that counts here.)
+	// ContinuePrepared lets the publish step continue, once, a deployment
+	// that the platform prepared and holds for confirmation (LifeTime's
+	// needs_user_intervention with Info deploy_prepared or
+	// deployment_prepared: drivers.DeploymentStatus.Prepared), where the
+	// platform can (drivers.DeploymentContinuer). By default such a
+	// deployment halts the run with a clear error and stays waiting.
 	ContinuePrepared bool
+	// AbortPublishOnStop makes a publish that stops before its deployment
+	// ends (the run is cancelled, or PublishTimeout passes) abort the
+	// platform deployment, where the platform can (drivers.
+	// DeploymentAborter), and forget its ID. By default the deployment is
+	// left running and its ID stays in the journal, so that Resume follows
+	// it to its end instead of deploying again; only a rollback aborts it.
+	AbortPublishOnStop bool
 }
 
 // Defaults of [Config].
@@ -125,6 +142,21 @@ func (c Config) withDefaults() (Config, error) {
 		case *d.v == 0:
 			*d.v = d.def
 		}
+	}
+	switch {
+	case c.PlatformPollInterval < 0:
+		return c, fmt.Errorf("%w: PlatformPollInterval %v: want a positive duration, or 0 for DeployPollInterval", ErrInvalidConfig, c.PlatformPollInterval)
+	case c.PlatformMaxPollInterval < 0:
+		return c, fmt.Errorf("%w: PlatformMaxPollInterval %v: want a positive duration, or 0 for PlatformPollInterval", ErrInvalidConfig, c.PlatformMaxPollInterval)
+	}
+	if c.PlatformPollInterval == 0 {
+		c.PlatformPollInterval = c.DeployPollInterval
+	}
+	if c.PlatformMaxPollInterval == 0 {
+		c.PlatformMaxPollInterval = c.PlatformPollInterval
+	}
+	if c.PlatformMaxPollInterval < c.PlatformPollInterval {
+		return c, fmt.Errorf("%w: PlatformMaxPollInterval %v is below PlatformPollInterval %v: want it at least as long", ErrInvalidConfig, c.PlatformMaxPollInterval, c.PlatformPollInterval)
 	}
 	return c, nil
 }

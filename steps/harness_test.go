@@ -163,6 +163,13 @@ func (p crashingPlatform) AbortDeployment(ctx context.Context, id string) error 
 	return p.Platform.AbortDeployment(ctx, id)
 }
 
+func (p crashingPlatform) FindDeployment(ctx context.Context, rel drivers.Release) (string, bool, error) {
+	if err := p.c.call(); err != nil {
+		return "", false, err
+	}
+	return p.Platform.FindDeployment(ctx, rel)
+}
+
 func (p crashingPlatform) ContinueDeployment(ctx context.Context, id string) error {
 	if err := p.c.call(); err != nil {
 		return err
@@ -211,6 +218,10 @@ type simFarm struct {
 	plain bool
 	// observer, when set, receives the plan's events.
 	observer farm.Observer
+	// tune, when set, adjusts the steps.Config before the plan is built.
+	tune func(*steps.Config)
+	// platform, when set, wraps the platform driver the plan uses.
+	platform func(drivers.PlatformClient) drivers.PlatformClient
 }
 
 func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
@@ -244,9 +255,13 @@ func (sf *simFarm) plan(t *testing.T, c *crash, j farm.Journal, policy farm.Fail
 	}
 	f, err := farm.New(farm.Config{Zones: specs})
 	require.NoError(t, err)
-	p, err := steps.Balanced(f, steps.Config{
+	var platform drivers.PlatformClient = crashingPlatform{sf.sim.Platform(), c}
+	if sf.platform != nil {
+		platform = sf.platform(platform)
+	}
+	cfg := steps.Config{
 		Services: crashingServices{sf.sim.Services(), c},
-		Platform: crashingPlatform{sf.sim.Platform(), c},
+		Platform: platform,
 		Prober:   crashingProber{sf.sim.Prober(), c},
 		Release:  drivers.Release{Version: release},
 		Plan: farm.PlanConfig{Seed: 1, Journal: j, OnFailure: policy, Observer: sf.observer,
@@ -257,7 +272,11 @@ func (sf *simFarm) plan(t *testing.T, c *crash, j farm.Journal, policy farm.Fail
 		DrainTimeout:       2 * time.Minute,
 		InstallTimeout:     10 * time.Minute,
 		PublishTimeout:     10 * time.Minute,
-	})
+	}
+	if sf.tune != nil {
+		sf.tune(&cfg)
+	}
+	p, err := steps.Balanced(f, cfg)
 	require.NoError(t, err)
 	return p
 }

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -53,13 +54,17 @@ func (b *balanced) publish() farm.Step {
 }
 
 // startDeployment starts the deployment of the release, unless every
-// Updating server already serves it (done is then true). While the platform
-// answers that it is busy (drivers.ErrUnavailable: another deployment runs,
-// for example one a crashed run started before it could journal its ID), it
+// Updating server already serves it (done is then true), or the platform
+// already runs a deployment of it (drivers.DeploymentFinder), which it then
+// follows instead of starting a second one: that is what a run finds when
+// it crashed after the platform started its deployment and before the ID
+// was recorded. While the platform answers that it is busy
+// (drivers.ErrUnavailable, for example while another deployment runs), it
 // keeps checking and trying, within PublishTimeout.
 //
-// The deployment's ID is recorded under key in farm.Captured (and so in the
-// journal) as soon as the platform returns it.
+// The deployment's ID is recorded under key in farm.Captured as soon as the
+// platform returns it; the run's journal makes it durable before the call
+// returns (farm.Journal's contract), so before anything waits on it.
 //
 // With skipDone, it first checks whether every Updating server already
 // serves the release (a run resumed after the deployment); a rollback does
@@ -68,11 +73,26 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
 	var lastErr error
-	err = r.Poll(pctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
+	finder, canFind := b.cfg.Platform.(drivers.DeploymentFinder)
+	err = r.Poll(pctx, b.cfg.PlatformPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
 		if skipDone && b.allOnRelease(ctx, r, updating) {
 			done = true
 			r.Emit(farm.Event{Kind: farm.Progress, Message: "every Updating server already runs " + b.cfg.Release.Version + "; not deploying again"})
 			return true, farm.Event{}, nil
+		}
+		if canFind {
+			id, found, err := finder.FindDeployment(ctx, b.cfg.Release)
+			switch {
+			case err == nil && found:
+				r.Captured().SetValue(key, id)
+				r.Warn("", "", "deployment %s of %s is already running on the platform (its ID was not recorded, for example after a crash); following it instead of starting another", id, b.releaseName())
+				return true, farm.Event{}, nil
+			case err != nil && drivers.IsRetryable(err):
+				lastErr = err
+				return false, farm.Event{Message: "platform busy, will try again: " + err.Error()}, nil
+			case err != nil && !errors.Is(err, drivers.ErrUnimplemented):
+				return false, farm.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("look for a running deployment of %s: %w", b.releaseName(), err)}
+			}
 		}
 		id, err := b.cfg.Platform.StartDeployment(ctx, b.cfg.Release)
 		switch {
@@ -109,79 +129,166 @@ func (b *balanced) releaseName() string {
 	return "release " + b.cfg.Release.Version + " (" + strings.Join(apps, ", ") + ")"
 }
 
-// awaitDeployment polls the platform until the deployment ends. A deployment
-// that needs user intervention is continued only when it is a prepared
-// two-step deployment and ContinuePrepared is set. When ctx ends first, the
-// deployment is aborted where the platform can.
+// awaitDeployment follows the platform deployment id until it ends: the one
+// poll, continue and abort state machine of the project (the LifeTime
+// driver has none of its own).
 //
-// When the deployment ends without the release, or is aborted, its ID is
-// removed from key in farm.Captured, so that a retry starts a new one.
+//   - saved, running, aborting: it reads the status again, first after
+//     PlatformPollInterval, the delay growing by half up to
+//     PlatformMaxPollInterval while the state stays the same. Retryable
+//     read errors (drivers.ErrUnavailable) are reported as progress and
+//     read again; any other read error fails the step.
+//   - finished_successful, finished_with_warnings: done.
+//   - finished_with_errors, aborted, force_finished: the step fails with
+//     the last lines of the deployment's log, and the ID is removed from
+//     key in farm.Captured, so that a retry or a resumed run starts anew.
+//   - needs_user_intervention: a prepared two-stage deployment
+//     (drivers.DeploymentStatus.Prepared) is continued once when
+//     ContinuePrepared is set and the platform can
+//     (drivers.DeploymentContinuer); a retryable continue error is retried
+//     at the next read, a refused one (drivers.ErrInvalidArgument: the state
+//     moved on) is left to the next read to explain. Any other pause fails
+//     the step naming its Info, and the deployment is left waiting for a
+//     human.
+//   - The run is cancelled or PublishTimeout passes: the deployment is left
+//     running, its ID kept for Resume, unless AbortPublishOnStop is set;
+//     then it is aborted where the platform accepts an abort (running or
+//     waiting, or in a state that cannot be read).
+//
+// Every new log line is emitted once, as a warning when the platform types
+// it Warning or Error.
 func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id, key string) error {
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	logged := 0
-	continued := false
-	var last drivers.DeploymentStatus
-	err := r.Poll(pctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
-		st, err := b.cfg.Platform.DeploymentStatus(ctx, id)
-		if err != nil {
-			if drivers.IsRetryable(err) {
-				return false, farm.Event{Message: "reading deployment status: " + err.Error()}, nil
-			}
-			return false, farm.Event{}, fmt.Errorf("read deployment %s: %w", id, err)
+	var (
+		last         drivers.DeploymentStatus
+		logged       int
+		continued    bool // continue accepted for the current pause
+		delay        = b.cfg.PlatformPollInterval
+		lastProgress time.Time
+	)
+	progress := func(msg string) {
+		if now := time.Now(); lastProgress.IsZero() || now.Sub(lastProgress) >= b.cfg.ProgressInterval {
+			lastProgress = now
+			r.Emit(farm.Event{Kind: farm.Progress, Message: msg})
 		}
-		last = st
-		for _, l := range st.Log[min(logged, len(st.Log)):] {
-			kind := farm.Progress
-			if l.Type == "Warning" || l.Type == "Error" {
-				kind = farm.Warning
-			}
-			r.Emit(farm.Event{Kind: kind, Message: "platform: " + l.Message})
-		}
-		logged = max(logged, len(st.Log))
+	}
+	for {
+		st, err := b.cfg.Platform.DeploymentStatus(pctx, id)
 		switch {
-		case st.State.Succeeded():
-			return true, farm.Event{}, nil
-		case st.State.Done():
-			// A deployment that ended without the release is over: a
-			// retry or a resumed run starts a new one.
-			r.Captured().DeleteValue(key)
-			return false, farm.Event{}, fmt.Errorf("deployment %s ended %s%s", id, st.State, lastErrors(st))
-		case st.State == drivers.DeploymentNeedsUserIntervention:
-			c, canContinue := b.cfg.Platform.(drivers.DeploymentContinuer)
-			if st.Prepared() && b.cfg.ContinuePrepared && canContinue && !continued {
-				if err := c.ContinueDeployment(ctx, id); err != nil {
-					return false, farm.Event{}, fmt.Errorf("continue prepared deployment %s: %w", id, err)
+		case err != nil && pctx.Err() != nil:
+			return b.publishStopped(ctx, r, id, key, last)
+		case err != nil && drivers.IsRetryable(err):
+			progress("reading deployment status: " + err.Error())
+		case err != nil:
+			return fmt.Errorf("read deployment %s: %w", id, err)
+		default:
+			for _, l := range st.Log[min(logged, len(st.Log)):] {
+				kind := farm.Progress
+				if l.Type == "Warning" || l.Type == "Error" {
+					kind = farm.Warning
 				}
-				continued = true
-				return false, farm.Event{Message: "continued prepared deployment " + id}, nil
+				r.Emit(farm.Event{Kind: kind, Message: "platform: " + l.Message})
 			}
-			if continued && st.Prepared() {
-				return false, farm.Event{Message: "deployment " + id + " continuing"}, nil
+			logged = max(logged, len(st.Log))
+			if st.State != last.State || st.Info != last.Info {
+				delay = b.cfg.PlatformPollInterval
+				if st.State != drivers.DeploymentNeedsUserIntervention {
+					continued = false
+				}
 			}
-			return false, farm.Event{}, fmt.Errorf("deployment %s needs user intervention (%s): resolve it in the platform console, then resume; set ContinuePrepared to continue prepared deployments automatically", id, st.Info)
-		}
-		return false, farm.Event{Message: fmt.Sprintf("deployment %s %s", id, st.State)}, nil
-	})
-	if err == nil {
-		return nil
-	}
-	if ctx.Err() != nil || pctx.Err() != nil {
-		if a, ok := b.cfg.Platform.(drivers.DeploymentAborter); ok && !last.State.Done() {
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if aerr := a.AbortDeployment(actx, id); aerr != nil {
-				r.Warn("", "", "abort deployment %s: %v", id, aerr)
-			} else {
+			last = st
+			switch {
+			case st.State.Succeeded():
+				return nil
+			case st.State.Done():
+				// A deployment that ended without the release is over: a
+				// retry or a resumed run starts a new one.
 				r.Captured().DeleteValue(key)
-				r.Warn("", "", "deployment %s aborted", id)
+				return fmt.Errorf("deployment %s ended %s%s", id, st.State, lastErrors(st))
+			case st.State == drivers.DeploymentNeedsUserIntervention:
+				c, canContinue := b.cfg.Platform.(drivers.DeploymentContinuer)
+				if !st.Prepared() || !b.cfg.ContinuePrepared || !canContinue {
+					hint := ""
+					if st.Prepared() {
+						hint = "; set ContinuePrepared (spec: platform.continue_prepared) to continue prepared deployments automatically"
+					}
+					return fmt.Errorf("deployment %s needs user intervention (%s): resolve it in the platform console, then resume%s", id, st.Info, hint)
+				}
+				if continued {
+					progress("deployment " + id + " continuing")
+					break
+				}
+				err := c.ContinueDeployment(pctx, id)
+				switch {
+				case err == nil:
+					continued = true
+					r.Emit(farm.Event{Kind: farm.Progress, Message: "continued prepared deployment " + id})
+				case pctx.Err() != nil:
+					return b.publishStopped(ctx, r, id, key, last)
+				case errors.Is(err, drivers.ErrInvalidArgument):
+					continued = true // the state moved on: the next read tells
+					r.Warn("", "", "continue deployment %s refused (%v); reading its state again", id, err)
+				case drivers.IsRetryable(err):
+					progress("continue deployment " + id + " unavailable, will try again: " + err.Error())
+				default:
+					return fmt.Errorf("continue prepared deployment %s: %w", id, err)
+				}
+			default:
+				progress(fmt.Sprintf("deployment %s %s", id, st.State))
 			}
 		}
-		if ctx.Err() == nil {
-			return fmt.Errorf("deployment %s did not finish within %s (last state %s): %w", id, b.cfg.PublishTimeout, last.State, err)
+		t := time.NewTimer(delay)
+		select {
+		case <-pctx.Done():
+			t.Stop()
+			return b.publishStopped(ctx, r, id, key, last)
+		case <-t.C:
 		}
+		delay = min(delay+delay/2, b.cfg.PlatformMaxPollInterval)
 	}
-	return err
+}
+
+// publishStopped ends awaitDeployment when the run was cancelled or
+// PublishTimeout passed before the deployment ended. By default the
+// deployment keeps running on the platform and its ID stays recorded, so
+// Resume follows it; with AbortPublishOnStop it is aborted, on a fresh
+// context, while the platform accepts an abort.
+func (b *balanced) publishStopped(ctx context.Context, r *farm.Run, id, key string, last drivers.DeploymentStatus) error {
+	cause := ctx.Err()
+	if cause == nil {
+		cause = fmt.Errorf("deployment %s did not finish within %s (last state %s): %w", id, b.cfg.PublishTimeout, orUnknown(last.State), context.DeadlineExceeded)
+	} else {
+		cause = fmt.Errorf("follow deployment %s: %w", id, cause)
+	}
+	a, canAbort := b.cfg.Platform.(drivers.DeploymentAborter)
+	if !b.cfg.AbortPublishOnStop || !canAbort {
+		r.Warn("", "", "deployment %s left %s on the platform; resume follows it (AbortPublishOnStop aborts it instead)", id, orUnknown(last.State))
+		return cause
+	}
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	st, err := b.cfg.Platform.DeploymentStatus(actx, id)
+	switch {
+	case err != nil:
+		r.Warn("", "", "read deployment %s before aborting it: %v; aborting anyway", id, err)
+	case st.State != drivers.DeploymentRunning && st.State != drivers.DeploymentNeedsUserIntervention:
+		return cause // the platform would refuse the abort
+	}
+	if err := a.AbortDeployment(actx, id); err != nil {
+		r.Warn("", "", "abort deployment %s: %v", id, err)
+		return fmt.Errorf("%w (abort failed: %v)", cause, err)
+	}
+	r.Captured().DeleteValue(key)
+	r.Warn("", "", "deployment %s aborted (AbortPublishOnStop)", id)
+	return cause
+}
+
+func orUnknown(s drivers.DeploymentState) drivers.DeploymentState {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // lastErrors quotes the last lines of the deployment's log, whatever their

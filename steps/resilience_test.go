@@ -1,7 +1,6 @@
 package steps_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -437,40 +436,6 @@ func violationsBeyondRollback(r simulate.Report, rep *farm.Report) []simulate.Vi
 		out = append(out, v)
 	}
 	return out
-}
-
-// TestCancelDuringPublishThenResume cancels a run while the platform
-// deploys: the deployment is aborted and the resumed run deploys again and
-// ends exact.
-func TestCancelDuringPublishThenResume(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 51})
-		j := &memJournal{}
-		p := sf.plan(t, nil, j, farm.Halt, "v2")
-		ctx, cancel := context.WithCancel(t.Context())
-		require.NoError(t, p.Before(steps.Publish, farm.Hook{Name: "cancel soon", Func: func(context.Context, *farm.Run) error {
-			time.AfterFunc(5*time.Second, cancel)
-			return nil
-		}}))
-		require.NoError(t, sf.sim.Start(t.Context()))
-		rep, err := p.Run(ctx)
-		require.ErrorIs(t, err, context.Canceled)
-		assert.Equal(t, steps.Publish, rep.FailedStep)
-		assert.Len(t, sf.sim.Actions(simulate.OpAbortDeployment), 1, "the deployment was aborted")
-		assert.Empty(t, sf.sim.CheckSafeState())
-
-		j2 := &memJournal{recs: j.records()}
-		rep, err = sf.plan(t, nil, j2, farm.Halt, "v2").Resume(t.Context(), j.records())
-		require.NoError(t, err)
-		assert.Equal(t, farm.Succeeded, rep.Outcome)
-		assert.Len(t, sf.sim.Actions(simulate.OpStartDeployment), 2, "deployed again after the abort")
-		time.Sleep(10 * time.Second)
-		sf.sim.Stop()
-		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
-		r := sf.sim.Report()
-		assert.Zero(t, r.Failed, r.String())
-		assert.Zero(t, r.TotalViolations(), r.String())
-	})
 }
 
 // TestNewRunOverUnfinishedRunIsRefused halts a run with a file journal, then

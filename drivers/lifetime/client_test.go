@@ -44,11 +44,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"token with newline", func(c *lifetime.Config) { c.Token = drivers.NewSecret("a\r\nX-Evil: 1") }, "line break"},
 		{"no source", func(c *lifetime.Config) { c.SourceEnvironment = " " }, "SourceEnvironment"},
 		{"same environments", func(c *lifetime.Config) { c.TargetEnvironment = "quality" }, `both "Quality"`},
-		{"negative poll", func(c *lifetime.Config) { c.PollInterval = -time.Second }, "PollInterval is -1s"},
-		{"max below poll", func(c *lifetime.Config) { c.PollInterval = time.Minute; c.MaxPollInterval = time.Second }, "MaxPollInterval 1s"},
+		{"negative timeout", func(c *lifetime.Config) { c.Timeout = -time.Second }, "Timeout is -1s"},
+		{"negative cleanup timeout", func(c *lifetime.Config) { c.CleanupTimeout = -time.Second }, "CleanupTimeout is -1s"},
 		{"client and CA", func(c *lifetime.Config) { c.HTTPClient = http.DefaultClient; c.Insecure = true }, "HTTPClient cannot be combined"},
 		{"bad CA", func(c *lifetime.Config) { c.CACert = []byte("not pem") }, "CACert holds no PEM"},
-		{"negative poll errors", func(c *lifetime.Config) { c.MaxPollErrors = -1 }, "MaxPollErrors is -1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,10 +67,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 func TestDeploymentOverLoopback(t *testing.T) {
 	s := lifetimetest.NewServer(fakeConfig(lifetimetest.DelayBackend{Duration: 30 * time.Millisecond}))
 	defer s.Close()
-	var lines []drivers.LogEntry
-	c, logs := overLoopback(t, s, func(cfg *lifetime.Config) {
-		cfg.OnLog = func(id string, e drivers.LogEntry) { lines = append(lines, e) }
-	})
+	c, logs := overLoopback(t, s, nil)
 	ctx := t.Context()
 
 	before, err := c.DeployedRelease(ctx)
@@ -81,8 +77,7 @@ func TestDeploymentOverLoopback(t *testing.T) {
 
 	id, err := c.StartDeployment(ctx, release2)
 	require.NoError(t, err)
-	st, err := c.Wait(ctx, id)
-	require.NoError(t, err)
+	st := waitDone(t, c, id)
 	assert.Equal(t, drivers.DeploymentSucceeded, st.State)
 
 	d, ok := s.Deployment(id)
@@ -97,9 +92,8 @@ func TestDeploymentOverLoopback(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "2.0", after.Version)
 
-	require.NotEmpty(t, lines, "OnLog got the deployment log")
-	assert.Len(t, lines, len(st.Log), "each log line reported exactly once")
-	for _, e := range lines {
+	require.NotEmpty(t, st.Log, "the deployment log is read")
+	for _, e := range st.Log {
 		assert.False(t, e.Time.IsZero(), "Instant parsed: %+v", e)
 	}
 	assert.Equal(t, 1, s.Count(http.MethodPost, "/deployments/"+id+"/start/"))
@@ -118,8 +112,7 @@ func TestQuotedDeploymentKey(t *testing.T) {
 	id, err := c.StartDeployment(t.Context(), release2)
 	require.NoError(t, err)
 	assert.Equal(t, "dep-0001", id)
-	_, err = c.Wait(t.Context(), id)
-	require.NoError(t, err)
+	waitDone(t, c, id)
 }
 
 func TestWrongTokenIsPermissionDenied(t *testing.T) {
@@ -169,8 +162,7 @@ func TestTagVersions(t *testing.T) {
 	c, _ := overLoopback(t, s, func(cfg *lifetime.Config) { cfg.TagVersions = true })
 	id, err := c.StartDeployment(t.Context(), releaseOf("3.0", "Portal"))
 	require.NoError(t, err)
-	_, err = c.Wait(t.Context(), id)
-	require.NoError(t, err)
+	waitDone(t, c, id)
 	assert.Equal(t, 1, s.Count(http.MethodPost, "/environments/env-Quality/applications/app-Portal/versions/"))
 	assert.Equal(t, "3.0", s.Running("Production", "Portal"))
 }
@@ -181,8 +173,7 @@ func TestEmptyVersionDeploysWhatSourceRuns(t *testing.T) {
 	c, _ := overLoopback(t, s, nil)
 	id, err := c.StartDeployment(t.Context(), drivers.Release{Applications: []drivers.Application{{Name: "portal"}}})
 	require.NoError(t, err)
-	_, err = c.Wait(t.Context(), id)
-	require.NoError(t, err)
+	waitDone(t, c, id)
 	assert.Equal(t, "2.0", s.Running("Production", "Portal"))
 	assert.Equal(t, "1.0", s.Running("Production", "Backoffice"))
 
@@ -272,8 +263,7 @@ func TestStartRefusedDeletesThePlan(t *testing.T) {
 
 	id, err = c.StartDeployment(t.Context(), release2)
 	require.NoError(t, err, "the retry succeeds")
-	_, err = c.Wait(t.Context(), id)
-	require.NoError(t, err)
+	waitDone(t, c, id)
 }
 
 func TestStartAmbiguousKeepsThePlan(t *testing.T) {
@@ -295,8 +285,7 @@ func TestCommandsRefusedInWrongState(t *testing.T) {
 	c, _ := overLoopback(t, s, nil)
 	id, err := c.StartDeployment(t.Context(), release2)
 	require.NoError(t, err)
-	_, err = c.Wait(t.Context(), id)
-	require.NoError(t, err)
+	waitDone(t, c, id)
 	err = c.AbortDeployment(t.Context(), id)
 	require.ErrorIs(t, err, drivers.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "Cannot abort a deployment that is finished_successful")
@@ -375,10 +364,10 @@ func TestConcurrentUse(t *testing.T) {
 			assert.NoError(t, err)
 		})
 		wg.Go(func() {
-			st, err := c.Wait(t.Context(), id)
+			_, _, err := c.FindDeployment(t.Context(), release2)
 			assert.NoError(t, err)
-			assert.Equal(t, drivers.DeploymentSucceeded, st.State)
 		})
 	}
 	wg.Wait()
+	assert.Equal(t, drivers.DeploymentSucceeded, waitDone(t, c, id).State)
 }

@@ -16,11 +16,8 @@ import (
 
 // Defaults used when the matching Config field is zero.
 const (
-	DefaultPollInterval    = 5 * time.Second
-	DefaultMaxPollInterval = 30 * time.Second
-	DefaultTimeout         = 60 * time.Second
-	DefaultAbortTimeout    = 30 * time.Second
-	DefaultMaxPollErrors   = 5
+	DefaultTimeout        = 60 * time.Second
+	DefaultCleanupTimeout = 30 * time.Second
 )
 
 // Config configures a [Client]. BaseURL, Token, SourceEnvironment and
@@ -62,10 +59,6 @@ type Config struct {
 	// parameter ("If True, outdated applications in the target environment
 	// will be redeployed") but not its default, so it is always sent.
 	KeepOutdated bool
-	// ContinuePrepared makes Wait continue a deployment that stops in
-	// needs_user_intervention with Info deployment_prepared (a two-step
-	// deployment). Without it Wait stops with an error naming the Info.
-	ContinuePrepared bool
 
 	// HTTPClient, when set, is used as is (its transport decides TLS). It
 	// cannot be combined with CACert or Insecure.
@@ -79,23 +72,13 @@ type Config struct {
 	// Timeout bounds each HTTP request. Default 60 s.
 	Timeout time.Duration
 
-	// PollInterval is Wait's first delay between two status reads; it
-	// grows by half at each poll up to MaxPollInterval. Defaults 5 s and
-	// 30 s.
-	PollInterval    time.Duration
-	MaxPollInterval time.Duration
-	// MaxPollErrors is how many consecutive retryable errors Wait tolerates
-	// while polling. Default 5.
-	MaxPollErrors int
-	// AbortTimeout bounds the abort Wait sends after its context is
-	// cancelled. Default 30 s.
-	AbortTimeout time.Duration
+	// CleanupTimeout bounds the request StartDeployment sends on a fresh
+	// context, even when its own has ended, to delete a plan it created
+	// and could not start. Default 30 s.
+	CleanupTimeout time.Duration
 
 	// Logger receives the client's own log lines. Nil discards them.
 	Logger *slog.Logger
-	// OnLog, when set, receives every new line of a deployment's log once,
-	// in order, as Wait reads them.
-	OnLog func(deploymentID string, e drivers.LogEntry)
 }
 
 // Client talks to the LifeTime Deployment API v2. It is safe for concurrent
@@ -113,6 +96,7 @@ var (
 	_ drivers.DeployedReleaseReader = (*Client)(nil)
 	_ drivers.DeploymentAborter     = (*Client)(nil)
 	_ drivers.DeploymentContinuer   = (*Client)(nil)
+	_ drivers.DeploymentFinder      = (*Client)(nil)
 )
 
 // New checks cfg and returns a client. It makes no request.
@@ -133,31 +117,16 @@ func New(cfg Config) (*Client, error) {
 	if strings.EqualFold(cfg.SourceEnvironment, cfg.TargetEnvironment) {
 		return nil, fmt.Errorf("lifetime: %w: SourceEnvironment and TargetEnvironment are both %q", drivers.ErrInvalidArgument, cfg.SourceEnvironment)
 	}
-	for name, d := range map[string]time.Duration{"PollInterval": cfg.PollInterval, "MaxPollInterval": cfg.MaxPollInterval, "Timeout": cfg.Timeout, "AbortTimeout": cfg.AbortTimeout} {
+	for name, d := range map[string]time.Duration{"Timeout": cfg.Timeout, "CleanupTimeout": cfg.CleanupTimeout} {
 		if d < 0 {
 			return nil, fmt.Errorf("lifetime: %w: %s is %v; expected a positive duration or 0 for the default", drivers.ErrInvalidArgument, name, d)
 		}
 	}
-	if cfg.MaxPollErrors < 0 {
-		return nil, fmt.Errorf("lifetime: %w: MaxPollErrors is %d; expected >= 0", drivers.ErrInvalidArgument, cfg.MaxPollErrors)
-	}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = DefaultPollInterval
-	}
-	if cfg.MaxPollInterval == 0 {
-		cfg.MaxPollInterval = max(DefaultMaxPollInterval, cfg.PollInterval)
-	}
-	if cfg.MaxPollInterval < cfg.PollInterval {
-		return nil, fmt.Errorf("lifetime: %w: MaxPollInterval %v is below PollInterval %v", drivers.ErrInvalidArgument, cfg.MaxPollInterval, cfg.PollInterval)
-	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	if cfg.AbortTimeout == 0 {
-		cfg.AbortTimeout = DefaultAbortTimeout
-	}
-	if cfg.MaxPollErrors == 0 {
-		cfg.MaxPollErrors = DefaultMaxPollErrors
+	if cfg.CleanupTimeout == 0 {
+		cfg.CleanupTimeout = DefaultCleanupTimeout
 	}
 	logger := cfg.Logger
 	if logger == nil {

@@ -136,7 +136,7 @@ func certainlyNotApplied(err error) bool {
 // deleteSaved deletes a plan that was never started, best effort, on a
 // fresh context so that a cancelled caller does not leave it behind.
 func (c *Client) deleteSaved(id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.AbortTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CleanupTimeout)
 	defer cancel()
 	if _, _, err := c.do(ctx, http.MethodDelete, "/deployments/"+url.PathEscape(id)+"/", nil); err != nil {
 		c.logger.Warn("lifetime: could not delete the unstarted deployment plan", "deployment", id, "error", err)

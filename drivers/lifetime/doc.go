@@ -4,12 +4,14 @@
 // starts it, follows its status and log, and continues or aborts it.
 //
 // Application code normally hands a [*Client] to steps.Balanced and never
-// calls it directly. Call [Client.Wait] yourself only when you drive a
-// deployment outside the engine.
+// calls it directly: the balanced plan's publish step is the one place that
+// polls a deployment, continues a prepared one and aborts one (package
+// steps; its Config sets how often, and whether). The client itself never
+// waits, and never aborts a deployment on its own.
 //
 // Besides [drivers.PlatformClient], a [*Client] implements the optional
-// capabilities [drivers.DeployedReleaseReader], [drivers.DeploymentAborter]
-// and [drivers.DeploymentContinuer].
+// capabilities [drivers.DeployedReleaseReader], [drivers.DeploymentAborter],
+// [drivers.DeploymentContinuer] and [drivers.DeploymentFinder].
 //
 // # What it is not for
 //
@@ -82,6 +84,13 @@
 //     sends True by default, and so does this client unless
 //     Config.KeepOutdated is set.
 //   - DELETE /deployments/{Key}/ deletes a plan only while it is saved.
+//   - GET /deployments/ lists deployment plans newest first, filtered by
+//     TargetEnvironmentKey, MinDate (default: a week ago) and MaxDate; 204
+//     when none. A record has Key, SourceEnvironmentKey,
+//     TargetEnvironmentKey and ApplicationOperations, but no status (docs,
+//     Deployments_List and structure Deployment). FindDeployment matches
+//     plans on source, target and the exact set of ApplicationVersionKeys,
+//     then reads their status.
 //   - GET /deployments/{Key}/ validates the plan and may change it, so this
 //     client never calls it.
 //   - GET /deployments/{Key}/status/ answers DeploymentStatus (saved,

@@ -2,7 +2,6 @@ package lifetime
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -111,13 +110,3 @@ func (c *Client) scrub(s string) string {
 	}
 	return s
 }
-
-// ErrDeploymentFailed is wrapped by the error [Client.Wait] returns when a
-// deployment ends without the release deployed (finished_with_errors,
-// aborted, force_finished).
-var ErrDeploymentFailed = errors.New("deployment did not succeed")
-
-// ErrNeedsUserIntervention is wrapped by the error [Client.Wait] returns when
-// a deployment stops in needs_user_intervention and the client is not
-// configured to continue it. The error names the Info.
-var ErrNeedsUserIntervention = errors.New("deployment needs user intervention")

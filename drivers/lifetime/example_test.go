@@ -10,7 +10,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers/lifetime/lifetimetest"
 )
 
-// Deploy a release from Quality to Production and wait for it. The fake
+// Deploy a release from Quality to Production and follow it to its end. The fake
 // LifeTime stands in for https://lt.example/lifetimeapi/rest/v2.
 func ExampleNew() {
 	lt := lifetimetest.NewServer(lifetimetest.Config{
@@ -26,7 +26,6 @@ func ExampleNew() {
 		Token:             drivers.NewSecret("service-account-token"), // from your secret store
 		SourceEnvironment: "Quality",
 		TargetEnvironment: "Production",
-		PollInterval:      10 * time.Millisecond,
 	})
 	if err != nil {
 		panic(err)
@@ -40,7 +39,13 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	st, err := client.Wait(ctx, id)
+	// The balanced plan (package steps) follows the deployment; here it
+	// is polled by hand.
+	st, err := client.DeploymentStatus(ctx, id)
+	for err == nil && !st.State.Done() {
+		time.Sleep(10 * time.Millisecond)
+		st, err = client.DeploymentStatus(ctx, id)
+	}
 	if err != nil {
 		panic(err)
 	}

@@ -63,8 +63,6 @@ func inProcess(t *testing.T, f *lifetimetest.Fake, mutate func(*lifetime.Config)
 		SourceEnvironment: "Quality",
 		TargetEnvironment: "Production",
 		HTTPClient:        &http.Client{Transport: f.Transport()},
-		PollInterval:      time.Second,
-		MaxPollInterval:   10 * time.Second,
 		Logger:            newLogger(logs),
 	}
 	if mutate != nil {
@@ -84,8 +82,6 @@ func overLoopback(t *testing.T, s *lifetimetest.Server, mutate func(*lifetime.Co
 		Token:             drivers.NewSecret(canary),
 		SourceEnvironment: "Quality",
 		TargetEnvironment: "Production",
-		PollInterval:      5 * time.Millisecond,
-		MaxPollInterval:   20 * time.Millisecond,
 		Logger:            newLogger(logs),
 	}
 	if mutate != nil {

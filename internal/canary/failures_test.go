@@ -84,7 +84,7 @@ var underTest = []driverUnderTest{
 			c, err := lifetime.New(lifetime.Config{
 				BaseURL: base, Token: drivers.NewSecret(lifetimeToken), HTTPClient: hc,
 				SourceEnvironment: "Quality", TargetEnvironment: "Production", TagVersions: true,
-				Timeout: 5 * time.Second, PollInterval: time.Millisecond, MaxPollErrors: 1, AbortTimeout: time.Second,
+				Timeout: 5 * time.Second, CleanupTimeout: time.Second,
 				Logger: log,
 			})
 			require.NoError(t, err)
@@ -97,8 +97,8 @@ var underTest = []driverUnderTest{
 			got, e3 := c.DeployedRelease(ctx)
 			e4 := c.ContinueDeployment(ctx, id)
 			e5 := c.AbortDeployment(ctx, id)
-			wst, e6 := c.Wait(ctx, id)
-			return []error{e1, e2, e3, e4, e5, e6}, []any{c, st, got, wst}
+			found, _, e6 := c.FindDeployment(ctx, rel)
+			return []error{e1, e2, e3, e4, e5, e6}, []any{c, st, got, found}
 		},
 		refusing: func(t *testing.T) (string, *http.Client) {
 			srv := lifetimetest.NewServer(lifetimetest.Config{Token: "not-the-canary",

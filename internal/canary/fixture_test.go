@@ -2,7 +2,6 @@ package canary
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"syscall"
@@ -126,10 +125,7 @@ func newFixture(ctx context.Context, t *testing.T) (fx *fixture, close func()) {
 	fx.lifetime, err = lifetime.New(lifetime.Config{
 		BaseURL: lifetimetest.InProcessBaseURL, Token: drivers.NewSecret(lifetimeToken),
 		SourceEnvironment: "Quality", TargetEnvironment: "Production",
-		HTTPClient: fx.ltWire.client(fx.ltFake.Transport()), PollInterval: time.Second, Logger: fx.log.logger,
-		OnLog: func(id string, e drivers.LogEntry) {
-			fx.out.add("lifetime deployment log", fmt.Sprintf("%s %+v", id, e))
-		},
+		HTTPClient: fx.ltWire.client(fx.ltFake.Transport()), Logger: fx.log.logger,
 	})
 	require.NoError(t, err)
 

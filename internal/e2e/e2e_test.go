@@ -103,8 +103,7 @@ func deployEveryDriver(t *testing.T, edit func(*farm.Plan)) *world {
 	lt, err := lifetime.New(lifetime.Config{
 		BaseURL: w.lifetime.URL, CACert: w.lifetime.CACertPEM(), Token: drivers.NewSecret(canaryToken),
 		SourceEnvironment: sourceEnv, TargetEnvironment: targetEnv, Applications: []string{portal},
-		PollInterval: 50 * time.Millisecond, MaxPollInterval: 200 * time.Millisecond,
-		Timeout: 5 * time.Second, AbortTimeout: 5 * time.Second,
+		Timeout: 5 * time.Second, CleanupTimeout: 5 * time.Second,
 		Logger: logger.With("driver", "lifetime"),
 	})
 	require.NoError(t, err)
