@@ -192,3 +192,9 @@ func (j *journal) Append(rec farm.JournalRecord) error {
 	j.recs = append(j.recs, rec)
 	return nil
 }
+
+func (j *journal) LastRun(context.Context) (farm.JournalState, bool, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return farm.LastRunOf(j.recs)
+}
