@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -130,4 +132,22 @@ func TestConfig(t *testing.T) {
 	lb, err := awsalb.New(ctx, awsalb.Config{TargetGroupARN: albtest.DefaultTargetGroupARN})
 	require.NoError(t, err)
 	require.NotNil(t, lb)
+}
+
+// TestErrorsNeverEchoEndpointSecrets: the driver takes no URL, but a client
+// built with a custom endpoint (a VPC endpoint, a proxy) has one. The SDK
+// does not send the endpoint's user information and its errors do not
+// quote it (net/http alone would print a user name); this pins that the
+// driver's errors stay free of it.
+func TestErrorsNeverEchoEndpointSecrets(t *testing.T) {
+	for _, endpoint := range []string{"http://TOKEN-s3cr3t@127.0.0.1:1", "http://u:s3cr3t@127.0.0.1:1"} {
+		c := elbv2.New(elbv2.Options{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(endpoint), RetryMaxAttempts: 1})
+		lb, err := awsalb.New(context.Background(), awsalb.Config{TargetGroupARN: albtest.DefaultTargetGroupARN, Client: c})
+		require.NoError(t, err)
+		_, err = lb.Status(t.Context(), "10.0.0.1")
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "s3cr3t")
+		assert.Contains(t, err.Error(), "127.0.0.1:1")
+		assert.ErrorIs(t, err, drivers.ErrUnavailable, "%v", err)
+	}
 }

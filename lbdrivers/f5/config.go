@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
-	"github.com/balanced-deploy/balanced/lbdrivers/internal/redact"
 )
 
 // Default values of optional [Config] fields.
@@ -70,7 +69,7 @@ func (cfg Config) normalize() (Config, *url.URL, error) {
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return cfg, nil, invalid("BaseURL %q: want an https:// (or http://) URL with a host and no path, credentials or query", redact.URL(cfg.BaseURL))
+		return cfg, nil, invalid("BaseURL %q: want an https:// (or http://) URL with a host and no path, credentials or query", drivers.RedactURL(cfg.BaseURL))
 	}
 	u.Path = ""
 	if cfg.Username == "" {

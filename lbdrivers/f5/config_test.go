@@ -103,3 +103,25 @@ func TestTLS(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// TestNewNeverEchoesURLSecrets: a BaseURL holding a token as the user name
+// (which url.URL.Redacted would print), a password, a password with a bad
+// %-escape (url.Parse quotes the whole URL in its error), a password
+// holding '/' and '#', or a token in the query is refused, named by its
+// host and none of its secrets.
+func TestNewNeverEchoesURLSecrets(t *testing.T) {
+	for _, raw := range []string{
+		"https://TOKEN-s3cr3t@bigip.example:8443/",
+		"https://u:s3cr3t@bigip.example:8443/",
+		"https://u:pa%zzs3cr3t@bigip.example:8443/",
+		"https://u:pa%zzs3cr3t@bigip.example:8443/?token=s3cr3t",
+		"https://u:s3cr3t/#x@bigip.example:8443/",
+		"https://bigip.example:8443/?token=s3cr3t",
+	} {
+		_, err := f5.New(f5.Config{BaseURL: raw, Username: "admin", Password: drivers.NewSecret("pw"), Pool: "web"})
+		require.Error(t, err, raw)
+		assert.ErrorIs(t, err, drivers.ErrInvalidArgument, raw)
+		assert.NotContains(t, err.Error(), "s3cr3t", raw)
+		assert.Contains(t, err.Error(), "bigip.example:8443", raw)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
-	"github.com/balanced-deploy/balanced/lbdrivers/internal/redact"
 )
 
 // The NGINX Plus API versions the driver speaks: the range
@@ -107,13 +106,13 @@ var _ drivers.LoadBalancer = (*Plus)(nil)
 func NewPlus(cfg PlusConfig) (*Plus, error) {
 	u, err := url.Parse(cfg.Endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: nginx plus endpoint %q: want an http:// or https:// URL of the API location", drivers.ErrInvalidArgument, redact.URL(cfg.Endpoint))
+		return nil, fmt.Errorf("%w: nginx plus endpoint %q: want an http:// or https:// URL of the API location", drivers.ErrInvalidArgument, drivers.RedactURL(cfg.Endpoint))
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("%w: nginx plus endpoint %s holds credentials: want them in PlusConfig.Username and Password", drivers.ErrInvalidArgument, redact.URL(cfg.Endpoint))
+		return nil, fmt.Errorf("%w: nginx plus endpoint %q holds credentials: want them in PlusConfig.Username and Password", drivers.ErrInvalidArgument, drivers.RedactURL(cfg.Endpoint))
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: nginx plus endpoint %q: want no query or fragment", drivers.ErrInvalidArgument, redact.URL(cfg.Endpoint))
+		return nil, fmt.Errorf("%w: nginx plus endpoint %q: want no query or fragment", drivers.ErrInvalidArgument, drivers.RedactURL(cfg.Endpoint))
 	}
 	if err := ValidateUpstream(cfg.Upstream); err != nil {
 		return nil, err

@@ -358,3 +358,30 @@ func TestPlusStatusUnknownPeer(t *testing.T) {
 	assert.ErrorIs(t, err, drivers.ErrNotFound)
 	assert.ErrorContains(t, err, "UpstreamNotFound")
 }
+
+// badEndpointURLs hold secrets: a token as the user name (which
+// url.URL.Redacted would print), a password, a password with a bad
+// %-escape (url.Parse refuses it, quoting the whole URL in its error), a
+// password holding '/' and '#', and a token in the query.
+var badEndpointURLs = []struct{ name, url string }{
+	{"token as user", "https://TOKEN-s3cr3t@lb.example:8443/"},
+	{"user and password", "https://u:s3cr3t@lb.example:8443/"},
+	{"bad escape in password", "https://u:pa%zzs3cr3t@lb.example:8443/"},
+	{"bad escape with a query", "https://u:pa%zzs3cr3t@lb.example:8443/api?token=s3cr3t"},
+	{"password holding / and #", "https://u:s3cr3t/#x@lb.example:8443/"},
+	{"token in the query", "https://lb.example:8443/api?token=s3cr3t"},
+}
+
+// TestNewPlusNeverEchoesSecrets: every refused endpoint is named with its
+// host but none of its secrets.
+func TestNewPlusNeverEchoesSecrets(t *testing.T) {
+	for _, tc := range badEndpointURLs {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := nginx.NewPlus(nginx.PlusConfig{Endpoint: tc.url, Upstream: "backend"})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, drivers.ErrInvalidArgument)
+			assert.NotContains(t, err.Error(), "s3cr3t")
+			assert.Contains(t, err.Error(), "lb.example:8443", "the host is still named")
+		})
+	}
+}
