@@ -75,6 +75,21 @@
 // flag is read from the service's registry value DelayedAutostart, which
 // sc.exe writes.
 //
+// # Farm lease
+//
+// The Driver is a drivers.FarmLeaser: the lease is the file
+// Driver.LeasePath(farm) on the Deployment Controller server
+// (Config.LeaseDir, by default C:\ProgramData\balanced, then a hash of the
+// farm identity and .lease), holding the lease as JSON (holder host, pid,
+// user, run and release; acquired, renewed and expires). It is created with
+// FileMode.CreateNew, which fails when the file exists, so of two
+// orchestrators that try at once exactly one creates it; every later change
+// is a compare-and-replace (the file opened with FileShare.None) or a
+// compare-and-delete (FileShare.Delete) of the content read, so a change
+// made meanwhile by another run is never overwritten. Times come from the
+// server's clock, so orchestrators with different clocks agree on expiry.
+// An expired lease, or one forced with the holder's RunID, is taken over.
+//
 // # Errors
 //
 // Errors are classified with the drivers error classes:

@@ -120,28 +120,13 @@ func validateWant(want drivers.ServiceState) error {
 	return nil
 }
 
-// exec runs one script against t and interprets its result.
+// exec runs one service script against t and interprets its result.
 func (d *Driver) exec(ctx context.Context, t drivers.Target, op, name, script string) (drivers.ServiceState, error) {
 	wrap := func(err error) error { return fmt.Errorf("winrm: %s %q on %s: %w", op, name, t.Name, err) }
-	host, portStr, err := validateHost(t.Host())
+	out, err := d.runScript(ctx, t, op, name, script)
 	if err != nil {
 		return drivers.ServiceState{}, wrap(err)
 	}
-	port := d.s.port
-	if portStr != "" {
-		port, _ = strconv.Atoi(portStr) // validated by validateHost
-	}
-	ctx, cancel := context.WithTimeout(ctx, d.s.timeout)
-	defer cancel()
-	start := time.Now()
-	out, err := d.run(ctx, host, port, script)
-	log := d.s.log.With("op", op, "server", t.Name, "host", host, "port", port, "service", name,
-		"exit_code", out.code, "duration", time.Since(start))
-	if err != nil {
-		log.Debug("winrm: call failed", "error", err)
-		return drivers.ServiceState{}, wrap(err)
-	}
-	log.Debug("winrm: script finished")
 	st, perr := parseOutput(out.stdout)
 	switch {
 	case errors.Is(perr, errNoService):
@@ -159,4 +144,29 @@ func (d *Driver) exec(ctx context.Context, t drivers.Target, op, name, script st
 		return drivers.ServiceState{}, wrap(perr)
 	}
 	return st, nil
+}
+
+// runScript runs one script against t's host within the driver's timeout,
+// logging the call (op and service name, never the script's content).
+func (d *Driver) runScript(ctx context.Context, t drivers.Target, op, name, script string) (output, error) {
+	host, portStr, err := validateHost(t.Host())
+	if err != nil {
+		return output{}, err
+	}
+	port := d.s.port
+	if portStr != "" {
+		port, _ = strconv.Atoi(portStr) // validated by validateHost
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.s.timeout)
+	defer cancel()
+	start := time.Now()
+	out, err := d.run(ctx, host, port, script)
+	log := d.s.log.With("op", op, "server", t.Name, "host", host, "port", port, "service", name,
+		"exit_code", out.code, "duration", time.Since(start))
+	if err != nil {
+		log.Debug("winrm: call failed", "error", err)
+		return out, err
+	}
+	log.Debug("winrm: script finished")
+	return out, nil
 }

@@ -81,9 +81,10 @@ const (
 
 // parsed is a recognised script.
 type parsed struct {
-	op   Op
-	name string
-	want drivers.ServiceState
+	op    Op
+	name  string
+	want  drivers.ServiceState
+	lease leaseArgs
 }
 
 // decodeCommand turns `powershell.exe -EncodedCommand <base64 UTF-16LE>`
@@ -151,6 +152,9 @@ func unquotePS(s string) (string, error) {
 // parseScript recognises one of the driver's script shapes, or fails.
 func parseScript(script string) (parsed, error) {
 	lines := strings.Split(script, "\n")
+	if len(lines) > 1 && strings.HasPrefix(lines[1], "function Get-Inner") {
+		return parseLeaseScript(lines)
+	}
 	var p parsed
 	if len(lines) < len(preludeLines)+len(reportLines) {
 		return p, fmt.Errorf("script has %d lines; no known shape is that short", len(lines))

@@ -74,6 +74,9 @@ type Config struct {
 	// TLS serves HTTPS with a self-signed certificate for 127.0.0.1 (see
 	// Server.CACertPEM) instead of HTTP.
 	TLS bool
+	// Now is the server's clock, as the lease scripts read it
+	// ([DateTime]::UtcNow). Nil means time.Now.
+	Now func() time.Time
 }
 
 // Defect is a deliberate wire-format error, for tests only.
@@ -785,6 +788,14 @@ func (s *Server) soap(w http.ResponseWriter, status int, doc string) {
 
 // execute runs a recognised script.
 func (s *Server) execute(p parsed) result {
+	switch p.op {
+	case OpLeaseRead, OpLeaseCreate, OpLeaseReplace, OpLeaseDelete:
+		now := time.Now
+		if s.cfg.Now != nil {
+			now = s.cfg.Now
+		}
+		return executeLease(s.cfg.Files, s.cfg.Host, now(), p)
+	}
 	return execute(s.cfg.Services, s.cfg.Host, p)
 }
 
