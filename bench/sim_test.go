@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -46,6 +47,10 @@ type simRun struct {
 	Wall      time.Duration // real time of the whole bubble
 	Simulated time.Duration // simulated time the simulation covered
 	Requests  int           // simulated requests
+	// CPU and MaxRSS are the child process's CPU time (user + system)
+	// and peak resident memory (set by BenchmarkSimulator only).
+	CPU    time.Duration
+	MaxRSS int64 // bytes
 }
 
 // TestSimulatedRun runs the whole balanced plan on a simulated farm under
@@ -100,11 +105,13 @@ func simulateBalanced(t *testing.T, n int, rate float64) simRun {
 }
 
 // BenchmarkSimulator runs TestSimulatedRun in a child process (the test
-// binary itself) on 1000 servers at 10,000 simulated requests/s and reports
+// binary itself) on each farm size and simulated request rate and reports
 // the wall time of the bubble (wall-s), the simulated requests per wall
-// second (sim-req/s) and the simulated duration (sim-s).
+// second (sim-req/s) and the simulated duration (sim-s), the child's CPU
+// time (cpu-s) and peak memory (maxrss-MB). 1000 and 2000 servers at 1000
+// requests/s show how the simulator's memory grows with the farm.
 func BenchmarkSimulator(b *testing.B) {
-	for _, c := range []struct{ servers, rate int }{{100, 1000}, {1000, 10000}} {
+	for _, c := range []struct{ servers, rate int }{{100, 1000}, {1000, 10000}, {1000, 1000}, {2000, 1000}} {
 		b.Run(fmt.Sprintf("servers=%d/rate=%d", c.servers, c.rate), func(b *testing.B) {
 			var total simRun
 			for b.Loop() {
@@ -112,10 +119,14 @@ func BenchmarkSimulator(b *testing.B) {
 				total.Wall += r.Wall
 				total.Simulated += r.Simulated
 				total.Requests += r.Requests
+				total.CPU += r.CPU
+				total.MaxRSS = max(total.MaxRSS, r.MaxRSS)
 			}
 			b.ReportMetric(total.Wall.Seconds()/float64(b.N), "wall-s")
 			b.ReportMetric(float64(total.Requests)/total.Wall.Seconds(), "sim-req/s")
 			b.ReportMetric(total.Simulated.Seconds()/float64(b.N), "sim-s")
+			b.ReportMetric(total.CPU.Seconds()/float64(b.N), "cpu-s")
+			b.ReportMetric(float64(total.MaxRSS)/(1<<20), "maxrss-MB")
 		})
 	}
 }
@@ -141,6 +152,10 @@ func runSimChild(b *testing.B, servers, rate int) simRun {
 			b.Fatalf("parse %q: %v", line, err)
 		}
 		r.Wall, r.Simulated = time.Duration(wall), time.Duration(sim)
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			r.MaxRSS = ru.Maxrss << 10 // Linux reports kilobytes
+		}
 		return r
 	}
 	b.Fatalf("simulated run printed no %q line:\n%s", simLinePrefix, out)

@@ -3,7 +3,12 @@ package farm_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -228,8 +233,74 @@ func TestLimitServicesKeepsCapabilities(t *testing.T) {
 	assert.True(t, withIdle == plan.LimitServices(withIdle), "not limited twice")
 	_, sw := plan.Farm().Zones()[0].LoadBalancer.(drivers.Switcher)
 	assert.False(t, sw, "a load balancer without Switch gets none")
+	both := plan.LimitServices(leaseSystems{idleSystems{newSlowSystems(0)}})
+	_, idle = both.(drivers.IdleReporter)
+	_, lease = both.(drivers.FarmLeaser)
+	assert.True(t, idle && lease, "both capabilities kept")
+
+	f2, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers(2)), LoadBalancer: switchSystems{newSlowSystems(0)}})
+	require.NoError(t, err)
+	plan2, err := farm.NewPlan(f2, farm.PlanConfig{})
+	require.NoError(t, err)
+	_, sw = plan2.Farm().Zones()[0].LoadBalancer.(drivers.Switcher)
+	assert.True(t, sw, "Switch kept")
+}
+
+type switchSystems struct{ *slowSystems }
+
+func (s switchSystems) Switch(ctx context.Context, _, _ []string) error { return s.call(ctx, "lb") }
+
+type leaseSystems struct{ idleSystems }
+
+func (leaseSystems) AcquireLease(context.Context, drivers.Target, drivers.LeaseRequest) (drivers.Lease, error) {
+	return drivers.Lease{}, nil
+}
+
+func (leaseSystems) RenewLease(context.Context, drivers.Target, string, string, time.Duration) (drivers.Lease, error) {
+	return drivers.Lease{}, nil
+}
+
+func (leaseSystems) ReleaseLease(context.Context, drivers.Target, string, string) error { return nil }
+
+func (leaseSystems) ReadLease(context.Context, drivers.Target, string) (drivers.Lease, bool, error) {
+	return drivers.Lease{}, false, nil
 }
 
 type idleSystems struct{ *slowSystems }
 
 func (idleSystems) DeploymentIdle(context.Context, drivers.Target) (bool, error) { return true, nil }
+
+// TestLimitWrappersCarryEveryCapability guards the wrappers: they keep the
+// optional capabilities they know of (drivers/*.go's "X is an optional
+// capability of a [Y]"). A capability added to drivers for a load balancer
+// or a service controller must be added to the engine's wrappers (which
+// would otherwise hide it from the steps' type assertions) and here.
+func TestLimitWrappersCarryEveryCapability(t *testing.T) {
+	carried := map[string][]string{
+		"LoadBalancer":      {"Switcher"},
+		"ServiceController": {"FarmLeaser", "IdleReporter"},
+		"Prober":            nil,
+	}
+	re := regexp.MustCompile(`// (\w+) is an optional capability of an? \[(\w+)\](?: or an? \[(\w+)\])?`)
+	files, err := filepath.Glob("../drivers/*.go")
+	require.NoError(t, err)
+	found := map[string][]string{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		require.NoError(t, err)
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			for _, base := range m[2:] {
+				if _, wrapped := carried[base]; wrapped {
+					found[base] = append(found[base], m[1])
+				}
+			}
+		}
+	}
+	for base := range carried {
+		slices.Sort(found[base])
+		assert.Equal(t, carried[base], found[base], "capabilities of drivers.%s: the engine's limited wrapper (farm/limit.go) must carry each", base)
+	}
+}
