@@ -1,9 +1,13 @@
 package lifetime_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/lifetime"
@@ -114,4 +118,77 @@ func TestLogEntriesHaveNoType(t *testing.T) {
 		assert.Empty(t, e.Type, "LifeTime sends no type: %+v", e)
 		assert.NotEmpty(t, e.Message)
 	}
+}
+
+// TestFindDeployment checks which LifeTime deployments FindDeployment
+// adopts: only a started, unfinished plan of exactly the release's versions
+// from the source to the target (GET /deployments/ has no status, so each
+// candidate's status is read).
+func TestFindDeployment(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := lifetimetest.New(fakeConfig(lifetimetest.DelayBackend{Duration: time.Hour}))
+		defer f.Close()
+		c, _ := inProcess(t, f, nil)
+		ctx := t.Context()
+
+		_, found, err := c.FindDeployment(ctx, release2)
+		require.NoError(t, err)
+		assert.False(t, found, "no deployment at all (204)")
+
+		id, err := c.StartDeployment(ctx, releaseOf("2.0", "Portal"))
+		require.NoError(t, err)
+		_, found, err = c.FindDeployment(ctx, release2)
+		require.NoError(t, err)
+		assert.False(t, found, "Portal alone is not the release of Portal and Backoffice")
+		got, found, err := c.FindDeployment(ctx, releaseOf("2.0", "Portal"))
+		require.NoError(t, err)
+		assert.True(t, found)
+		assert.Equal(t, id, got)
+		_, found, err = c.FindDeployment(ctx, releaseOf("1.0", "Portal"))
+		require.NoError(t, err)
+		assert.False(t, found, "another version")
+		_, found, err = c.FindDeployment(ctx, releaseOf("9.9", "Portal"))
+		require.NoError(t, err)
+		assert.False(t, found, "a version that does not exist is not deploying")
+
+		require.NoError(t, c.AbortDeployment(ctx, id))
+		synctest.Wait()
+		_, found, err = c.FindDeployment(ctx, releaseOf("2.0", "Portal"))
+		require.NoError(t, err)
+		assert.False(t, found, "an aborted deployment is not adopted")
+
+		// A plan created but never started is not adopted either.
+		_, status, err := rawPost(t, f, "/deployments/", `{"SourceEnvironmentKey":"env-Quality","TargetEnvironmentKey":"env-Production",
+			"ApplicationOperations":[{"ApplicationVersionKey":"ver-Portal-2.0","DeploymentZoneKey":""}]}`)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, status)
+		_, found, err = c.FindDeployment(ctx, releaseOf("2.0", "Portal"))
+		require.NoError(t, err)
+		assert.False(t, found, "saved only")
+
+		// Of two running deployments of the release, the newest.
+		f.SetScript(lifetimetest.Script{PauseInfo: drivers.InfoBusinessProcessImpact})
+		id2, err := c.StartDeployment(ctx, releaseOf("2.0", "Portal"))
+		require.NoError(t, err)
+		synctest.Wait()
+		got, found, err = c.FindDeployment(ctx, releaseOf("2.0", "Portal"))
+		require.NoError(t, err)
+		assert.True(t, found, "waiting for user intervention counts")
+		assert.Equal(t, id2, got)
+	})
+}
+
+// rawPost sends one authorized POST to the fake in-process.
+func rawPost(t *testing.T, f *lifetimetest.Fake, path, body string) (string, int, error) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, lifetimetest.InProcessBaseURL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+canary)
+	resp, err := f.Transport().RoundTrip(req)
+	if err != nil {
+		return "", 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), resp.StatusCode, err
 }
