@@ -245,12 +245,27 @@ func (l *limitedProber) Probe(ctx context.Context, t drivers.Target) (res driver
 }
 
 // limitLoadBalancer returns lb limited per load balancer ([Limits]
-// .LoadBalancer), with drivers.Switcher if lb has it. The engine gives the
-// zones of the farm a run sees these wrappers (see [NewPlan]).
+// .LoadBalancer), with the optional capabilities lb has: drivers.Switcher
+// (limited likewise) and drivers.Identifier (passed through: it calls
+// nothing). The engine gives the zones of the farm a run sees these
+// wrappers (see [NewPlan]).
 func limitLoadBalancer(lim *limiter, lb drivers.LoadBalancer, name string) drivers.LoadBalancer {
 	base := &limitedLB{lim: lim, lb: lb, sys: System{Kind: KindLoadBalancer, Name: name}}
-	if sw, ok := lb.(drivers.Switcher); ok {
+	sw, isSwitcher := lb.(drivers.Switcher)
+	id, isIdentifier := lb.(drivers.Identifier)
+	switch {
+	case isSwitcher && isIdentifier:
+		return struct {
+			*limitedSwitcher
+			drivers.Identifier
+		}{&limitedSwitcher{limitedLB: base, sw: sw}, id}
+	case isSwitcher:
 		return &limitedSwitcher{limitedLB: base, sw: sw}
+	case isIdentifier:
+		return struct {
+			*limitedLB
+			drivers.Identifier
+		}{base, id}
 	}
 	return base
 }

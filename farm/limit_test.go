@@ -244,7 +244,22 @@ func TestLimitServicesKeepsCapabilities(t *testing.T) {
 	require.NoError(t, err)
 	_, sw = plan2.Farm().Zones()[0].LoadBalancer.(drivers.Switcher)
 	assert.True(t, sw, "Switch kept")
+
+	f3, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers(2)), LoadBalancer: identSystems{switchSystems{newSlowSystems(0)}}})
+	require.NoError(t, err)
+	plan3, err := farm.NewPlan(f3, farm.PlanConfig{})
+	require.NoError(t, err)
+	lb := plan3.Farm().Zones()[0].LoadBalancer
+	_, sw = lb.(drivers.Switcher)
+	id, isID := lb.(drivers.Identifier)
+	require.True(t, sw && isID, "Switch and Identity kept")
+	assert.Equal(t, "lb-1", id.Identity())
+	assert.Equal(t, f3.Identity(), plan3.Farm().Identity(), "the farm's identity is the one New computed")
 }
+
+type identSystems struct{ switchSystems }
+
+func (identSystems) Identity() string { return "lb-1" }
 
 type switchSystems struct{ *slowSystems }
 
@@ -277,7 +292,7 @@ func (idleSystems) DeploymentIdle(context.Context, drivers.Target) (bool, error)
 // would otherwise hide it from the steps' type assertions) and here.
 func TestLimitWrappersCarryEveryCapability(t *testing.T) {
 	carried := map[string][]string{
-		"LoadBalancer":      {"Switcher"},
+		"LoadBalancer":      {"Identifier", "Switcher"},
 		"ServiceController": {"FarmLeaser", "IdleReporter"},
 		"Prober":            nil,
 	}
