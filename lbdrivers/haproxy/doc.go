@@ -19,6 +19,12 @@
 //
 // # Commands and state mapping
 //
+// The commands, replies and fields below are HAProxy's (HAProxy Management
+// Guide, docs.haproxy.org: section 9.3 "Unix Socket commands" for "set
+// server ... state ready|drain|maint", "show servers state" and "show stat";
+// section 9.1 for the CSV columns; "stats socket ... level admin" in the
+// Configuration Manual, section 3.1).
+//
 // Each call opens one connection, sends one request line (several commands
 // separated by ";", the Runtime API's non-interactive mode), reads until
 // HAProxy closes the connection and checks the reply of every command.
