@@ -65,8 +65,10 @@ type PlusConfig struct {
 // it with [NewPlus]. It is safe for concurrent use.
 //
 // An upstream server has two independent flags, down and drain
-// (nginx_api.yaml, NginxHTTPUpstreamConfServer): a PATCH changes only the
-// fields it names, so {"down":false} leaves a draining server draining
+// (nginx_api.yaml, NginxHTTPUpstreamConfServer: two optional booleans,
+// "same as the down/drain parameter" of the server directive, neither
+// marked "cannot be changed" as backup and service are): a PATCH changes
+// only the fields it names, so {"down":false} leaves a draining server draining
 // (nginx-plus-go-client's own test reads a drained server back as
 // down:false, drain:true). The driver therefore always names both where it
 // matters:
