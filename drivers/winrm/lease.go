@@ -439,7 +439,8 @@ func validLeaseDir(dir string) (string, error) {
 	bad := func(why string) error {
 		return fmt.Errorf("%w: Config.LeaseDir %q %s; want an absolute local Windows path such as %s", drivers.ErrInvalidArgument, dir, why, DefaultLeaseDir)
 	}
-	if len(dir) < 3 || !(dir[0] >= 'A' && dir[0] <= 'Z' || dir[0] >= 'a' && dir[0] <= 'z') || dir[1] != ':' || dir[2] != '\\' {
+	drive := len(dir) >= 3 && (dir[0] >= 'A' && dir[0] <= 'Z' || dir[0] >= 'a' && dir[0] <= 'z')
+	if !drive || dir[1] != ':' || dir[2] != '\\' {
 		return "", bad("does not start with a drive letter, a colon and a backslash")
 	}
 	if len(dir) > 200 {

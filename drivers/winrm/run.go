@@ -50,10 +50,11 @@ func (d *Driver) client(host string, port int) (*mzwinrm.Client, error) {
 	params := *mzwinrm.DefaultParameters // a copy: never mutate the package default
 	// The OperationTimeout bounds how long the server holds a Receive when
 	// the command prints nothing (it then answers w:TimedOut and the client
-	// asks again). With message encryption the requests to one host are
-	// serialised (see serialTransport), so it is kept shorter there.
+	// asks again). With NTLM the requests to one host are serialised (see
+	// serialTransport), so it is kept short there: another call to the host
+	// waits at most that long for its turn.
 	limit := 60 * time.Second
-	if d.s.encrypting() {
+	if d.s.auth == AuthNegotiate {
 		limit = 15 * time.Second
 	}
 	secs := int(min(d.s.timeout, limit) / time.Second)

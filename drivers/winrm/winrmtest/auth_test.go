@@ -21,8 +21,14 @@ import (
 // "Installation and configuration for Windows Remote Management", Microsoft
 // docs; hashicorp/packer#6205 for what an unencrypted NTLM client sees).
 
-// post sends an empty SOAP-typed POST with the given Authorization header.
-func post(t *testing.T, srv *winrmtest.Server, auth string) *http.Response {
+// answer is a response's status and headers.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// post sends a SOAP-typed POST with the given Authorization header.
+func post(t *testing.T, srv *winrmtest.Server, auth string) answer {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, srv.URL(), strings.NewReader("<s:Envelope/>"))
 	require.NoError(t, err)
@@ -38,8 +44,8 @@ func post(t *testing.T, srv *winrmtest.Server, auth string) *http.Response {
 	}
 	resp, err := hc.Do(req)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = resp.Body.Close() })
-	return resp
+	_ = resp.Body.Close()
+	return answer{StatusCode: resp.StatusCode, Header: resp.Header}
 }
 
 func TestStockHostOffersNegotiateOnly(t *testing.T) {

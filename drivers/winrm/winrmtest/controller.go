@@ -83,7 +83,7 @@ func (c ControllerServices) Find(host, name string) ([]Service, error) {
 func (c ControllerServices) Stop(host, key string) error {
 	role, ok := c.role(key)
 	if !ok {
-		return fmt.Errorf("Cannot find any service with service name '%s'.", key)
+		return fmt.Errorf("Cannot find any service with service name '%s'.", key) //nolint:staticcheck // PowerShell's own message
 	}
 	return mapErr(c.Controller.StopService(context.Background(), drivers.Target{Name: host}, role))
 }
@@ -92,7 +92,7 @@ func (c ControllerServices) Stop(host, key string) error {
 func (c ControllerServices) Restore(host, key string, want drivers.ServiceState) error {
 	role, ok := c.role(key)
 	if !ok {
-		return fmt.Errorf("Cannot find any service with service name '%s'.", key)
+		return fmt.Errorf("Cannot find any service with service name '%s'.", key) //nolint:staticcheck // PowerShell's own message
 	}
 	return mapErr(c.Controller.RestoreService(context.Background(), drivers.Target{Name: host}, role, want))
 }

@@ -194,7 +194,7 @@ func parseScript(script string) (parsed, error) {
 		run, okR := strings.CutPrefix(body[1], "$r = '")
 		startup, okS2 := strings.CutSuffix(startup, "'")
 		run, okR2 := strings.CutSuffix(run, "'")
-		if !(okS && okR && okS2 && okR2) || !equalLines(body[2:], restoreLines[2:]) {
+		if !okS || !okR || !okS2 || !okR2 || !equalLines(body[2:], restoreLines[2:]) {
 			return p, errors.New("script body matches no known shape")
 		}
 		st, ok := scStartWords[startup]
@@ -262,7 +262,7 @@ func execute(svcs Services, host string, p parsed) result {
 		return psError(err)
 	}
 	if len(found) == 0 {
-		return psError(errors.New("Cannot index into a null array."))
+		return psError(errors.New("Cannot index into a null array.")) //nolint:staticcheck // PowerShell's own message
 	}
 	return result{stdout: "BALANCED-STATE " + serviceJSON(found[0]) + "\r\n"}
 }

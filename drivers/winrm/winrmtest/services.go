@@ -22,10 +22,10 @@ type Service struct {
 	Startup drivers.StartupType
 }
 
-// ErrAccessDenied, returned by a Services method, makes the fake answer the
+// ErrAccessDenied is the error that, returned by a Services method, makes the fake answer the
 // way PowerShell does for an account without rights: an "Access is denied"
 // error on stderr and exit code 1.
-var ErrAccessDenied = errors.New("Access is denied")
+var ErrAccessDenied = errors.New("Access is denied") //nolint:staticcheck // PowerShell's own message
 
 // Services is the table of Windows services behind a fake server. Each
 // server passes its own host name, so one table can serve a whole farm, for
@@ -124,7 +124,7 @@ func (m *MapServices) Stop(host, key string) error {
 	defer m.mu.Unlock()
 	s := m.find(host, key)
 	if s == nil {
-		return fmt.Errorf("Cannot find any service with service name '%s'.", key)
+		return fmt.Errorf("Cannot find any service with service name '%s'.", key) //nolint:staticcheck // PowerShell's own message
 	}
 	if err := m.injected(host, key); err != nil {
 		return err
@@ -139,13 +139,13 @@ func (m *MapServices) Restore(host, key string, want drivers.ServiceState) error
 	defer m.mu.Unlock()
 	s := m.find(host, key)
 	if s == nil {
-		return fmt.Errorf("Cannot find any service with service name '%s'.", key)
+		return fmt.Errorf("Cannot find any service with service name '%s'.", key) //nolint:staticcheck // PowerShell's own message
 	}
 	if err := m.injected(host, key); err != nil {
 		return err
 	}
 	if want.Run == drivers.Running && want.Startup == drivers.Disabled {
-		return fmt.Errorf("Service '%s (%s)' cannot be started due to the following error: Cannot start service %s on computer '.'.", s.DisplayName, s.Name, s.Name)
+		return fmt.Errorf("Service '%s (%s)' cannot be started due to the following error: Cannot start service %s on computer '.'.", s.DisplayName, s.Name, s.Name) //nolint:staticcheck // PowerShell's own message
 	}
 	s.Startup, s.Run = want.Startup, want.Run
 	return nil
