@@ -16,16 +16,31 @@ import (
 // zones): each event holds the members of one zone, in Event.Zone; members
 // zoneOf does not name are reported with no zone.
 //
-// The result has lb's drivers.Switcher capability when lb has it, so the
-// plan still moves traffic in one transaction. Nothing else changes: the
-// calls, their arguments, results and errors are lb's own.
+// The result has lb's optional capabilities when lb has them:
+// drivers.Switcher (the plan still moves traffic in one transaction) and
+// drivers.Identifier (the farm's identity, which keys its lock, is the
+// same). Nothing else changes: the calls, their arguments, results and
+// errors are lb's own.
 func ObserveMembers(lb drivers.LoadBalancer, zoneOf map[string]string, obs Observer) drivers.LoadBalancer {
 	if lb == nil || obs == nil {
 		return lb
 	}
 	base := &observedLB{lb: lb, zoneOf: zoneOf, obs: obs}
-	if sw, ok := lb.(drivers.Switcher); ok {
+	sw, isSwitcher := lb.(drivers.Switcher)
+	id, isIdentifier := lb.(drivers.Identifier)
+	switch {
+	case isSwitcher && isIdentifier:
+		return struct {
+			*observedSwitcher
+			drivers.Identifier
+		}{&observedSwitcher{observedLB: base, sw: sw}, id}
+	case isSwitcher:
 		return &observedSwitcher{observedLB: base, sw: sw}
+	case isIdentifier:
+		return struct {
+			*observedLB
+			drivers.Identifier
+		}{base, id}
 	}
 	return base
 }

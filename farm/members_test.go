@@ -29,6 +29,12 @@ func TestObserveMembers(t *testing.T) {
 			lb := farm.ObserveMembers(tc.lb, map[string]string{"fe01": "a", "fe02": "a"}, obs)
 			_, isSw := lb.(drivers.Switcher)
 			require.Equal(t, tc.isSwitch, isSw, "Switcher kept exactly when the driver has it")
+			wantID, hasID := tc.lb.(drivers.Identifier)
+			gotID, keptID := lb.(drivers.Identifier)
+			require.Equal(t, hasID, keptID, "Identifier kept exactly when the driver has it")
+			if hasID {
+				assert.Equal(t, wantID.Identity(), gotID.Identity())
+			}
 
 			sts, err := lb.Status(t.Context(), "fe01", "fe02")
 			require.NoError(t, err)
