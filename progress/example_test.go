@@ -41,6 +41,7 @@ func ExampleNewTerminal() {
 	// [00:00:03] step 3/12 drain-updating: Take the Updating servers out of the load balancer
 	// [00:00:05]   drain-updating zone default: 1/2 draining fe02 (2 active): 2 connections left
 	// [00:00:07]   retry zone default (attempt 1): read members: unavailable; transient error, retrying in 1s
+	// [00:00:09]   drain-updating zone default: 2/2 done
 	// [00:00:09] step 3/12 drain-updating done in 6s (1 action, 1 retry)
 	// [00:01:02] run succeeded in 1m2s (1 step, 1 action, 1 retry)
 }

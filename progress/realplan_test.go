@@ -150,8 +150,8 @@ func TestRealPlanTerminalAndJSON(t *testing.T) {
 
 		frame := scr.frame()
 		require.Len(t, frame, 3, scr.raw.String())
-		assert.Equal(t, "step 12/12 start-schedulers-loaded done", frame[0])
-		assert.Equal(t, "  elapsed 00:00:10 | actions 2 done, 0 running, 0 failed | retries 0 (1 in run)", frame[1])
+		assert.Equal(t, "run succeeded: 12 of 12 steps done", frame[0], "the last frame says where the run ended")
+		assert.Equal(t, "  elapsed 00:00:10 | 12 steps done | 28 actions | 1 retry", frame[1])
 		assert.Equal(t, "[00:00:10] run succeeded in 10.9s (12 steps, 28 actions, 1 retry)", frame[2])
 		assert.Contains(t, scr.text(), "] step 3/12 drain-updating done in 2s (1 action)\n")
 

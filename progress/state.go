@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 )
 
@@ -30,6 +31,9 @@ type stepState struct {
 	firstFailed map[string]string
 	// printed holds "where\x00generic text" of each failure printed.
 	printed map[string]bool
+	// started and ok hold the servers whose action started, and ended
+	// well, in this step.
+	serversStarted, serversOK map[string]bool
 }
 
 // allPrinted reports whether every failure err holds was printed as an
@@ -87,6 +91,15 @@ type runState struct {
 	warning    string // the last warning
 	warningAt  time.Duration
 	finished   bool
+	// result is the RunFinished message ("run halted") and ended the step
+	// it names.
+	result, ended string
+	// members holds, per zone, the load-balancer members as last seen
+	// (MembersSeen events).
+	members map[string]map[string]drivers.MemberStatus
+	// completed are the lines saying the step's waits reached their end
+	// (N/N), set by a successful StepFinished for the view to print.
+	completed []string
 }
 
 // elapsed is the time from the run's start to t.
@@ -111,7 +124,21 @@ func (r *runState) update(e farm.Event) {
 	switch e.Kind {
 	case farm.RunStarted:
 		// A new run (a Terminal may watch a run and then its resume).
-		*r = runState{begun: true, start: e.Time, now: e.Time}
+		*r = runState{begun: true, start: e.Time, now: e.Time, members: r.members}
+	case farm.MembersSeen:
+		if r.members == nil {
+			r.members = map[string]map[string]drivers.MemberStatus{}
+		}
+		zone := e.Zone
+		if zone == "" {
+			zone = farm.DefaultZone
+		}
+		if r.members[zone] == nil {
+			r.members[zone] = map[string]drivers.MemberStatus{}
+		}
+		for _, m := range e.Members {
+			r.members[zone][m.Member] = m
+		}
 	case farm.StepStarted:
 		number := 0
 		if e.Total > 0 {
@@ -123,6 +150,12 @@ func (r *runState) update(e farm.Event) {
 	case farm.ActionStarted:
 		if s != nil {
 			s.actions++
+			if e.Server != "" {
+				if s.serversStarted == nil {
+					s.serversStarted, s.serversOK = map[string]bool{}, map[string]bool{}
+				}
+				s.serversStarted[e.Server] = true
+			}
 		}
 	case farm.ActionRetry:
 		r.retries++
@@ -136,6 +169,9 @@ func (r *runState) update(e farm.Event) {
 				s.failed++
 			} else {
 				s.done++
+				if e.Server != "" && s.serversOK != nil {
+					s.serversOK[e.Server] = true
+				}
 			}
 		}
 	case farm.Progress:
@@ -151,8 +187,19 @@ func (r *runState) update(e farm.Event) {
 		r.warning = warningText(e)
 		r.warningAt = r.elapsed(e.Time)
 	case farm.StepFinished:
+		r.completed = r.completed[:0]
 		if s != nil {
 			s.finished, s.err, s.took = true, e.Err, e.Time.Sub(s.started)
+			if e.Err == nil {
+				// A wait that ended well got to N/N, though its last
+				// report may be older.
+				for _, w := range s.waiting() {
+					if w.Total > 0 && w.Done < w.Total {
+						w.Done, w.Message = w.Total, "done"
+						r.completed = append(r.completed, progressText(w, true))
+					}
+				}
+			}
 			clear(s.waits)
 			s.order = s.order[:0]
 		}
@@ -161,6 +208,7 @@ func (r *runState) update(e farm.Event) {
 		}
 	case farm.RunFinished:
 		r.finished = true
+		r.result, r.ended = e.Message, e.Step
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/balanced-deploy/balanced/farm"
 )
 
@@ -33,8 +35,17 @@ type TerminalConfig struct {
 	RefreshInterval time.Duration
 	// Width is the width of the terminal in columns: status-block lines
 	// are cut to it so that they never wrap (a wrapped line would break
-	// the redraw in place). Zero means 80.
+	// the redraw in place). Zero means the terminal's width, read at each
+	// redraw (golang.org/x/term.GetSize, so a resized window is followed),
+	// or DefaultWidth when it cannot be read.
 	Width int
+	// Farm gives the status block one row per zone and group, with the
+	// group's members, their load-balancer states as last seen
+	// (farm.MembersSeen events) and the current step's progress over
+	// them. Nil shows one row per zone whose members were seen. Set it
+	// later with [Terminal.SetFarm] when the farm is built after the
+	// observer.
+	Farm *farm.Farm
 }
 
 // Defaults of [TerminalConfig].
@@ -79,8 +90,10 @@ type Terminal struct {
 	verbose bool
 	every   time.Duration
 	width   int
+	fd      int // the terminal's file descriptor when width is measured; -1 otherwise
 
 	mu       sync.Mutex
+	farm     *farm.Farm
 	run      runState
 	err      error
 	drawn    int       // status-block lines on screen below the cursor
@@ -95,15 +108,37 @@ var _ farm.Observer = (*Terminal)(nil)
 // when w is an *os.File that is a character device (a terminal) or
 // cfg.ForceTTY is set, and plain lines otherwise or when cfg.Plain is set.
 func NewTerminal(w io.Writer, cfg TerminalConfig) *Terminal {
-	t := &Terminal{w: w, verbose: cfg.Verbose, every: cfg.RefreshInterval, width: cfg.Width}
+	t := &Terminal{w: w, verbose: cfg.Verbose, every: cfg.RefreshInterval, width: cfg.Width, fd: -1, farm: cfg.Farm}
 	if t.every <= 0 {
 		t.every = DefaultRefreshInterval
+	}
+	if f, ok := w.(*os.File); ok && f != nil && t.width <= 0 && isTerminal(w) {
+		t.fd = int(f.Fd())
 	}
 	if t.width <= 0 {
 		t.width = DefaultWidth
 	}
 	t.tty = !cfg.Plain && (cfg.ForceTTY || isTerminal(w))
 	return t
+}
+
+// SetFarm gives the status block its rows per zone and group (see
+// TerminalConfig.Farm). It is safe to call while a run is observed.
+func (t *Terminal) SetFarm(f *farm.Farm) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.farm = f
+}
+
+// columns is the width to cut status-block lines to: the terminal's
+// current width when it can be read, else the configured one.
+func (t *Terminal) columns() int {
+	if t.fd >= 0 {
+		if w, _, err := term.GetSize(t.fd); err == nil && w > 0 {
+			return w
+		}
+	}
+	return t.width
 }
 
 // isTerminal reports whether w is a character device, the well-known test
@@ -138,8 +173,14 @@ func (t *Terminal) Observe(e farm.Event) {
 	t.run.update(e)
 	text, ok := t.run.line(e, t.verbose)
 	if !t.tty {
+		at := stamp(t.run.elapsed(t.run.now))
+		if e.Kind == farm.StepFinished {
+			for _, c := range t.run.completed {
+				t.write([]byte(at + "   " + c + "\n"))
+			}
+		}
 		if ok {
-			t.write([]byte(stamp(t.run.elapsed(t.run.now)) + " " + text + "\n"))
+			t.write([]byte(at + " " + text + "\n"))
 		}
 		return
 	}

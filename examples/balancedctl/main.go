@@ -124,6 +124,9 @@ type cli struct {
 	drivers spec.Drivers
 	// lookupEnv resolves {env: NAME} secrets. Nil means os.LookupEnv.
 	lookupEnv func(string) (string, bool)
+	// term is the progress view of the command, once made; build gives
+	// it the farm for its rows per zone and group.
+	term *progress.Terminal
 }
 
 // options are the flags of every command; each command declares the ones
@@ -450,7 +453,8 @@ func (c *cli) observer(o *options) (farm.Observer, *ended, func() error, bool) {
 	if o.json {
 		obs = progress.NewJSONLines(c.stderr)
 	} else {
-		obs = progress.NewTerminal(c.stderr, progress.TerminalConfig{Verbose: o.verbose})
+		c.term = progress.NewTerminal(c.stderr, progress.TerminalConfig{Verbose: o.verbose})
+		obs = c.term
 	}
 	end := &ended{}
 	closer := func() error { return nil }
@@ -489,10 +493,13 @@ func (e *ended) Observe(ev farm.Event) {
 func (c *cli) build(ctx context.Context, sp *spec.Spec, obs farm.Observer) (*farm.Plan, bool) {
 	d := c.drivers
 	d.Observer = obs
-	_, plan, err := sp.BuildWith(ctx, d)
+	f, plan, err := sp.BuildWith(ctx, d)
 	if err != nil {
 		c.errorf("%s: %v", sp.Source, err)
 		return nil, false
+	}
+	if c.term != nil {
+		c.term.SetFarm(f)
 	}
 	return plan, true
 }
