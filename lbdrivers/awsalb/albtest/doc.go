@@ -38,6 +38,11 @@
 // [Server.Inject] answers calls with error codes (Throttling,
 // ServiceUnavailable, AccessDenied...), and [Server.Requests] records them.
 //
+// The wire format is checked by a client nobody here wrote: the package's
+// tests drive the fake with the AWS CLI (Debian package awscli,
+// /usr/bin/aws), which parses the answers with AWS's own ELBv2 service
+// model and signs its requests (verified with Config.Credentials).
+//
 // # Scope and limitations
 //
 // One target group; no load balancers, listeners, rules or other
