@@ -419,7 +419,7 @@ var (
 	// leaseReplaceLines write %NEW% if the file still holds %OLD%.
 	leaseReplaceLines = []string{
 		`$new = [System.Convert]::FromBase64String(%NEW%)`,
-		`try { $cur = New-Object -TypeName byte[] -ArgumentList $fs.Length; $n = 0; while ($n -lt $cur.Length) { $r = $fs.Read($cur, $n, $cur.Length - $n); if ($r -le 0) { break }; $n += $r }; if ([System.Convert]::ToBase64String($cur) -cne [System.Convert]::ToBase64String($old)) { $out = 'BALANCED-LEASE-CHANGED ' + [System.Convert]::ToBase64String($cur) } else { $fs.SetLength(0); $fs.Write($new, 0, $new.Length); $fs.Flush($true); $out = 'BALANCED-LEASE-REPLACED' } } finally { $fs.Close() }`,
+		`try { $cur = New-Object -TypeName byte[] -ArgumentList $fs.Length; $n = 0; while ($n -lt $cur.Length) { $r = $fs.Read($cur, $n, $cur.Length - $n); if ($r -le 0) { break }; $n += $r }; if ([System.Convert]::ToBase64String($cur) -cne [System.Convert]::ToBase64String($old)) { $out = 'BALANCED-LEASE-CHANGED ' + [System.Convert]::ToBase64String($cur) } else { $fs.SetLength(0); $fs.Position = 0; $fs.Write($new, 0, $new.Length); $fs.Flush($true); $out = 'BALANCED-LEASE-REPLACED' } } finally { $fs.Close() }`,
 		`[Console]::Out.WriteLine($out)`,
 	}
 	// leaseDeleteLines delete the file if it still holds %OLD%.
