@@ -36,6 +36,8 @@ type Farm struct {
 	published string // release the platform deployed, "" before
 	polls     int    // status polls before the deployment finishes
 	release   string
+	// deployments counts StartDeployment calls: IDs are dep-1, dep-2, ...
+	deployments int
 	// hooks for tests
 	onCall func(c Call) error
 }
@@ -121,6 +123,22 @@ func (f *Farm) CallsIn(step string) []string {
 
 // ServiceController.
 
+// service returns the services of t, or ErrNotFound for an unknown server
+// or service, or the context's error. f.mu is held.
+func (f *Farm) service(ctx context.Context, t drivers.Target, svc drivers.Service) (map[drivers.Service]drivers.ServiceState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("fakefarm: %s on %s: %w", svc, t.Name, err)
+	}
+	svcs, ok := f.services[t.Name]
+	if !ok {
+		return nil, fmt.Errorf("fakefarm: server %q: %w", t.Name, drivers.ErrNotFound)
+	}
+	if _, ok := svcs[svc]; !ok {
+		return nil, fmt.Errorf("service %s on %s: %w", svc, t.Name, drivers.ErrNotFound)
+	}
+	return svcs, nil
+}
+
 // StopService stops and disables svc.
 func (f *Farm) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
 	if err := f.record("stop-"+string(svc), t.Name); err != nil {
@@ -128,7 +146,11 @@ func (f *Farm) StopService(ctx context.Context, t drivers.Target, svc drivers.Se
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.services[t.Name][svc] = drivers.ServiceState{Run: drivers.Stopped, Startup: drivers.Disabled}
+	svcs, err := f.service(ctx, t, svc)
+	if err != nil {
+		return err
+	}
+	svcs[svc] = drivers.ServiceState{Run: drivers.Stopped, Startup: drivers.Disabled}
 	return nil
 }
 
@@ -139,7 +161,17 @@ func (f *Farm) RestoreService(ctx context.Context, t drivers.Target, svc drivers
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.services[t.Name][svc] = want
+	svcs, err := f.service(ctx, t, svc)
+	if err != nil {
+		return err
+	}
+	switch {
+	case want.Run != drivers.Running && want.Run != drivers.Stopped:
+		return fmt.Errorf("fakefarm: %w: run state %q for %s on %s: want running or stopped", drivers.ErrInvalidArgument, want.Run, svc, t.Name)
+	case want.Startup != drivers.Automatic && want.Startup != drivers.AutomaticDelayedStart && want.Startup != drivers.Manual && want.Startup != drivers.Disabled:
+		return fmt.Errorf("fakefarm: %w: startup type %q for %s on %s", drivers.ErrInvalidArgument, want.Startup, svc, t.Name)
+	}
+	svcs[svc] = want
 	if svc == drivers.DeploymentService && want.Run == drivers.Running && f.published != "" {
 		f.version[t.Name] = f.published
 	}
@@ -153,11 +185,11 @@ func (f *Farm) ServiceState(ctx context.Context, t drivers.Target, svc drivers.S
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st, ok := f.services[t.Name][svc]
-	if !ok {
-		return st, fmt.Errorf("service %s on %s: %w", svc, t.Name, drivers.ErrNotFound)
+	svcs, err := f.service(ctx, t, svc)
+	if err != nil {
+		return drivers.ServiceState{}, err
 	}
-	return st, nil
+	return svcs[svc], nil
 }
 
 // LoadBalancer.
@@ -221,10 +253,14 @@ func (f *Farm) StartDeployment(ctx context.Context, rel drivers.Release) (string
 	if err := f.record("deploy", rel.Version); err != nil {
 		return "", err
 	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("fakefarm: start deployment: %w", err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.release = rel.Version
-	return "dep-1", nil
+	f.deployments++
+	return fmt.Sprintf("dep-%d", f.deployments), nil
 }
 
 // DeploymentStatus reports running for the configured number of reads, then publishes: every server whose Deployment service runs is on the release.
@@ -232,8 +268,15 @@ func (f *Farm) DeploymentStatus(ctx context.Context, id string) (drivers.Deploym
 	if err := f.record("deploy-status", id); err != nil {
 		return drivers.DeploymentStatus{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return drivers.DeploymentStatus{}, fmt.Errorf("fakefarm: deployment %s: %w", id, err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	var n int
+	if _, err := fmt.Sscanf(id, "dep-%d", &n); err != nil || n < 1 || n > f.deployments || id != fmt.Sprintf("dep-%d", n) {
+		return drivers.DeploymentStatus{}, fmt.Errorf("fakefarm: deployment %q: %w", id, drivers.ErrNotFound)
+	}
 	if f.polls > 0 {
 		f.polls--
 		return drivers.DeploymentStatus{State: drivers.DeploymentRunning}, nil
@@ -256,9 +299,16 @@ func (f *Farm) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResult
 	if err := f.record("probe", t.Name); err != nil {
 		return drivers.ProbeResult{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return drivers.ProbeResult{}, fmt.Errorf("fakefarm: probe %s: %w", t.Name, err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return drivers.ProbeResult{Healthy: true, StatusCode: 200, Version: f.version[t.Name]}, nil
+	v, ok := f.version[t.Name]
+	if !ok {
+		return drivers.ProbeResult{}, fmt.Errorf("fakefarm: probe: server %q: %w", t.Name, drivers.ErrNotFound)
+	}
+	return drivers.ProbeResult{Healthy: true, StatusCode: 200, Version: v}, nil
 }
 
 // Switching adds the drivers.Switcher capability to a Farm.

@@ -52,6 +52,11 @@ func (s *Services) RestoreService(ctx context.Context, t drivers.Target, svc dri
 	if want.Run != drivers.Running && want.Run != drivers.Stopped {
 		return fmt.Errorf("httpfarm: %s: run state %q: want running or stopped: %w", t.Name, want.Run, drivers.ErrInvalidArgument)
 	}
+	switch want.Startup {
+	case drivers.Automatic, drivers.AutomaticDelayedStart, drivers.Manual, drivers.Disabled:
+	default:
+		return fmt.Errorf("httpfarm: %s: startup type %q: want Automatic, AutomaticDelayedStart, Manual or Disabled: %w", t.Name, want.Startup, drivers.ErrInvalidArgument)
+	}
 	s.f.mu.Lock()
 	if _, ok := s.f.services[t.Name][svc]; !ok {
 		s.f.mu.Unlock()
