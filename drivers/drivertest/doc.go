@@ -39,7 +39,8 @@
 // cancelled and expired contexts (an error wrapping ctx.Err(), returned
 // promptly), the optional capabilities ([drivers.IdleReporter],
 // [drivers.FarmLeaser], [drivers.DeployedReleaseReader],
-// [drivers.DeploymentAborter], [drivers.DeploymentContinuer]) and concurrent
+// [drivers.DeploymentAborter], [drivers.DeploymentContinuer],
+// [drivers.DeploymentFinder]) and concurrent
 // use (run the tests with -race).
 //
 // A capability the driver or harness cannot offer is never skipped silently:

@@ -60,6 +60,7 @@ func RunPlatformClient(t *testing.T, h PlatformClientHarness) {
 	p.run(t, "Abort", p.abort)
 	p.run(t, "AbortIdempotent", p.abortIdempotent)
 	p.run(t, "Continue", p.continueDeployment)
+	p.run(t, "FindDeployment", p.findDeployment)
 	p.run(t, "ContextDone", p.contextDone)
 	p.run(t, "ConcurrentStatus", p.concurrentStatus)
 }
@@ -244,6 +245,31 @@ func (p platform) continueDeployment(t *testing.T) {
 	assert.ErrorIs(t, err, drivers.ErrNotFound, "ContinueDeployment of an unknown deployment")
 }
 
+// findDeployment checks that a deployment that has not ended is found by
+// its release, and that none is found once it ended.
+func (p platform) findDeployment(t *testing.T) {
+	pc := p.fresh(t)
+	fd, ok := pc.(drivers.DeploymentFinder)
+	if !ok {
+		t.Skipf("unimplemented: %T does not implement drivers.DeploymentFinder", pc)
+	}
+	if !p.h.Abortable {
+		t.Skip("unimplemented: the harness's deployments end before they can be found (PlatformClientHarness.Abortable is false)")
+	}
+	_, found, err := fd.FindDeployment(ctx(t), p.h.Release)
+	require.NoError(t, err, "FindDeployment with no deployment")
+	assert.False(t, found, "FindDeployment must find nothing before any deployment")
+	id := p.start(t, pc)
+	got, found, err := fd.FindDeployment(ctx(t), p.h.Release)
+	require.NoError(t, err, "FindDeployment of a running deployment")
+	assert.True(t, found, "a deployment that has not ended must be found")
+	assert.Equal(t, id, got, "FindDeployment must return the ID StartDeployment returned")
+	p.wait(t, pc, id, drivers.DeploymentState.Done)
+	_, found, err = fd.FindDeployment(ctx(t), p.h.Release)
+	require.NoError(t, err)
+	assert.False(t, found, "a deployment that ended is not found")
+}
+
 func (p platform) contextDone(t *testing.T) {
 	pc := p.fresh(t)
 	p.checkDone(t, "StartDeployment", func(c context.Context) error { _, err := pc.StartDeployment(c, p.h.Release); return err })
@@ -256,6 +282,9 @@ func (p platform) contextDone(t *testing.T) {
 	}
 	if co, ok := pc.(drivers.DeploymentContinuer); ok {
 		p.checkDone(t, "ContinueDeployment", func(c context.Context) error { return co.ContinueDeployment(c, unknownID) })
+	}
+	if fd, ok := pc.(drivers.DeploymentFinder); ok {
+		p.checkDone(t, "FindDeployment", func(c context.Context) error { _, _, err := fd.FindDeployment(c, p.h.Release); return err })
 	}
 }
 
