@@ -90,11 +90,13 @@ type Config struct {
 	// A target whose Address carries a port ("fe01:15985") uses that port
 	// instead.
 	Port int
-	// PlainHTTP selects the unencrypted HTTP listener instead of HTTPS. It
-	// is an explicit opt-in (with Basic authentication it sends the password
-	// in clear; New logs a warning). Over HTTPS, the default, server
-	// certificates are verified against the system roots, or against CACert
-	// when it is set.
+	// PlainHTTP selects the HTTP listener instead of HTTPS. With Negotiate
+	// (the default) every message is then encrypted with the NTLM session,
+	// as a stock server (AllowUnencrypted=false) requires; with Basic the
+	// password and the messages travel in clear (New logs a warning), and
+	// the server must have AllowUnencrypted=true; Kerberos is refused. Over
+	// HTTPS, the default, server certificates are verified against the
+	// system roots, or against CACert when it is set.
 	PlainHTTP bool
 	// Insecure skips verification of the server certificate. It is an
 	// explicit opt-in for test labs; New logs a warning when it is set.

@@ -2,6 +2,7 @@ package winrm_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"time"
@@ -56,4 +57,36 @@ func Example() {
 	// before: running Automatic
 	// during: stopped Disabled
 	// after: running Automatic
+}
+
+// Hold the farm lease on the Deployment Controller server while a run
+// lives: a second orchestrator is told who holds it.
+func ExampleDriver_AcquireLease() {
+	srv := winrmtest.NewServer(winrmtest.Config{Host: "fe01", Username: `CORP\deployer`, Password: "pw", TLS: true})
+	defer srv.Close()
+	drv, err := winrm.New(winrm.Config{CACert: srv.CACertPEM(), Username: `CORP\deployer`, Password: drivers.NewSecret("pw")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	dc := drivers.Target{Name: "fe01", Address: srv.Addr()}
+	ctx := context.Background()
+	holder := drivers.LeaseHolder{Host: "ops-1", PID: 4242, User: "alice", RunID: "run-1", Release: "2.4.0"}
+
+	if _, err := drv.AcquireLease(ctx, dc, drivers.LeaseRequest{Farm: "farm-a", Holder: holder, TTL: time.Minute}); err != nil {
+		log.Fatal(err)
+	}
+	other := drivers.LeaseHolder{Host: "ops-2", PID: 77, User: "bob", RunID: "run-2", Release: "2.5.0"}
+	_, err = drv.AcquireLease(ctx, dc, drivers.LeaseRequest{Farm: "farm-a", Holder: other, TTL: time.Minute})
+	var held *drivers.LeaseHeldError
+	if errors.As(err, &held) {
+		fmt.Println("held by", held.Lease.Holder)
+	}
+	if err := drv.ReleaseLease(ctx, dc, "farm-a", "run-1"); err != nil {
+		log.Fatal(err)
+	}
+	_, ok, _ := drv.ReadLease(ctx, dc, "farm-a")
+	fmt.Println("after release, held:", ok)
+	// Output:
+	// held by alice@ops-1 pid 4242 run run-1 (release 2.4.0)
+	// after release, held: false
 }
