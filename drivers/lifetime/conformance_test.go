@@ -50,9 +50,6 @@ func TestConformance(t *testing.T) {
 			require.NoError(t, err)
 			return id
 		},
-		KnownDefects: map[string]string{
-			"AbortIdempotent": "AbortDeployment of an aborted deployment returns LifeTime's HTTP 400 as ErrInvalidArgument instead of succeeding (the drivers rule: every mutating method is idempotent)",
-		},
 		Bubble: synctest.Test,
 	})
 }

@@ -221,10 +221,22 @@ func (c *Client) DeploymentStatus(ctx context.Context, id string) (drivers.Deplo
 }
 
 // AbortDeployment asks LifeTime to abort the deployment. LifeTime accepts it
-// only while the deployment is running or needs user intervention; otherwise
+// only while the deployment is running or needs user intervention, and
+// answers 400 otherwise (Deployment API v2: "Command can't be executed").
+// Aborting is idempotent here, as the drivers contract wants: when LifeTime
+// refuses because the deployment is already aborting or aborted, the status
+// is read and nil returned. Refused in any other state (finished, saved),
 // the error wraps [drivers.ErrInvalidArgument].
 func (c *Client) AbortDeployment(ctx context.Context, id string) error {
-	return c.command(ctx, id, "abort/")
+	err := c.command(ctx, id, "abort/")
+	if err == nil || !errors.Is(err, drivers.ErrInvalidArgument) || checkID(id) != nil {
+		return err
+	}
+	st, serr := c.DeploymentStatus(ctx, id)
+	if serr == nil && (st.State == drivers.DeploymentAborted || st.State == drivers.DeploymentAborting) {
+		return nil
+	}
+	return err
 }
 
 // ContinueDeployment continues a deployment waiting in
