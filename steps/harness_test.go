@@ -222,6 +222,8 @@ type simFarm struct {
 	tune func(*steps.Config)
 	// platform, when set, wraps the platform driver the plan uses.
 	platform func(drivers.PlatformClient) drivers.PlatformClient
+	// lockDir is the plans' host-lock directory.
+	lockDir string
 }
 
 func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
@@ -237,7 +239,10 @@ func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
 	}
 	sim, err := simulate.New(cfg)
 	require.NoError(t, err)
-	return &simFarm{sim: sim, specs: farm.AutoSplit(sim.Servers())}
+	// A host-lock directory of its own: simulated farms of different tests
+	// (and of test processes running at once) share server names, hence
+	// farm identities, and must not lock each other out.
+	return &simFarm{sim: sim, specs: farm.AutoSplit(sim.Servers()), lockDir: t.TempDir()}
 }
 
 // plan builds the balanced plan over the simulated farm, with drivers that
@@ -264,7 +269,7 @@ func (sf *simFarm) plan(t *testing.T, c *crash, j farm.Journal, policy farm.Fail
 		Platform: platform,
 		Prober:   crashingProber{sf.sim.Prober(), c},
 		Release:  drivers.Release{Version: release},
-		Plan: farm.PlanConfig{Seed: 1, Journal: j, OnFailure: policy, Observer: sf.observer,
+		Plan: farm.PlanConfig{Seed: 1, Journal: j, OnFailure: policy, Observer: sf.observer, Lock: farm.LockConfig{Dir: sf.lockDir},
 			Retry: farm.RetryPolicy{MaxAttempts: 4}},
 		PollInterval:       time.Second,
 		DeployPollInterval: 5 * time.Second,

@@ -209,6 +209,7 @@ func TestRollback(t *testing.T) {
 func TestSecondRunIsRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 5})
+		sf.lockDir = "" // this test is about the default directory
 		path := filepath.Join(t.TempDir(), "deploy.journal")
 		j1, err := farm.OpenJournal(path)
 		require.NoError(t, err)

@@ -84,7 +84,9 @@ func throughLifeTime(t *testing.T, sim *simulate.Sim, fake *lifetimetest.Fake, t
 	rel := drivers.Release{Version: "v2", Applications: []drivers.Application{{Name: "Portal", Version: "v2"}}}
 	cfg := steps.Config{
 		Services: sim.Services(), Platform: client, Prober: sim.Prober(), Release: rel,
-		Plan: farm.PlanConfig{Seed: 1},
+		// A host-lock directory of its own: simulated farms share farm
+		// identities across tests and test processes.
+		Plan: farm.PlanConfig{Seed: 1, Lock: farm.LockConfig{Dir: t.TempDir()}},
 	}
 	if tune != nil {
 		tune(&cfg)
