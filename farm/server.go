@@ -75,6 +75,9 @@ func (s Server) validate() error {
 		if err != nil {
 			return fmt.Errorf("%w: server %s: %w", ErrInvalidFarm, s.Name, err)
 		}
+		if err := names.Text("probe URL", drivers.RedactURL(s.ProbeURL)); err != nil {
+			return fmt.Errorf("%w: server %s: %w", ErrInvalidFarm, s.Name, err)
+		}
 		if u.User != nil {
 			return fmt.Errorf("%w: server %s: probe URL %s holds credentials: want them in the prober's configuration, where they are kept secret", ErrInvalidFarm, s.Name, drivers.RedactURL(s.ProbeURL))
 		}

@@ -212,7 +212,9 @@ func (v *validator) httpURL(path, what, raw, creds string) {
 	}
 	if u.User != nil {
 		v.errorf(path, "%s %q: %s", what, drivers.RedactURL(raw), creds)
+		return
 	}
+	v.check(path, names.Text(what, drivers.RedactURL(raw)))
 }
 
 // zones checks that every server is in exactly one group of one zone.
@@ -413,6 +415,12 @@ func (v *validator) drivers() {
 			if val == "" {
 				v.errorf("$.platform", "platform: no %s: want it set", key)
 			}
+		}
+		v.check("$.platform.source_environment", names.Text("platform source_environment", c.SourceEnvironment))
+		v.check("$.platform.target_environment", names.Text("platform target_environment", c.TargetEnvironment))
+		v.check("$.platform.deployment_zone_key", names.Text("platform deployment_zone_key", c.DeploymentZoneKey))
+		for i, a := range c.Applications {
+			v.check(fmt.Sprintf("$.platform.applications[%d]", i), names.Text("platform application", a))
 		}
 		if c.URL != "" {
 			v.httpURL("$.platform.url", "platform url", c.URL, "want the token in token: {env: NAME}")

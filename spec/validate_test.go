@@ -105,6 +105,10 @@ func TestBadValuesRefusedAtLoad(t *testing.T) {
 			return edit(t, "  target_environment: Production\n", "  target_environment: Production\n  poll_interval: 1ns\n")
 		}, "poll_interval: 1ns", []string{"poll_interval 1ns: want 0 (the default) or at least 100ms"}},
 		{"load balancer timeout of 1ns", func(t *testing.T) string { return edit(t, lbBlock, lbBlock+"  timeout: 1ns\n") }, "timeout: 1ns", []string{"timeout 1ns: want 0 (the default) or at least 1s"}},
+		{"bidi override in a probe URL", withProbe(`"https://fe01.internal/\u202eppa/"`), "probe_url", []string{`probe_url "https://fe01.internal/\u202eppa/": holds U+202E`}},
+		{"ANSI escape in the target environment", func(t *testing.T) string {
+			return edit(t, "target_environment: Production", `target_environment: "Prod\e[8m"`)
+		}, "target_environment", []string{`platform target_environment "Prod\x1b[8m": holds U+001B`}},
 		// Journal.
 		{"journal that is a directory", func(t *testing.T) string { return edit(t, "journal: deploy.journal", "journal: "+dir) }, "journal:", []string{fmt.Sprintf("journal %q is a directory: want the path of a file in an existing directory", dir)}},
 		{"journal in a missing directory", func(t *testing.T) string {

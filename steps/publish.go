@@ -310,7 +310,7 @@ func (b *balanced) verifyUpdating() farm.Step {
 		Describe: func(z *farm.Zone) []string {
 			var lines []string
 			for _, s := range z.Updating.Servers {
-				lines = append(lines, fmt.Sprintf("probe %s at %s: want healthy, version %s", s.Name, orNone(s.ProbeURL), b.cfg.Release.Version))
+				lines = append(lines, fmt.Sprintf("probe %s at %s: want healthy, version %s", s.Name, orNone(drivers.RedactURL(s.ProbeURL)), b.cfg.Release.Version))
 			}
 			return lines
 		},

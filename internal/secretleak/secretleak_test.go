@@ -15,9 +15,11 @@ import (
 	"github.com/balanced-deploy/balanced/drivers/httpprobe"
 	"github.com/balanced-deploy/balanced/drivers/lifetime"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/internal/fakefarm"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5"
 	"github.com/balanced-deploy/balanced/lbdrivers/nginx"
 	"github.com/balanced-deploy/balanced/spec"
+	"github.com/balanced-deploy/balanced/steps"
 )
 
 // secret is in every bad URL; no error may contain it.
@@ -204,4 +206,21 @@ func slowServer(t *testing.T) string {
 	}))
 	t.Cleanup(func() { close(release); srv.Close() })
 	return srv.Listener.Addr().String()
+}
+
+// TestRunbookNeverPrintsURLSecrets checks the runbook (Plan.Describe, what
+// operators paste into a change ticket): a probe URL's query values are
+// masked, since a probe URL may carry a token there.
+func TestRunbookNeverPrintsURLSecrets(t *testing.T) {
+	ff := fakefarm.New("fe01", "fe02")
+	servers := ff.Servers()
+	servers[0].ProbeURL = "https://fe01.internal/health?token=" + secret
+	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers), LoadBalancer: ff})
+	require.NoError(t, err)
+	plan, err := steps.Balanced(f, steps.Config{Services: ff, Platform: ff, Prober: ff, Release: drivers.Release{Version: "v2"}})
+	require.NoError(t, err)
+	var b strings.Builder
+	plan.Describe(&b)
+	assert.Contains(t, b.String(), "https://fe01.internal/health?token=[redacted]")
+	assert.NotContains(t, b.String(), secret)
 }
