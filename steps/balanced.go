@@ -1,6 +1,8 @@
 package steps
 
 import (
+	"context"
+
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 )
@@ -72,4 +74,21 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 // balanced holds the configuration the steps share.
 type balanced struct {
 	cfg Config
+}
+
+// platformIdle asks the platform whether a server's deployment service is
+// idle within the platform's limit (farm.Limits.Platform): it is one call
+// per server, which a fan-out over the farm would otherwise send all at
+// once.
+type platformIdle struct {
+	r  *farm.Run
+	ir drivers.IdleReporter
+}
+
+func (p platformIdle) DeploymentIdle(ctx context.Context, t drivers.Target) (idle bool, err error) {
+	err = p.r.Call(ctx, farm.Platform, func(ctx context.Context) error {
+		idle, err = p.ir.DeploymentIdle(ctx, t)
+		return err
+	})
+	return idle, err
 }

@@ -393,7 +393,7 @@ func (b *balanced) awaitRelease(ctx context.Context, r *farm.Run, servers []farm
 		if ir, ok := b.cfg.Services.(drivers.IdleReporter); ok {
 			idler = ir
 		} else if ir, ok := b.cfg.Platform.(drivers.IdleReporter); ok {
-			idler = ir
+			idler = platformIdle{r, ir}
 		}
 	}
 	wctx, cancel := context.WithTimeout(ctx, b.cfg.InstallTimeout)
