@@ -9,4 +9,23 @@
 //
 // A farm is validated when it is built ([New]): every error names the bad
 // value and what was expected, and nothing on the farm has been touched yet.
+//
+// # Concurrency
+//
+// A fan-out ([Run.ForEachServer], [Run.Each]) runs on a pool of at most
+// PlanConfig.Concurrency goroutines. What the systems behind the drivers
+// take is bounded per call, per system ([Limits]: per server host, per load
+// balancer, per platform): a limit is held for one driver call only, never
+// across a server's chain of calls or the waits between them, so a slow
+// host holds up only its own calls. The engine limits the farm's load
+// balancers itself; [Plan.LimitServices] and [Plan.LimitProber] limit the
+// other drivers (steps.Balanced applies them), and [Run.Call] any other
+// call.
+//
+// # Errors at scale
+//
+// The errors of a fan-out are aggregated once each: every server's error is
+// its own, and the text lists [MaxListedErrors] of them before "and 1,990
+// more servers" ([FormatErrors]); a failed step's report keeps every
+// server's failure once, structured (StepReport.Failures).
 package farm
