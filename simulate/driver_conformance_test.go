@@ -30,7 +30,7 @@ func TestConformanceDrivers(t *testing.T) {
 			New:     func(t *testing.T) drivers.ServiceController { return newSim(t).Services() },
 			Targets: targets,
 			Missing: drivers.DeploymentControllerService,
-			Bubble:  synctest.Test,
+			Options: drivertest.Options{Bubble: synctest.Test},
 		})
 	})
 	t.Run("PlatformClient", func(t *testing.T) {
@@ -50,7 +50,7 @@ func TestConformanceDrivers(t *testing.T) {
 				require.NoError(t, err)
 				return id
 			},
-			Bubble: synctest.Test,
+			Options: drivertest.Options{Bubble: synctest.Test},
 		})
 	})
 	t.Run("Prober", func(t *testing.T) {
@@ -63,7 +63,7 @@ func TestConformanceDrivers(t *testing.T) {
 			Healthy: []drivers.Target{{Name: "fe01"}, {Name: "fe02", URL: "sim://fe02/"}},
 			Version: simulate.DefaultInitialVersion,
 			Down:    drivers.Target{Name: "fe04"},
-			Bubble:  synctest.Test,
+			Options: drivertest.Options{Bubble: synctest.Test},
 		})
 	})
 }

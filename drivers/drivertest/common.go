@@ -7,36 +7,53 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-// common is what every harness shares.
-type common struct {
-	bubble func(t *testing.T, f func(*testing.T))
-	prompt time.Duration
-	known  map[string]string
+// Options are the settings every harness has.
+type Options struct {
+	// Prompt is how soon a call with a cancelled or expired context must
+	// return. Zero means 2 seconds.
+	Prompt time.Duration
+	// KnownDefects skips subtests by name, each with the reason (a defect of
+	// the driver that is known and being fixed): the skip message starts
+	// "known defect:", so `go test -v` lists it. Keep it empty.
+	KnownDefects map[string]string
+	// Bubble, when set, runs each subtest's body: synctest.Test for a driver
+	// over a simulated clock (package simulate). The harness's New is called
+	// inside it.
+	Bubble func(t *testing.T, f func(*testing.T))
 }
 
 // run runs body as the subtest name of t, in a bubble when the harness asks
 // for one.
-func (c common) run(t *testing.T, name string, body func(t *testing.T)) {
+func (o Options) run(t *testing.T, name string, body func(t *testing.T)) {
 	t.Helper()
 	t.Run(name, func(t *testing.T) {
-		if why, ok := c.known[name]; ok {
+		if why, ok := o.KnownDefects[name]; ok {
 			t.Skipf("known defect: %s", why)
 		}
-		if c.bubble != nil {
-			c.bubble(t, body)
+		if o.Bubble != nil {
+			o.Bubble(t, body)
 			return
 		}
 		body(t)
 	})
 }
 
-func (c common) promptly() time.Duration {
-	if c.prompt > 0 {
-		return c.prompt
+func (o Options) promptly() time.Duration {
+	if o.Prompt > 0 {
+		return o.Prompt
 	}
 	return 2 * time.Second
+}
+
+// fresh calls a harness's New and checks it returned a driver.
+func fresh[D any](t *testing.T, newDriver func(*testing.T) D, harness string) D {
+	t.Helper()
+	d := newDriver(t)
+	require.NotNil(t, d, "drivertest: %s.New returned nil", harness)
+	return d
 }
 
 // ctx returns a context for one driver call, cancelled at the end of the
@@ -68,13 +85,13 @@ func doneContexts(t *testing.T) map[string]struct {
 
 // checkDone runs call with each done context: it must fail with an error
 // wrapping the context's error, promptly.
-func (c common) checkDone(t *testing.T, what string, call func(ctx context.Context) error) {
+func (o Options) checkDone(t *testing.T, what string, call func(ctx context.Context) error) {
 	t.Helper()
 	for name, dc := range doneContexts(t) {
 		start := time.Now()
 		err := call(dc.ctx)
 		assert.ErrorIs(t, err, dc.want, "%s with a %s context must return an error wrapping %v", what, name, dc.want)
-		assert.Less(t, time.Since(start), c.promptly(), "%s with a %s context must return promptly", what, name)
+		assert.Less(t, time.Since(start), o.promptly(), "%s with a %s context must return promptly", what, name)
 	}
 }
 

@@ -23,7 +23,7 @@
 //		drivertest.RunProber(t, drivertest.ProberHarness{New: ..., Healthy: targets, Version: "2.0"})
 //	}
 //
-// A driver over a simulated clock (package simulate) sets Harness.Bubble to
+// A driver over a simulated clock (package simulate) sets Options.Bubble to
 // synctest.Test: each subtest's body then runs in its own bubble, so waits
 // take no real time.
 //

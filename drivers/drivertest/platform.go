@@ -35,15 +35,9 @@ type PlatformClientHarness struct {
 	// the client New returned, and returns its ID. Nil skips the continue
 	// subtest as unimplemented.
 	Paused func(t *testing.T, pc drivers.PlatformClient) string
-	// Prompt is how soon a call with a cancelled or expired context must
-	// return. Zero means 2 seconds.
-	Prompt time.Duration
-	// KnownDefects skips subtests by name, each with the reason (a defect of
-	// the driver that is known and being fixed): the skip message starts
-	// "known defect:", so `go test -v` lists it. Keep it empty.
-	KnownDefects map[string]string
-	// Bubble, when set, runs each subtest's body (synctest.Test).
-	Bubble func(t *testing.T, f func(*testing.T))
+	// Options are the settings every harness has (Prompt, KnownDefects,
+	// Bubble).
+	Options
 }
 
 // RunPlatformClient runs the PlatformClient conformance suite. Each check is
@@ -52,21 +46,20 @@ func RunPlatformClient(t *testing.T, h PlatformClientHarness) {
 	t.Helper()
 	require.NotNil(t, h.New, "drivertest: PlatformClientHarness.New is required")
 	require.NotEmpty(t, h.Release.Version, "drivertest: PlatformClientHarness.Release is required")
-	p := platform{h: h, common: common{bubble: h.Bubble, prompt: h.Prompt, known: h.KnownDefects}}
-	p.run(t, "Deploy", p.deploy)
-	p.run(t, "EndStateHolds", p.endStateHolds)
-	p.run(t, "UnknownDeployment", p.unknownDeployment)
-	p.run(t, "DeployedRelease", p.deployedRelease)
-	p.run(t, "Abort", p.abort)
-	p.run(t, "AbortIdempotent", p.abortIdempotent)
-	p.run(t, "Continue", p.continueDeployment)
-	p.run(t, "FindDeployment", p.findDeployment)
-	p.run(t, "ContextDone", p.contextDone)
-	p.run(t, "ConcurrentStatus", p.concurrentStatus)
+	p := platform{h: h}
+	p.h.run(t, "Deploy", p.deploy)
+	p.h.run(t, "EndStateHolds", p.endStateHolds)
+	p.h.run(t, "UnknownDeployment", p.unknownDeployment)
+	p.h.run(t, "DeployedRelease", p.deployedRelease)
+	p.h.run(t, "Abort", p.abort)
+	p.h.run(t, "AbortIdempotent", p.abortIdempotent)
+	p.h.run(t, "Continue", p.continueDeployment)
+	p.h.run(t, "FindDeployment", p.findDeployment)
+	p.h.run(t, "ContextDone", p.contextDone)
+	p.h.run(t, "ConcurrentStatus", p.concurrentStatus)
 }
 
 type platform struct {
-	common
 	h PlatformClientHarness
 }
 
@@ -77,10 +70,7 @@ var deploymentStates = []drivers.DeploymentState{
 }
 
 func (p platform) fresh(t *testing.T) drivers.PlatformClient {
-	t.Helper()
-	pc := p.h.New(t)
-	require.NotNil(t, pc, "drivertest: PlatformClientHarness.New returned nil")
-	return pc
+	return fresh(t, p.h.New, "PlatformClientHarness")
 }
 
 func (p platform) deployBudget() time.Duration {
@@ -192,15 +182,25 @@ func (p platform) deployedRelease(t *testing.T) {
 	}
 }
 
-func (p platform) abort(t *testing.T) {
+// aborter returns a fresh client and its DeploymentAborter, or skips.
+func (p platform) aborter(t *testing.T) (drivers.PlatformClient, drivers.DeploymentAborter) {
 	pc := p.fresh(t)
 	ab, ok := pc.(drivers.DeploymentAborter)
 	if !ok {
 		t.Skipf("unimplemented: %T does not implement drivers.DeploymentAborter", pc)
 	}
+	p.needAbortable(t, "aborted")
+	return pc, ab
+}
+
+func (p platform) needAbortable(t *testing.T, what string) {
 	if !p.h.Abortable {
-		t.Skip("unimplemented: the harness's deployments end before they can be aborted (PlatformClientHarness.Abortable is false)")
+		t.Skipf("unimplemented: the harness's deployments end before they can be %s (PlatformClientHarness.Abortable is false)", what)
 	}
+}
+
+func (p platform) abort(t *testing.T) {
+	pc, ab := p.aborter(t)
 	id := p.start(t, pc)
 	require.NoError(t, ab.AbortDeployment(ctx(t), id), "AbortDeployment of a running deployment")
 	st := p.wait(t, pc, id, drivers.DeploymentState.Done)
@@ -212,14 +212,7 @@ func (p platform) abort(t *testing.T) {
 // abortIdempotent checks the rule every mutating method follows: aborting
 // an aborted deployment again succeeds and changes nothing.
 func (p platform) abortIdempotent(t *testing.T) {
-	pc := p.fresh(t)
-	ab, ok := pc.(drivers.DeploymentAborter)
-	if !ok {
-		t.Skipf("unimplemented: %T does not implement drivers.DeploymentAborter", pc)
-	}
-	if !p.h.Abortable {
-		t.Skip("unimplemented: the harness's deployments end before they can be aborted (PlatformClientHarness.Abortable is false)")
-	}
+	pc, ab := p.aborter(t)
 	id := p.start(t, pc)
 	require.NoError(t, ab.AbortDeployment(ctx(t), id))
 	p.wait(t, pc, id, drivers.DeploymentState.Done)
@@ -253,9 +246,7 @@ func (p platform) findDeployment(t *testing.T) {
 	if !ok {
 		t.Skipf("unimplemented: %T does not implement drivers.DeploymentFinder", pc)
 	}
-	if !p.h.Abortable {
-		t.Skip("unimplemented: the harness's deployments end before they can be found (PlatformClientHarness.Abortable is false)")
-	}
+	p.needAbortable(t, "found")
 	_, found, err := fd.FindDeployment(ctx(t), p.h.Release)
 	require.NoError(t, err, "FindDeployment with no deployment")
 	assert.False(t, found, "FindDeployment must find nothing before any deployment")
@@ -272,19 +263,19 @@ func (p platform) findDeployment(t *testing.T) {
 
 func (p platform) contextDone(t *testing.T) {
 	pc := p.fresh(t)
-	p.checkDone(t, "StartDeployment", func(c context.Context) error { _, err := pc.StartDeployment(c, p.h.Release); return err })
-	p.checkDone(t, "DeploymentStatus", func(c context.Context) error { _, err := pc.DeploymentStatus(c, unknownID); return err })
+	p.h.checkDone(t, "StartDeployment", func(c context.Context) error { _, err := pc.StartDeployment(c, p.h.Release); return err })
+	p.h.checkDone(t, "DeploymentStatus", func(c context.Context) error { _, err := pc.DeploymentStatus(c, unknownID); return err })
 	if rr, ok := pc.(drivers.DeployedReleaseReader); ok {
-		p.checkDone(t, "DeployedRelease", func(c context.Context) error { _, err := rr.DeployedRelease(c); return err })
+		p.h.checkDone(t, "DeployedRelease", func(c context.Context) error { _, err := rr.DeployedRelease(c); return err })
 	}
 	if ab, ok := pc.(drivers.DeploymentAborter); ok {
-		p.checkDone(t, "AbortDeployment", func(c context.Context) error { return ab.AbortDeployment(c, unknownID) })
+		p.h.checkDone(t, "AbortDeployment", func(c context.Context) error { return ab.AbortDeployment(c, unknownID) })
 	}
 	if co, ok := pc.(drivers.DeploymentContinuer); ok {
-		p.checkDone(t, "ContinueDeployment", func(c context.Context) error { return co.ContinueDeployment(c, unknownID) })
+		p.h.checkDone(t, "ContinueDeployment", func(c context.Context) error { return co.ContinueDeployment(c, unknownID) })
 	}
 	if fd, ok := pc.(drivers.DeploymentFinder); ok {
-		p.checkDone(t, "FindDeployment", func(c context.Context) error { _, _, err := fd.FindDeployment(c, p.h.Release); return err })
+		p.h.checkDone(t, "FindDeployment", func(c context.Context) error { _, _, err := fd.FindDeployment(c, p.h.Release); return err })
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,15 +27,9 @@ type ProberHarness struct {
 	// Down is a server where nothing answers. Its zero value skips the
 	// subtest as unimplemented.
 	Down drivers.Target
-	// Prompt is how soon a call with a cancelled or expired context must
-	// return. Zero means 2 seconds.
-	Prompt time.Duration
-	// KnownDefects skips subtests by name, each with the reason (a defect of
-	// the driver that is known and being fixed): the skip message starts
-	// "known defect:", so `go test -v` lists it. Keep it empty.
-	KnownDefects map[string]string
-	// Bubble, when set, runs each subtest's body (synctest.Test).
-	Bubble func(t *testing.T, f func(*testing.T))
+	// Options are the settings every harness has (Prompt, KnownDefects,
+	// Bubble).
+	Options
 }
 
 // RunProber runs the Prober conformance suite. Each check is a named subtest
@@ -46,26 +39,20 @@ func RunProber(t *testing.T, h ProberHarness) {
 	require.NotNil(t, h.New, "drivertest: ProberHarness.New is required")
 	require.NotEmpty(t, h.Healthy, "drivertest: ProberHarness.Healthy must name at least one server")
 	require.NotEmpty(t, h.Version, "drivertest: ProberHarness.Version is required")
-	p := prober{h: h, common: common{bubble: h.Bubble, prompt: h.Prompt, known: h.KnownDefects}}
-	p.run(t, "Healthy", p.healthy)
-	p.run(t, "Repeatable", p.repeatable)
-	p.run(t, "Unhealthy", p.unhealthy)
-	p.run(t, "Down", p.down)
-	p.run(t, "ContextDone", p.contextDone)
-	p.run(t, "Concurrent", p.concurrent)
+	p := prober{h: h}
+	p.h.run(t, "Healthy", p.healthy)
+	p.h.run(t, "Repeatable", p.repeatable)
+	p.h.run(t, "Unhealthy", p.unhealthy)
+	p.h.run(t, "Down", p.down)
+	p.h.run(t, "ContextDone", p.contextDone)
+	p.h.run(t, "Concurrent", p.concurrent)
 }
 
 type prober struct {
-	common
 	h ProberHarness
 }
 
-func (p prober) fresh(t *testing.T) drivers.Prober {
-	t.Helper()
-	pr := p.h.New(t)
-	require.NotNil(t, pr, "drivertest: ProberHarness.New returned nil")
-	return pr
-}
+func (p prober) fresh(t *testing.T) drivers.Prober { return fresh(t, p.h.New, "ProberHarness") }
 
 func (p prober) checkHealthy(t *testing.T, res drivers.ProbeResult, err error, tg drivers.Target) {
 	t.Helper()
@@ -122,7 +109,7 @@ func (p prober) down(t *testing.T) {
 func (p prober) contextDone(t *testing.T) {
 	pr := p.fresh(t)
 	tg := p.h.Healthy[0]
-	p.checkDone(t, "Probe", func(c context.Context) error {
+	p.h.checkDone(t, "Probe", func(c context.Context) error {
 		res, err := pr.Probe(c, tg)
 		assert.False(t, res.Healthy, "a probe with a done context reads nothing healthy")
 		return err

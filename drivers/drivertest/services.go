@@ -34,16 +34,9 @@ type ServiceControllerHarness struct {
 	// Settle is how long the suite waits for a pending state (start-pending,
 	// stop-pending) to end after a call returned. Zero means 10 seconds.
 	Settle time.Duration
-	// Prompt is how soon a call with a cancelled or expired context must
-	// return. Zero means 2 seconds.
-	Prompt time.Duration
-	// KnownDefects skips subtests by name, each with the reason (a defect of
-	// the driver that is known and being fixed): the skip message starts
-	// "known defect:", so `go test -v` lists it. Keep it empty.
-	KnownDefects map[string]string
-	// Bubble, when set, runs each subtest's body (synctest.Test for a
-	// driver over a simulated clock). New is called inside it.
-	Bubble func(t *testing.T, f func(*testing.T))
+	// Options are the settings every harness has (Prompt, KnownDefects,
+	// Bubble).
+	Options
 }
 
 // RunServiceController runs the ServiceController conformance suite. Each
@@ -55,26 +48,25 @@ func RunServiceController(t *testing.T, h ServiceControllerHarness) {
 	if len(h.Services) == 0 {
 		h.Services = []drivers.Service{drivers.SchedulerService, drivers.DeploymentService}
 	}
-	s := services{h: h, common: common{bubble: h.Bubble, prompt: h.Prompt, known: h.KnownDefects}}
-	s.run(t, "States", s.states)
-	s.run(t, "Stop", s.stop)
-	s.run(t, "StopIdempotent", s.stopIdempotent)
-	s.run(t, "Restore", s.restore)
-	s.run(t, "RestoreAfterStop", s.restoreAfterStop)
-	s.run(t, "Isolation", s.isolation)
-	s.run(t, "InvalidState", s.invalidState)
-	s.run(t, "UnknownService", s.unknownService)
-	s.run(t, "MissingService", s.missingService)
-	s.run(t, "HostileTarget", s.hostileTarget)
-	s.run(t, "ContextDone", s.contextDone)
-	s.run(t, "Concurrent", s.concurrent)
-	s.run(t, "IdleReporter", s.idleReporter)
-	s.run(t, "FarmLeaser", s.farmLeaser)
-	s.run(t, "FarmLeaserConcurrent", s.farmLeaserConcurrent)
+	s := services{h: h}
+	s.h.run(t, "States", s.states)
+	s.h.run(t, "Stop", s.stop)
+	s.h.run(t, "StopIdempotent", s.stopIdempotent)
+	s.h.run(t, "Restore", s.restore)
+	s.h.run(t, "RestoreAfterStop", s.restoreAfterStop)
+	s.h.run(t, "Isolation", s.isolation)
+	s.h.run(t, "InvalidState", s.invalidState)
+	s.h.run(t, "UnknownService", s.unknownService)
+	s.h.run(t, "MissingService", s.missingService)
+	s.h.run(t, "HostileTarget", s.hostileTarget)
+	s.h.run(t, "ContextDone", s.contextDone)
+	s.h.run(t, "Concurrent", s.concurrent)
+	s.h.run(t, "IdleReporter", s.idleReporter)
+	s.h.run(t, "FarmLeaser", s.farmLeaser)
+	s.h.run(t, "FarmLeaserConcurrent", s.farmLeaserConcurrent)
 }
 
 type services struct {
-	common
 	h ServiceControllerHarness
 }
 
@@ -94,10 +86,7 @@ var (
 )
 
 func (s services) fresh(t *testing.T) drivers.ServiceController {
-	t.Helper()
-	sc := s.h.New(t)
-	require.NotNil(t, sc, "drivertest: ServiceControllerHarness.New returned nil")
-	return sc
+	return fresh(t, s.h.New, "ServiceControllerHarness")
 }
 
 func (s services) settle() time.Duration {
@@ -272,11 +261,11 @@ func (s services) hostileTarget(t *testing.T) {
 func (s services) contextDone(t *testing.T) {
 	sc := s.fresh(t)
 	tg, svc := s.h.Targets[0], s.h.Services[0]
-	s.checkDone(t, "StopService", func(c context.Context) error { return sc.StopService(c, tg, svc) })
-	s.checkDone(t, "RestoreService", func(c context.Context) error { return sc.RestoreService(c, tg, svc, runningAuto) })
-	s.checkDone(t, "ServiceState", func(c context.Context) error { _, err := sc.ServiceState(c, tg, svc); return err })
+	s.h.checkDone(t, "StopService", func(c context.Context) error { return sc.StopService(c, tg, svc) })
+	s.h.checkDone(t, "RestoreService", func(c context.Context) error { return sc.RestoreService(c, tg, svc, runningAuto) })
+	s.h.checkDone(t, "ServiceState", func(c context.Context) error { _, err := sc.ServiceState(c, tg, svc); return err })
 	if ir, ok := sc.(drivers.IdleReporter); ok {
-		s.checkDone(t, "DeploymentIdle", func(c context.Context) error { _, err := ir.DeploymentIdle(c, tg); return err })
+		s.h.checkDone(t, "DeploymentIdle", func(c context.Context) error { _, err := ir.DeploymentIdle(c, tg); return err })
 	}
 }
 

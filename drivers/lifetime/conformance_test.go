@@ -50,6 +50,6 @@ func TestConformance(t *testing.T) {
 			require.NoError(t, err)
 			return id
 		},
-		Bubble: synctest.Test,
+		Options: drivertest.Options{Bubble: synctest.Test},
 	})
 }
