@@ -114,9 +114,6 @@ func TestNoConstructorEchoesURLSecrets(t *testing.T) {
 		}
 		for _, u := range badURLs {
 			t.Run(c.name+"/"+u.name, func(t *testing.T) {
-				if why, ok := knownLeaks[c.name+"/"+u.name]; ok {
-					t.Skipf("KNOWN LEAK, left to the lbdrivers owner: %s", why)
-				}
 				raw := u.url(host)
 				err := c.build(t, raw)
 				mustFail := strings.HasPrefix(c.name, "httpprobe") || u.refused || c.queryRefused
@@ -135,13 +132,6 @@ func TestNoConstructorEchoesURLSecrets(t *testing.T) {
 			})
 		}
 	}
-}
-
-// knownLeaks are cases that fail today in code this test does not own; each
-// is reported, and skipped by name (go test -v lists it) until it is fixed.
-var knownLeaks = map[string]string{
-	"f5.New/password holding '/' and '#'":        "lbdrivers/internal/redact cuts the fragment at '#' before it looks for the user info's '@', so https://ops:SECRET/#x@host/ prints https://ops:SECRET/",
-	"nginx.NewPlus/password holding '/' and '#'": "lbdrivers/internal/redact cuts the fragment at '#' before it looks for the user info's '@', so https://ops:SECRET/#x@host/ prints https://ops:SECRET/",
 }
 
 func isInvalid(err error) bool {
