@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -115,4 +116,44 @@ func TestReportListsEveryFailureOnce(t *testing.T) {
 	require.NoError(t, rep.Write(&text))
 	assert.Equal(t, 2*farm.MaxListedErrors, strings.Count(text.String(), ": refused on "), "the failed actions, then the run's error: %s", text.String())
 	assert.Contains(t, text.String(), "and 290 more (every one is in the JSON report)")
+}
+
+// TestNoCapturedCopyWithoutJournal: with no journal, finishing a step does
+// not copy the captured state (the copy was 21% of the engine's CPU and
+// 42-57% of its bytes at 1000 servers, with nothing reading it). A plan
+// sets 20,000 values, then runs 20 steps that do nothing: without the copy
+// they allocate a few kilobytes each, with it over a megabyte each.
+func TestNoCapturedCopyWithoutJournal(t *testing.T) {
+	lb := drivermock.NewMockLoadBalancer(gomock.NewController(t))
+	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers(2)), LoadBalancer: lb})
+	require.NoError(t, err)
+	noop := func(ctx context.Context, r *farm.Run) error { return nil }
+	list := []farm.Step{{ID: "fill", Title: "fill", Run: func(ctx context.Context, r *farm.Run) error {
+		for i := range 20000 {
+			r.Captured().SetValue(fmt.Sprintf("key-%05d", i), "value")
+		}
+		return nil
+	}}}
+	for i := range 20 {
+		list = append(list, farm.Step{ID: fmt.Sprintf("noop-%02d", i), Title: "noop", Run: noop})
+	}
+	var mid, end uint64
+	list[1].Run = func(ctx context.Context, r *farm.Run) error { mid = totalAlloc(); return nil }
+	plan, err := farm.NewPlan(f, farm.PlanConfig{}, list...)
+	require.NoError(t, err)
+	require.NoError(t, plan.After(list[len(list)-1].ID, farm.Hook{Name: "measure", Func: func(context.Context, *farm.Run) error {
+		end = totalAlloc()
+		return nil
+	}}))
+	_, err = plan.Run(context.Background())
+	require.NoError(t, err)
+	perStep := (end - mid) / 19
+	t.Logf("%d B allocated per step", perStep)
+	assert.Less(t, perStep, uint64(64<<10), "a step's bookkeeping, not a copy of 20,000 values")
+}
+
+func totalAlloc() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.TotalAlloc
 }
