@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -44,14 +45,17 @@ type scenario struct {
 	// (this long): the run fails in publish with every Updating server
 	// pending.
 	Timeout time.Duration
+	// Journal runs with a farm.FileJournal (a resumable production run).
+	Journal bool
 }
 
 // scenarios are the configurations BenchmarkEngine measures (issue 15's):
 // "defaults" is every steps.Config default (250 ms and 2 s polls, 2 s
 // confirmation delays) with zero driver latency, 0 s drains, a publish of
 // 0 s and installs of 3 s; "latency" adds 300 ms to every driver call (a
-// WinRM call takes 200-500 ms); "timeout" is the install timeout over 2000
-// pending servers.
+// WinRM call takes 200-500 ms); "journal" is "defaults" with a
+// farm.FileJournal; "timeout" is the install timeout over 2000 pending
+// servers.
 func scenarios() []scenario {
 	def := func(n int) settings {
 		return settings{Servers: n, timings: timings{Install: 3 * time.Second}}
@@ -65,6 +69,7 @@ func scenarios() []scenario {
 		{Name: "defaults/servers=1000", settings: def(1000)},
 		{Name: "defaults/servers=10000", settings: def(10000)},
 		{Name: "latency/servers=1000", settings: lat},
+		{Name: "journal/servers=1000", settings: def(1000), Journal: true},
 		{Name: "timeout/pending=2000", settings: to, Timeout: 10 * time.Second},
 	}
 }
@@ -134,7 +139,15 @@ func heapAfterGC() (heap, total uint64) {
 // runScenario runs sc once; call it inside a synctest bubble.
 func runScenario(t *testing.T, sc scenario) engineRun {
 	s := sc.resolved()
-	plan, ff, err := newPlan(s, farm.PlanConfig{}, func(c *steps.Config) {
+	var pc farm.PlanConfig
+	if sc.Journal {
+		j, err := farm.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+		require.NoError(t, err)
+		defer j.Close()
+		pc.Journal = j
+		pc.Lock.Dir = t.TempDir()
+	}
+	plan, ff, err := newPlan(s, pc, func(c *steps.Config) {
 		if sc.Timeout > 0 {
 			c.InstallTimeout = sc.Timeout
 		}
