@@ -40,10 +40,10 @@ func (p RetryPolicy) validate() error {
 		return fmt.Errorf("retry policy: max attempts %d: want 0 (default) or more", p.MaxAttempts)
 	case p.InitialBackoff < 0 || p.MaxBackoff < 0:
 		return fmt.Errorf("retry policy: backoff %v..%v: want durations of 0 (default) or more", p.InitialBackoff, p.MaxBackoff)
-	case p.Multiplier != 0 && p.Multiplier < 1:
-		return fmt.Errorf("retry policy: multiplier %v: want 0 (default) or at least 1", p.Multiplier)
-	case p.Jitter > 1:
-		return fmt.Errorf("retry policy: jitter %v: want at most 1", p.Jitter)
+	case p.Multiplier != 0 && (p.Multiplier < 1 || math.IsNaN(p.Multiplier) || math.IsInf(p.Multiplier, 0)):
+		return fmt.Errorf("retry policy: multiplier %v: want 0 (default) or a finite number of at least 1", p.Multiplier)
+	case p.Jitter > 1 || math.IsNaN(p.Jitter):
+		return fmt.Errorf("retry policy: jitter %v: want a share of at most 1 (negative disables jitter)", p.Jitter)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package farm_test
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -110,5 +111,31 @@ func TestNewRedactsProbeURL(t *testing.T) {
 			assert.Contains(t, err.Error(), "[redacted]")
 			assert.Contains(t, err.Error(), "server fe01")
 		})
+	}
+}
+
+// TestNewPlanRefusesUnusableRetryPolicy checks the retry values a plan
+// cannot use: a NaN or infinite multiplier (NaN backoffs retry at once,
+// forever), one below 1 (backoffs that shrink), a NaN jitter or one above 1
+// (a negative jitter disables it).
+func TestNewPlanRefusesUnusableRetryPolicy(t *testing.T) {
+	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers(4)), LoadBalancer: &ptrLB{}})
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		p    farm.RetryPolicy
+		want string
+	}{
+		{farm.RetryPolicy{Multiplier: math.NaN()}, "multiplier NaN"},
+		{farm.RetryPolicy{Multiplier: math.Inf(1)}, "multiplier +Inf"},
+		{farm.RetryPolicy{Multiplier: 0.5}, "multiplier 0.5"},
+		{farm.RetryPolicy{Jitter: math.NaN()}, "jitter NaN"},
+		{farm.RetryPolicy{Jitter: 1.5}, "jitter 1.5"},
+	} {
+		_, err := farm.NewPlan(f, farm.PlanConfig{Retry: tt.p})
+		assert.ErrorContains(t, err, tt.want)
+	}
+	for _, ok := range []farm.RetryPolicy{{Multiplier: 1, Jitter: 1}, {Jitter: -1}} {
+		_, err = farm.NewPlan(f, farm.PlanConfig{Retry: ok})
+		assert.NoError(t, err, "%+v", ok)
 	}
 }

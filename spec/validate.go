@@ -124,8 +124,8 @@ func (v *validator) retry() {
 	if m := r.Multiplier; m != 0 && (math.IsNaN(m) || m < 1 || m > MaxMultiplier) {
 		v.errorf("$.retry.multiplier", "retry multiplier %v: want 0 (the default) or a number from 1 to %v", m, MaxMultiplier)
 	}
-	if j := r.Jitter; math.IsNaN(j) || j < 0 || j > 1 {
-		v.errorf("$.retry.jitter", "retry jitter %v: want a share from 0 to 1", j)
+	if j := r.Jitter; math.IsNaN(j) || j > 1 {
+		v.errorf("$.retry.jitter", "retry jitter %v: want a share of at most 1 (0 the default, negative for none)", j)
 	}
 	if r.InitialBackoff > 0 && r.MaxBackoff > 0 && r.InitialBackoff > r.MaxBackoff {
 		v.errorf("$.retry.initial_backoff", "retry initial_backoff %v is longer than max_backoff %v: want initial_backoff <= max_backoff", r.InitialBackoff, r.MaxBackoff)

@@ -92,8 +92,8 @@ func TestBadValuesRefusedAtLoad(t *testing.T) {
 		{"negative retry multiplier", appendKey("retry: {multiplier: -2}\n"), "multiplier", []string{"retry multiplier -2:"}},
 		{"2^62 attempts", appendKey("retry: {max_attempts: 4611686018427387904}\n"), "max_attempts", []string{"retry max_attempts 4611686018427387904: want 0 (the default) to 100"}},
 		{"negative attempts", appendKey("retry: {max_attempts: -1}\n"), "max_attempts", []string{"retry max_attempts -1: want 0 (the default) to 100"}},
-		{"NaN jitter", appendKey("retry: {jitter: .nan}\n"), "jitter", []string{"retry jitter NaN: want a share from 0 to 1"}},
-		{"negative jitter", appendKey("retry: {jitter: -0.5}\n"), "jitter", []string{"retry jitter -0.5: want a share from 0 to 1"}},
+		{"NaN jitter", appendKey("retry: {jitter: .nan}\n"), "jitter", []string{"retry jitter NaN: want a share of at most 1"}},
+		{"jitter above 1", appendKey("retry: {jitter: 1.5}\n"), "jitter", []string{"retry jitter 1.5: want a share of at most 1 (0 the default, negative for none)"}},
 		{"backoff longer than its maximum", appendKey("retry: {initial_backoff: 1m, max_backoff: 10s}\n"), "initial_backoff", []string{"retry initial_backoff 1m0s is longer than max_backoff 10s"}},
 		{"NaN capacity floor", appendKey("capacity_floor: .nan\n"), "capacity_floor", []string{"capacity_floor NaN: want a share between 0 and 1"}},
 		// Durations.
