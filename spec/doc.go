@@ -184,9 +184,10 @@
 // interval, delay, period, settle or backoff, at least [MinTimeout] (1s) for
 // a timeout, and at most [MaxDuration] (24h). retry.max_attempts is at most
 // [MaxAttempts] (100), retry.multiplier 0 or 1 to [MaxMultiplier] (10),
-// retry.jitter at most 1 (negative: none). The release's version, notes and application names and
-// versions, and every server and zone name, are one line of printable text:
-// no control character, ANSI escape or newline, since the runbook prints them.
+// retry.jitter at most 1 (negative: none). The release's version, notes and
+// application names and versions, and every server and zone name, are one
+// line of printable text: no control character, ANSI escape or newline,
+// since the runbook prints them.
 // URLs (probe_url, platform url, f5 url, nginx-plus endpoint) are http:// or
 // https:// and carry no credentials; no error quotes a URL's user info.
 //
