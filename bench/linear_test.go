@@ -52,7 +52,7 @@ func (j *sizeJournal) Append(rec farm.JournalRecord) error {
 // polled every 10 ms, so the timeout falls while probes are in flight
 // through the engine's concurrency limit (the case that made every server's
 // error hold every other's: 67-82 MB at 2000 pending servers).
-func installTimeout(t *testing.T, n int) (error, *farm.Report, *sizeJournal) {
+func installTimeout(t *testing.T, n int) (*farm.Report, *sizeJournal, error) {
 	s := defaultSettings(n, 0)
 	s.Latency, s.Install, s.DeployPollInterval = 50*time.Millisecond, time.Hour, 10*time.Millisecond
 	j := &sizeJournal{}
@@ -61,7 +61,7 @@ func installTimeout(t *testing.T, n int) (error, *farm.Report, *sizeJournal) {
 	})
 	require.NoError(t, err)
 	rep, err := plan.Run(context.Background())
-	return err, rep, j
+	return rep, j, err
 }
 
 // TestInstallTimeoutErrorIsLinear: an install timeout over 2000 pending
@@ -74,7 +74,7 @@ func TestInstallTimeoutErrorIsLinear(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		const servers, pending = 4000, 2000
-		err, rep, j := installTimeout(t, servers)
+		rep, j, err := installTimeout(t, servers)
 		require.ErrorIs(t, err, farm.ErrHalted)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		var text bytes.Buffer

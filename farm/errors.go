@@ -89,7 +89,7 @@ func FormatErrors(es []error) string {
 	if more := len(es) - MaxListedErrors; more > 0 {
 		what := "servers"
 		for _, err := range es[MaxListedErrors:] {
-			if se, ok := err.(*StepError); !ok || se.Server == "" {
+			if se, ok := err.(*StepError); !ok || se.Server == "" { //nolint:errorlint // the list's own entries, not what they wrap
 				what = "errors"
 				break
 			}

@@ -192,7 +192,7 @@ func failures(err error) []ServerFailure {
 	seen := map[string]bool{}
 	var walk func(error)
 	walk = func(e error) {
-		switch x := e.(type) {
+		switch x := e.(type) { //nolint:errorlint // the walk unwraps itself, outermost StepError first
 		case nil:
 		case *multierror.Error:
 			for _, y := range x.Errors {

@@ -161,7 +161,7 @@ func aggregate(ctx context.Context, errs []error) error {
 		if err == nil {
 			continue
 		}
-		if cerr != nil && err == cerr {
+		if cerr != nil && err == cerr { //nolint:errorlint // the context's own error value, not one that wraps it
 			if seenCtx {
 				continue
 			}
