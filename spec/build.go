@@ -32,6 +32,10 @@ type Drivers struct {
 	Observer farm.Observer
 	// Logger is handed to the drivers built from the spec. Nil discards.
 	Logger *slog.Logger
+	// Prompt asks a person to approve, for the spec's approvals with
+	// prompt: true (balancedctl asks on its terminal). Nil makes Build
+	// refuse such a spec.
+	Prompt steps.Approver
 }
 
 // Build constructs the drivers the spec describes and returns the farm and
@@ -127,8 +131,18 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 			return nil, nil, err
 		}
 	}
+	hooks, err := s.webhooks(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(hooks) > 0 {
+		sc.Plan.Observer = farm.Observers(append([]farm.Observer{d.Observer}, hooks...)...)
+	}
 	plan, err := steps.Balanced(f, sc)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.addExtras(plan, d, log); err != nil {
 		return nil, nil, err
 	}
 	return f, plan, nil

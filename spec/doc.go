@@ -13,9 +13,12 @@
 //	report, err := plan.Run(ctx)
 //
 // It is for tools that run deployments from a file (the balancedctl example
-// is one). It is not a general configuration system: hooks, approval gates
-// and custom steps are code, added to the plan Build returns; and it does not
-// render or template files (one file, one farm).
+// is one). It is not a general configuration system: the spec declares
+// approval gates (a command or a prompt), HTTP smoke tests of each Updating
+// server and webhook notifications around any step (see [Approval],
+// [SmokeTest], [Notification]); other hooks and custom steps are code, added
+// to the plan Build returns; and it does not render or template files (one
+// file, one farm).
 //
 // # Decoding
 //
@@ -178,6 +181,30 @@
 //	accept_disabled_schedulers: false     # preflight accepts Schedulers already disabled
 //	                                      #   (disabled on purpose, or a lost journal)
 //	allow_inline_secrets: false
+//
+//	approvals:                            # steps inserted before or after a step (by step ID)
+//	  - before: switch-traffic            # or after: <step>; exactly one
+//	    id: approve-switch                # default approve-before-switch-traffic
+//	    message: Switch traffic to 2.4.0? # required
+//	    command: [/usr/local/bin/change-approved, CHG-1]  # exit 0 approves, 1 declines, else an error;
+//	                                      #   BALANCED_APPROVAL, BALANCED_MESSAGE, BALANCED_RELEASE set
+//	    # prompt: true                    # instead of command: ask a person (Drivers.Prompt; balancedctl
+//	                                      #   asks on its terminal, and refuses to start without one)
+//	    timeout: 30m                      # default none
+//	smoke_tests:                          # GET on each Updating server's probe URL, directly
+//	  - name: orders-api                  # required, unique
+//	    after: verify-updating            # default; or before:/after: any step
+//	    path: /Orders/rest/Health/Check   # required; a query may follow
+//	    host: apps.corp.example           # Host header; default probe.host
+//	    expect_status: 200                # default 200; no redirect is followed
+//	    expect_body: '"status":"ok"'      # a substring of the body; default any
+//	    timeout: 10s                      # per request; default 10s
+//	notifications:                        # JSON POSTs (progress.Webhook)
+//	  - url: {env: DEPLOY_WEBHOOK_URL}    # a secret, like a password; https (http is warned about)
+//	    before: [switch-traffic]          # when these steps start
+//	    after: [verify-updating]          # when these steps end
+//	    run: true                         # the run's start and end; default true
+//	    timeout: 5s                       # per POST; a failure is logged, never fails the run
 //
 // Durations are written as Go writes them: 30s, 5m, 1h30m. Zero means the
 // default; any other value is at least [MinInterval] (100ms) for an

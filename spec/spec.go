@@ -57,6 +57,14 @@ type Spec struct {
 	// FailOnDrainTimeout makes a drain that times out fail the step instead
 	// of taking the members out anyway with a warning.
 	FailOnDrainTimeout bool `yaml:"fail_on_drain_timeout" json:"fail_on_drain_timeout,omitempty"`
+	// Approvals are approval gates inserted before or after steps.
+	Approvals []Approval `yaml:"approvals" json:"approvals,omitempty"`
+	// SmokeTests are HTTP checks of each Updating server, run as hooks
+	// before or after steps (by default after verify-updating).
+	SmokeTests []SmokeTest `yaml:"smoke_tests" json:"smoke_tests,omitempty"`
+	// Notifications are webhooks told when the run and chosen steps start
+	// and end.
+	Notifications []Notification `yaml:"notifications" json:"notifications,omitempty"`
 	// AllowInlineSecrets lets passwords and tokens be written in the file
 	// itself. Off by default; each inline secret then gets a warning.
 	AllowInlineSecrets bool `yaml:"allow_inline_secrets" json:"allow_inline_secrets,omitempty"`

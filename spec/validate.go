@@ -65,6 +65,7 @@ func (v *validator) validate() {
 	v.zones()
 	v.loadBalancers()
 	v.drivers()
+	v.extras()
 	switch s.OnFailure {
 	case "", string(farm.Halt), string(farm.Rollback):
 	default:

@@ -21,7 +21,7 @@ import (
 // TestPlanNeedsNoSecret prints every example spec's runbook with no secret
 // in the environment; run still needs them and names the variable.
 func TestPlanNeedsNoSecret(t *testing.T) {
-	for _, name := range []string{"WINRM_PASSWORD", "LT_TOKEN", "F5_PASSWORD"} {
+	for _, name := range []string{"WINRM_PASSWORD", "LT_TOKEN", "F5_PASSWORD", "DEPLOY_WEBHOOK_URL"} {
 		t.Setenv(name, "")
 		require.NoError(t, os.Unsetenv(name))
 	}
@@ -205,6 +205,30 @@ func TestJSONOutput(t *testing.T) {
 		assert.Equal(t, exitOK, code)
 		require.NoError(t, json.Unmarshal([]byte(out), &res), out)
 		assert.Equal(t, "nothing-to-resume", res["outcome"])
+		time.Sleep(10 * time.Second)
+		sf.sim.Stop()
+	})
+}
+
+// TestPromptApproval: an approval that asks on the terminal is refused
+// before anything runs without a terminal, and asked with one.
+func TestPromptApproval(t *testing.T) {
+	dir := t.TempDir()
+	specPath := writeSpec(t, dir, "approvals:\n  - before: switch-traffic\n    message: Switch now?\n    prompt: true\n")
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t)
+		code, _, errOut := sf.do(t, "run", specPath, "--yes")
+		assert.Equal(t, exitUsage, code)
+		assert.Contains(t, errOut, `an approval asks on the terminal (prompt: true, "Switch now?") and standard input is not a terminal`)
+		assert.Empty(t, sf.sim.Actions(), "nothing was touched")
+
+		require.NoError(t, sf.sim.Start(t.Context()))
+		sf.cli.stdinIsTerminal = func() bool { return true }
+		sf.cli.stdin = strings.NewReader("yes\n")
+		code, out, errOut := sf.do(t, "run", specPath, "--yes")
+		assert.Equal(t, exitOK, code, errOut)
+		assert.Contains(t, errOut, "approval approve-before-switch-traffic: Switch now? Type yes to approve:")
+		assert.Contains(t, out, "approve-before-switch-traffic")
 		time.Sleep(10 * time.Second)
 		sf.sim.Stop()
 	})

@@ -493,6 +493,9 @@ func (e *ended) Observe(ev farm.Event) {
 func (c *cli) build(ctx context.Context, sp *spec.Spec, obs farm.Observer) (*farm.Plan, bool) {
 	d := c.drivers
 	d.Observer = obs
+	if d.Prompt == nil {
+		d.Prompt = c.prompt
+	}
 	f, plan, err := sp.BuildWith(ctx, d)
 	if err != nil {
 		c.errorf("%s: %v", sp.Source, err)
@@ -560,6 +563,9 @@ func (c *cli) runPlan(ctx context.Context, o *options, args []string) int {
 	if !ok {
 		return exitUsage
 	}
+	if !c.promptsAnswerable(sp) {
+		return exitUsage
+	}
 	if !o.yes && !c.isTerminal() {
 		c.errorf("run: standard input is not a terminal, so the deployment cannot be confirmed: pass -yes to run without asking (see 'balancedctl plan %s' for what it does); nothing was run", sp.Source)
 		return exitUsage
@@ -617,6 +623,38 @@ func (c *cli) confirm(sp *spec.Spec, plan *farm.Plan, o *options) bool {
 	return false
 }
 
+// promptsAnswerable refuses, before anything runs, a spec whose approvals
+// ask on the terminal when standard input is not one: the run would stop
+// half-way at the first of them.
+func (c *cli) promptsAnswerable(sp *spec.Spec) bool {
+	for _, a := range sp.Approvals {
+		if a.Prompt && !c.isTerminal() {
+			c.errorf("%s: an approval asks on the terminal (prompt: true, %q) and standard input is not a terminal: run from a terminal, or approve with a command; nothing was run", sp.Source, a.Message)
+			return false
+		}
+	}
+	return true
+}
+
+// prompt asks the operator to approve, for the spec's prompt approvals.
+func (c *cli) prompt(ctx context.Context, req steps.ApprovalRequest) (bool, error) {
+	if !c.isTerminal() {
+		return false, fmt.Errorf("approval %s: standard input is not a terminal: nobody can answer", req.Step)
+	}
+	fmt.Fprintf(c.stderr, "\napproval %s: %s Type yes to approve: ", req.Step, req.Message)
+	answers := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(c.stdin).ReadString('\n')
+		answers <- strings.ToLower(strings.TrimSpace(line))
+	}()
+	select {
+	case a := <-answers:
+		return a == "yes" || a == "y", nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
 // nothingToResume refuses a new run while the journal's last run halted or
 // never finished: a new run would capture the half-deployed farm as the
 // state to restore (schedulers disabled, members out). That run must be
@@ -666,7 +704,7 @@ func (c *cli) resume(ctx context.Context, o *options, args []string) int {
 		c.errorf("%s names no journal: there is nothing to resume from", sp.Source)
 		return exitUsage
 	}
-	if !c.checkJournalDir(sp) {
+	if !c.checkJournalDir(sp) || !c.promptsAnswerable(sp) {
 		return exitUsage
 	}
 	recs, err := farm.ReadJournalFile(sp.Journal)

@@ -25,6 +25,7 @@ func setSecrets(t *testing.T) {
 	t.Setenv("WINRM_PASSWORD", "test-winrm-password")
 	t.Setenv("LT_TOKEN", "test-lifetime-token")
 	t.Setenv("F5_PASSWORD", "test-f5-password")
+	t.Setenv("DEPLOY_WEBHOOK_URL", "https://hooks.example/services/test-webhook-token")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }
 
@@ -50,7 +51,7 @@ func TestPlanExampleSpecs(t *testing.T) {
 				for _, id := range steps.IDs() {
 					assert.Contains(t, out.String(), id)
 				}
-				for _, secret := range []string{"test-winrm-password", "test-lifetime-token", "test-f5-password"} {
+				for _, secret := range []string{"test-winrm-password", "test-lifetime-token", "test-f5-password", "test-webhook-token"} {
 					assert.NotContains(t, out.String()+errOut.String(), secret)
 				}
 			}
