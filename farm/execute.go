@@ -132,6 +132,7 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 		r.report.RollbackStarted = o.rollbackStarted
 		return r.rollback(ctx, o.undo, fmt.Errorf("resumed rollback (it began after: %s)", o.cause))
 	}
+	r.registerDoneGuards(start)
 	for i := range start {
 		r.Emit(Event{Kind: StepSkipped, Step: p.steps[i].ID, Done: i + 1, Total: len(p.steps), Message: "done in an earlier run"})
 	}
@@ -314,6 +315,7 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 	} else {
 		r.report.mu.Unlock()
 	}
+	r.dropGuards("") // the undo puts the guarded states back
 	r.Warn("", "", "rolling back after: %v", cause)
 	for _, id := range undo {
 		j, err := r.plan.mustIndex(id)
@@ -391,7 +393,16 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 		stepCtx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	err := r.runHooks(stepCtx, s.ID, "before", r.plan.before[s.ID])
+	// A step boundary: the guards this step ends are dropped, the others
+	// re-checked before anything of the step runs.
+	r.dropGuards(s.ID)
+	err := r.CheckGuards(stepCtx)
+	if err != nil {
+		err = fmt.Errorf("before step %s: %w", s.ID, err)
+	}
+	if err == nil {
+		err = r.runHooks(stepCtx, s.ID, "before", r.plan.before[s.ID])
+	}
 	if err == nil {
 		err = s.Run(stepCtx, r)
 		if err != nil && timeout > 0 && errors.Is(stepCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
@@ -414,6 +425,9 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 	} else {
 		r.recordCaptured()
 		r.record(JournalRecord{Kind: RecordStepDone, Step: s.ID})
+		for _, g := range s.Guards {
+			r.Watch(g)
+		}
 	}
 	r.EmitContext(ctx, Event{Kind: StepFinished, Done: index + 1, Total: len(r.plan.steps), Err: err, Message: s.Title})
 	return err

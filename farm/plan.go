@@ -35,6 +35,10 @@ type Step struct {
 	// a server for the farm to stay safe (stopping its Scheduler, taking it
 	// out of traffic) is not excludable.
 	Excludable bool
+	// Guards are the states this step establishes that must hold until a
+	// later step restores them: the engine registers them once the step is
+	// done and re-checks them until their Until step starts (see [Guard]).
+	Guards []Guard
 	// Irreversible says that once this step has started, the run can no
 	// longer be rolled back: a rollback is refused and the run halts in its
 	// safe state instead (for the balanced plan: once the Loaded servers
@@ -92,6 +96,12 @@ type PlanConfig struct {
 	OnFailure FailurePolicy
 	// Ask decides failures when OnFailure is Ask.
 	Ask AskFunc
+	// WatchInterval is how often the guards of the states the run has
+	// established (Step.Guards) are re-checked during long waits (every
+	// Run.Poll: drains, the platform deployment, installs), besides every
+	// step boundary. Zero means [DefaultWatchInterval]; negative means at
+	// step boundaries and explicit Run.CheckGuards calls only.
+	WatchInterval time.Duration
 }
 
 // DefaultConcurrency is the size of a fan-out's worker pool when

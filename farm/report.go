@@ -84,6 +84,9 @@ type Report struct {
 	RollbackStarted time.Time `json:"rollback_started,omitzero"`
 	// Excluded lists servers taken out of the run by an Ask decision.
 	Excluded []string `json:"excluded,omitempty"`
+	// Drifts lists every change of an established state the run's guards
+	// saw (Step.Guards), repaired or not.
+	Drifts []Drift `json:"drifts,omitempty"`
 
 	mu sync.Mutex
 }

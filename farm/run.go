@@ -29,6 +29,8 @@ type Run struct {
 
 	jmu  sync.Mutex
 	jerr error
+
+	watch watch
 }
 
 // Excluded reports whether the server was excluded from the run (by an Ask
@@ -226,6 +228,9 @@ func (r *Run) Poll(ctx context.Context, interval, progressEvery time.Duration, z
 	for {
 		done, ev, err := check(ctx)
 		if err != nil || done {
+			return err
+		}
+		if err := r.watchDue(ctx); err != nil {
 			return err
 		}
 		if now := time.Now(); lastProgress.IsZero() || now.Sub(lastProgress) >= progressEvery {

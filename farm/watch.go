@@ -1,0 +1,203 @@
+package farm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ErrDrift is wrapped by the error of a guard that found a state the run
+// established changed behind its back, and could not put it back safely. The
+// failure policy then applies, as for any failing step.
+var ErrDrift = errors.New("drift")
+
+// DefaultWatchInterval is how often registered guards are re-checked during
+// a long wait when PlanConfig.WatchInterval is zero.
+const DefaultWatchInterval = 15 * time.Second
+
+// Guard is a state that a step establishes and that must hold until a later
+// step restores it: a service stopped, members out of traffic, a group
+// carrying its zone alone. The step declares it (Step.Guards, or
+// [Run.Watch] while it runs); from the moment the step is done until the
+// step named Until starts, the engine re-checks it:
+//
+//   - at every step boundary (before each step's hooks run),
+//   - whenever a step asks for it ([Run.CheckGuards], as the balanced
+//     plan's publish step does immediately before the platform deployment
+//     starts),
+//   - and during every wait of [Run.Poll] (drains, deployments, installs)
+//     at PlanConfig.WatchInterval.
+//
+// Check reads the live state. Drift it can put back safely it puts back,
+// reporting it with [Run.Drifted] (Repaired set): the engine emits a
+// Warning naming what changed and lists it in Report.Drifts. Drift it
+// cannot put back it reports too, and returns an error: the check fails
+// the step that was running (or about to run), wrapped in [ErrDrift], and
+// the failure policy decides. A rollback drops every guard (the undo puts
+// the states back).
+type Guard struct {
+	// Name identifies the guard; registering a name again replaces the
+	// guard of that name.
+	Name string
+	// Until is the ID of the step that restores the state: the guard is
+	// dropped when that step starts. Empty means until the run ends.
+	Until string
+	// Check reads the state and repairs what it safely can.
+	Check func(ctx context.Context, r *Run) error
+}
+
+// Drift is one change of an established state that a guard saw.
+type Drift struct {
+	// Time is when the guard saw it; Step is the step running then (or
+	// about to run, at a step boundary).
+	Time time.Time `json:"time"`
+	Step string    `json:"step,omitempty"`
+	// Guard is the name of the guard that saw it.
+	Guard string `json:"guard"`
+	// Zone and Server say where, when it concerns one.
+	Zone   string `json:"zone,omitempty"`
+	Server string `json:"server,omitempty"`
+	// What says what changed, and what was done about it.
+	What string `json:"what"`
+	// Repaired says the guard put the state back.
+	Repaired bool `json:"repaired"`
+}
+
+// watch is the run's set of guards.
+type watch struct {
+	mu     sync.Mutex
+	guards []Guard
+	seen   map[string]bool // unrepaired drifts already reported
+	// checking is held while the guards are checked: a check started while
+	// one runs (from a Poll inside a guard's own repair) is skipped.
+	checking sync.Mutex
+	last     time.Time
+}
+
+// Watch registers g for the rest of the run, until the step g.Until
+// starts. Steps usually declare their guards in Step.Guards instead, which
+// the engine registers when the step is done (and again when a resumed run
+// skips it).
+func (r *Run) Watch(g Guard) {
+	if g.Name == "" || g.Check == nil {
+		return
+	}
+	r.watch.mu.Lock()
+	defer r.watch.mu.Unlock()
+	r.watch.guards = slices.DeleteFunc(r.watch.guards, func(o Guard) bool { return o.Name == g.Name })
+	r.watch.guards = append(r.watch.guards, g)
+}
+
+// Guards returns the names of the guards registered now.
+func (r *Run) Guards() []string {
+	r.watch.mu.Lock()
+	defer r.watch.mu.Unlock()
+	out := make([]string, len(r.watch.guards))
+	for i, g := range r.watch.guards {
+		out[i] = g.Name
+	}
+	return out
+}
+
+// dropGuards removes the guards that end when step starts (every guard when
+// step is empty).
+func (r *Run) dropGuards(step string) {
+	r.watch.mu.Lock()
+	defer r.watch.mu.Unlock()
+	r.watch.guards = slices.DeleteFunc(r.watch.guards, func(g Guard) bool { return step == "" || g.Until == step })
+}
+
+// CheckGuards checks every registered guard now, repairing what can be
+// repaired, and returns the error of those that found drift they could not
+// put back (wrapping [ErrDrift]), or nil. Call it immediately before an
+// action that relies on the guarded states (the balanced plan's publish
+// step calls it just before starting the platform deployment). A call made
+// while the guards are being checked (from inside a guard's repair) returns
+// nil at once.
+func (r *Run) CheckGuards(ctx context.Context) error {
+	if !r.watch.checking.TryLock() {
+		return nil
+	}
+	defer r.watch.checking.Unlock()
+	r.watch.mu.Lock()
+	guards := slices.Clone(r.watch.guards)
+	r.watch.last = time.Now()
+	r.watch.mu.Unlock()
+	var errs []error
+	for _, g := range guards {
+		if err := g.Check(ctx, r); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, fmt.Errorf("%w: %s: %w", ErrDrift, g.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// watchDue checks the guards if PlanConfig.WatchInterval has passed since
+// the last check. Poll calls it between its checks.
+func (r *Run) watchDue(ctx context.Context) error {
+	iv := r.plan.cfg.WatchInterval
+	if iv < 0 {
+		return nil
+	}
+	if iv == 0 {
+		iv = DefaultWatchInterval
+	}
+	r.watch.mu.Lock()
+	due := len(r.watch.guards) > 0 && time.Since(r.watch.last) >= iv
+	r.watch.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return r.CheckGuards(ctx)
+}
+
+// Drifted reports a drift a guard saw: a Warning event naming what changed,
+// and an entry in Report.Drifts. An unrepaired drift is reported once,
+// however many checks see it again. Time and Step are filled in when empty.
+func (r *Run) Drifted(d Drift) {
+	if d.Time.IsZero() {
+		d.Time = time.Now()
+	}
+	if d.Step == "" {
+		d.Step = r.StepID()
+	}
+	if !d.Repaired {
+		key := d.Guard + "\x00" + d.Zone + "\x00" + d.Server + "\x00" + d.What
+		r.watch.mu.Lock()
+		if r.watch.seen == nil {
+			r.watch.seen = map[string]bool{}
+		}
+		dup := r.watch.seen[key]
+		r.watch.seen[key] = true
+		r.watch.mu.Unlock()
+		if dup {
+			return
+		}
+	}
+	r.report.mu.Lock()
+	r.report.Drifts = append(r.report.Drifts, d)
+	r.report.mu.Unlock()
+	how := "not repaired"
+	if d.Repaired {
+		how = "repaired"
+	}
+	r.Emit(Event{Kind: Warning, Step: d.Step, Zone: d.Zone, Server: d.Server, Message: fmt.Sprintf("drift (%s, %s): %s", d.Guard, how, d.What)})
+}
+
+// registerDoneGuards registers the guards of the steps before start that an
+// earlier run completed and whose Until step has not started yet.
+func (r *Run) registerDoneGuards(start int) {
+	for i := range start {
+		for _, g := range r.plan.steps[i].Guards {
+			if g.Until == "" || r.plan.index(g.Until) >= start {
+				r.Watch(g)
+			}
+		}
+	}
+}
