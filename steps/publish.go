@@ -39,6 +39,9 @@ func (b *balanced) publish() farm.Step {
 		Run: func(ctx context.Context, r *farm.Run) error {
 			updating := groupServers(r.Farm(), farm.Updating)
 			if _, started := r.Captured().Value(CapturedDeploymentID); !started {
+				if err := checkBeforeDeployment(ctx, r); err != nil {
+					return err
+				}
 				done, err := b.startDeployment(ctx, r, updating, CapturedDeploymentID, true)
 				if err != nil || done {
 					return err

@@ -11,8 +11,12 @@ import (
 
 func (b *balanced) stopSchedulers() farm.Step {
 	return farm.Step{
-		ID:    StopSchedulers,
-		Undo:  b.undoStopSchedulers,
+		ID:   StopSchedulers,
+		Undo: b.undoStopSchedulers,
+		Guards: []farm.Guard{
+			b.serviceStopped(GuardSchedulerStoppedUpdating, StartSchedulersUpdating, farm.Updating, drivers.SchedulerService),
+			b.serviceStopped(GuardSchedulerStoppedLoaded, StartSchedulersLoaded, farm.Loaded, drivers.SchedulerService),
+		},
 		Title: "Stop and disable the Scheduler service on every server; confirm it stays stopped",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"stop + disable Scheduler on " + names(z.Servers())}
@@ -25,9 +29,10 @@ func (b *balanced) stopSchedulers() farm.Step {
 
 func (b *balanced) blockLoaded() farm.Step {
 	return farm.Step{
-		ID:    BlockLoaded,
-		Undo:  b.undoBlockLoaded,
-		Title: "Stop and disable the Deployment service on the Loaded servers; confirm it stays stopped",
+		ID:     BlockLoaded,
+		Undo:   b.undoBlockLoaded,
+		Guards: []farm.Guard{b.serviceStopped(GuardDeploymentStoppedLoaded, UnblockLoaded, farm.Loaded, drivers.DeploymentService)},
+		Title:  "Stop and disable the Deployment service on the Loaded servers; confirm it stays stopped",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"stop + disable Deployment service on " + names(z.Loaded.Servers)}
 		},

@@ -14,8 +14,12 @@ import (
 
 func (b *balanced) drainUpdating() farm.Step {
 	return farm.Step{
-		ID:    DrainUpdating,
-		Undo:  b.undoDrainUpdating,
+		ID:   DrainUpdating,
+		Undo: b.undoDrainUpdating,
+		Guards: []farm.Guard{
+			b.groupOut(GuardUpdatingOut, SwitchTraffic, farm.Updating),
+			b.groupCarries(GuardLoadedCarries, SwitchTraffic, farm.Loaded),
+		},
 		Title: "Take the Updating servers out of the load balancer: drain, wait for their requests to finish, then out",
 		Describe: func(z *farm.Zone) []string {
 			return []string{"drain then out: members " + strings.Join(z.Updating.Members(), ", ") + "; Loaded " + strings.Join(z.Loaded.Members(), ", ") + " keep serving"}
@@ -30,8 +34,12 @@ func (b *balanced) drainUpdating() farm.Step {
 
 func (b *balanced) switchTraffic() farm.Step {
 	return farm.Step{
-		ID:    SwitchTraffic,
-		Undo:  b.undoSwitchTraffic,
+		ID:   SwitchTraffic,
+		Undo: b.undoSwitchTraffic,
+		Guards: []farm.Guard{
+			b.groupOut(GuardLoadedOut, RestoreTraffic, farm.Loaded),
+			b.groupCarries(GuardUpdatingCarries, RestoreTraffic, farm.Updating),
+		},
 		Title: "Switch traffic: Updating servers in, Loaded servers drained and out",
 		Describe: func(z *farm.Zone) []string {
 			how := "in two moves: Updating in and healthy first, then Loaded drained"

@@ -1,0 +1,185 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+)
+
+// The guards of the balanced plan: each state a step establishes is watched
+// (farm.Guard) until the step that restores it starts.
+//
+//	guard                      established by    until                      drift repaired by
+//	scheduler-stopped/updating stop-schedulers   start-schedulers-updating  stopping and disabling it again
+//	scheduler-stopped/loaded   stop-schedulers   start-schedulers-loaded    stopping and disabling it again
+//	deployment-stopped/loaded  block-loaded      unblock-loaded             stopping and disabling it again
+//	updating-out               drain-updating    switch-traffic             draining the members out again
+//	loaded-carries             drain-updating    switch-traffic             - (a zone below its floor fails)
+//	loaded-out                 switch-traffic    restore-traffic            draining the members out again
+//	updating-carries           switch-traffic    restore-traffic            - (a zone below its floor fails)
+//
+// A "carries" guard counts the group's members that read serving and
+// healthy (a member the load balancer read healthy before the run must read
+// healthy; one whose health it never knew must not read unhealthy): a member
+// missing from that count is reported; a zone whose count falls below the
+// capacity floor (farm.Config.CapacityFloor of the zone's servers, and at
+// least one) cannot be put right by the run, and the failure policy decides.
+const (
+	GuardSchedulerStoppedUpdating = "scheduler-stopped/updating"
+	GuardSchedulerStoppedLoaded   = "scheduler-stopped/loaded"
+	GuardDeploymentStoppedLoaded  = "deployment-stopped/loaded"
+	GuardUpdatingOut              = "updating-out"
+	GuardLoadedCarries            = "loaded-carries"
+	GuardLoadedOut                = "loaded-out"
+	GuardUpdatingCarries          = "updating-carries"
+)
+
+// serviceStopped guards svc stopped and Disabled on the role's servers:
+// one that reads otherwise is stopped and disabled again.
+func (b *balanced) serviceStopped(name, until string, role farm.GroupRole, svc drivers.Service) farm.Guard {
+	return farm.Guard{Name: name, Until: until, Check: func(ctx context.Context, r *farm.Run) error {
+		return r.Each(ctx, groupServers(r.Farm(), role), func(ctx context.Context, s farm.Server) error {
+			st, err := b.cfg.Services.ServiceState(ctx, s.Target(), svc)
+			if err != nil {
+				if drivers.IsRetryable(err) {
+					return nil // read again at the next check
+				}
+				return fmt.Errorf("server %s: read %s service: %w", s.Name, svc, err)
+			}
+			if st.Run == drivers.Stopped && st.Startup == drivers.Disabled {
+				return nil
+			}
+			if err := b.cfg.Services.StopService(ctx, s.Target(), svc); err != nil {
+				r.Drifted(farm.Drift{Guard: name, Zone: s.Zone, Server: s.Name,
+					What: fmt.Sprintf("%s service reads %s/%s, want stopped/Disabled; stopping it failed: %v", svc, st.Run, st.Startup, err)})
+				return fmt.Errorf("server %s: %s service reads %s/%s and cannot be stopped again: %w", s.Name, svc, st.Run, st.Startup, err)
+			}
+			r.Drifted(farm.Drift{Guard: name, Zone: s.Zone, Server: s.Name, Repaired: true,
+				What: fmt.Sprintf("%s service read %s/%s (something restarted it): stopped and disabled again", svc, st.Run, st.Startup)})
+			return nil
+		})
+	}}
+}
+
+// groupOut guards the role's members out of traffic: a member that reads
+// serving or draining (a load-balancer reload that reset its state, an
+// operator) is drained and taken out again.
+func (b *balanced) groupOut(name, until string, role farm.GroupRole) farm.Guard {
+	return farm.Guard{Name: name, Until: until, Check: func(ctx context.Context, r *farm.Run) error {
+		return eachZone(ctx, r, func(ctx context.Context, z *farm.Zone) error {
+			members := r.Members(z.Group(role))
+			if len(members) == 0 {
+				return nil
+			}
+			sts, err := z.LoadBalancer.Status(ctx, members...)
+			if err != nil {
+				if drivers.IsRetryable(err) {
+					return nil
+				}
+				return fmt.Errorf("read members: %w", err)
+			}
+			var back, what []string
+			for _, st := range sts {
+				if st.State != drivers.Out {
+					back = append(back, st.Member)
+					what = append(what, fmt.Sprintf("%s (%s, %s)", st.Member, st.State, st.Health))
+				}
+			}
+			if len(back) == 0 {
+				return nil
+			}
+			if err := b.drain(ctx, r, z, back); err != nil {
+				r.Drifted(farm.Drift{Guard: name, Zone: z.Name,
+					What: fmt.Sprintf("%s members back in traffic: %s; taking them out again failed: %v", role, strings.Join(what, ", "), err)})
+				return fmt.Errorf("%s members %s are back in traffic and cannot be taken out: %w", role, strings.Join(back, ", "), err)
+			}
+			r.Drifted(farm.Drift{Guard: name, Zone: z.Name, Repaired: true,
+				What: fmt.Sprintf("%s members were back in traffic (a load-balancer reload or an operator): %s; drained and out again", role, strings.Join(what, ", "))})
+			return nil
+		})
+	}}
+}
+
+// groupCarries guards the role's group carrying its zone alone: its members
+// serving and healthy, and at least the capacity floor of them.
+func (b *balanced) groupCarries(name, until string, role farm.GroupRole) farm.Guard {
+	return farm.Guard{Name: name, Until: until, Check: func(ctx context.Context, r *farm.Run) error {
+		return eachZone(ctx, r, func(ctx context.Context, z *farm.Zone) error {
+			members := r.Members(z.Group(role))
+			if len(members) == 0 {
+				return nil
+			}
+			sts, err := z.LoadBalancer.Status(ctx, members...)
+			if err != nil {
+				if drivers.IsRetryable(err) {
+					return nil
+				}
+				return fmt.Errorf("read members: %w", err)
+			}
+			ready := 0
+			var notReady []string
+			for _, st := range sts {
+				ok := st.State == drivers.Serving && st.Health != drivers.Unhealthy
+				if before, known := r.Captured().Member(z.Name, st.Member); known && before.Health == drivers.Healthy {
+					ok = st.State == drivers.Serving && st.Health == drivers.Healthy
+				}
+				if ok {
+					ready++
+					continue
+				}
+				notReady = append(notReady, fmt.Sprintf("%s (%s, %s)", st.Member, st.State, st.Health))
+			}
+			total := len(z.Updating.Servers) + len(z.Loaded.Servers)
+			need := 1
+			if f := r.Farm().CapacityFloor(); f > 0 {
+				need = max(1, int(math.Ceil(f*float64(total)-1e-9)))
+			}
+			if len(notReady) == 0 {
+				return nil
+			}
+			what := fmt.Sprintf("the %s group carries the zone alone and %d of its members are not serving and healthy: %s; %d of the zone's %d servers serve",
+				role, len(notReady), strings.Join(notReady, ", "), ready, total)
+			if ready >= need {
+				r.Drifted(farm.Drift{Guard: name, Zone: z.Name, What: what + fmt.Sprintf(" (the floor is %d)", need)})
+				return nil
+			}
+			r.Drifted(farm.Drift{Guard: name, Zone: z.Name, What: what + fmt.Sprintf(", below the capacity floor of %d", need)})
+			return fmt.Errorf("%d of %d servers serving and healthy while the %s group carries the zone alone (%s): want at least %d, the capacity floor",
+				ready, total, role, strings.Join(notReady, ", "), need)
+		})
+	}}
+}
+
+// checkBeforeDeployment re-checks every guard immediately before the
+// platform deployment starts: a Scheduler running then would run its
+// timers on the old code against the new schema.
+func checkBeforeDeployment(ctx context.Context, r *farm.Run) error {
+	if err := r.CheckGuards(ctx); err != nil {
+		return fmt.Errorf("before starting the deployment: %w", err)
+	}
+	return nil
+}
+
+// eachZone runs fn for every zone concurrently, as the guards' reads are
+// not the step's actions: no retries (the next check reads again) and
+// nothing recorded in the report.
+func eachZone(ctx context.Context, r *farm.Run, fn func(ctx context.Context, z *farm.Zone) error) error {
+	zones := r.Farm().Zones()
+	errs := make([]error, len(zones))
+	var wg sync.WaitGroup
+	for i, z := range zones {
+		wg.Go(func() {
+			if err := fn(ctx, z); err != nil {
+				errs[i] = fmt.Errorf("zone %s: %w", z.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
