@@ -294,3 +294,36 @@ func (s *Sim) SetServiceState(server string, svc drivers.Service, st drivers.Ser
 	s.setService(srv, svc, st)
 	return nil
 }
+
+// ResetLoadBalancer puts every member of zone's load balancer (every zone's
+// when zone is empty) back to serving behind the procedure's back, as a
+// reload does of a load balancer whose configuration lists every member
+// enabled and keeps no runtime state (an HAProxy reload without a server
+// state file forgets the "drain" and "maint" states set over its Runtime
+// API; an NGINX Plus reload, the API's state of a member not in the
+// configuration file). Health-check verdicts are kept, as HAProxy keeps
+// them with load-server-state-from-file; a load balancer that assumes new
+// members healthy until checks fail is not modelled. The change is not a
+// driver call and is not recorded as an action.
+func (s *Sim) ResetLoadBalancer(zone string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(time.Now())
+	found := zone == ""
+	var srvs []*server
+	for _, srv := range s.servers {
+		if zone == "" || srv.zone == zone {
+			found = true
+			srvs = append(srvs, srv)
+		}
+	}
+	if !found {
+		return fmt.Errorf("%w: zone %q: want one of %v", drivers.ErrNotFound, zone, s.Zones())
+	}
+	s.logf("load balancer reset", "zone", zone)
+	for _, srv := range srvs {
+		s.setMember(srv, drivers.Serving)
+	}
+	s.membersChanged(srvs)
+	return nil
+}
