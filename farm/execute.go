@@ -400,17 +400,26 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 	if err != nil {
 		err = fmt.Errorf("before step %s: %w", s.ID, err)
 	}
+	// While the step runs, the guards are re-checked on their own
+	// goroutine; drift that cannot be put back stops the step.
+	watchCtx, stopStep := context.WithCancelCause(stepCtx)
+	defer stopStep(nil)
+	stopWatch := r.watchDuring(watchCtx, stopStep)
 	if err == nil {
-		err = r.runHooks(stepCtx, s.ID, "before", r.plan.before[s.ID])
+		err = r.runHooks(watchCtx, s.ID, "before", r.plan.before[s.ID])
 	}
 	if err == nil {
-		err = s.Run(stepCtx, r)
+		err = s.Run(watchCtx, r)
 		if err != nil && timeout > 0 && errors.Is(stepCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("step %s timed out after %s: %w", s.ID, timeout, err)
 		}
 	}
 	if err == nil {
-		err = r.runHooks(stepCtx, s.ID, "after", r.plan.after[s.ID])
+		err = r.runHooks(watchCtx, s.ID, "after", r.plan.after[s.ID])
+	}
+	stopWatch()
+	if cause := context.Cause(watchCtx); errors.Is(cause, ErrDrift) && stepCtx.Err() == nil {
+		err = fmt.Errorf("during step %s: %w", s.ID, cause)
 	}
 	finished := time.Now()
 	r.report.update(s.ID, func(sr *StepReport) {

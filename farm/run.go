@@ -230,9 +230,6 @@ func (r *Run) Poll(ctx context.Context, interval, progressEvery time.Duration, z
 		if err != nil || done {
 			return err
 		}
-		if err := r.watchDue(ctx); err != nil {
-			return err
-		}
 		if now := time.Now(); lastProgress.IsZero() || now.Sub(lastProgress) >= progressEvery {
 			lastProgress = now
 			ev.Kind = Progress

@@ -28,16 +28,21 @@ const DefaultWatchInterval = 15 * time.Second
 //   - whenever a step asks for it ([Run.CheckGuards], as the balanced
 //     plan's publish step does immediately before the platform deployment
 //     starts),
-//   - and during every wait of [Run.Poll] (drains, deployments, installs)
-//     at PlanConfig.WatchInterval.
+//   - and every PlanConfig.WatchInterval while a step runs (a drain, the
+//     platform deployment, an install wait), on a goroutine of its own.
 //
 // Check reads the live state. Drift it can put back safely it puts back,
 // reporting it with [Run.Drifted] (Repaired set): the engine emits a
 // Warning naming what changed and lists it in Report.Drifts. Drift it
 // cannot put back it reports too, and returns an error: the check fails
-// the step that was running (or about to run), wrapped in [ErrDrift], and
-// the failure policy decides. A rollback drops every guard (the undo puts
-// the states back).
+// the step that was running (its context is cancelled with the guard's
+// error as the cause) or about to run, wrapped in [ErrDrift], and the
+// failure policy decides. A rollback drops every guard (the undo puts the
+// states back).
+//
+// Since the periodic checks run beside the step, a guard must not touch
+// what a step before its Until step changes: end it (Until) at the first
+// step that changes the state it guards.
 type Guard struct {
 	// Name identifies the guard; registering a name again replaces the
 	// guard of that name.
@@ -74,7 +79,8 @@ type watch struct {
 	// checking is held while the guards are checked: a check started while
 	// one runs (from a Poll inside a guard's own repair) is skipped.
 	checking sync.Mutex
-	last     time.Time
+	running  bool      // a check is under way (guarded by mu)
+	last     time.Time // when the last check started or ended
 }
 
 // Watch registers g for the rest of the run, until the step g.Until
@@ -114,18 +120,27 @@ func (r *Run) dropGuards(step string) {
 // repaired, and returns the error of those that found drift they could not
 // put back (wrapping [ErrDrift]), or nil. Call it immediately before an
 // action that relies on the guarded states (the balanced plan's publish
-// step calls it just before starting the platform deployment). A call made
-// while the guards are being checked (from inside a guard's repair) returns
-// nil at once.
+// step calls it just before starting the platform deployment). It waits
+// for a periodic check under way to end first. Do not call it from a
+// guard's Check.
 func (r *Run) CheckGuards(ctx context.Context) error {
-	if !r.watch.checking.TryLock() {
-		return nil
-	}
+	r.watch.checking.Lock()
+	return r.checkGuards(ctx)
+}
+
+// checkGuards checks the guards; the caller holds r.watch.checking, which
+// it releases.
+func (r *Run) checkGuards(ctx context.Context) error {
 	defer r.watch.checking.Unlock()
 	r.watch.mu.Lock()
 	guards := slices.Clone(r.watch.guards)
-	r.watch.last = time.Now()
+	r.watch.last, r.watch.running = time.Now(), true
 	r.watch.mu.Unlock()
+	defer func() {
+		r.watch.mu.Lock()
+		r.watch.last, r.watch.running = time.Now(), false
+		r.watch.mu.Unlock()
+	}()
 	var errs []error
 	for _, g := range guards {
 		if err := g.Check(ctx, r); err != nil {
@@ -138,23 +153,74 @@ func (r *Run) CheckGuards(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// watchDue checks the guards if PlanConfig.WatchInterval has passed since
-// the last check. Poll calls it between its checks.
-func (r *Run) watchDue(ctx context.Context) error {
+// watchInterval returns PlanConfig.WatchInterval with its default, and
+// false when periodic checks are off.
+func (r *Run) watchInterval() (time.Duration, bool) {
 	iv := r.plan.cfg.WatchInterval
-	if iv < 0 {
-		return nil
-	}
 	if iv == 0 {
 		iv = DefaultWatchInterval
 	}
-	r.watch.mu.Lock()
-	due := len(r.watch.guards) > 0 && time.Since(r.watch.last) >= iv
-	r.watch.mu.Unlock()
-	if !due {
-		return nil
+	return iv, iv > 0
+}
+
+// watchWait returns how long until the guards are due for a periodic
+// check, and false when there is none to make.
+func (r *Run) watchWait() (time.Duration, bool) {
+	iv, on := r.watchInterval()
+	if !on {
+		return 0, false
 	}
-	return r.CheckGuards(ctx)
+	r.watch.mu.Lock()
+	defer r.watch.mu.Unlock()
+	if len(r.watch.guards) == 0 {
+		return 0, false
+	}
+	if r.watch.running {
+		return iv, true // the check under way counts as this one
+	}
+	return max(0, iv-time.Since(r.watch.last)), true
+}
+
+// watchDuring re-checks the guards every PlanConfig.WatchInterval while a
+// step runs, on a goroutine of its own: a drain, the platform deployment,
+// an install wait, whatever the step waits on. Drift it cannot put back
+// cancels the step's context with the guard's error as its cause. The
+// returned function stops it and waits for it.
+func (r *Run) watchDuring(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	if _, on := r.watchInterval(); !on {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			wait, ok := r.watchWait()
+			if !ok {
+				wait = DefaultWatchInterval // no guard yet: look again later
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-done:
+				t.Stop()
+				return
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			if w, ok := r.watchWait(); !ok || w > 0 || !r.watch.checking.TryLock() {
+				continue // not due (a check ran meanwhile), or one is under way
+			}
+			if err := r.checkGuards(ctx); err != nil && ctx.Err() == nil {
+				cancel(err)
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // Drifted reports a drift a guard saw: a Warning event naming what changed,

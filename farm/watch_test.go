@@ -147,19 +147,6 @@ func TestWatchUnrepairableDriftFollowsTheFailurePolicy(t *testing.T) {
 	})
 }
 
-// memJournal keeps records in memory.
-type memJournal struct {
-	mu   sync.Mutex
-	recs []farm.JournalRecord
-}
-
-func (j *memJournal) Append(rec farm.JournalRecord) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.recs = append(j.recs, rec)
-	return nil
-}
-
 // TestWatchResumedRunRegistersTheGuardsOfDoneSteps: a run resumed after
 // "stop" checks the state "stop" established at its first boundary.
 func TestWatchResumedRunRegistersTheGuardsOfDoneSteps(t *testing.T) {
@@ -173,10 +160,36 @@ func TestWatchResumedRunRegistersTheGuardsOfDoneSteps(t *testing.T) {
 		g.broken, g.checks = false, nil
 		g.mu.Unlock()
 		p2 := watchPlan(t, g, farm.PlanConfig{WatchInterval: -1}, nil)
-		rep, err := p2.Resume(t.Context(), j.recs)
+		rep, err := p2.Resume(t.Context(), j.records())
 		require.NoError(t, err)
 		assert.Equal(t, []string{"wait"}, g.checks, "checked at the resumed run's first boundary")
 		require.Len(t, rep.Drifts, 1)
 		assert.True(t, rep.Drifts[0].Repaired)
+	})
+}
+
+// TestWatchWakesAPollThatWaitsLonger: a Poll whose interval is longer than
+// the watch interval still lets the guards be checked on time.
+func TestWatchWakesAPollThatWaitsLonger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &guarded{}
+		lb := drivermock.NewMockLoadBalancer(gomock.NewController(t))
+		f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers(2)), LoadBalancer: lb})
+		require.NoError(t, err)
+		polls := 0
+		p, err := farm.NewPlan(f, farm.PlanConfig{WatchInterval: 10 * time.Second},
+			farm.Step{ID: "stop", Guards: []farm.Guard{g.guard("")}, Run: func(context.Context, *farm.Run) error { g.set(true); return nil }},
+			farm.Step{ID: "wait", Run: func(ctx context.Context, r *farm.Run) error {
+				start := time.Now()
+				return r.Poll(ctx, time.Minute, time.Minute, "", func(context.Context) (bool, farm.Event, error) {
+					polls++
+					return time.Since(start) >= 2*time.Minute, farm.Event{}, nil
+				})
+			}})
+		require.NoError(t, err)
+		_, err = p.Run(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, 3, polls, "the poll's own interval is kept")
+		assert.Len(t, g.checks, 1+12, "the boundary, then every 10 s of the 2 min wait")
 	})
 }

@@ -224,6 +224,8 @@ type simFarm struct {
 	platform func(drivers.PlatformClient) drivers.PlatformClient
 	// lockDir is the plans' host-lock directory.
 	lockDir string
+	// watchInterval, when set, is the plan's PlanConfig.WatchInterval.
+	watchInterval time.Duration
 }
 
 func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
@@ -270,7 +272,8 @@ func (sf *simFarm) plan(t *testing.T, c *crash, j farm.Journal, policy farm.Fail
 		Prober:   crashingProber{sf.sim.Prober(), c},
 		Release:  drivers.Release{Version: release},
 		Plan: farm.PlanConfig{Seed: 1, Journal: j, OnFailure: policy, Observer: sf.observer, Lock: farm.LockConfig{Dir: sf.lockDir},
-			Retry: farm.RetryPolicy{MaxAttempts: 4}},
+			WatchInterval: sf.watchInterval,
+			Retry:         farm.RetryPolicy{MaxAttempts: 4}},
 		PollInterval:       time.Second,
 		DeployPollInterval: 5 * time.Second,
 		ProgressInterval:   time.Minute,

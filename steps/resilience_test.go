@@ -226,6 +226,11 @@ func TestSecondRunIsRefused(t *testing.T) {
 		time.Sleep(30 * time.Second) // the first run is publishing
 		second := sf.plan(t, nil, j2, farm.Halt, "v2")
 		_, err = second.Run(t.Context())
+		select {
+		case e := <-first:
+			t.Fatalf("first ended: %v", e)
+		default:
+		}
 		require.ErrorIs(t, err, farm.ErrLocked)
 		host, _ := os.Hostname()
 		assert.Contains(t, err.Error(), "host "+host)
@@ -251,7 +256,10 @@ type outcome string
 
 // TestRandomizedFaults runs many seeds of random faults: driver errors of
 // every class, latency, crashed servers, failed installs, platform failures,
-// flaky load balancers and orchestrator crashes followed by a resume. Every
+// flaky load balancers, drift behind the run's back (a Scheduler restarted
+// before the deployment, a load-balancer reload during the long waits of
+// publish and await-loaded, which the watch must repair in time) and
+// orchestrator crashes followed by a resume. Every
 // run must end succeeded with the exact end state, halted in the safe state,
 // or rolled back to the exact previous state — never with a violation.
 func TestRandomizedFaults(t *testing.T) {
@@ -320,8 +328,14 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 	var kinds []string
 	runDone := make(chan struct{})
 	var crashes sync.WaitGroup
+	var observers []farm.Observer
+	var c *crash // set below; a drift while the orchestrator is dead is not the run's to repair
+	alive := func() bool { return c == nil || !c.dead.Load() }
+	// The watch re-checks every 2 s, so that it repairs a reload before an
+	// install starts on a member the reload put back in traffic.
+	sf.watchInterval = 2 * time.Second
 	for range 1 + rng.IntN(3) {
-		switch k := rng.IntN(7); k {
+		switch k := rng.IntN(9); k {
 		case 0:
 			class := classes[rng.IntN(len(classes))]
 			op := driverOps[rng.IntN(len(driverOps))]
@@ -378,19 +392,58 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 			kinds = append(kinds, "flaky-lb")
 		case 6:
 			kinds = append(kinds, "orchestrator-crash")
+		case 7:
+			// A Scheduler restarted between stop-schedulers and the
+			// deployment (a recovery action, a GPO).
+			victim, at := pick(), time.Duration(rng.IntN(3000))*time.Millisecond
+			step := []string{steps.DrainUpdating, steps.BlockLoaded, steps.Publish}[rng.IntN(3)]
+			if step == steps.Publish {
+				at = 0 // just before the deployment starts
+			}
+			observers = append(observers, atStepStart(step, at, func() {
+				if alive() {
+					_ = sf.sim.SetServiceState(victim, drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+				}
+			}))
+			kinds = append(kinds, "scheduler-restart")
+		case 8:
+			// A load-balancer reload during a long wait: publish's
+			// deployment (before the installs) or the Loaded installs.
+			step, at := steps.Publish, time.Duration(rng.IntN(13000))*time.Millisecond
+			if rng.IntN(2) == 0 {
+				step, at = steps.AwaitLoaded, 5*time.Second+time.Duration(rng.IntN(20000))*time.Millisecond
+			}
+			zone := ""
+			if !sf.plain && rng.IntN(2) == 0 {
+				zone = sf.specs[rng.IntN(len(sf.specs))].Name
+			}
+			observers = append(observers, atStepStart(step, at, func() {
+				if alive() {
+					_ = sf.sim.ResetLoadBalancer(zone)
+				}
+			}))
+			kinds = append(kinds, "lb-reset")
 		}
 	}
+	if slices.Contains(kinds, "lb-reset") && slices.Contains(kinds, "orchestrator-crash") {
+		// A reload while no orchestrator runs (it crashed and is not
+		// resumed yet) is out of the watch's reach: the installs then start
+		// on members back in traffic. The resumed run's first boundary
+		// repairs what is left, but not the harm done meanwhile.
+		kinds = slices.DeleteFunc(kinds, func(k string) bool { return k == "orchestrator-crash" })
+	}
+	sf.observer = farm.Observers(observers...)
 	policy := farm.Halt
 	if rng.IntN(2) == 0 {
 		policy = farm.Rollback
 	}
-	var c *crash
 	if slices.Contains(kinds, "orchestrator-crash") {
 		c = &crash{at: int64(1 + rng.IntN(250))}
 	}
 	j := &memJournal{crash: c}
 	require.NoError(t, sf.sim.Start(t.Context()))
 	rep, err := sf.plan(t, c, j, policy, "v2").Run(t.Context())
+	require.NotNil(t, rep, "seed %d %v: %v", seed, kinds, err)
 	o := outcome(rep.Outcome)
 	if c != nil && c.dead.Load() {
 		// The orchestrator died: resume with a live one.

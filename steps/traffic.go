@@ -290,6 +290,10 @@ func orAny(s drivers.MemberState) string {
 // set draining: the members are as they were.
 var errDrainNotStarted = errors.New("drain not started")
 
+// errServingWhileDraining is wrapped when a member being drained reads
+// serving again: something else changed the load balancer.
+var errServingWhileDraining = errors.New("drain interrupted")
+
 // errDrainTimeout is wrapped when a drain outlasts DrainTimeout and
 // FailOnDrainTimeout is set.
 var errDrainTimeout = errors.New("drain timed out")
@@ -338,7 +342,7 @@ func (b *balanced) drain(ctx context.Context, r *farm.Run, z *farm.Zone, members
 		for _, st := range sts {
 			switch {
 			case st.State == drivers.Serving:
-				return false, farm.Event{}, fmt.Errorf("member %s reads serving while draining: something else changed the load balancer", st.Member)
+				return false, farm.Event{}, fmt.Errorf("%w: member %s reads serving while draining: something else changed the load balancer", errServingWhileDraining, st.Member)
 			case st.ConnectionsKnown && st.ActiveConnections > 0:
 				conns += st.ActiveConnections
 				left = append(left, fmt.Sprintf("%s (%d active)", st.Member, st.ActiveConnections))

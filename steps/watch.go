@@ -94,7 +94,15 @@ func (b *balanced) groupOut(name, until string, role farm.GroupRole) farm.Guard 
 			if len(back) == 0 {
 				return nil
 			}
-			if err := b.drain(ctx, r, z, back); err != nil {
+			// A second reload during the drain puts them back again, and a
+			// transient error leaves them as they were: drain once more.
+			err = b.drain(ctx, r, z, back)
+			for try := 1; try < 5 && err != nil && ctx.Err() == nil && (errors.Is(err, errServingWhileDraining) ||
+				errors.Is(err, errDrainNotStarted) || drivers.IsRetryable(err)); try++ {
+				_ = sleep(ctx, b.cfg.PollInterval)
+				err = b.drain(ctx, r, z, back)
+			}
+			if err != nil {
 				r.Drifted(farm.Drift{Guard: name, Zone: z.Name,
 					What: fmt.Sprintf("%s members back in traffic: %s; taking them out again failed: %v", role, strings.Join(what, ", "), err)})
 				return fmt.Errorf("%s members %s are back in traffic and cannot be taken out: %w", role, strings.Join(back, ", "), err)
