@@ -21,15 +21,18 @@ func TestCriticalPathArithmetic(t *testing.T) {
 	}{
 		// 34 dependent round trips (34 × 2 ms), two drains (2 × 50),
 		// two confirm delays (2 × 10), a publish (100), two installs
-		// (2 × 100): 68 + 100 + 20 + 100 + 200.
-		{"4 servers", defaultSettings(4, 0), 488 * ms},
+		// (2 × 100): 68 + 100 + 20 + 100 + 200; and the guards read at
+		// the step boundaries, 35 round trips (70): 2 + 4 + 2×5 + 5 + 3 +
+		// 4 + 3 + 3 + 1.
+		{"4 servers", defaultSettings(4, 0), 558 * ms},
 		// Same chain whatever the farm size when K is unlimited.
-		{"1000 servers, K=1000", defaultSettings(1000, 1000), 488 * ms},
+		{"1000 servers, K=1000", defaultSettings(1000, 1000), 558 * ms},
 		// K=1 over 4 servers (2 Updating, 2 Loaded): preflight
 		// L + 13L, stop 4L + C + 4L, block 2L + C + 2L, publish probes
 		// 2L before and 2L after the installs, verify 2L, the three
-		// restores 4L each.
-		{"4 servers, K=1", defaultSettings(4, 1), 488*ms + (14-5+8-2+4-2+2-1+1+2-1+3*(4-2))*2*ms},
+		// restores 4L each; the guards' reads of a group take 2L instead
+		// of L: 56 round trips at the boundaries instead of 35.
+		{"4 servers, K=1", defaultSettings(4, 1), 488*ms + (14-5+8-2+4-2+2-1+1+2-1+3*(4-2))*2*ms + 56*2*ms},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

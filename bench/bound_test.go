@@ -88,7 +88,7 @@ func criticalPath(s settings) []term {
 	fan := func(calls, chain int) time.Duration {
 		return max(time.Duration(chain)*L, time.Duration((calls+K-1)/K)*L)
 	}
-	return []term{
+	terms := []term{
 		{steps.Preflight, L + fan(3*N+1, 4),
 			"Status of the zone (L), then per server 2 service reads + 1 probe, 3 reads on the controller (4L)"},
 		{steps.StopSchedulers, fan(N, 1) + C + fan(N, 1),
@@ -110,6 +110,30 @@ func criticalPath(s settings) []term {
 			"warm-up Status, SetState draining, Status (3L); SetState serving, Status (2L)"},
 		{steps.StartSchedulersLoaded, fan(2*nl, 2), "RestoreService, ServiceState (2L) per Loaded server"},
 	}
+	// The watch (farm.Guard): at each step's boundary the guards still
+	// registered are checked one after the other: a service guard reads
+	// its group's servers (one round), a member guard reads the zone's
+	// load balancer (L). Publish checks them once more just before the
+	// deployment starts. The periodic checks (every 15 s) never come due.
+	schedU, schedL, deplL, lb := fan(nu, 1), fan(nl, 1), fan(nl, 1), L
+	guards := map[string]time.Duration{
+		steps.DrainUpdating:           schedU + schedL,
+		steps.BlockLoaded:             schedU + schedL + 2*lb,
+		steps.Publish:                 2 * (schedU + schedL + 2*lb + deplL),
+		steps.VerifyUpdating:          schedU + schedL + 2*lb + deplL,
+		steps.SwitchTraffic:           schedU + schedL + deplL,
+		steps.StartSchedulersUpdating: schedL + deplL + 2*lb,
+		steps.UnblockLoaded:           schedL + 2*lb,
+		steps.AwaitLoaded:             schedL + 2*lb,
+		steps.RestoreTraffic:          schedL,
+	}
+	for i := range terms {
+		if g := guards[terms[i].Step]; g > 0 {
+			terms[i].D += g
+			terms[i].How += "; the guards read at its boundary"
+		}
+	}
+	return terms
 }
 
 // pollAllowance is the most the polls can add to the critical path: the
