@@ -20,6 +20,8 @@ var env = map[string]string{
 	"WINRM_PASSWORD": "winrm-Pa55-secret",
 	"LT_TOKEN":       "lt-token-secret-0123",
 	"F5_PASSWORD":    "f5-Pa55-secret",
+	// examples/specs/haproxy.yaml's notification.
+	"DEPLOY_WEBHOOK_URL": "https://hooks.example/services/webhook-token-secret",
 }
 
 func lookup(name string) (string, bool) {
@@ -290,7 +292,7 @@ func TestExampleSpecs(t *testing.T) {
 			fm, plan, err := s.Build(t.Context())
 			require.NoError(t, err)
 			assert.Len(t, fm.Servers(), len(s.Servers))
-			assert.Len(t, plan.StepIDs(), 12)
+			assert.Len(t, plan.StepIDs(), 12+len(s.Approvals))
 			assert.Empty(t, s.Warnings)
 		})
 	}
