@@ -14,6 +14,9 @@
 //	balancedctl resume <spec.yaml> [-json] [-v]            continue the run recorded in the spec's journal
 //	balancedctl status <journal> [-json]                   say how the last run in a journal ended and where it would resume
 //	balancedctl timeline <events.jsonl> [-o timeline.svg]  draw a run's timeline from its -json or -events output
+//	balancedctl status <spec.yaml> [-live]                 the same for the spec's journal, who holds the farm's locks, and with
+//	                                                       -live the live farm: members per group and zone, versions, services
+//	balancedctl unlock <spec.yaml> -force <run-id>         remove the farm lease of a run whose orchestrator is gone
 //	balancedctl version                                    print the module version balancedctl was built from
 //	balancedctl help [command]                             show help (also -h or --help after any command)
 //
@@ -43,8 +46,26 @@
 // Progress goes to standard error: on a terminal a status block kept up to
 // date in place, elsewhere one plain line per event (package progress);
 // with -json one JSON object per event. The runbook, the final report and
-// the status go to standard output. Ctrl-C (or SIGTERM) stops the run at the
-// next safe point; resume it later with balancedctl resume.
+// the status go to standard output.
+//
+// SIGINT (Ctrl-C), SIGTERM (a service manager) and SIGHUP (a terminal or SSH
+// session that goes away) all stop the run at the next safe point: the first
+// says what the run is finishing and about how long that may take, later ones
+// that it is already stopping. The run then halts; resume it with
+// balancedctl resume. SIGPIPE is ignored, so output to a vanished session
+// cannot kill the run midway. Only SIGKILL stops it at once; the host lock
+// goes with the process, and resume continues the run.
+//
+// Two runs never deploy one farm at once: each takes the farm's host lock
+// (an OS lock keyed by the farm's identity, in the spec's lock_dir) and,
+// where the service driver can hold one, the farm lease on the Deployment
+// Controller. A second run is refused with exit code 4 and the holder's name.
+// status <spec.yaml> shows both; unlock -force <run-id> removes the lease of
+// a run whose orchestrator is gone for good.
+//
+// -accept-disabled-schedulers (run, resume; the spec's
+// accept_disabled_schedulers) lets preflight accept Scheduler services that
+// are already disabled.
 //
 // With a journal in the spec, run refuses to start while the journal's last
 // run halted or never finished: a new run would take the half-deployed farm
@@ -61,7 +82,8 @@
 //	   confirmed, or a run refused because the journal holds a halted or
 //	   unfinished run (resume it instead); nothing was changed
 //	3  the run failed and was rolled back (status: the last run was rolled back)
-//	4  another run holds the farm's lock (the file next to the journal)
+//	4  another run holds the farm's host lock or its farm lease (the error
+//	   names the holder; status <spec.yaml> shows both)
 package main
 
 import (
@@ -72,10 +94,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"golang.org/x/term"
 
@@ -103,11 +123,12 @@ func main() {
 }
 
 // run is the whole command: it parses args, runs a subcommand and returns
-// the exit code. Ctrl-C and SIGTERM cancel the context of a run.
+// the exit code. SIGINT (Ctrl-C), SIGTERM and SIGHUP stop a run at its next
+// safe point (signals.go).
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stopper, stop := notifyStop(context.Background(), stderr)
 	defer stop()
-	return (&cli{stdout: stdout, stderr: stderr, stdin: os.Stdin}).main(ctx, args)
+	return (&cli{stdout: stdout, stderr: stderr, stdin: os.Stdin, stop: stopper}).main(ctx, args)
 }
 
 // cli holds what the subcommands share.
@@ -127,6 +148,9 @@ type cli struct {
 	// term is the progress view of the command, once made; build gives
 	// it the farm for its rows per zone and group.
 	term *progress.Terminal
+	// stop follows the run for the stop signals' messages; nil in tests
+	// that call main directly.
+	stop *stopper
 }
 
 // options are the flags of every command; each command declares the ones
@@ -136,6 +160,11 @@ type options struct {
 	release                      string
 	events                       string
 	output                       string
+	// live, force and acceptDisabled are status -live, unlock -force and
+	// -accept-disabled-schedulers (lock.go, livestatus.go).
+	live           bool
+	force          string
+	acceptDisabled bool
 }
 
 // command is one subcommand.
@@ -176,6 +205,10 @@ func progressFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.events, "events", "", "also write the run's events as JSON lines to this `file` (for balancedctl timeline)")
 }
 
+func acceptDisabledFlag(fs *flag.FlagSet, o *options) {
+	fs.BoolVar(&o.acceptDisabled, "accept-disabled-schedulers", false, "accept Scheduler services already disabled before the run (the spec's accept_disabled_schedulers): disabled on purpose, or left so by a run whose journal is lost")
+}
+
 func releaseFlag(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.release, "release", "", "deploy this `version` instead of the spec's release.version")
 }
@@ -193,16 +226,23 @@ func commands() []command {
 			run: (*cli).runPlan, flags: func(fs *flag.FlagSet, o *options) {
 				progressFlags(fs, o)
 				releaseFlag(fs, o)
+				acceptDisabledFlag(fs, o)
 				fs.BoolVar(&o.yes, "yes", false, "run without asking for confirmation (needed when standard input is not a terminal)")
 			}},
 		{name: "resume", args: "<spec.yaml>", nargs: 1, summary: "continue the run recorded in the spec's journal",
 			run: (*cli).resume, flags: func(fs *flag.FlagSet, o *options) {
 				progressFlags(fs, o)
 				releaseFlag(fs, o)
+				acceptDisabledFlag(fs, o)
 			}},
-		{name: "status", args: "<journal>", nargs: 1, summary: "say how the last run in a journal ended and where it would resume",
+		{name: "status", args: "<journal|spec.yaml>", nargs: 1, summary: "say how the last run in a journal ended and where it would resume; given a spec, also who holds the farm's locks",
 			run: (*cli).status, flags: func(fs *flag.FlagSet, o *options) {
-				jsonFlag(fs, o, "print the status as one JSON object")
+				jsonFlag(fs, o, "print the status as one JSON object (journal only)")
+				fs.BoolVar(&o.live, "live", false, "given a spec, also read the live farm (needs its credentials): members per group and zone, versions served, services")
+			}},
+		{name: "unlock", args: "<spec.yaml>", nargs: 1, summary: "remove the farm lease of a run whose orchestrator is gone, naming its run with -force",
+			run: (*cli).unlock, flags: func(fs *flag.FlagSet, o *options) {
+				fs.StringVar(&o.force, "force", "", "the `run-id` of the lease's holder (balancedctl status <spec> shows it)")
 			}},
 		{name: "timeline", args: "<events.jsonl>", nargs: 1, summary: "draw a run's timeline (members serving per zone, steps) as SVG from its -json or -events output",
 			run: (*cli).timeline, flags: func(fs *flag.FlagSet, o *options) {
@@ -372,6 +412,9 @@ func (c *cli) load(path string, o *options, withSecrets bool) (*spec.Spec, bool)
 	for _, w := range sp.Warnings {
 		c.errorf("warning: %s", w)
 	}
+	if o.acceptDisabled {
+		sp.AcceptDisabledSchedulers = true
+	}
 	if o.release != "" {
 		if err := overrideRelease(sp, o.release); err != nil {
 			c.errorf("-release: %v", err)
@@ -492,7 +535,7 @@ func (e *ended) Observe(ev farm.Event) {
 // build builds the farm and plan with obs.
 func (c *cli) build(ctx context.Context, sp *spec.Spec, obs farm.Observer) (*farm.Plan, bool) {
 	d := c.drivers
-	d.Observer = obs
+	d.Observer = farm.Observers(obs, c.stop.watch(sp))
 	if d.Prompt == nil {
 		d.Prompt = c.prompt
 	}
@@ -570,7 +613,7 @@ func (c *cli) runPlan(ctx context.Context, o *options, args []string) int {
 		c.errorf("run: standard input is not a terminal, so the deployment cannot be confirmed: pass -yes to run without asking (see 'balancedctl plan %s' for what it does); nothing was run", sp.Source)
 		return exitUsage
 	}
-	if !c.checkJournalDir(sp) || !c.nothingToResume(sp) {
+	if !c.checkJournalDir(sp) || !c.nothingToResume(ctx, sp) {
 		return exitUsage
 	}
 	obs, end, closeEvents, ok := c.observer(o)
@@ -658,16 +701,20 @@ func (c *cli) prompt(ctx context.Context, req steps.ApprovalRequest) (bool, erro
 // nothingToResume refuses a new run while the journal's last run halted or
 // never finished: a new run would capture the half-deployed farm as the
 // state to restore (schedulers disabled, members out). That run must be
-// resumed, or its journal moved away by someone who knows the farm. A run
-// that holds the lock is left for the engine to refuse.
-func (c *cli) nothingToResume(sp *spec.Spec) bool {
+// resumed, or its journal moved away by someone who knows the farm. The
+// engine refuses it too (farm.ErrUnfinishedRun); this check names the
+// command. A run that holds the farm's host lock is left for the engine to
+// refuse with the holder's name. It reads only the journal's last run.
+func (c *cli) nothingToResume(ctx context.Context, sp *spec.Spec) bool {
 	if sp.Journal == "" {
 		return true
 	}
-	if _, err := os.Stat(sp.Journal + ".lock"); err == nil {
-		return true
+	if f, _, err := sp.BuildWith(ctx, c.drivers); err == nil {
+		if st, err := (farm.HostLock{Dir: sp.LockDir}).Status(f.Identity()); err == nil && st.Held {
+			return true
+		}
 	}
-	recs, err := farm.ReadJournalFile(sp.Journal)
+	recs, err := farm.ReadLastRun(sp.Journal)
 	if errors.Is(err, os.ErrNotExist) {
 		return true
 	}
@@ -675,15 +722,12 @@ func (c *cli) nothingToResume(sp *spec.Spec) bool {
 		c.errorf("read journal: %v", err)
 		return false
 	}
-	if len(recs) == 0 {
-		return true
-	}
-	st, err := farm.StateOf(recs)
+	st, ok, err := farm.LastRunOf(recs)
 	if err != nil {
 		c.errorf("%s: %v", sp.Journal, err)
 		return false
 	}
-	if st.Outcome == farm.Succeeded || st.Outcome == farm.RolledBack {
+	if !ok || !st.Unfinished() {
 		return true
 	}
 	how := "halted"
@@ -707,7 +751,7 @@ func (c *cli) resume(ctx context.Context, o *options, args []string) int {
 	if !c.checkJournalDir(sp) || !c.promptsAnswerable(sp) {
 		return exitUsage
 	}
-	recs, err := farm.ReadJournalFile(sp.Journal)
+	recs, err := farm.ReadLastRun(sp.Journal)
 	if errors.Is(err, os.ErrNotExist) {
 		c.errorf("%s: no journal at %s: no run was recorded, so there is nothing to resume (start one with 'balancedctl run %s')", sp.Source, sp.Journal, sp.Source)
 		return exitUsage

@@ -37,8 +37,18 @@ type statusJSON struct {
 // status reads a journal and says how its last run ended, what is done and
 // where a resume would start. Its exit code is the one the run would have
 // returned: 0 succeeded, 1 halted or unfinished, 3 rolled back.
-func (c *cli) status(_ context.Context, o *options, args []string) int {
+// Given a spec (a .yaml or .yml file), it reads the spec's journal and also
+// reports the farm's locks, and with -live the live farm (livestatus.go).
+func (c *cli) status(ctx context.Context, o *options, args []string) int {
 	path := args[0]
+	if isSpecPath(path) {
+		return c.statusSpec(ctx, o, path)
+	}
+	return c.statusJournal(o, path)
+}
+
+// statusJournal is status of a journal file.
+func (c *cli) statusJournal(o *options, path string) int {
 	recs, err := farm.ReadJournalFile(path)
 	if err != nil {
 		c.errorf("read journal: %v", err)

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/simulate"
+	"github.com/balanced-deploy/balanced/spec"
+)
+
+// The tests here are about processes, so they run balancedctl in another
+// process: the test binary itself, started with BALANCEDCTL_TEST_CHILD set,
+// runs the real command (run(), with its signal handling) over a simulated
+// farm whose StopService calls take an hour, so that the run stays in
+// step 2 (stop-schedulers) until the test kills or signals it.
+
+// anonLB is a simulated load balancer without an identity: the farm is then
+// identified by its zones and server names, the same in two processes that
+// each simulate the farm of one spec.
+type anonLB struct{ lb *simulate.LoadBalancer }
+
+func (a anonLB) SetState(ctx context.Context, s drivers.MemberState, m ...string) error {
+	return a.lb.SetState(ctx, s, m...)
+}
+func (a anonLB) Status(ctx context.Context, m ...string) ([]drivers.MemberStatus, error) {
+	return a.lb.Status(ctx, m...)
+}
+func (a anonLB) Switch(ctx context.Context, serve, drain []string) error {
+	return a.lb.Switch(ctx, serve, drain)
+}
+
+func anonDrivers(sim *simulate.Sim) spec.Drivers {
+	return spec.Drivers{
+		LoadBalancer: func(zone string) drivers.LoadBalancer { return anonLB{sim.LoadBalancer(zone)} },
+		Services:     sim.Services(), Platform: sim.Platform(), Prober: sim.Prober(),
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("BALANCEDCTL_TEST_CHILD") != "" {
+		os.Exit(childMain())
+	}
+	os.Exit(m.Run())
+}
+
+// childMain is balancedctl's main over a simulated farm stuck in step 2.
+func childMain() int {
+	sim, err := simulate.New(simulate.Config{Seed: 7})
+	if err != nil {
+		fmt.Println("child:", err)
+		return 99
+	}
+	if err := sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Latency: time.Hour}); err != nil {
+		fmt.Println("child:", err)
+		return 99
+	}
+	ctx, stopper, stop := notifyStop(context.Background(), os.Stderr)
+	defer stop()
+	c := &cli{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, stop: stopper, drivers: anonDrivers(sim),
+		lookupEnv: func(name string) (string, bool) { return "secret-of-" + name, true }}
+	code := c.main(ctx, strings.Fields(os.Getenv("BALANCEDCTL_TEST_CHILD")))
+	fmt.Printf("child: safe-state violations: %d\n", len(sim.CheckSafeState()))
+	return code
+}
+
+// child is a running balancedctl process.
+type child struct {
+	cmd    *exec.Cmd
+	stderr *bufio.Reader
+	out    *strings.Builder
+	once   sync.Once
+	err    error // of cmd.Wait
+}
+
+// reap waits for the child to end, once.
+func (ch *child) reap() error {
+	ch.once.Do(func() { ch.err = ch.cmd.Wait() })
+	return ch.err
+}
+
+// startChild runs balancedctl args in a child process and waits until its
+// run is in step 2, stop-schedulers.
+func startChild(t *testing.T, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "BALANCEDCTL_TEST_CHILD="+strings.Join(args, " "))
+	errPipe, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	ch := &child{cmd: cmd, stderr: bufio.NewReader(errPipe), out: &strings.Builder{}}
+	cmd.Stdout = ch.out
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_, _ = io.Copy(io.Discard, ch.stderr)
+		_ = ch.reap()
+	})
+	ch.waitFor(t, "step 2/12 stop-schedulers")
+	return ch
+}
+
+// waitFor reads the child's standard error up to a line containing s, or
+// fails when the child ends first. It never waits on time: the child's
+// output is the synchronisation.
+func (ch *child) waitFor(t *testing.T, s string) string {
+	t.Helper()
+	var seen strings.Builder
+	for {
+		line, err := ch.stderr.ReadString('\n')
+		seen.WriteString(line)
+		if strings.Contains(line, s) {
+			return seen.String()
+		}
+		if err != nil {
+			_ = ch.reap()
+			t.Fatalf("child ended before %q: %v\n%s%s", s, err, seen.String(), ch.out.String())
+		}
+	}
+}
+
+// wait returns the rest of the child's standard error and its exit code.
+func (ch *child) wait(t *testing.T) (string, int) {
+	t.Helper()
+	rest, _ := io.ReadAll(ch.stderr)
+	err := ch.reap()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return string(rest), code
+}
+
+// specCopy writes one copy of the farm's spec in its own directory, with
+// its own journal, and the lock directory shared by the host's runs.
+func specCopy(t *testing.T, locks string) (path, journal string) {
+	dir := t.TempDir()
+	return writeSpec(t, dir, "lock_dir: "+locks+"\n"), filepath.Join(dir, "deploy.journal")
+}
+
+// TestSecondProcessRefused runs two copies of one spec, with two journals,
+// in two processes on one farm: the second is refused at once, naming the
+// first.
+func TestSecondProcessRefused(t *testing.T) {
+	locks := t.TempDir()
+	first, _ := specCopy(t, locks)
+	second, journal2 := specCopy(t, locks)
+	ch := startChild(t, "run", first, "--yes")
+
+	host, _ := os.Hostname()
+	var code int
+	var errOut string
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Seed: 7})
+		require.NoError(t, err)
+		sf := newSimFarm(t)
+		sf.sim, sf.cli.drivers = sim, anonDrivers(sim)
+		code, _, errOut = sf.do(t, "run", second, "--yes")
+		assert.Empty(t, sim.Actions(), "nothing was touched")
+	})
+	assert.Equal(t, exitLocked, code, errOut)
+	assert.Contains(t, errOut, fmt.Sprintf("on host %s, process %d, since", host, ch.cmd.Process.Pid), "the holder is named")
+	assert.Contains(t, errOut, "(release v2)")
+	assert.NoFileExists(t, journal2, "the refused run wrote nothing")
+}
+
+// TestKill9ThenResume kills a run with SIGKILL in the middle of step 2 and
+// resumes it with no file touched by hand: the kernel released the host
+// lock with the process.
+func TestKill9ThenResume(t *testing.T) {
+	locks := t.TempDir()
+	path, journal := specCopy(t, locks)
+	ch := startChild(t, "run", path, "--yes")
+	require.NoError(t, ch.cmd.Process.Kill())
+	_, code := ch.wait(t)
+	assert.Equal(t, -1, code, "killed by a signal")
+
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Seed: 7, Traffic: simulate.Traffic{Rate: 5}})
+		require.NoError(t, err)
+		sf := newSimFarm(t)
+		sf.sim, sf.cli.drivers = sim, anonDrivers(sim)
+		require.NoError(t, sim.Start(t.Context()))
+
+		code, out, errOut := sf.do(t, "status", path)
+		assert.Equal(t, exitFailed, code, errOut)
+		assert.Contains(t, out, "unfinished")
+		assert.Contains(t, out, "resume from: stop-schedulers")
+		assert.Contains(t, out, fmt.Sprintf("host lock:   free: its last holder, run "))
+		assert.Contains(t, out, fmt.Sprintf("process %d is not running (killed or crashed: the kernel released it)", ch.cmd.Process.Pid))
+
+		code, _, errOut = sf.do(t, "run", path, "--yes")
+		assert.Equal(t, exitUsage, code, "a new run over the killed one is refused")
+		assert.Contains(t, errOut, "never finished at stop-schedulers: resume it with 'balancedctl resume "+path+"'")
+
+		code, out, errOut = sf.do(t, "resume", path)
+		assert.Equal(t, exitOK, code, errOut)
+		assert.Contains(t, out, "succeeded")
+		time.Sleep(10 * time.Second)
+		sim.Stop()
+		assert.Empty(t, sim.CheckEndState(drivers.Release{Version: "v2"}))
+	})
+	recs, err := farm.ReadLastRun(journal)
+	require.NoError(t, err)
+	st, ok, err := farm.LastRunOf(recs)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, farm.Succeeded, st.Outcome)
+	assert.True(t, st.Resumed)
+}
+
+// TestSignalsHaltSafe sends SIGHUP (an SSH session dropping) and SIGTERM
+// (a service manager stopping it) to a run in step 2: it says what it is
+// finishing, halts at the next safe point, and leaves the farm safe and the
+// run resumable.
+func TestSignalsHaltSafe(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			path, journal := specCopy(t, t.TempDir())
+			ch := startChild(t, "run", path, "--yes")
+			require.NoError(t, ch.cmd.Process.Signal(sig))
+			said := ch.waitFor(t, "stopping at the next safe point")
+			assert.Contains(t, said, signalName(sig))
+			assert.Contains(t, said, "step 2/12 stop-schedulers")
+			assert.Contains(t, said, "balancedctl resume "+path)
+			rest, code := ch.wait(t)
+			assert.Equal(t, exitFailed, code, rest)
+			assert.Contains(t, rest, "run halted")
+			assert.Contains(t, ch.out.String(), "child: safe-state violations: 0")
+			recs, err := farm.ReadLastRun(journal)
+			require.NoError(t, err)
+			st, _, err := farm.LastRunOf(recs)
+			require.NoError(t, err)
+			assert.Equal(t, farm.Halted, st.Outcome)
+			assert.Equal(t, "stop-schedulers", st.ResumeFrom)
+		})
+	}
+}
+
+// TestSecondSignal checks what a second signal says.
+func TestSecondSignal(t *testing.T) {
+	var buf strings.Builder
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	s := &stopper{cancel: cancel, stderr: &buf}
+	sp := &spec.Spec{Source: "farm.yaml", Timeouts: spec.Timeouts{Drain: spec.Duration(90 * time.Second), Health: spec.Duration(30 * time.Second)}}
+	s.watch(sp).Observe(farm.Event{Kind: farm.StepStarted, Step: "switch-traffic", Done: 6, Total: 12, Time: time.Now()})
+	s.handle(syscall.SIGINT)
+	assert.Error(t, ctx.Err(), "the first signal cancels the run")
+	assert.Contains(t, buf.String(), "SIGINT (Ctrl-C): stopping at the next safe point: step 7/12 switch-traffic")
+	assert.Contains(t, buf.String(), "both moves")
+	assert.Contains(t, buf.String(), "up to the health timeout plus the drain timeout, 2m0s")
+	buf.Reset()
+	s.handle(syscall.SIGTERM)
+	assert.Contains(t, buf.String(), "SIGTERM again: the run is already stopping")
+	assert.Contains(t, buf.String(), "balancedctl resume farm.yaml")
+}

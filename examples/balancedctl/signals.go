@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/spec"
+	"github.com/balanced-deploy/balanced/steps"
+)
+
+// stopSignals are the signals that stop a run at its next safe point:
+// Ctrl-C, a service manager's stop, and a terminal or SSH session that goes
+// away (SIGHUP).
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
+// stopper turns the stop signals into a cancellation of the run's context:
+// the engine then halts at the next safe point, and resume continues from
+// there. The first signal says what the run is finishing and about how long
+// that may take; later ones say the run is already stopping. It watches the
+// run's events to know the step in progress.
+type stopper struct {
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	stderr   io.Writer
+	signals  int
+	first    time.Time
+	step     string
+	title    string
+	index    int
+	total    int
+	since    time.Time
+	timeouts spec.Timeouts
+	source   string
+}
+
+// notifyStop returns a context cancelled by the first stop signal, the
+// stopper, and the function that stops listening. SIGPIPE is ignored, so
+// that writing to standard error or output after an SSH session dropped
+// fails with EPIPE instead of killing the process in the middle of a step.
+func notifyStop(parent context.Context, stderr io.Writer) (context.Context, *stopper, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	s := &stopper{cancel: cancel, stderr: stderr}
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, stopSignals...)
+	signal.Ignore(syscall.SIGPIPE)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-ch:
+				s.handle(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return ctx, s, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel()
+	}
+}
+
+// watch returns the observer that keeps the stopper informed of the run of
+// sp, or nil when there is no stopper (tests that call cli.main).
+func (s *stopper) watch(sp *spec.Spec) farm.Observer {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	s.timeouts, s.source = sp.Timeouts, sp.Source
+	s.mu.Unlock()
+	return s
+}
+
+// Observe follows the step in progress.
+func (s *stopper) Observe(e farm.Event) {
+	if e.Kind != farm.StepStarted {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.step, s.title, s.index, s.total, s.since = e.Step, e.Message, e.Done+1, e.Total, e.Time
+}
+
+// handle reacts to one stop signal.
+func (s *stopper) handle(sig os.Signal) {
+	s.mu.Lock()
+	s.signals++
+	n := s.signals
+	if n == 1 {
+		s.first = time.Now()
+	}
+	msg := s.message(sig, n)
+	s.mu.Unlock()
+	// After SIGHUP the terminal may be gone: the write may fail, which
+	// changes nothing.
+	_, _ = fmt.Fprintln(s.stderr, msg)
+	s.cancel()
+}
+
+// message says what the run does after the n-th signal. The caller holds
+// s.mu.
+func (s *stopper) message(sig os.Signal, n int) string {
+	name := signalName(sig)
+	resume := "balancedctl resume <spec>"
+	if s.source != "" {
+		resume = "balancedctl resume " + s.source
+	}
+	if n > 1 {
+		return fmt.Sprintf("balancedctl: %s again: the run is already stopping (since %s, %s); it halts at the next safe point, then %s continues it. Killing it (kill -9 %d) would stop it wherever it is.",
+			name, s.first.Format(time.TimeOnly), s.where(), resume, os.Getpid())
+	}
+	return fmt.Sprintf("balancedctl: %s: stopping at the next safe point: %s %s; then the run halts and %s continues it. Another signal changes nothing.",
+		name, s.where(), s.finishing(), resume)
+}
+
+func (s *stopper) where() string {
+	if s.step == "" {
+		return "no step has started yet"
+	}
+	return fmt.Sprintf("step %d/%d %s (running for %s)", s.index, s.total, s.step, time.Since(s.since).Round(time.Second))
+}
+
+// finishing says what the step in progress finishes before it stops, and
+// roughly how long it may take, from the spec's timeouts.
+func (s *stopper) finishing() string {
+	or := func(d spec.Duration, def time.Duration) time.Duration {
+		if d != 0 {
+			return d.D()
+		}
+		return def
+	}
+	t := s.timeouts
+	drain := or(t.Drain, steps.DefaultDrainTimeout)
+	health := or(t.Health, steps.DefaultHealthTimeout)
+	poll := or(t.DeployPollInterval, steps.DefaultDeployPollInterval)
+	switch s.step {
+	case "":
+		return "is finishing nothing"
+	case steps.DrainUpdating:
+		return fmt.Sprintf("is finishing the drain it started (members are never left half-drained): up to the drain timeout, %s", drain)
+	case steps.SwitchTraffic:
+		return fmt.Sprintf("is finishing the switch of traffic (on a load balancer without an atomic switch, both moves: the Updating group in, then the Loaded group drained and out, so both groups never stay serving): up to the health timeout plus the drain timeout, %s", health+drain)
+	case steps.RestoreTraffic:
+		return fmt.Sprintf("is finishing putting the Loaded servers back: up to the health timeout, %s", health)
+	case steps.Publish, steps.VerifyUpdating, steps.AwaitLoaded:
+		return fmt.Sprintf("stops waiting at its next poll: within %s", poll)
+	}
+	return "is finishing the driver calls in flight: a few seconds"
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT (Ctrl-C)"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP (the terminal or SSH session went away)"
+	}
+	return sig.String()
+}
