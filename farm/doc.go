@@ -22,6 +22,20 @@
 // other drivers (steps.Balanced applies them), and [Run.Call] any other
 // call.
 //
+// # The watch
+//
+// A step that establishes a state other steps rely on (a service stopped,
+// members out of traffic, a group carrying its zone alone) declares it as a
+// [Guard] (Step.Guards, or [Run.Watch]), until the step that restores it.
+// The engine re-checks every registered guard at each step boundary, when a
+// step asks ([Run.CheckGuards]), and every PlanConfig.WatchInterval
+// ([DefaultWatchInterval], 15 s) while a step runs. A guard puts back what
+// it safely can and says so ([Run.Drifted]: a Warning event, and
+// Report.Drifts lists every drift); a drift it cannot put back fails the
+// step with an error wrapping [ErrDrift], and the failure policy decides
+// (halt by default). Ask retries wait PlanConfig.Retry's backoff and count
+// against its MaxAttempts.
+//
 // # Errors at scale
 //
 // The errors of a fan-out are aggregated once each: every server's error is

@@ -150,6 +150,23 @@ func (r *Report) Write(w io.Writer) error {
 			ew.printf("      and %s more (every one is in the JSON report)\n", thousands(more))
 		}
 	}
+	for i, d := range r.Drifts[:min(len(r.Drifts), MaxListedErrors)] {
+		if i == 0 {
+			ew.printf("drifts:\n")
+		}
+		how := "not repaired"
+		if d.Repaired {
+			how = "repaired"
+		}
+		where := d.Zone
+		if d.Server != "" {
+			where = d.Server
+		}
+		ew.printf("  %s %s %s (%s): %s\n", d.Step, d.Guard, where, how, d.What)
+	}
+	if more := len(r.Drifts) - MaxListedErrors; more > 0 {
+		ew.printf("  and %s more (every one is in the JSON report)\n", thousands(more))
+	}
 	if r.Error != "" {
 		ew.printf("error: %s\n", r.Error)
 	}

@@ -3,6 +3,7 @@ package farm_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -97,6 +98,9 @@ func TestWatchRepairsDriftAtBoundariesAndDuringWaits(t *testing.T) {
 		assert.Equal(t, "wait", d.Step)
 		assert.Equal(t, "fe01", d.Server)
 		assert.Contains(t, warned, "drift (thing-stopped, repaired): thing was running: stopped again")
+		var out strings.Builder
+		require.NoError(t, rep.Write(&out))
+		assert.Contains(t, out.String(), "drifts:\n  wait thing-stopped fe01 (repaired): thing was running: stopped again\n")
 		assert.Equal(t, "wait", g.checks[0], "checked at the boundary before wait")
 		assert.NotContains(t, g.checks, "start", "the guard ends when start starts")
 		assert.NotContains(t, g.checks, "after")

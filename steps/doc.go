@@ -22,4 +22,37 @@
 //	await-loaded               every Loaded server runs the release, deployment idle
 //	restore-traffic            Loaded back in; every member serving and healthy
 //	start-schedulers-loaded    Scheduler restored on Loaded servers
+//
+// # Safety checks that are not a step
+//
+// farm.New refuses a zone whose Updating or Loaded group holds less than
+// the capacity floor, since each group carries its zone alone once. Before
+// a one-transaction switch (drivers.Switcher), every Updating member that
+// read healthy before the run must read healthy, not merely "not
+// unhealthy" (a member back from out reads unknown until its first check
+// passes); a switch in two moves waits the same way once the members serve,
+// before the Loaded group is drained.
+//
+// # The watch
+//
+// What the steps establish is watched until the step that restores it
+// (farm.Guard; the Guard... constants name them):
+//
+//	scheduler-stopped/updating  stop-schedulers to start-schedulers-updating
+//	scheduler-stopped/loaded    stop-schedulers to start-schedulers-loaded
+//	deployment-stopped/loaded   block-loaded to unblock-loaded
+//	updating-out                drain-updating to switch-traffic
+//	loaded-carries              drain-updating to switch-traffic
+//	loaded-out                  switch-traffic to restore-traffic
+//	updating-carries            switch-traffic to restore-traffic
+//
+// A service found running again (a recovery action, a colleague, a group
+// policy) is stopped and disabled again; a member found back in traffic (a
+// load-balancer reload that forgot its runtime state) is drained and taken
+// out again; each is a warning and an entry of farm.Report.Drifts. A group
+// carrying its zone alone with fewer members serving and healthy than the
+// capacity floor cannot be put right by the run: the step fails
+// (farm.ErrDrift) and the failure policy decides. The publish step checks
+// every guard once more immediately before it starts the platform
+// deployment, so that no Scheduler runs when the schema changes.
 package steps
