@@ -82,8 +82,11 @@
 // Every driver call is counted ([Sim.Calls]) and the most recent ones are
 // kept ([Sim.Actions], a bounded log: memory linear in the farm); faults are injected per
 // operation and server ([Sim.InjectFault], [Sim.Crash]); [Sim.Hold] keeps a
-// request open on a member; [Sim.SetServiceState] changes a service behind
-// the procedure's back (a watchdog); [Sim.ServerState] shows one front-end.
+// request open on a member. Drift, a change behind the procedure's back:
+// [Sim.SetServiceState] restarts or stops a service (a watchdog, a
+// colleague), [Sim.ResetLoadBalancer] puts every member back to serving (a
+// load-balancer reload that forgets its runtime state), [Sim.Crash] takes a
+// server down for a while. [Sim.ServerState] shows one front-end.
 //
 // # Scope and limitations
 //
