@@ -97,17 +97,6 @@ func (r *Run) Watch(g Guard) {
 	r.watch.guards = append(r.watch.guards, g)
 }
 
-// Guards returns the names of the guards registered now.
-func (r *Run) Guards() []string {
-	r.watch.mu.Lock()
-	defer r.watch.mu.Unlock()
-	out := make([]string, len(r.watch.guards))
-	for i, g := range r.watch.guards {
-		out[i] = g.Name
-	}
-	return out
-}
-
 // dropGuards removes the guards that end when step starts (every guard when
 // step is empty).
 func (r *Run) dropGuards(step string) {
