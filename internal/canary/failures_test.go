@@ -26,6 +26,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers/lifetime/lifetimetest"
 	"github.com/balanced-deploy/balanced/drivers/winrm"
 	"github.com/balanced-deploy/balanced/drivers/winrm/winrmtest"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/awsalb"
 	"github.com/balanced-deploy/balanced/lbdrivers/awsalb/albtest"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5"
@@ -164,7 +165,7 @@ var underTest = []driverUnderTest{
 		},
 		refusing: func(t *testing.T) (string, *http.Client) {
 			fake := albtest.New(albtest.Config{Store: albtest.NewMemStore(albtest.MemConfig{Targets: []string{"10.0.0.1"}})})
-			fake.Inject(albtest.Fault{Code: "InvalidClientTokenId", Status: http.StatusForbidden, Times: -1})
+			fake.Inject(fault.Fault{Code: "InvalidClientTokenId", Status: http.StatusForbidden})
 			srv := httptest.NewServer(fake)
 			t.Cleanup(srv.Close)
 			return srv.URL, nil

@@ -22,7 +22,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/winrm/winrmtest"
 	"github.com/balanced-deploy/balanced/farm"
-	"github.com/balanced-deploy/balanced/lbdrivers/awsalb/albtest"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5/f5test"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -60,15 +60,15 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 				for _, f := range fx.f5Fakes {
 					f.RevokeTokens() // 401, then the driver logs in again
 					// A device echoing the password in its error text.
-					f.Inject(f5test.Fault{Method: http.MethodGet, Path: "members", Status: http.StatusServiceUnavailable,
-						Message: "device busy (login " + f5User + "/" + f5Password + ")"})
+					f.Inject(fault.Fault{Op: http.MethodGet, Target: "members", Status: http.StatusServiceUnavailable,
+						Message: "device busy (login " + f5User + "/" + f5Password + ")", Times: 1})
 				}
 			case steps.Publish:
 				fx.ltFake.InjectError(http.MethodGet, "/environments/", http.StatusUnauthorized, 1)
 			case steps.SwitchTraffic:
 				for _, f := range fx.albFakes {
-					f.Inject(albtest.Fault{Action: "DescribeTargetHealth", Code: "Throttling"})
-					f.Inject(albtest.Fault{Action: "DescribeTargetHealth", Code: "SignatureDoesNotMatch", Status: http.StatusForbidden})
+					f.Inject(fault.Fault{Op: "DescribeTargetHealth", Code: "Throttling", Status: 400, Times: 1})
+					f.Inject(fault.Fault{Op: "DescribeTargetHealth", Code: "SignatureDoesNotMatch", Status: http.StatusForbidden, Times: 1})
 				}
 			case steps.UnblockLoaded:
 				loadedWinRM.AddFault(winrmtest.Fault{Action: winrmtest.ActionCreate, Status: http.StatusUnauthorized, Times: 1})

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/awsalb"
 	"github.com/balanced-deploy/balanced/lbdrivers/awsalb/albtest"
 )
@@ -133,7 +134,7 @@ func TestThrottlingThroughSDKRetries(t *testing.T) {
 		})
 		lb, err := awsalb.New(context.Background(), awsalb.Config{TargetGroupARN: albtest.DefaultTargetGroupARN, Client: c})
 		require.NoError(t, err)
-		fake.Inject(albtest.Fault{Action: "RegisterTargets", Code: "Throttling", Times: -1})
+		fake.Inject(fault.Fault{Op: "RegisterTargets", Code: "Throttling", Status: 400})
 		err = lb.SetState(context.Background(), drivers.Serving, members[0])
 		require.ErrorIs(t, err, drivers.ErrUnavailable)
 		n := 0

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/awsalb"
 	"github.com/balanced-deploy/balanced/lbdrivers/awsalb/albtest"
 )
@@ -19,20 +20,20 @@ import (
 func TestErrorClasses(t *testing.T) {
 	tests := []struct {
 		name  string
-		fault albtest.Fault
+		fault fault.Fault
 		call  string // "set" (drain members[0]) or "status"
 		class error  // nil: unclassified
 	}{
-		{"deregister throttled", albtest.Fault{Action: "DeregisterTargets", Code: "Throttling"}, "set", drivers.ErrUnavailable},
-		{"deregister unavailable", albtest.Fault{Action: "DeregisterTargets", Code: "ServiceUnavailable", Status: 503}, "set", drivers.ErrUnavailable},
-		{"deregister internal failure", albtest.Fault{Action: "DeregisterTargets", Code: "InternalFailure", Status: 500}, "set", nil},
-		{"deregister access denied", albtest.Fault{Action: "DeregisterTargets", Code: "AccessDenied", Status: 403}, "set", drivers.ErrPermissionDenied},
-		{"deregister validation", albtest.Fault{Action: "DeregisterTargets", Code: "ValidationError"}, "set", drivers.ErrInvalidArgument},
-		{"describe throttled", albtest.Fault{Action: "DescribeTargetHealth", Code: "Throttling"}, "status", drivers.ErrUnavailable},
-		{"describe internal failure", albtest.Fault{Action: "DescribeTargetHealth", Code: "InternalFailure", Status: 500}, "status", drivers.ErrUnavailable},
-		{"describe before set throttled", albtest.Fault{Action: "DescribeTargetHealth", Code: "RequestLimitExceeded"}, "set", drivers.ErrUnavailable},
-		{"target group gone", albtest.Fault{Code: "TargetGroupNotFound"}, "status", drivers.ErrNotFound},
-		{"expired credentials", albtest.Fault{Code: "ExpiredToken", Status: 403}, "status", drivers.ErrPermissionDenied},
+		{"deregister throttled", fault.Fault{Op: "DeregisterTargets", Code: "Throttling", Status: 400, Times: 1}, "set", drivers.ErrUnavailable},
+		{"deregister unavailable", fault.Fault{Op: "DeregisterTargets", Code: "ServiceUnavailable", Status: 503, Times: 1}, "set", drivers.ErrUnavailable},
+		{"deregister internal failure", fault.Fault{Op: "DeregisterTargets", Code: "InternalFailure", Status: 500, Times: 1}, "set", nil},
+		{"deregister access denied", fault.Fault{Op: "DeregisterTargets", Code: "AccessDenied", Status: 403, Times: 1}, "set", drivers.ErrPermissionDenied},
+		{"deregister validation", fault.Fault{Op: "DeregisterTargets", Code: "ValidationError", Status: 400, Times: 1}, "set", drivers.ErrInvalidArgument},
+		{"describe throttled", fault.Fault{Op: "DescribeTargetHealth", Code: "Throttling", Status: 400, Times: 1}, "status", drivers.ErrUnavailable},
+		{"describe internal failure", fault.Fault{Op: "DescribeTargetHealth", Code: "InternalFailure", Status: 500, Times: 1}, "status", drivers.ErrUnavailable},
+		{"describe before set throttled", fault.Fault{Op: "DescribeTargetHealth", Code: "RequestLimitExceeded", Status: 400, Times: 1}, "set", drivers.ErrUnavailable},
+		{"target group gone", fault.Fault{Code: "TargetGroupNotFound", Status: 400, Times: 1}, "status", drivers.ErrNotFound},
+		{"expired credentials", fault.Fault{Code: "ExpiredToken", Status: 403, Times: 1}, "status", drivers.ErrPermissionDenied},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5/f5test"
 	"github.com/stretchr/testify/assert"
@@ -89,7 +90,7 @@ func TestTokenExtensionRefusedKeepsDefault(t *testing.T) {
 		e := newEnv(t, f5test.Config{TokenLifetime: 1200 * time.Second}, func(c *f5.Config) {
 			c.TokenTimeout = 2 * time.Hour
 		})
-		e.fake.Inject(f5test.Fault{Method: http.MethodPatch, Path: "/authz/tokens/", Status: http.StatusForbidden})
+		e.fake.Inject(fault.Fault{Op: http.MethodPatch, Target: "/authz/tokens/", Status: http.StatusForbidden, Times: 1})
 		_, err := e.lb.Status(context.Background())
 		require.NoError(t, err)
 		assert.Contains(t, e.logs.String(), "could not extend the token lifetime")
@@ -124,7 +125,7 @@ func TestSecond401IsPermissionDenied(t *testing.T) {
 		_, err := e.lb.Status(ctx, members[0])
 		require.NoError(t, err)
 		// The token is refused, and refused again after the new login.
-		e.fake.Inject(f5test.Fault{Method: http.MethodGet, Path: "/members/", Status: http.StatusUnauthorized, Times: 2})
+		e.fake.Inject(fault.Fault{Op: http.MethodGet, Target: "/members/", Status: http.StatusUnauthorized, Times: 2})
 		_, err = e.lb.Status(ctx, members[0])
 		require.ErrorIs(t, err, drivers.ErrPermissionDenied)
 		assert.False(t, drivers.IsRetryable(err))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5/f5test"
 	"github.com/stretchr/testify/assert"
@@ -17,24 +18,24 @@ import (
 func TestErrorClasses(t *testing.T) {
 	tests := []struct {
 		name  string
-		fault f5test.Fault
+		fault fault.Fault
 		call  string // "set" or "status"
 		class error  // nil: unclassified
 		// changed is whether the member ended Forced Offline (set only).
 		changed bool
 	}{
-		{"PUT throttled", f5test.Fault{Method: "PUT", Status: 429}, "set", drivers.ErrUnavailable, false},
-		{"PUT device busy", f5test.Fault{Method: "PUT", Status: 503}, "set", drivers.ErrUnavailable, false},
-		{"PUT 500 before the change", f5test.Fault{Method: "PUT", Status: 500}, "set", nil, false},
-		{"PUT 504 after the change is read back", f5test.Fault{Method: "PUT", Status: 504, After: true}, "set", nil, true},
-		{"PUT 400", f5test.Fault{Method: "PUT", Status: 400}, "set", drivers.ErrInvalidArgument, false},
-		{"PUT 403", f5test.Fault{Method: "PUT", Status: 403}, "set", drivers.ErrPermissionDenied, false},
-		{"GET 404", f5test.Fault{Method: "GET", Status: 404}, "set", drivers.ErrNotFound, false},
-		{"GET 500", f5test.Fault{Method: "GET", Path: "/stats", Status: 500}, "status", drivers.ErrUnavailable, false},
-		{"GET 502", f5test.Fault{Method: "GET", Status: 502}, "status", drivers.ErrUnavailable, false},
-		{"GET 429", f5test.Fault{Method: "GET", Status: 429}, "status", drivers.ErrUnavailable, false},
-		{"login busy", f5test.Fault{Method: "POST", Path: "/authn/login", Status: 503}, "set", drivers.ErrUnavailable, false},
-		{"login 500", f5test.Fault{Method: "POST", Path: "/authn/login", Status: 500}, "set", drivers.ErrUnavailable, false},
+		{"PUT throttled", fault.Fault{Op: "PUT", Status: 429, Times: 1}, "set", drivers.ErrUnavailable, false},
+		{"PUT device busy", fault.Fault{Op: "PUT", Status: 503, Times: 1}, "set", drivers.ErrUnavailable, false},
+		{"PUT 500 before the change", fault.Fault{Op: "PUT", Status: 500, Times: 1}, "set", nil, false},
+		{"PUT 504 after the change is read back", fault.Fault{Op: "PUT", Status: 504, AfterEffect: true, Times: 1}, "set", nil, true},
+		{"PUT 400", fault.Fault{Op: "PUT", Status: 400, Times: 1}, "set", drivers.ErrInvalidArgument, false},
+		{"PUT 403", fault.Fault{Op: "PUT", Status: 403, Times: 1}, "set", drivers.ErrPermissionDenied, false},
+		{"GET 404", fault.Fault{Op: "GET", Status: 404, Times: 1}, "set", drivers.ErrNotFound, false},
+		{"GET 500", fault.Fault{Op: "GET", Target: "/stats", Status: 500, Times: 1}, "status", drivers.ErrUnavailable, false},
+		{"GET 502", fault.Fault{Op: "GET", Status: 502, Times: 1}, "status", drivers.ErrUnavailable, false},
+		{"GET 429", fault.Fault{Op: "GET", Status: 429, Times: 1}, "status", drivers.ErrUnavailable, false},
+		{"login busy", fault.Fault{Op: "POST", Target: "/authn/login", Status: 503, Times: 1}, "set", drivers.ErrUnavailable, false},
+		{"login 500", fault.Fault{Op: "POST", Target: "/authn/login", Status: 500, Times: 1}, "set", drivers.ErrUnavailable, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,7 +79,7 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 // transaction, so a failure leaves every one as it was.
 func TestSeveralMembersAllOrNothing(t *testing.T) {
 	e := newEnv(t, f5test.Config{}, nil)
-	e.fake.Inject(f5test.Fault{Method: "PUT", Path: members[1], Status: 500})
+	e.fake.Inject(fault.Fault{Op: "PUT", Target: members[1], Status: 500, Times: 1})
 	err := e.lb.SetState(context.Background(), drivers.Draining, members...)
 	require.ErrorIs(t, err, drivers.ErrUnavailable, "nothing was applied: safe to retry")
 	assert.Contains(t, err.Error(), members[1])
@@ -153,14 +154,14 @@ func TestEchoedSecretsScrubbed(t *testing.T) {
 	_, err := e.lb.Status(ctx, members[0])
 	require.NoError(t, err)
 	tok := e.fake.IssuedTokens()[0]
-	e.fake.Inject(f5test.Fault{Method: "PUT", Status: 400, Message: "bad request from admin/" + canary + " with token " + tok})
+	e.fake.Inject(fault.Fault{Op: "PUT", Status: 400, Message: "bad request from admin/" + canary + " with token " + tok, Times: 1})
 	err = e.lb.SetState(ctx, drivers.Out, members[0])
 	require.ErrorIs(t, err, drivers.ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "[redacted]")
 	e.noSecrets(t, err)
 
 	e2 := newEnv(t, f5test.Config{}, nil)
-	e2.fake.Inject(f5test.Fault{Method: "POST", Path: "/authn/login", Status: 401, Message: "login failed for password " + canary})
+	e2.fake.Inject(fault.Fault{Op: "POST", Target: "/authn/login", Status: 401, Message: "login failed for password " + canary, Times: 1})
 	err = e2.lb.SetState(ctx, drivers.Out, members[0])
 	require.ErrorIs(t, err, drivers.ErrPermissionDenied)
 	e2.noSecrets(t, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5/f5test"
 )
 
@@ -47,17 +48,17 @@ func TestSwitchFailures(t *testing.T) {
 	const commit = "/mgmt/tm/transaction/"
 	tests := []struct {
 		name    string
-		fault   f5test.Fault
+		fault   fault.Fault
 		class   error
 		applied bool
 	}{
-		{"commit refused", f5test.Fault{Method: "PATCH", Path: commit, Status: 400}, drivers.ErrInvalidArgument, false},
-		{"commit throttled", f5test.Fault{Method: "PATCH", Path: commit, Status: 429}, drivers.ErrUnavailable, false},
-		{"commit 500 before applying", f5test.Fault{Method: "PATCH", Path: commit, Status: 500}, nil, false},
-		{"commit 504 after applying", f5test.Fault{Method: "PATCH", Path: commit, Status: 504, After: true}, nil, true},
-		{"queue 500", f5test.Fault{Method: "PUT", Status: 500}, drivers.ErrUnavailable, false},
-		{"start 503", f5test.Fault{Method: "POST", Path: "/mgmt/tm/transaction", Status: 503}, drivers.ErrUnavailable, false},
-		{"start 403", f5test.Fault{Method: "POST", Path: "/mgmt/tm/transaction", Status: 403}, drivers.ErrPermissionDenied, false},
+		{"commit refused", fault.Fault{Op: "PATCH", Target: commit, Status: 400, Times: 1}, drivers.ErrInvalidArgument, false},
+		{"commit throttled", fault.Fault{Op: "PATCH", Target: commit, Status: 429, Times: 1}, drivers.ErrUnavailable, false},
+		{"commit 500 before applying", fault.Fault{Op: "PATCH", Target: commit, Status: 500, Times: 1}, nil, false},
+		{"commit 504 after applying", fault.Fault{Op: "PATCH", Target: commit, Status: 504, AfterEffect: true, Times: 1}, nil, true},
+		{"queue 500", fault.Fault{Op: "PUT", Status: 500, Times: 1}, drivers.ErrUnavailable, false},
+		{"start 503", fault.Fault{Op: "POST", Target: "/mgmt/tm/transaction", Status: 503, Times: 1}, drivers.ErrUnavailable, false},
+		{"start 403", fault.Fault{Op: "POST", Target: "/mgmt/tm/transaction", Status: 403, Times: 1}, drivers.ErrPermissionDenied, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,7 +76,7 @@ func TestSwitchFailures(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tc.class, drivers.Class(err), "class of %v", err)
 			assert.Equal(t, before, e.flags(t), "a failed switch changes nothing")
-			if tc.fault.Method == "PUT" {
+			if tc.fault.Op == "PUT" {
 				var deleted bool
 				for _, r := range e.fake.Requests() {
 					deleted = deleted || r.Method == http.MethodDelete

@@ -1,53 +1,28 @@
 package albtest
 
-// Fault makes the fake answer matching calls with an API error, for
-// example {Code: "Throttling", Status: 400} or {Code:
-// "ServiceUnavailable", Status: 503}. The call is not handled: nothing
-// changes.
-type Fault struct {
-	// Action matches the call's Action; empty matches any.
-	Action string
-	// Code is the error code, Status the HTTP status (0 means 400).
-	Code   string
-	Status int
-	// Times is how many matching calls fail; 0 means once, negative means
-	// every one until [Server.ClearFaults].
-	Times int
-}
+import (
+	"fmt"
 
-// Inject adds a fault. Faults are tried in the order they were added.
-func (s *Server) Inject(f Fault) {
-	if f.Times == 0 {
-		f.Times = 1
+	"github.com/balanced-deploy/balanced/fault"
+)
+
+// Inject adds a fault (package fault documents every field; faults are tried
+// in the order added). The fake names its calls by their Action
+// (fault.Fault.Op: "RegisterTargets", "DescribeTargetHealth"...) and has no
+// targets. A hit call is answered after Latency, when Status is set, with
+// the AWS Query error document carrying Code and Message ("injected fault"
+// by default), for example {Status: 400, Code: "Throttling"} or {Status:
+// 503, Code: "ServiceUnavailable"}; the call is not handled: nothing
+// changes. Inject panics on a fault the fake cannot honour (a field it does
+// not read, such as Err, Target or AfterEffect): the test is wrong.
+func (s *Server) Inject(f fault.Fault) {
+	if f.Target != "" {
+		panic(fmt.Sprintf("albtest: fault Target %q: the fake's calls have no targets, want Target empty", f.Target))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
+	if err := s.faults.Add(f, fault.FieldLatency, fault.FieldStatus, fault.FieldCode, fault.FieldMessage); err != nil {
+		panic("albtest: " + err.Error())
+	}
 }
 
 // ClearFaults removes every fault.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-}
-
-// fault returns the first fault matching action and uses it up, or nil.
-func (s *Server) fault(action string) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if f.Action != "" && f.Action != action {
-			continue
-		}
-		if f.Times > 0 {
-			f.Times--
-			if f.Times == 0 {
-				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			}
-		}
-		c := *f
-		return &c
-	}
-	return nil
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }

@@ -1,6 +1,7 @@
 package albtest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,8 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 // Namespace is the XML namespace of ELBv2 answers.
@@ -58,7 +61,7 @@ type Server struct {
 	cfg Config
 
 	mu       sync.Mutex
-	faults   []*Fault
+	faults   fault.Set
 	requests []Request
 	// mangle, when set (by this package's tests only), rewrites every
 	// answer body: a deliberately broken wire format, to prove that the
@@ -148,8 +151,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // handle runs one action and writes its answer, or returns the error to
 // answer with.
 func (s *Server) handle(ctx context.Context, w http.ResponseWriter, action string, form url.Values) error {
-	if f := s.fault(action); f != nil {
-		return &APIError{Code: f.Code, Message: "injected fault", Status: f.Status}
+	if f, hit := s.faults.Match(action); hit {
+		if err := f.Wait(ctx); err != nil {
+			return err
+		}
+		if f.Status != 0 {
+			return &APIError{Code: f.Code, Message: cmp.Or(f.Message, "injected fault"), Status: f.Status}
+		}
 	}
 	if v := form.Get("Version"); v != APIVersion {
 		return &APIError{Code: "InvalidParameterValue", Message: fmt.Sprintf("Version %q: want %s", v, APIVersion)}

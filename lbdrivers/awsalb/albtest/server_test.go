@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/awsalb/albtest"
 )
 
@@ -87,7 +88,7 @@ func TestWireFormat(t *testing.T) {
 		assert.Contains(t, body, "<RequestId>")
 	}
 
-	fake.Inject(albtest.Fault{Action: "DescribeTargetHealth", Code: "Throttling", Times: 2})
+	fake.Inject(fault.Fault{Op: "DescribeTargetHealth", Code: "Throttling", Times: 2, Status: 400})
 	for range 2 {
 		code, body = post(t, srv.URL, with("Action", "DescribeTargetHealth"))
 		assert.Equal(t, 400, code)
@@ -95,7 +96,7 @@ func TestWireFormat(t *testing.T) {
 	}
 	code, _ = post(t, srv.URL, with("Action", "DescribeTargetHealth"))
 	assert.Equal(t, 200, code, "the fault is used up")
-	fake.Inject(albtest.Fault{Code: "ServiceUnavailable", Status: 503})
+	fake.Inject(fault.Fault{Code: "ServiceUnavailable", Status: 503, Times: 1})
 	code, body = post(t, srv.URL, with("Action", "DeregisterTargets", "Targets.member.1.Id", "i-1", "Targets.member.1.Port", "8080"))
 	assert.Equal(t, 503, code)
 	assert.Contains(t, body, "<Type>Receiver</Type>")

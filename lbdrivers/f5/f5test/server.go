@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 // Defaults of optional [Config] fields.
@@ -70,7 +72,7 @@ type Server struct {
 	txns      map[int64]*txn
 	nextTxn   int64
 	committed int
-	faults    []*Fault
+	faults    fault.Set
 	requests  []Request
 }
 
@@ -148,15 +150,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(strings.NewReader(string(body)))
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	f := s.fault(r)
+	f, hit := s.faults.MatchPath(r.Method, r.URL.Path)
+	if hit && f.Wait(r.Context()) != nil {
+		return // the client went away
+	}
 	var h http.Handler = s.mux
 	if r.Header.Get(CoordinationHeader) != "" && !strings.HasPrefix(r.URL.Path, "/mgmt/tm/transaction") {
 		h = s.authed(s.queue) // a command queued in a transaction
 	}
 	switch {
-	case f == nil:
+	case !hit || f.Status == 0:
 		h.ServeHTTP(rec, r)
-	case f.After:
+	case f.AfterEffect:
 		h.ServeHTTP(discard{header: http.Header{}}, r)
 		writeError(rec, f.Status, cmp.Or(f.Message, "injected fault after the request was handled"))
 	default:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5/f5test"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,14 +99,14 @@ func TestFakeMembers(t *testing.T) {
 	require.Equal(t, 200, code)
 	assert.Contains(t, body, `"serverside.curConns":{"value":4}`)
 
-	s.Inject(f5test.Fault{Method: "GET", Path: "/stats", Status: 429, Times: 2})
+	s.Inject(fault.Fault{Op: "GET", Target: "/stats", Status: 429, Times: 2})
 	for range 2 {
 		code, _ = call(t, c, "GET", m+"/stats", tok, "")
 		assert.Equal(t, 429, code)
 	}
 	code, _ = call(t, c, "GET", m+"/stats", tok, "")
 	assert.Equal(t, 200, code, "the fault is used up")
-	s.Inject(f5test.Fault{Method: "PUT", Status: 502, After: true})
+	s.Inject(fault.Fault{Op: "PUT", Status: 502, AfterEffect: true, Times: 1})
 	code, _ = call(t, c, "PUT", m, tok, `{"session":"user-disabled"}`)
 	assert.Equal(t, 502, code)
 	got, _ = store.Member("n:80")
