@@ -14,6 +14,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/lifetime"
 	"github.com/balanced-deploy/balanced/drivers/lifetime/lifetimetest"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -225,7 +226,7 @@ func TestErrorClassification(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := lifetimetest.NewServer(fakeConfig(nil))
 			defer s.Close()
-			s.InjectError(tc.method, tc.suffix, tc.status, 1)
+			s.Inject(fault.Fault{Op: tc.method, Target: tc.suffix, Status: tc.status, Times: 1})
 			c, _ := overLoopback(t, s, nil)
 			_, err := c.StartDeployment(t.Context(), release2)
 			require.Error(t, err)
@@ -253,7 +254,7 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 func TestStartRefusedDeletesThePlan(t *testing.T) {
 	s := lifetimetest.NewServer(fakeConfig(nil))
 	defer s.Close()
-	s.InjectError(http.MethodPost, "/start/", http.StatusServiceUnavailable, 1)
+	s.Inject(fault.Fault{Op: http.MethodPost, Target: "/start/", Status: http.StatusServiceUnavailable, Times: 1})
 	c, _ := overLoopback(t, s, nil)
 	id, err := c.StartDeployment(t.Context(), release2)
 	require.ErrorIs(t, err, drivers.ErrUnavailable)
@@ -269,7 +270,7 @@ func TestStartRefusedDeletesThePlan(t *testing.T) {
 func TestStartAmbiguousKeepsThePlan(t *testing.T) {
 	s := lifetimetest.NewServer(fakeConfig(nil))
 	defer s.Close()
-	s.InjectError(http.MethodPost, "/start/", http.StatusBadGateway, 1)
+	s.Inject(fault.Fault{Op: http.MethodPost, Target: "/start/", Status: http.StatusBadGateway, Times: 1})
 	c, _ := overLoopback(t, s, nil)
 	id, err := c.StartDeployment(t.Context(), release2)
 	require.Error(t, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/lifetime"
 	"github.com/balanced-deploy/balanced/drivers/lifetime/lifetimetest"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -88,7 +89,7 @@ func TestTokenNeverLogged(t *testing.T) {
 	record(err)
 	_, _, err = c.FindDeployment(t.Context(), release2)
 	record(err)
-	s.InjectError(http.MethodGet, "/status/", 500, 100)
+	s.Inject(fault.Fault{Op: http.MethodGet, Target: "/status/", Status: 500, Times: 100})
 	_, err = c.DeploymentStatus(t.Context(), id)
 	record(err)
 	bad, _ := overLoopback(t, s, func(cfg *lifetime.Config) { cfg.Token = drivers.NewSecret(canary + "x") })

@@ -64,7 +64,7 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 						Message: "device busy (login " + f5User + "/" + f5Password + ")", Times: 1})
 				}
 			case steps.Publish:
-				fx.ltFake.InjectError(http.MethodGet, "/environments/", http.StatusUnauthorized, 1)
+				fx.ltFake.Inject(fault.Fault{Op: http.MethodGet, Target: "/environments/", Status: http.StatusUnauthorized, Times: 1})
 			case steps.SwitchTraffic:
 				for _, f := range fx.albFakes {
 					f.Inject(fault.Fault{Op: "DescribeTargetHealth", Code: "Throttling", Status: 400, Times: 1})

@@ -17,6 +17,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers/winrm"
 	"github.com/balanced-deploy/balanced/drivers/winrm/winrmtest"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/internal/haproxytest"
 	"github.com/balanced-deploy/balanced/internal/httpfarm"
 	"github.com/balanced-deploy/balanced/steps"
@@ -118,7 +119,7 @@ func deployEveryDriver(t *testing.T, edit func(*farm.Plan)) *world {
 	// (nothing ran: retryable), and the first status read of the
 	// deployment answers 503.
 	w.fakes["fe2"].AddFault(winrmtest.Fault{Action: winrmtest.ActionCreate, Status: http.StatusInternalServerError, Times: 1})
-	w.lifetime.InjectError(http.MethodGet, "/status/", http.StatusServiceUnavailable, 1)
+	w.lifetime.Inject(fault.Fault{Op: http.MethodGet, Target: "/status/", Status: http.StatusServiceUnavailable, Times: 1})
 
 	fm, err := farm.New(farm.Config{Zones: farm.AutoSplit(w.servers), LoadBalancer: recordLB{next: w.lb.Driver, log: w.errs}})
 	require.NoError(t, err)

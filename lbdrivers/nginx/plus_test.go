@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/lbtest"
 	"github.com/balanced-deploy/balanced/lbdrivers/nginx"
 	"github.com/balanced-deploy/balanced/lbdrivers/nginx/nginxplustest"
@@ -166,7 +167,7 @@ func TestPlusNegotiatesVersion(t *testing.T) {
 func TestPlusNegotiationRetried(t *testing.T) {
 	fake := plusFake(t, nginxplustest.Config{})
 	d := newPlus(t, fake)
-	fake.Fail("GET", "/api/", 503, "Busy", 1)
+	fake.Inject(fault.Fault{Op: "GET", Target: "/api/", Status: 503, Code: "Busy", Times: 1})
 	_, err := d.Status(t.Context(), "fe1")
 	assert.ErrorIs(t, err, drivers.ErrUnavailable)
 	assert.ErrorContains(t, err, "read the API versions served")
@@ -227,14 +228,14 @@ func TestPlusErrorClasses(t *testing.T) {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			fake := plusFake(t, nginxplustest.Config{})
 			d := newPlus(t, fake)
-			fake.Fail("PATCH", "", tc.status, tc.code, 1)
+			fake.Inject(fault.Fault{Op: "PATCH", Status: tc.status, Code: tc.code, Times: 1})
 			err := d.SetState(t.Context(), drivers.Out, "fe1")
 			require.Error(t, err)
 			assert.Equal(t, tc.class, drivers.Class(err), "%v", err)
 			assert.Contains(t, err.Error(), tc.code, "the error carries the API's code")
 			assert.Contains(t, err.Error(), "fe1")
 
-			fake.Fail("GET", "", tc.status, tc.code, 1)
+			fake.Inject(fault.Fault{Op: "GET", Status: tc.status, Code: tc.code, Times: 1})
 			_, err = d.Status(t.Context(), "fe1")
 			assert.Equal(t, tc.class, drivers.Class(err), "%v", err)
 		})
@@ -244,7 +245,7 @@ func TestPlusErrorClasses(t *testing.T) {
 func TestPlusPartialFailureIsNotRetryable(t *testing.T) {
 	fake := plusFake(t, nginxplustest.Config{})
 	d := newPlus(t, fake)
-	fake.Fail("PATCH", "/servers/1", 503, "Busy", 1)
+	fake.Inject(fault.Fault{Op: "PATCH", Target: "/servers/1", Status: 503, Code: "Busy", Times: 1})
 	err := d.SetState(t.Context(), drivers.Out, "fe1", "fe2", "fe3")
 	require.Error(t, err)
 	assert.False(t, drivers.IsRetryable(err), "fe1 already changed: the call must not claim nothing happened: %v", err)
@@ -252,7 +253,7 @@ func TestPlusPartialFailureIsNotRetryable(t *testing.T) {
 	p, _ := fake.Peer("backend", "10.0.0.1:80")
 	assert.True(t, p.Down)
 
-	fake.Fail("PATCH", "/servers/0", 503, "Busy", 1)
+	fake.Inject(fault.Fault{Op: "PATCH", Target: "/servers/0", Status: 503, Code: "Busy", Times: 1})
 	err = d.SetState(t.Context(), drivers.Serving, "fe1", "fe2")
 	assert.True(t, drivers.IsRetryable(err), "the first PATCH failed: nothing changed: %v", err)
 }

@@ -21,7 +21,7 @@
 // aborting, cancels the backend and ends aborted.
 // [Script] makes deployments pause in needs_user_intervention with a given
 // Info or end in a chosen state; [Fake.SetStatus] forces a state;
-// [Fake.InjectError] makes chosen requests fail; [Fake.Requests] records
+// [Fake.Inject] makes chosen requests fail; [Fake.Requests] records
 // what the client sent.
 //
 // # Documented behaviour it reproduces

@@ -1,6 +1,7 @@
 package lifetimetest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 // BasePath is where the fake serves the API.
@@ -127,7 +129,7 @@ type Fake struct {
 	nextKey  int
 	script   Script
 	requests []Request
-	inject   []injection
+	faults   fault.Set
 	closed   bool
 	wg       sync.WaitGroup
 }
@@ -149,12 +151,6 @@ type deployment struct {
 }
 
 type op struct{ app, version, zone string }
-
-type injection struct {
-	method, suffix string
-	status         int
-	times          int
-}
 
 // New returns a fake LifeTime. It panics when cfg.Token is empty, since a
 // fake that accepts anything would hide authentication bugs.
@@ -226,14 +222,24 @@ func (f *Fake) SetStatus(key string, state drivers.DeploymentState, info string)
 	return nil
 }
 
-// InjectError makes the next times requests with this method whose path
-// (relative to BasePath, no query) ends with suffix fail with status and a
-// documented error body, before they have any effect.
-func (f *Fake) InjectError(method, suffix string, status, times int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.inject = append(f.inject, injection{method: method, suffix: suffix, status: status, times: times})
+// Inject adds a fault (package fault documents every field; faults are tried
+// in the order added). The fake names a request by its method
+// (fault.Fault.Op: "GET", "POST"...) and matches Target against any part of
+// the request path relative to BasePath ("/status/", "/continue/"). A hit
+// request, once authenticated, waits Latency and, when Status is set, is
+// answered with LifeTime's documented error body {"Errors": [Message],
+// "StatusCode": Status} (Message "Injected error <status>." by default),
+// before it has any effect. Inject panics on a fault the fake cannot honour
+// (a field it does not read, such as Err, Code or AfterEffect): the test is
+// wrong.
+func (f *Fake) Inject(ft fault.Fault) {
+	if err := f.faults.Add(ft, fault.FieldLatency, fault.FieldStatus, fault.FieldMessage); err != nil {
+		panic("lifetimetest: " + err.Error())
+	}
 }
+
+// ClearFaults removes every fault.
+func (f *Fake) ClearFaults() { f.faults.Clear() }
 
 // Requests returns the requests received so far, in order.
 func (f *Fake) Requests() []Request {
@@ -339,28 +345,20 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Invalid or missing authentication token.")
 		return
 	}
-	if status, hit := f.injected(r.Method, path); hit {
-		writeError(w, status, fmt.Sprintf("Injected error %d.", status))
-		return
+	if ft, hit := f.faults.MatchPath(r.Method, path); hit {
+		if ft.Wait(r.Context()) != nil {
+			return // the client went away
+		}
+		if ft.Status != 0 {
+			writeError(w, ft.Status, cmp.Or(ft.Message, fmt.Sprintf("Injected error %d.", ft.Status)))
+			return
+		}
 	}
 	if _, pattern := f.mux.Handler(r); pattern == "" {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("No endpoint %s %s.", r.Method, path))
 		return
 	}
 	f.mux.ServeHTTP(w, r)
-}
-
-func (f *Fake) injected(method, path string) (int, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := range f.inject {
-		in := &f.inject[i]
-		if in.times > 0 && in.method == method && strings.HasSuffix(path, in.suffix) {
-			in.times--
-			return in.status, true
-		}
-	}
-	return 0, false
 }
 
 // writeError writes LifeTime's documented error body.

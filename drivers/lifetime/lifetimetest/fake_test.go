@@ -14,6 +14,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/lifetime/lifetimetest"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -201,10 +202,10 @@ func TestAbortAndPause(t *testing.T) {
 	})
 }
 
-func TestInjectError(t *testing.T) {
+func TestInject(t *testing.T) {
 	f := newFake(nil)
 	defer f.Close()
-	f.InjectError(http.MethodGet, "/environments/", http.StatusBadGateway, 2)
+	f.Inject(fault.Fault{Op: http.MethodGet, Target: "/environments/", Status: http.StatusBadGateway, Times: 2})
 	for range 2 {
 		status, body := call(t, f, http.MethodGet, "/environments/", "", token)
 		assert.Equal(t, 502, status)
@@ -212,6 +213,23 @@ func TestInjectError(t *testing.T) {
 	}
 	status, _ := call(t, f, http.MethodGet, "/environments/", "", token)
 	assert.Equal(t, 200, status)
+}
+
+// TestInjectTimesZeroIsEveryCall: the old InjectError read times 0 as
+// "never"; a fault.Fault without Times hits every matching request.
+func TestInjectTimesZeroIsEveryCall(t *testing.T) {
+	f := newFake(nil)
+	defer f.Close()
+	f.Inject(fault.Fault{Op: http.MethodGet, Target: "/environments/", Status: http.StatusServiceUnavailable, Message: "maintenance"})
+	for range 5 {
+		status, body := call(t, f, http.MethodGet, "/environments/", "", token)
+		assert.Equal(t, 503, status)
+		assert.Contains(t, body, "maintenance")
+	}
+	f.ClearFaults()
+	status, _ := call(t, f, http.MethodGet, "/environments/", "", token)
+	assert.Equal(t, 200, status)
+	assert.Panics(t, func() { f.Inject(fault.Fault{Op: http.MethodGet, Code: "x"}) }, "Code is not read by lifetimetest")
 }
 
 func TestPlatformBackendFailure(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/lifetime/lifetimetest"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -118,7 +119,7 @@ func TestPublishRetriesAnUnavailableContinue(t *testing.T) {
 		})
 		defer fake.Close()
 		fake.SetScript(lifetimetest.Script{PauseInfo: drivers.InfoDeployPrepared})
-		fake.InjectError(http.MethodPost, "/continue/", http.StatusServiceUnavailable, 2)
+		fake.Inject(fault.Fault{Op: http.MethodPost, Target: "/continue/", Status: http.StatusServiceUnavailable, Times: 2})
 		plan, rel := throughLifeTime(t, sim, fake, func(c *steps.Config) { c.ContinuePrepared = true })
 		rep, err := sim.RunPlan(t.Context(), plan, rel, 10*time.Second)
 		require.NoError(t, err)

@@ -20,7 +20,7 @@
 //
 // Tests can set a server's active connections ([Server.SetActive],
 // [Server.Hold]) and health ([Server.SetHealth]), inject error answers
-// ([Server.Fail]), read a server's state ([Server.Peer]) and the requests
+// ([Server.Inject]), read a server's state ([Server.Peer]) and the requests
 // received ([Server.Requests]).
 //
 // # Scope and limitations

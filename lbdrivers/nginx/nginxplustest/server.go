@@ -1,6 +1,7 @@
 package nginxplustest
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 // Config describes the fake's initial state.
@@ -70,24 +73,16 @@ type upstream struct {
 	nextID int
 }
 
-// fault is an injected error answer.
-type fault struct {
-	method, pathPart string
-	status           int
-	code, text       string
-	times            int
-}
-
 // Server is a running fake NGINX Plus API. Its methods are safe for
 // concurrent use.
 type Server struct {
-	cfg  Config
-	srv  *httptest.Server
-	mu   sync.Mutex
-	ups  map[string]*upstream
-	reqs []Request
-	errs []*fault
-	seq  int
+	cfg    Config
+	srv    *httptest.Server
+	mu     sync.Mutex
+	ups    map[string]*upstream
+	reqs   []Request
+	faults fault.Set
+	seq    int
 }
 
 // NewServer starts the fake on a loopback port. Close it when done.
@@ -171,14 +166,26 @@ func (s *Server) SetHealth(u, addr, health string) bool {
 	return true
 }
 
-// Fail makes the next times requests whose method is method (empty: any)
-// and whose path contains pathPart answer status with the given error code.
-// times < 0 means every such request until the fake is closed.
-func (s *Server) Fail(method, pathPart string, status int, code string, times int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.errs = append(s.errs, &fault{method: method, pathPart: pathPart, status: status, code: code, text: "injected by nginxplustest", times: times})
+// Inject adds a fault (package fault documents every field; faults are tried
+// in the order added). The fake names a request by its method
+// (fault.Fault.Op: "GET", "PATCH"...) and matches Target against any part of
+// the request path ("/servers/0", "/api/"). A hit request, once
+// authenticated, is answered with Status and the documented error body
+// carrying Code and Message ("injected by nginxplustest" by default); it has
+// no effect. Inject panics on a fault the fake cannot honour (a field it
+// does not read, such as Err, Latency or AfterEffect, or no Status): the
+// test is wrong.
+func (s *Server) Inject(f fault.Fault) {
+	if f.Status == 0 {
+		panic("nginxplustest: fault without Status: want the HTTP status to answer with")
+	}
+	if err := s.faults.Add(f, fault.FieldStatus, fault.FieldCode, fault.FieldMessage); err != nil {
+		panic("nginxplustest: " + err.Error())
+	}
 }
+
+// ClearFaults removes every fault.
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // Requests returns the requests received so far.
 func (s *Server) Requests() []Request {
@@ -233,17 +240,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for i, f := range s.errs {
-		if (f.method == "" || f.method == r.Method) && strings.Contains(r.URL.Path, f.pathPart) {
-			if f.times > 0 {
-				f.times--
-				if f.times == 0 {
-					s.errs = slices.Delete(s.errs, i, i+1)
-				}
-			}
-			s.apiErr(w, f.status, f.code, f.text)
-			return
-		}
+	if f, hit := s.faults.MatchPath(r.Method, r.URL.Path); hit {
+		s.apiErr(w, f.Status, f.Code, cmp.Or(f.Message, "injected by nginxplustest"))
+		return
 	}
 	s.route(w, r, body)
 }

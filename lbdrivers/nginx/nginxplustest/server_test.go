@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/nginx/nginxplustest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -134,7 +135,7 @@ func TestErrors(t *testing.T) {
 		})
 	}
 
-	s.Fail("PATCH", "/servers/0", 503, "Injected", 2)
+	s.Inject(fault.Fault{Op: "PATCH", Target: "/servers/0", Status: 503, Code: "Injected", Times: 2})
 	for range 2 {
 		code, _, _ := call(t, "PATCH", base+"/9/http/upstreams/backend/servers/0", `{"down":true}`)
 		assert.Equal(t, 503, code)
