@@ -19,6 +19,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/winrm"
 	"github.com/balanced-deploy/balanced/drivers/winrm/winrmtest"
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 func TestHostileServiceNamesCannotInject(t *testing.T) {
@@ -181,7 +182,7 @@ func TestAccessDeniedIsPermissionDenied(t *testing.T) {
 	})
 	t.Run("plain stderr", func(t *testing.T) {
 		f := newFixture(t, nil)
-		f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionCommand, Stderr: "Stop-Service : Access is denied\r\n", ExitCode: 1})
+		f.srv.Inject(fault.Fault{Op: winrmtest.ActionCommand, Err: winrmtest.CommandFailed{Stderr: "Stop-Service : Access is denied\r\n", ExitCode: 1}})
 		err := f.drv.StopService(context.Background(), f.target, drivers.SchedulerService)
 		require.ErrorIs(t, err, drivers.ErrPermissionDenied)
 	})
@@ -189,8 +190,8 @@ func TestAccessDeniedIsPermissionDenied(t *testing.T) {
 
 func TestScriptFailureReported(t *testing.T) {
 	f := newFixture(t, nil)
-	f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionCommand,
-		Stderr: winrmtest.CLIXMLError("Service 'OutSystems Scheduler' cannot be stopped: a dependent service is running"), ExitCode: 1})
+	f.srv.Inject(fault.Fault{Op: winrmtest.ActionCommand,
+		Err: winrmtest.CommandFailed{Stderr: winrmtest.CLIXMLError("Service 'OutSystems Scheduler' cannot be stopped: a dependent service is running"), ExitCode: 1}})
 	err := f.drv.StopService(context.Background(), f.target, drivers.SchedulerService)
 	require.Error(t, err)
 	assert.Nil(t, drivers.Class(err), "a failure of the script itself is not classified: it may have changed something")
@@ -247,7 +248,7 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 // loopback connection; timeout_test.go checks exact timings in virtual time.
 func TestTimeoutAfterCommandSentIsNotUnavailable(t *testing.T) {
 	f := newFixture(t, func(c *winrm.Config) { c.Timeout = 300 * time.Millisecond })
-	f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Delay: time.Minute})
+	f.srv.Inject(fault.Fault{Op: winrmtest.ActionReceive, Latency: time.Minute})
 	start := time.Now()
 	err := f.drv.StopService(context.Background(), f.target, drivers.SchedulerService)
 	elapsed := time.Since(start)
@@ -260,15 +261,15 @@ func TestTimeoutAfterCommandSentIsNotUnavailable(t *testing.T) {
 func TestServerErrorsBeforeTheCommandAreUnavailable(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault winrmtest.Fault
+		fault fault.Fault
 	}{
-		{"create 500 fault", winrmtest.Fault{Action: winrmtest.ActionCreate, Status: http.StatusInternalServerError}},
-		{"create 503 plain", winrmtest.Fault{Action: winrmtest.ActionCreate, Status: http.StatusServiceUnavailable}},
-		{"command 500 fault", winrmtest.Fault{Action: winrmtest.ActionCommand, Status: http.StatusInternalServerError}},
+		{"create 500 fault", fault.Fault{Op: winrmtest.ActionCreate, Status: http.StatusInternalServerError}},
+		{"create 503 plain", fault.Fault{Op: winrmtest.ActionCreate, Status: http.StatusServiceUnavailable}},
+		{"command 500 fault", fault.Fault{Op: winrmtest.ActionCommand, Status: http.StatusInternalServerError}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			f.srv.AddFault(tc.fault)
+			f.srv.Inject(tc.fault)
 			err := f.drv.StopService(context.Background(), f.target, drivers.SchedulerService)
 			require.ErrorIs(t, err, drivers.ErrUnavailable)
 			s, _ := f.svcs.Get(testHost, "OutSystems Scheduler")
@@ -279,7 +280,7 @@ func TestServerErrorsBeforeTheCommandAreUnavailable(t *testing.T) {
 
 func TestReceiveFailureIsNotUnavailable(t *testing.T) {
 	f := newFixture(t, nil)
-	f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Status: http.StatusBadGateway})
+	f.srv.Inject(fault.Fault{Op: winrmtest.ActionReceive, Status: http.StatusBadGateway})
 	err := f.drv.StopService(context.Background(), f.target, drivers.SchedulerService)
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, drivers.ErrUnavailable, "the command ran before the output was lost")
@@ -311,7 +312,7 @@ func TestPasswordNeverLeaks(t *testing.T) {
 	f := newFixture(t, func(c *winrm.Config) { c.Password = drivers.NewSecret(testPassword) })
 	ctx := context.Background()
 	var errs []error
-	f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionCreate, Status: http.StatusInternalServerError, Times: 1})
+	f.srv.Inject(fault.Fault{Op: winrmtest.ActionCreate, Status: http.StatusInternalServerError, Times: 1})
 	_, err := f.drv.ServiceState(ctx, f.target, drivers.SchedulerService)
 	errs = append(errs, err)
 	_, err = f.drv.ServiceState(ctx, drivers.Target{Name: "bad", Address: "bad host"}, drivers.SchedulerService)

@@ -12,6 +12,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/winrm"
 	"github.com/balanced-deploy/balanced/drivers/winrm/winrmtest"
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 // These tests run in a synctest bubble against the in-memory fake: delays and
@@ -43,7 +44,7 @@ func TestVirtualTimeoutAfterCommandSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newMemFixture(t, 30*time.Second)
 		defer f.srv.Close()
-		f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Delay: 10 * time.Minute})
+		f.srv.Inject(fault.Fault{Op: winrmtest.ActionReceive, Latency: 10 * time.Minute})
 
 		start := time.Now()
 		err := f.drv.StopService(context.Background(), f.target, drivers.SchedulerService)
@@ -60,7 +61,7 @@ func TestVirtualTimeoutBeforeCommandSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newMemFixture(t, 30*time.Second)
 		defer f.srv.Close()
-		f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionCreate, Delay: 40 * time.Second, Times: 1})
+		f.srv.Inject(fault.Fault{Op: winrmtest.ActionCreate, Latency: 40 * time.Second, Times: 1})
 
 		start := time.Now()
 		err := f.drv.StopService(context.Background(), f.target, drivers.SchedulerService)
@@ -82,7 +83,7 @@ func TestVirtualCallerDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newMemFixture(t, 0) // default Timeout, 2 minutes
 		defer f.srv.Close()
-		f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Delay: time.Hour})
+		f.srv.Inject(fault.Fault{Op: winrmtest.ActionReceive, Latency: time.Hour})
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 
@@ -97,7 +98,7 @@ func TestVirtualCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newMemFixture(t, time.Minute)
 		defer f.srv.Close()
-		f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Delay: time.Hour})
+		f.srv.Inject(fault.Fault{Op: winrmtest.ActionReceive, Latency: time.Hour})
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(3*time.Second, cancel)
 
@@ -112,7 +113,7 @@ func TestVirtualSlowButInTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newMemFixture(t, 30*time.Second)
 		defer f.srv.Close()
-		f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Delay: 20 * time.Second, Times: 1})
+		f.srv.Inject(fault.Fault{Op: winrmtest.ActionReceive, Latency: 20 * time.Second, Times: 1})
 
 		start := time.Now()
 		require.NoError(t, f.drv.StopService(context.Background(), f.target, drivers.SchedulerService))
@@ -136,7 +137,7 @@ func TestVirtualReceiveFaults(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newMemFixture(t, 30*time.Second)
 			defer f.srv.Close()
-			f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Status: 500, Subcode: "TimedOut", Times: 3})
+			f.srv.Inject(fault.Fault{Op: winrmtest.ActionReceive, Status: 500, Code: "TimedOut", Times: 3})
 			require.NoError(t, f.drv.StopService(context.Background(), f.target, drivers.SchedulerService))
 			receives := 0
 			for _, a := range f.srv.Actions() {
@@ -151,7 +152,7 @@ func TestVirtualReceiveFaults(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			f := newMemFixture(t, 30*time.Second)
 			defer f.srv.Close()
-			f.srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionReceive, Status: 500, Subcode: "InvalidSelectors"})
+			f.srv.Inject(fault.Fault{Op: winrmtest.ActionReceive, Status: 500, Code: "InvalidSelectors"})
 			start := time.Now()
 			err := f.drv.StopService(context.Background(), f.target, drivers.SchedulerService)
 			require.Error(t, err)

@@ -71,7 +71,7 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 					f.Inject(fault.Fault{Op: "DescribeTargetHealth", Code: "SignatureDoesNotMatch", Status: http.StatusForbidden, Times: 1})
 				}
 			case steps.UnblockLoaded:
-				loadedWinRM.AddFault(winrmtest.Fault{Action: winrmtest.ActionCreate, Status: http.StatusUnauthorized, Times: 1})
+				loadedWinRM.Inject(fault.Fault{Op: winrmtest.ActionCreate, Status: http.StatusUnauthorized, Times: 1})
 			}
 		}
 

@@ -118,7 +118,7 @@ func deployEveryDriver(t *testing.T, edit func(*farm.Plan)) *world {
 	// the engine's retries and the logs: the first shell on fe2 is refused
 	// (nothing ran: retryable), and the first status read of the
 	// deployment answers 503.
-	w.fakes["fe2"].AddFault(winrmtest.Fault{Action: winrmtest.ActionCreate, Status: http.StatusInternalServerError, Times: 1})
+	w.fakes["fe2"].Inject(fault.Fault{Op: winrmtest.ActionCreate, Status: http.StatusInternalServerError, Times: 1})
 	w.lifetime.Inject(fault.Fault{Op: http.MethodGet, Target: "/status/", Status: http.StatusServiceUnavailable, Times: 1})
 
 	fm, err := farm.New(farm.Config{Zones: farm.AutoSplit(w.servers), LoadBalancer: recordLB{next: w.lb.Driver, log: w.errs}})

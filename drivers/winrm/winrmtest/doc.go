@@ -65,7 +65,7 @@
 // Commands run synchronously when the Command request arrives; there is no
 // stdin (Send), and the OperationTimeout a client sends is not waited for
 // (NoOutputReceives answers at once). Config.TLS serves HTTPS with a
-// self-signed certificate. Faults (AddFault) inject delays, HTTP errors and
+// self-signed certificate. Faults ([Server.Inject]) inject delays, HTTP errors and
 // script failures; Config.Defect breaks the wire format on purpose, to prove
 // that a third-party client notices.
 package winrmtest

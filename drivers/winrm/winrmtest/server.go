@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 // Config configures a fake server. The zero value behaves as a stock
@@ -110,32 +112,18 @@ type Script struct {
 	Name string
 }
 
-// Fault changes how the server answers requests for one action, for tests
-// of timeouts and failures.
-type Fault struct {
-	// Action is the action URI to affect (ActionCreate, ActionCommand,
-	// ActionReceive, ActionSignal or ActionDelete); empty affects every
-	// request.
-	Action string
-	// Delay holds the answer back; the wait ends early when the client
-	// goes away or the server closes.
-	Delay time.Duration
-	// Status, when non-zero, is the HTTP status to answer with instead:
-	// 500 comes with a WS-Management fault body (as WinRM sends), other
-	// codes with an empty text/plain body.
-	Status int
-	// Subcode is the WS-Management fault subcode sent with Status 500
-	// (default "InternalError"). "TimedOut" is WinRM's answer to a Receive
-	// when the command printed nothing within the OperationTimeout; the
-	// client then asks again.
-	Subcode string
-	// Stderr and ExitCode, for ActionCommand, replace the result of the
-	// command without running it (Stderr may be plain text or CLIXML, see
-	// CLIXMLError).
+// CommandFailed, as the Err of a fault on ActionCommand, replaces the
+// result of the command without running it: Stderr (plain text or CLIXML,
+// see CLIXMLError) and the exit code, as a script failing on the host would
+// report them.
+type CommandFailed struct {
 	Stderr   string
 	ExitCode int
-	// Times is how many matching requests the fault affects; 0 means all.
-	Times int
+}
+
+// Error describes the failure.
+func (c CommandFailed) Error() string {
+	return fmt.Sprintf("winrmtest: command failed with exit code %d: %s", c.ExitCode, c.Stderr)
 }
 
 // Server is a fake WinRM (WS-Management) endpoint on loopback. It
@@ -158,7 +146,7 @@ type Server struct {
 	commands   map[string]*runningCommand
 	scripts    []Script
 	actions    []string
-	faults     []*Fault
+	faults     fault.Set
 	refused    int
 	refusals   []string
 	receives   int
@@ -271,39 +259,32 @@ func (s *Server) OpenShells() int {
 	return len(s.shells)
 }
 
-// AddFault installs f; faults are tried in the order added.
-func (s *Server) AddFault(f Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, &f)
+// Inject adds a fault (package fault documents every field; faults are tried
+// in the order added). The fake names a request by its action URI
+// (fault.Fault.Op: ActionCreate, ActionCommand, ActionReceive, ActionSignal
+// or ActionDelete) and has no targets. A hit request waits Latency (the
+// wait ends early when the client goes away or the server closes), then:
+// with Status 500 it gets a WS-Management fault body (as WinRM sends) whose
+// subcode is Code (default "InternalError"; "TimedOut" is WinRM's answer to
+// a Receive when the command printed nothing within the OperationTimeout,
+// and the client then asks again); with another Status, an empty
+// text/plain body; with Err a [CommandFailed] (ActionCommand only), the
+// command's result is replaced without running it; with none of these it
+// is answered normally. Inject panics on a fault the fake cannot honour (a
+// field it does not read, such as Target, Message or AfterEffect, or an
+// Err that is not a CommandFailed on ActionCommand): the test is wrong.
+func (s *Server) Inject(f fault.Fault) {
+	var cf CommandFailed
+	if f.Err != nil && (f.Op != ActionCommand || !errors.As(f.Err, &cf)) {
+		panic(fmt.Sprintf("winrmtest: fault Err %v on %q: want a CommandFailed on ActionCommand", f.Err, f.Op))
+	}
+	if err := s.faults.Add(f, fault.FieldLatency, fault.FieldStatus, fault.FieldCode, fault.FieldErr); err != nil {
+		panic("winrmtest: " + err.Error())
+	}
 }
 
 // ClearFaults removes every fault.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
-}
-
-// takeFault returns the first fault matching action, consuming one use.
-func (s *Server) takeFault(action string) *Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if f.Action != "" && f.Action != action {
-			continue
-		}
-		cp := *f
-		if f.Times > 0 {
-			f.Times--
-			if f.Times == 0 {
-				s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			}
-		}
-		return &cp
-	}
-	return nil
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
 
 // connKey finds a connection's state in a request's context.
 type connKey struct{}
@@ -587,9 +568,10 @@ func (s *Server) handleSOAP(ctx context.Context, body []byte) (status int, doc s
 	s.actions = append(s.actions, action)
 	s.mu.Unlock()
 
-	if f := s.takeFault(action); f != nil {
-		if f.Delay > 0 {
-			t := time.NewTimer(f.Delay)
+	if f, hit := s.faults.Match(action); hit {
+		var cf CommandFailed
+		if f.Latency > 0 {
+			t := time.NewTimer(f.Latency)
 			select {
 			case <-t.C:
 			case <-ctx.Done():
@@ -601,14 +583,14 @@ func (s *Server) handleSOAP(ctx context.Context, body []byte) (status int, doc s
 			}
 		}
 		switch {
-		case f.Status == http.StatusInternalServerError && f.Subcode == "TimedOut":
+		case f.Status == http.StatusInternalServerError && f.Code == "TimedOut":
 			return f.Status, s.timedOut(msgID), true
 		case f.Status == http.StatusInternalServerError:
-			return f.Status, faultResponse(msgID, cmp.Or(f.Subcode, "InternalError"), "injected fault"), true
+			return f.Status, faultResponse(msgID, cmp.Or(f.Code, "InternalError"), "injected fault"), true
 		case f.Status != 0:
 			return f.Status, "", true
-		case action == ActionCommand && (f.Stderr != "" || f.ExitCode != 0):
-			return s.command(&env, msgID, &result{stderr: f.Stderr, code: f.ExitCode})
+		case action == ActionCommand && errors.As(f.Err, &cf):
+			return s.command(&env, msgID, &result{stderr: cf.Stderr, code: cf.ExitCode})
 		}
 	}
 

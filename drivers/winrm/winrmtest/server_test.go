@@ -13,6 +13,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/winrm/winrmtest"
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 // newClient returns a masterzen/winrm client that talks to a plain HTTP
@@ -66,7 +67,7 @@ func TestFaults(t *testing.T) {
 	c := newClient(t, srv, "u", "p")
 	ctx := context.Background()
 
-	srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionCommand, Stderr: "boom", ExitCode: 7, Times: 1})
+	srv.Inject(fault.Fault{Op: winrmtest.ActionCommand, Err: winrmtest.CommandFailed{Stderr: "boom", ExitCode: 7}, Times: 1})
 	_, stderr, code, err := c.RunPSWithContext(ctx, "anything")
 	require.NoError(t, err)
 	assert.Equal(t, "boom", stderr)
@@ -79,12 +80,12 @@ func TestFaults(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "unrecognised")
 
-	srv.AddFault(winrmtest.Fault{Action: winrmtest.ActionCreate, Status: http.StatusServiceUnavailable})
+	srv.Inject(fault.Fault{Op: winrmtest.ActionCreate, Status: http.StatusServiceUnavailable})
 	_, _, _, err = c.RunPSWithContext(ctx, "anything")
 	require.Error(t, err, "the encrypting client sees an empty unencrypted answer")
 	srv.ClearFaults()
 
-	srv.AddFault(winrmtest.Fault{Delay: 100 * time.Millisecond, Times: 1})
+	srv.Inject(fault.Fault{Latency: 100 * time.Millisecond, Times: 1})
 	start := time.Now()
 	_, _, _, err = c.RunPSWithContext(ctx, "anything")
 	require.NoError(t, err)
