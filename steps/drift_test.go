@@ -160,3 +160,30 @@ func TestDriftLoadedServerCrashesDuringPublish(t *testing.T) {
 		}
 	})
 }
+
+// TestDriftLoadedDeploymentServiceRestarted: a Loaded server's Deployment
+// service restarted after block-loaded would install the release while the
+// server serves; it is stopped and disabled again before publish.
+func TestDriftLoadedDeploymentServiceRestarted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 104})
+		p := sf.plan(t, nil, nil, farm.Halt, "v2")
+		require.NoError(t, p.After(steps.BlockLoaded, farm.Hook{Name: "restart fe03's deployment service", Func: func(context.Context, *farm.Run) error {
+			return sf.sim.SetServiceState("fe03", drivers.DeploymentService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+		}}))
+		require.NoError(t, sf.sim.Start(t.Context()))
+		rep, err := p.Run(t.Context())
+		time.Sleep(time.Minute)
+		sf.sim.Stop()
+		require.NoError(t, err)
+		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
+		r := sf.sim.Report()
+		assert.Zero(t, r.Failed, r.String())
+		assert.Zero(t, r.TotalViolations(), r.String())
+		ds := driftsOf(rep, steps.GuardDeploymentStoppedLoaded)
+		require.Len(t, ds, 1, "%+v", rep.Drifts)
+		assert.True(t, ds[0].Repaired)
+		assert.Equal(t, "fe03", ds[0].Server)
+		assert.Equal(t, steps.Publish, ds[0].Step)
+	})
+}
