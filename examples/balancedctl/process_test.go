@@ -98,7 +98,12 @@ func (ch *child) reap() error {
 // run is in step 2, stop-schedulers.
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	return startCmd(t, exec.Command(os.Args[0], "-test.run=^$"), args...)
+}
+
+// startCmd is startChild with the command that runs the test binary.
+func startCmd(t *testing.T, cmd *exec.Cmd, args ...string) *child {
+	t.Helper()
 	cmd.Env = append(os.Environ(), "BALANCEDCTL_TEST_CHILD="+strings.Join(args, " "))
 	errPipe, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -270,4 +275,25 @@ func TestSecondSignal(t *testing.T) {
 	s.handle(syscall.SIGTERM)
 	assert.Contains(t, buf.String(), "SIGTERM again: the run is already stopping")
 	assert.Contains(t, buf.String(), "balancedctl resume farm.yaml")
+}
+
+// TestNohupKeepsSIGHUPIgnored starts a run with SIGHUP ignored, as nohup
+// does, sends it SIGHUP, and checks it goes on; SIGTERM still stops it.
+func TestNohupKeepsSIGHUPIgnored(t *testing.T) {
+	path, _ := specCopy(t, t.TempDir())
+	cmd := exec.Command("nohup", os.Args[0], "-test.run=^$")
+	if _, err := exec.LookPath("nohup"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nohup is missing")
+		}
+		t.Skip("nohup is missing")
+	}
+	ch := startCmd(t, cmd, "run", path, "--yes")
+	require.NoError(t, ch.cmd.Process.Signal(syscall.SIGHUP))
+	require.NoError(t, ch.cmd.Process.Signal(syscall.SIGTERM))
+	said := ch.waitFor(t, "stopping at the next safe point")
+	assert.Contains(t, said, "SIGTERM:", "the first signal it saw is SIGTERM: SIGHUP stayed ignored")
+	assert.NotContains(t, said, "SIGHUP (the terminal")
+	_, code := ch.wait(t)
+	assert.Equal(t, exitFailed, code)
 }

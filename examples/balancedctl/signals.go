@@ -49,7 +49,7 @@ func notifyStop(parent context.Context, stderr io.Writer) (context.Context, *sto
 	ctx, cancel := context.WithCancel(parent)
 	s := &stopper{cancel: cancel, stderr: stderr}
 	ch := make(chan os.Signal, 4)
-	signal.Notify(ch, stopSignals...)
+	signal.Notify(ch, listened(stopSignals)...)
 	signal.Ignore(syscall.SIGPIPE)
 	done := make(chan struct{})
 	go func() {
@@ -67,6 +67,20 @@ func notifyStop(parent context.Context, stderr io.Writer) (context.Context, *sto
 		close(done)
 		cancel()
 	}
+}
+
+// listened drops the signals this process was started with ignored: nohup
+// ignores SIGHUP, and a shell starts background jobs with SIGINT ignored.
+// Listening to them would undo that (Go installs a handler), and a run
+// started under nohup would halt when its session goes away.
+func listened(sigs []os.Signal) []os.Signal {
+	var out []os.Signal
+	for _, s := range sigs {
+		if !signal.Ignored(s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // watch returns the observer that keeps the stopper informed of the run of
