@@ -1,7 +1,7 @@
 // Package simulate is an in-memory OutSystems front-end farm for tests: it
 // implements every contract of package drivers, carries simulated user
 // traffic, injects faults, and checks the safety invariants of a balanced
-// deployment (DESIGN.md, "Safety invariants") continuously while anything
+// deployment (docs/safety.md in this repository) continuously while anything
 // runs against it.
 //
 // Use it to test deployment tooling without machines, and to prove a

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Violation is one breach of a safety invariant of DESIGN.md, found while
+// Violation is one breach of a safety invariant (docs/safety.md), found while
 // the simulation ran or by [Sim.CheckEndState] / [Sim.CheckSafeState].
 type Violation struct {
 	// Time is the simulated instant of the breach; Elapsed is the same
@@ -18,7 +18,7 @@ type Violation struct {
 	Elapsed time.Duration `json:"elapsed"`
 	Zone    string        `json:"zone,omitempty"`
 	Server  string        `json:"server,omitempty"`
-	// Invariant is the number (1-7) of the invariant in DESIGN.md.
+	// Invariant is the number (1-7) of the invariant in docs/safety.md.
 	Invariant int    `json:"invariant"`
 	Detail    string `json:"detail"`
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // mutant is the balanced plan with one step removed or two steps swapped,
-// and the invariant of DESIGN.md that must catch it.
+// and the invariant (docs/safety.md) that must catch it.
 type mutant struct {
 	name   string
 	mutate func(p *farm.Plan) error

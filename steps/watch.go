@@ -73,16 +73,9 @@ func (b *balanced) serviceStopped(name, until string, role farm.GroupRole, svc d
 func (b *balanced) groupOut(name, until string, role farm.GroupRole) farm.Guard {
 	return farm.Guard{Name: name, Until: until, Check: func(ctx context.Context, r *farm.Run) error {
 		return eachZone(ctx, r, func(ctx context.Context, z *farm.Zone) error {
-			members := r.Members(z.Group(role))
-			if len(members) == 0 {
-				return nil
-			}
-			sts, err := z.LoadBalancer.Status(ctx, members...)
-			if err != nil {
-				if drivers.IsRetryable(err) {
-					return nil
-				}
-				return fmt.Errorf("read members: %w", err)
+			sts, ok, err := groupStatus(ctx, r, z, role)
+			if !ok {
+				return err
 			}
 			var back, what []string
 			for _, st := range sts {
@@ -119,16 +112,9 @@ func (b *balanced) groupOut(name, until string, role farm.GroupRole) farm.Guard 
 func (b *balanced) groupCarries(name, until string, role farm.GroupRole) farm.Guard {
 	return farm.Guard{Name: name, Until: until, Check: func(ctx context.Context, r *farm.Run) error {
 		return eachZone(ctx, r, func(ctx context.Context, z *farm.Zone) error {
-			members := r.Members(z.Group(role))
-			if len(members) == 0 {
-				return nil
-			}
-			sts, err := z.LoadBalancer.Status(ctx, members...)
-			if err != nil {
-				if drivers.IsRetryable(err) {
-					return nil
-				}
-				return fmt.Errorf("read members: %w", err)
+			sts, ok, err := groupStatus(ctx, r, z, role)
+			if !ok {
+				return err
 			}
 			ready := 0
 			var notReady []string
@@ -190,4 +176,22 @@ func eachZone(ctx context.Context, r *farm.Run, fn func(ctx context.Context, z *
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// groupStatus reads the members of z's role group. ok is false when there
+// is nothing to check now: the group is empty, the read failed transiently
+// (the next check reads again; err is nil), or it failed for good (err).
+func groupStatus(ctx context.Context, r *farm.Run, z *farm.Zone, role farm.GroupRole) (sts []drivers.MemberStatus, ok bool, err error) {
+	members := r.Members(z.Group(role))
+	if len(members) == 0 {
+		return nil, false, nil
+	}
+	sts, err = z.LoadBalancer.Status(ctx, members...)
+	if err != nil {
+		if drivers.IsRetryable(err) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("read members: %w", err)
+	}
+	return sts, true, nil
 }

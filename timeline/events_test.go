@@ -68,8 +68,12 @@ func TestWriteEventsOfARealRun(t *testing.T) {
 			groups := find(els, func(e element) bool { return e.name == "g" && e.attrs["data-zone"] == zone })
 			require.Len(t, groups, 1, zone)
 			assert.Equal(t, string(rune('0'+size)), groups[0].attrs["data-members"], zone)
-			prev := find(els, func(e element) bool { return e.zone == zone && e.hasClass("serving") && e.attrs["data-version"] == timeline.PreviousRelease })
-			next := find(els, func(e element) bool { return e.zone == zone && e.hasClass("serving") && e.attrs["data-version"] == timeline.NewRelease })
+			prev := find(els, func(e element) bool {
+				return e.zone == zone && e.hasClass("serving") && e.attrs["data-version"] == timeline.PreviousRelease
+			})
+			next := find(els, func(e element) bool {
+				return e.zone == zone && e.hasClass("serving") && e.attrs["data-version"] == timeline.NewRelease
+			})
 			require.Len(t, prev, 1, zone)
 			require.Len(t, next, 1, zone)
 			p, n := changes(t, prev[0].attrs["data-serving"]), changes(t, next[0].attrs["data-serving"])
