@@ -535,7 +535,10 @@ func (e *ended) Observe(ev farm.Event) {
 // build builds the farm and plan with obs.
 func (c *cli) build(ctx context.Context, sp *spec.Spec, obs farm.Observer) (*farm.Plan, bool) {
 	d := c.drivers
-	d.Observer = farm.Observers(obs, c.stop.watch(sp))
+	// The stopper observes first: it knows a step has started before the
+	// progress view prints it, so a signal sent by someone who has read
+	// "step N" is answered with step N (the other order raced).
+	d.Observer = farm.Observers(c.stop.watch(sp), obs)
 	if d.Prompt == nil {
 		d.Prompt = c.prompt
 	}
