@@ -29,12 +29,7 @@ import (
 // the fake's 10 s), a driver that took "draining" at its word would let the
 // engine install on a server that still receives new requests.
 func TestBalancedThroughALB(t *testing.T) {
-	// The 5 s case (a deregistration delay shorter than the fake's 10 s
-	// routing lag) halts safe in about 1 run in 4 with "member reads serving
-	// while draining": the simulated member keeps serving through the lag
-	// while the driver reports it draining. It is left out until that
-	// interaction is resolved (see CHANGELOG, Known issues).
-	for _, delay := range []time.Duration{45 * time.Second} {
+	for _, delay := range []time.Duration{45 * time.Second, 5 * time.Second} {
 		t.Run(delay.String(), func(t *testing.T) { balancedThroughALB(t, delay) })
 	}
 }

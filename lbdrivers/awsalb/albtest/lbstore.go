@@ -32,9 +32,14 @@ func LoadBalancerStoreLag(lb drivers.LoadBalancer, delay, lag time.Duration) Sto
 type lbStore struct {
 	lb         drivers.LoadBalancer
 	delay, lag time.Duration
-	mu         sync.Mutex
-	since      map[string]time.Time   // member -> deregistration time
-	timers     map[string]*time.Timer // member -> pending end of the routing lag
+	// move serialises every operation and the end of each routing lag:
+	// Describe reads a member's state and whether its lag runs as one view
+	// (read apart, a lag ending in between made a deregistered target read
+	// healthy for one call).
+	move   sync.Mutex
+	mu     sync.Mutex
+	since  map[string]time.Time   // member -> deregistration time
+	timers map[string]*time.Timer // member -> pending end of the routing lag
 }
 
 func ids(targets []Target) []string {
@@ -59,6 +64,8 @@ func apiErr(err error) error {
 func (s *lbStore) DeregistrationDelay() time.Duration { return s.delay }
 
 func (s *lbStore) Register(ctx context.Context, targets []Target) error {
+	s.move.Lock()
+	defer s.move.Unlock()
 	s.mu.Lock()
 	for _, id := range ids(targets) {
 		if tm, ok := s.timers[id]; ok {
@@ -79,6 +86,8 @@ func (s *lbStore) Register(ctx context.Context, targets []Target) error {
 }
 
 func (s *lbStore) Deregister(ctx context.Context, targets []Target) error {
+	s.move.Lock()
+	defer s.move.Unlock()
 	st, err := s.lb.Status(ctx, ids(targets)...)
 	if err != nil {
 		return apiErr(err)
@@ -106,6 +115,8 @@ func (s *lbStore) Deregister(ctx context.Context, targets []Target) error {
 		}
 		// The member keeps taking new requests for the lag.
 		s.timers[m] = time.AfterFunc(s.lag, func() {
+			s.move.Lock()
+			defer s.move.Unlock()
 			s.mu.Lock()
 			_, still := s.timers[m]
 			delete(s.timers, m)
@@ -119,6 +130,8 @@ func (s *lbStore) Deregister(ctx context.Context, targets []Target) error {
 }
 
 func (s *lbStore) Describe(ctx context.Context, targets []Target) ([]TargetHealth, error) {
+	s.move.Lock()
+	defer s.move.Unlock()
 	st, err := s.lb.Status(ctx, ids(targets)...)
 	if err != nil {
 		return nil, apiErr(err)
