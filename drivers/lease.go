@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,8 +28,14 @@ type LeaseHolder struct {
 }
 
 // String renders the holder for messages: "user@host pid 123 run R (release 2.4.0)".
+// A Release that already reads "release ..." (a run's label) is not
+// prefixed twice.
 func (h LeaseHolder) String() string {
-	return fmt.Sprintf("%s@%s pid %d run %s (release %s)", h.User, h.Host, h.PID, h.RunID, h.Release)
+	rel := h.Release
+	if !strings.HasPrefix(rel, "release ") {
+		rel = "release " + rel
+	}
+	return fmt.Sprintf("%s@%s pid %d run %s (%s)", h.User, h.Host, h.PID, h.RunID, rel)
 }
 
 // Lease is a farm lease as read back from where it is held.

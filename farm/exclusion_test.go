@@ -321,7 +321,7 @@ func TestFarmLeaseAcrossHosts(t *testing.T) {
 		require.ErrorIs(t, err, farm.ErrLocked)
 		require.ErrorIs(t, err, drivers.ErrLeaseHeld)
 		assert.ErrorContains(t, err, "@host-a pid ")
-		assert.ErrorContains(t, err, "(release release v2)")
+		assert.ErrorContains(t, err, "(release v2)")
 		assert.ErrorContains(t, err, "balancedctl unlock --force "+lease.Holder.RunID)
 
 		time.Sleep(2 * ttl) // six renewals
@@ -366,7 +366,7 @@ func TestFarmLeaseTakeover(t *testing.T) {
 		warnings, err := run("R-dead")
 		require.NoError(t, err, "a force that names the holder takes the lease over")
 		require.NotEmpty(t, warnings)
-		assert.Contains(t, warnings[0], "took over the farm lease of bob@host-x pid 99 run R-dead (release release v1) by force")
+		assert.Contains(t, warnings[0], "took over the farm lease of bob@host-x pid 99 run R-dead (release v1) by force")
 
 		_, err = leaser.AcquireLease(t.Context(), target, drivers.LeaseRequest{Farm: id, Holder: dead, TTL: time.Minute})
 		require.NoError(t, err)

@@ -55,7 +55,7 @@ func TestStatusLocksAndUnlock(t *testing.T) {
 		time.Sleep(30 * time.Second)
 		code, out, _ = sf.do(t, "status", specPath)
 		assert.Equal(t, exitOK, code)
-		assert.Contains(t, out, "farm lease:  held on fe01 by bob@ops-2 pid 77 run R-there (release release v2)")
+		assert.Contains(t, out, "farm lease:  held on fe01 by bob@ops-2 pid 77 run R-there (release v2)")
 		assert.Contains(t, out, "expires in 1m30s")
 		assert.Contains(t, out, "balancedctl unlock "+specPath+" -force R-there")
 

@@ -72,10 +72,16 @@ func childMain() int {
 	}
 	ctx, stopper, stop := notifyStop(context.Background(), os.Stderr)
 	defer stop()
-	c := &cli{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, stop: stopper, drivers: anonDrivers(sim),
+	drv, err := childDrivers(sim)
+	if err != nil {
+		fmt.Println("child:", err)
+		return 99
+	}
+	c := &cli{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, stop: stopper, drivers: drv,
 		lookupEnv: func(name string) (string, bool) { return "secret-of-" + name, true }}
 	code := c.main(ctx, strings.Fields(os.Getenv("BALANCEDCTL_TEST_CHILD")))
 	fmt.Printf("child: safe-state violations: %d\n", len(sim.CheckSafeState()))
+	fmt.Printf("child: simulated actions: %d\n", len(sim.Actions()))
 	return code
 }
 
