@@ -81,17 +81,11 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 		return nil, nil, err
 	}
 	sc := steps.Config{
-		Services: d.Services,
-		Platform: d.Platform,
-		Prober:   d.Prober,
-		Release:  s.release(),
-		Plan: farm.PlanConfig{
-			Concurrency: s.Concurrency,
-			Retry:       s.Retry.policy(),
-			StepTimeout: s.Timeouts.Step.D(),
-			Observer:    d.Observer,
-			OnFailure:   farm.FailurePolicy(s.OnFailure),
-		},
+		Services:           d.Services,
+		Platform:           d.Platform,
+		Prober:             d.Prober,
+		Release:            s.release(),
+		Plan:               s.planConfig(d),
 		PollInterval:       s.Timeouts.PollInterval.D(),
 		DeployPollInterval: s.Timeouts.DeployPollInterval.D(),
 		ProgressInterval:   s.Timeouts.ProgressInterval.D(),
@@ -211,4 +205,17 @@ func (j fileJournal) Append(rec farm.JournalRecord) error {
 		return err
 	}
 	return fj.Close()
+}
+
+// planConfig is the engine's configuration from the spec's top-level keys
+// (concurrency, limits, retry, timeouts.step, on_failure).
+func (s *Spec) planConfig(d Drivers) farm.PlanConfig {
+	return farm.PlanConfig{
+		Concurrency: s.Concurrency,
+		Limits:      farm.Limits{Host: s.Limits.Host, LoadBalancer: s.Limits.LoadBalancer, Platform: s.Limits.Platform},
+		Retry:       s.Retry.policy(),
+		StepTimeout: s.Timeouts.Step.D(),
+		Observer:    d.Observer,
+		OnFailure:   farm.FailurePolicy(s.OnFailure),
+	}
 }

@@ -165,7 +165,11 @@
 //	  step: 0                             # bound on every step; 0 = none
 //	fail_on_drain_timeout: false          # a drain that times out fails the step
 //
-//	concurrency: 8                        # server actions in flight; default 32
+//	concurrency: 8                        # server actions in flight; default 1024
+//	limits:                               # driver calls in flight per system
+//	  host: 2                             #   per front-end (WinRM); default 2
+//	  load_balancer: 4                    #   per load balancer; default 4
+//	  platform: 8                         #   to LifeTime; default 8
 //	capacity_floor: 0.34                  # share of each zone that must be loaded
 //	retry:                                # transient (unavailable) errors only
 //	  max_attempts: 5

@@ -32,6 +32,10 @@ type Spec struct {
 	// Concurrency is the most server actions in flight at once. Zero means
 	// farm.DefaultConcurrency.
 	Concurrency int `yaml:"concurrency" json:"concurrency,omitempty"`
+	// Limits bound the driver calls in flight per system (farm.Limits):
+	// per front-end host, per load balancer, to the platform. Zero keys
+	// mean farm's defaults.
+	Limits Limits `yaml:"limits" json:"limits"`
 	// CapacityFloor is the share of each zone that must be in its Loaded
 	// group. Zero means farm.DefaultCapacityFloor; negative disables the
 	// check.
@@ -163,4 +167,18 @@ func (r Retry) policy() farm.RetryPolicy {
 		Multiplier:     r.Multiplier,
 		Jitter:         r.Jitter,
 	}
+}
+
+// Limits is the limits block: the most driver calls in flight at once per
+// system (farm.Limits). A zero key means farm's default
+// (farm.DefaultHostConcurrency, DefaultLoadBalancerConcurrency,
+// DefaultPlatformConcurrency).
+type Limits struct {
+	// Host is the most calls in flight to one front-end server (its WinRM
+	// endpoint).
+	Host int `yaml:"host" json:"host,omitempty"`
+	// LoadBalancer is the most calls in flight to one load balancer.
+	LoadBalancer int `yaml:"load_balancer" json:"load_balancer,omitempty"`
+	// Platform is the most calls in flight to the platform (LifeTime).
+	Platform int `yaml:"platform" json:"platform,omitempty"`
 }

@@ -145,6 +145,11 @@ func TestParseValid(t *testing.T) {
 			assert.Equal(t, 3, s.Retry.MaxAttempts)
 			assert.Equal(t, "500ms", s.Retry.InitialBackoff.String())
 		}},
+		{"per-system limits", func(*testing.T) string {
+			return base + "limits: {host: 1, load_balancer: 3, platform: 16}\n"
+		}, func(t *testing.T, s *spec.Spec) {
+			assert.Equal(t, spec.Limits{Host: 1, LoadBalancer: 3, Platform: 16}, s.Limits)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,6 +168,8 @@ func TestParseErrors(t *testing.T) {
 		at, want string
 	}{
 		{"unknown top-level key", func(*testing.T) string { return base + "concurency: 3\n" }, "concurency", `unknown field "concurency"`},
+		{"negative limit", func(*testing.T) string { return base + "limits:\n  host: 2\n  platform: -1\n" }, "platform: -1", "limits.platform -1: want zero (the default) or more"},
+		{"unknown limit", func(*testing.T) string { return base + "limits:\n  hosts: 2\n" }, "hosts", `unknown field "hosts"`},
 		{"unknown zone key", func(t *testing.T) string { return edit(t, "loaded: [fe03", "loded: [fe03") }, "loded", `unknown field "loded"`},
 		{"key of another load balancer kind", func(t *testing.T) string { return edit(t, "  backend: be_app\n", "  backend: be_app\n  pool: p\n") },
 			"pool", `unknown field "pool" for load_balancer kind haproxy`},

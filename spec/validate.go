@@ -74,6 +74,14 @@ func (v *validator) validate() {
 	if s.Concurrency < 0 {
 		v.errorf("$.concurrency", "concurrency %d: want zero (the default) or more", s.Concurrency)
 	}
+	for _, l := range []struct {
+		key string
+		n   int
+	}{{"host", s.Limits.Host}, {"load_balancer", s.Limits.LoadBalancer}, {"platform", s.Limits.Platform}} {
+		if l.n < 0 {
+			v.errorf("$.limits."+l.key, "limits.%s %d: want zero (the default) or more", l.key, l.n)
+		}
+	}
 	if s.CapacityFloor > 1 || math.IsNaN(s.CapacityFloor) {
 		v.errorf("$.capacity_floor", "capacity_floor %v: want a share between 0 and 1 (or negative to disable the check)", s.CapacityFloor)
 	}
