@@ -1,3 +1,3 @@
 package drivers
 
-//go:generate go tool mockgen -destination=drivermock/mocks.go -package=drivermock -typed . ServiceController,LoadBalancer,Switcher,PlatformClient,DeployedReleaseReader,DeploymentAborter,DeploymentContinuer,Prober,IdleReporter
+//go:generate go tool mockgen -destination=drivermock/mocks.go -package=drivermock -typed . ServiceController,LoadBalancer,Switcher,PlatformClient,DeployedReleaseReader,DeploymentAborter,DeploymentContinuer,Prober,ApplicationProber,IdleReporter

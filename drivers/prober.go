@@ -25,3 +25,32 @@ type Prober interface {
 	// that could not be made.
 	Probe(ctx context.Context, t Target) (ProbeResult, error)
 }
+
+// ApplicationProbe says how to check one application of a release on a
+// server: a release of several applications is installed on each front-end
+// one application at a time, so one probe sees only one of them, and an
+// application still deploying on a server goes unnoticed unless it is
+// probed itself.
+type ApplicationProbe struct {
+	// Application is the application's name, as in Release.Applications;
+	// messages name it.
+	Application string `json:"application"`
+	// Path is where the application answers on the server, relative to
+	// Target.URL, for example "/Orders/rest/Health/Version". Empty means the
+	// prober's own path.
+	Path string `json:"path,omitempty"`
+	// Version is the version the application reports once the release is
+	// installed. The prober does not compare it (the engine does); a prober
+	// may use it in messages.
+	Version string `json:"version"`
+}
+
+// ApplicationProber is an optional capability of a [Prober]: it probes one
+// application of a release at its own path ([ApplicationProbe].Path). The
+// engine needs it to probe more than one application per server, and uses
+// Probe otherwise.
+type ApplicationProber interface {
+	// ProbeApplication calls app on t, with the rules of Probe: an answer
+	// that shows the application unhealthy is a result, not an error.
+	ProbeApplication(ctx context.Context, t Target, app ApplicationProbe) (ProbeResult, error)
+}

@@ -11,6 +11,7 @@ var capabilities = []struct {
 	name string
 	typ  reflect.Type
 }{
+	{"ApplicationProber", reflect.TypeFor[ApplicationProber]()},
 	{"DeployedReleaseReader", reflect.TypeFor[DeployedReleaseReader]()},
 	{"DeploymentAborter", reflect.TypeFor[DeploymentAborter]()},
 	{"DeploymentContinuer", reflect.TypeFor[DeploymentContinuer]()},

@@ -91,6 +91,7 @@ func TestCapabilitiesListsEveryCapability(t *testing.T) {
 
 // everything implements every optional capability.
 type everything struct {
+	drivers.ApplicationProber
 	drivers.DeployedReleaseReader
 	drivers.DeploymentAborter
 	drivers.DeploymentContinuer

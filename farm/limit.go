@@ -179,7 +179,8 @@ func (p *Plan) LimitServices(s drivers.ServiceController) drivers.ServiceControl
 }
 
 // LimitProber returns pr limited per host ([Limits].Host, keyed by [Host]
-// of each probe's target).
+// of each probe's target), with drivers.ApplicationProber, limited likewise,
+// where pr has it.
 func (p *Plan) LimitProber(pr drivers.Prober) drivers.Prober {
 	if pr == nil {
 		return nil
@@ -187,7 +188,14 @@ func (p *Plan) LimitProber(pr drivers.Prober) drivers.Prober {
 	if _, done := pr.(limited); done {
 		return pr
 	}
-	return &limitedProber{lim: p.lim, p: pr}
+	base := &limitedProber{lim: p.lim, p: pr}
+	if ap, ok := pr.(drivers.ApplicationProber); ok {
+		return struct {
+			*limitedProber
+			limitedAppProber
+		}{base, limitedAppProber{p.lim, ap}}
+	}
+	return base
 }
 
 // limited marks the engine's wrappers, so that nothing is limited twice.
@@ -239,6 +247,19 @@ func (*limitedProber) limitedByEngine() {}
 func (l *limitedProber) Probe(ctx context.Context, t drivers.Target) (res drivers.ProbeResult, err error) {
 	err = l.lim.do(ctx, Host(t), func() error {
 		res, err = l.p.Probe(ctx, t)
+		return err
+	})
+	return res, err
+}
+
+type limitedAppProber struct {
+	lim *limiter
+	ap  drivers.ApplicationProber
+}
+
+func (l limitedAppProber) ProbeApplication(ctx context.Context, t drivers.Target, app drivers.ApplicationProbe) (res drivers.ProbeResult, err error) {
+	err = l.lim.do(ctx, Host(t), func() error {
+		res, err = l.ap.ProbeApplication(ctx, t, app)
 		return err
 	})
 	return res, err

@@ -257,6 +257,36 @@ func TestLimitServicesKeepsCapabilities(t *testing.T) {
 	assert.Equal(t, f3.Identity(), plan3.Farm().Identity(), "the farm's identity is the one New computed")
 }
 
+// TestLimitProberKeepsApplicationProber: the limited prober probes an
+// application at its own path where the driver can, and only there.
+func TestLimitProberKeepsApplicationProber(t *testing.T) {
+	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers(2)), LoadBalancer: newSlowSystems(0)})
+	require.NoError(t, err)
+	plan, err := farm.NewPlan(f, farm.PlanConfig{})
+	require.NoError(t, err)
+	_, ok := plan.LimitProber(plainProber{}).(drivers.ApplicationProber)
+	assert.False(t, ok, "a prober without ProbeApplication gets none")
+	limited := plan.LimitProber(appProber{})
+	ap, ok := limited.(drivers.ApplicationProber)
+	require.True(t, ok, "ProbeApplication kept")
+	res, err := ap.ProbeApplication(t.Context(), drivers.Target{Name: "fe01"}, drivers.ApplicationProbe{Application: "Orders", Path: "/Orders/"})
+	require.NoError(t, err)
+	assert.Equal(t, "Orders at /Orders/", res.Detail, "the call reaches the driver with its application")
+	assert.True(t, limited == plan.LimitProber(limited), "not limited twice")
+}
+
+type plainProber struct{}
+
+func (plainProber) Probe(context.Context, drivers.Target) (drivers.ProbeResult, error) {
+	return drivers.ProbeResult{}, nil
+}
+
+type appProber struct{ plainProber }
+
+func (appProber) ProbeApplication(_ context.Context, _ drivers.Target, app drivers.ApplicationProbe) (drivers.ProbeResult, error) {
+	return drivers.ProbeResult{Detail: app.Application + " at " + app.Path}, nil
+}
+
 type identSystems struct{ switchSystems }
 
 func (identSystems) Identity() string { return "lb-1" }
@@ -294,7 +324,7 @@ func TestLimitWrappersCarryEveryCapability(t *testing.T) {
 	carried := map[string][]string{
 		"LoadBalancer":      {"Identifier", "Switcher"},
 		"ServiceController": {"FarmLeaser", "IdleReporter"},
-		"Prober":            nil,
+		"Prober":            {"ApplicationProber"},
 	}
 	re := regexp.MustCompile(`// (\w+) is an optional capability of an? \[(\w+)\](?: or an? \[(\w+)\])?`)
 	files, err := filepath.Glob("../drivers/*.go")

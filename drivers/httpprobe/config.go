@@ -73,7 +73,10 @@ type Prober struct {
 	logger *slog.Logger
 }
 
-var _ drivers.Prober = (*Prober)(nil)
+var (
+	_ drivers.Prober            = (*Prober)(nil)
+	_ drivers.ApplicationProber = (*Prober)(nil)
+)
 
 // New checks cfg and returns a prober. It makes no request.
 func New(cfg Config) (*Prober, error) {
@@ -84,8 +87,8 @@ func New(cfg Config) (*Prober, error) {
 	if p.logger == nil {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
-	path, err := url.Parse(cfg.Path)
-	if err != nil || path.Scheme != "" || path.Host != "" || path.Fragment != "" {
+	path, err := parsePath(cfg.Path)
+	if err != nil {
 		return nil, bad("Path %q; expected a path (and query) to append to the server URL, such as /MyApp/health", cfg.Path)
 	}
 	p.path = path

@@ -9,6 +9,18 @@
 // expression matched against the body. The engine compares that version with
 // the release it deploys.
 //
+// # A release of several applications
+//
+// A release usually holds several applications, and the Deployment service
+// of each front-end installs them one at a time: while one already answers
+// the new version, another may still be deploying. [Prober.ProbeApplication]
+// ([drivers.ApplicationProber]) probes one application at its own path
+// (drivers.ApplicationProbe.Path, for example "/Orders/rest/Health/Version")
+// with every other setting of the Config (Host, TLS, expected status, where
+// the version is read), so one Prober checks every application of the
+// release on every server; the engine compares each answer with that
+// application's expected version.
+//
 // An answer that shows the application unhealthy (503, a wrong status, no
 // version) is a result with Healthy false and a Detail, not an error.
 // Errors are for probes that could not be made: a refused connection (wraps

@@ -21,15 +21,49 @@ const maxBody = 1 << 20
 // Probe GETs the application on t and reports what it found. See the package
 // documentation for what counts as healthy and what is an error.
 func (p *Prober) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResult, error) {
-	u, err := p.url(t)
+	return p.probe(ctx, t, p.path, "")
+}
+
+// ProbeApplication GETs app on t at app.Path (Config.Path when app.Path is
+// empty), with every other setting of the Config: one Prober checks every
+// application of a release, each at its own path. The result is read as
+// Probe reads it; an app.Path that is not a relative path and query wraps
+// [drivers.ErrInvalidArgument].
+func (p *Prober) ProbeApplication(ctx context.Context, t drivers.Target, app drivers.ApplicationProbe) (drivers.ProbeResult, error) {
+	if app.Path == "" {
+		return p.probe(ctx, t, p.path, app.Application)
+	}
+	path, err := parsePath(app.Path)
+	if err != nil {
+		return drivers.ProbeResult{}, fmt.Errorf("httpprobe: %w: application %q: path %q; expected a path (and query) to append to the server URL, such as /%s/health",
+			drivers.ErrInvalidArgument, app.Application, app.Path, url.PathEscape(app.Application))
+	}
+	return p.probe(ctx, t, path, app.Application)
+}
+
+// parsePath parses a path (and query) to append to a server URL.
+func parsePath(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err == nil && (u.Scheme != "" || u.Host != "" || u.User != nil || u.Fragment != "" || strings.HasPrefix(s, "//")) {
+		err = errors.New("not a relative path")
+	}
+	return u, err
+}
+
+func (p *Prober) probe(ctx context.Context, t drivers.Target, path *url.URL, app string) (drivers.ProbeResult, error) {
+	u, err := p.url(t, path)
 	if err != nil {
 		return drivers.ProbeResult{}, err
+	}
+	who := t.Name
+	if app != "" {
+		who = fmt.Sprintf("%s (application %s)", t.Name, app)
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return drivers.ProbeResult{}, fmt.Errorf("httpprobe: %s: %w", t.Name, redactErr(err))
+		return drivers.ProbeResult{}, fmt.Errorf("httpprobe: %s: %w", who, redactErr(err))
 	}
 	if p.cfg.Host != "" {
 		req.Host = p.cfg.Host
@@ -38,14 +72,14 @@ func (p *Prober) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResu
 	req.Header.Set("Cache-Control", "no-cache")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return drivers.ProbeResult{}, classify(fmt.Errorf("httpprobe: probe %s at %s: %w", t.Name, drivers.RedactURL(u.String()), redactErr(err)))
+		return drivers.ProbeResult{}, classify(fmt.Errorf("httpprobe: probe %s at %s: %w", who, drivers.RedactURL(u.String()), redactErr(err)))
 	}
 	defer resp.Body.Close()
 	var body []byte
 	if p.json != nil || p.re != nil {
 		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		if err != nil {
-			return drivers.ProbeResult{StatusCode: resp.StatusCode}, classify(fmt.Errorf("httpprobe: probe %s: read body: %w", t.Name, err))
+			return drivers.ProbeResult{StatusCode: resp.StatusCode}, classify(fmt.Errorf("httpprobe: probe %s: read body: %w", who, err))
 		}
 	} else {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
@@ -61,12 +95,12 @@ func (p *Prober) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResu
 	default:
 		res.Healthy = true
 	}
-	p.logger.Debug("httpprobe: probed", "server", t.Name, "status", res.StatusCode, "healthy", res.Healthy, "version", res.Version, "detail", res.Detail)
+	p.logger.Debug("httpprobe: probed", "server", t.Name, "application", app, "status", res.StatusCode, "healthy", res.Healthy, "version", res.Version, "detail", res.Detail)
 	return res, nil
 }
 
-// url joins Target.URL and Config.Path.
-func (p *Prober) url(t drivers.Target) (*url.URL, error) {
+// url joins Target.URL and path (Config.Path or an application's).
+func (p *Prober) url(t drivers.Target, path *url.URL) (*url.URL, error) {
 	if t.URL == "" {
 		return nil, fmt.Errorf("httpprobe: %w: server %q has no URL; set Target.URL to the application's address on that server", drivers.ErrInvalidArgument, t.Name)
 	}
@@ -75,12 +109,12 @@ func (p *Prober) url(t drivers.Target) (*url.URL, error) {
 		return nil, fmt.Errorf("httpprobe: server %q: %w, such as https://fe01.internal/", t.Name, err)
 	}
 	u := *base
-	if p.path.Path != "" {
-		u.Path = strings.TrimSuffix(base.Path, "/") + "/" + strings.TrimPrefix(p.path.Path, "/")
+	if path.Path != "" {
+		u.Path = strings.TrimSuffix(base.Path, "/") + "/" + strings.TrimPrefix(path.Path, "/")
 		u.RawPath = ""
 	}
-	if p.path.RawQuery != "" {
-		u.RawQuery = p.path.RawQuery
+	if path.RawQuery != "" {
+		u.RawQuery = path.RawQuery
 	}
 	u.Fragment = ""
 	return &u, nil
