@@ -10,7 +10,8 @@ import (
 )
 
 // CheckEndState checks invariant 6 now: every server serving and healthy,
-// running rel with nothing left to install, the database schema at rel,
+// running rel with nothing left to install (each application of rel at its
+// version, none still deploying), the database schema at rel,
 // and every service back to its initial run state and startup type
 // (Config.InitialServices). It records and returns the
 // violations found; none means the end state is exact.
@@ -39,6 +40,18 @@ func (s *Sim) CheckEndState(rel drivers.Release) []Violation {
 		}
 		if srv.version != rel.Version {
 			bad(srv, "runs %s: want %s", srv.version, rel.Version)
+		}
+		for _, a := range rel.Applications {
+			want := a.Version
+			if want == "" {
+				want = rel.Version
+			}
+			if got := srv.appVersion(a.Name); got != want {
+				bad(srv, "application %s answers %s: want %s", a.Name, got, want)
+			}
+		}
+		if apps := srv.deployingApps(); len(apps) > 0 {
+			bad(srv, "applications still deploying: %v", apps)
 		}
 		if srv.pending != "" && !srv.installing {
 			bad(srv, "install of %s still pending", srv.pending)

@@ -35,6 +35,7 @@ type server struct {
 	broken         bool // a failed install left the application answering 503
 	crashed        bool
 	crashGen       int
+	apps           map[string]*appState // the release's applications (applications.go)
 
 	inflight map[*request]struct{}
 	schedGen int
@@ -240,6 +241,7 @@ func (s *Sim) endInstall(srv *server, v string, fail error) {
 	} else {
 		srv.version, srv.broken = v, false
 		s.logf("install finished", "server", srv.name, "version", v)
+		s.installApps(srv, v)
 	}
 	s.appChanged(srv)
 	s.zoneChanged(s.zoneOf(srv))

@@ -88,7 +88,10 @@ func (c *Services) ServiceState(ctx context.Context, t drivers.Target, svc drive
 }
 
 // DeploymentIdle reports whether t has no deployment work left: no install
-// running and none waiting for its Deployment service.
+// running, none waiting for its Deployment service, and no application of
+// the release still deploying (Sim.DelayApplication). The real product has
+// no documented API for this (see applications.go): a test of what a real
+// farm shows hides this capability.
 func (c *Services) DeploymentIdle(ctx context.Context, t drivers.Target) (bool, error) {
 	s := c.s
 	var idle bool
@@ -97,7 +100,7 @@ func (c *Services) DeploymentIdle(ctx context.Context, t drivers.Target) (bool, 
 		if err != nil {
 			return err
 		}
-		idle = !srv.installing && srv.pending == ""
+		idle = !srv.installing && srv.pending == "" && len(srv.deployingApps()) == 0
 		return nil
 	})
 	return idle, err
