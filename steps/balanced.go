@@ -74,6 +74,9 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 // balanced holds the configuration the steps share.
 type balanced struct {
 	cfg Config
+	// want, when set, is the version probe p must read on server instead
+	// of p.Version (a rollback's: what preflight read there).
+	want func(server string, p drivers.ApplicationProbe) string
 }
 
 // platformIdle asks the platform whether a server's deployment service is

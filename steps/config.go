@@ -3,6 +3,7 @@ package steps
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -18,12 +19,36 @@ type Config struct {
 	// Platform deploys the release. Required.
 	Platform drivers.PlatformClient
 	// Prober checks the application directly on each server. Required.
+	// With Probes, it must also be a drivers.ApplicationProber (httpprobe's
+	// and the simulator's are).
 	Prober drivers.Prober
 	// Release is what to deploy; Release.Version is what the probes must
-	// report afterwards. Required. Its version, notes and application names
-	// and versions are one line of printable text each (no control
-	// character, no ANSI escape), as the runbook prints them.
+	// report afterwards unless Probes says otherwise. Required. Its
+	// version, notes and application names and versions are one line of
+	// printable text each (no control character, no ANSI escape), as the
+	// runbook prints them.
 	Release drivers.Release
+	// Probes lists the applications of the release to probe on every
+	// server, each at its own Path with its own expected Version: a
+	// release of several applications is installed on each front-end one
+	// application at a time, and one probe would miss an application still
+	// deploying there. Preflight, the wait for the Updating servers after
+	// publish, verify-updating, await-loaded and a rollback's checks probe
+	// every one on every server. An empty Version means the application's
+	// version in Release.Applications, or Release.Version when the
+	// application is not listed there or has no version. Each Application
+	// is named once, and is one of Release.Applications when that list is
+	// not empty. Empty (the default) means one probe of Prober's own path,
+	// expecting Release.Version.
+	Probes []drivers.ApplicationProbe
+	// QuietPeriod is how long a server's probes must keep the same answer,
+	// once every application reads its expected version, before the
+	// server counts as running the release (in the waits for servers to
+	// run it: after publish, await-loaded, a rollback): no documented API
+	// reports a front-end's Deployment service idle, and an application
+	// that answers at once may still be redeployed by it. Zero (the
+	// default) means none.
+	QuietPeriod time.Duration
 
 	// Plan tunes the engine (concurrency, retries, observer).
 	Plan farm.PlanConfig
@@ -120,6 +145,14 @@ func (c Config) withDefaults() (Config, error) {
 	if err := namerules.Release(c.Release); err != nil {
 		return c, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
+	probes, err := c.probes()
+	if err != nil {
+		return c, err
+	}
+	c.Probes = probes
+	if c.QuietPeriod < 0 {
+		return c, fmt.Errorf("%w: QuietPeriod %v: want a positive duration, or 0 for none", ErrInvalidConfig, c.QuietPeriod)
+	}
 	durations := []struct {
 		name string
 		v    *time.Duration
@@ -159,4 +192,55 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: PlatformMaxPollInterval %v is below PlatformPollInterval %v: want it at least as long", ErrInvalidConfig, c.PlatformMaxPollInterval, c.PlatformPollInterval)
 	}
 	return c, nil
+}
+
+// probes checks Probes and returns a copy with each Version filled in.
+func (c Config) probes() ([]drivers.ApplicationProbe, error) {
+	if len(c.Probes) == 0 {
+		return nil, nil
+	}
+	if _, ok := c.Prober.(drivers.ApplicationProber); !ok {
+		return nil, fmt.Errorf("%w: Probes lists %d applications but Prober (%T) cannot probe an application at its own path: want a drivers.ApplicationProber (httpprobe's is one), or no Probes", ErrInvalidConfig, len(c.Probes), c.Prober)
+	}
+	listed := map[string]drivers.Application{}
+	var known []string
+	for _, a := range c.Release.Applications {
+		listed[a.Name] = a
+		known = append(known, a.Name)
+	}
+	out := make([]drivers.ApplicationProbe, len(c.Probes))
+	seen := map[string]bool{}
+	for i, p := range c.Probes {
+		bad := func(format string, args ...any) error {
+			return fmt.Errorf("%w: Probes[%d]: "+format, append([]any{ErrInvalidConfig, i}, args...)...)
+		}
+		if p.Application == "" {
+			return nil, bad("no Application: want the name of an application of the release")
+		}
+		if err := namerules.Text("probe application", p.Application); err != nil {
+			return nil, bad("%w", err)
+		}
+		if seen[p.Application] {
+			return nil, bad("application %q is probed twice: want one probe per application", p.Application)
+		}
+		seen[p.Application] = true
+		a, ok := listed[p.Application]
+		if !ok && len(listed) > 0 {
+			return nil, bad("application %q is not in Release.Applications: want one of %s", p.Application, strings.Join(known, ", "))
+		}
+		if err := namerules.Text("probe path", p.Path); err != nil {
+			return nil, bad("application %s: %w", p.Application, err)
+		}
+		if p.Version == "" {
+			p.Version = a.Version
+		}
+		if p.Version == "" {
+			p.Version = c.Release.Version
+		}
+		if err := namerules.Text("probe version", p.Version); err != nil {
+			return nil, bad("application %s: %w", p.Application, err)
+		}
+		out[i] = p
+	}
+	return out, nil
 }

@@ -17,7 +17,7 @@ func (b *balanced) preflight() farm.Step {
 			return []string{
 				"read load-balancer members " + strings.Join(append(z.Updating.Members(), z.Loaded.Members()...), ", "),
 				"read Scheduler and Deployment services on " + names(z.Servers()),
-				"probe the application on " + names(z.Servers()),
+				"probe " + probedApps(b.probeList()) + " on " + names(z.Servers()),
 			}
 		},
 		Run: func(ctx context.Context, r *farm.Run) error {
@@ -94,13 +94,27 @@ func (b *balanced) captureServer(ctx context.Context, r *farm.Run, s farm.Server
 		}
 		r.Captured().SetService(s.Name, svc, st)
 	}
-	res, err := b.cfg.Prober.Probe(ctx, s.Target())
-	if err != nil {
-		return fmt.Errorf("probe the application: %w", err)
+	for _, p := range b.probeList() {
+		res, err := b.probe(ctx, s, p)
+		if err != nil {
+			return fmt.Errorf("%w before the run", err)
+		}
+		if !res.Healthy {
+			return fmt.Errorf("application%s unhealthy before the run (status %d, %s): want every server healthy", strings.TrimPrefix(appLabel(p), " application"), res.StatusCode, res.Detail)
+		}
+		r.Captured().SetValue(versionKey(s.Name, p), res.Version)
 	}
-	if !res.Healthy {
-		return fmt.Errorf("application unhealthy before the run (status %d, %s): want every server healthy", res.StatusCode, res.Detail)
-	}
-	r.Captured().SetValue("version/"+s.Name, res.Version)
 	return nil
+}
+
+// probedApps names what the probes check, for the runbook.
+func probedApps(probes []drivers.ApplicationProbe) string {
+	if len(probes) == 1 && probes[0].Application == "" {
+		return "the application"
+	}
+	apps := make([]string, len(probes))
+	for i, p := range probes {
+		apps[i] = p.Application
+	}
+	return "applications " + strings.Join(apps, ", ")
 }

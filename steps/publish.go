@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
-	"github.com/hashicorp/go-multierror"
 )
 
 // Keys of values the steps record in farm.Captured.
@@ -303,153 +300,6 @@ func lastErrors(st drivers.DeploymentStatus) string {
 		return ""
 	}
 	return ": " + strings.Join(msgs, "; ")
-}
-
-func (b *balanced) verifyUpdating() farm.Step {
-	return farm.Step{
-		ID:         VerifyUpdating,
-		Excludable: true,
-		Title:      "Test the application directly on each Updating server: available and updated",
-		Describe: func(z *farm.Zone) []string {
-			var lines []string
-			for _, s := range z.Updating.Servers {
-				lines = append(lines, fmt.Sprintf("probe %s at %s: want healthy, version %s", s.Name, orNone(drivers.RedactURL(s.ProbeURL)), b.cfg.Release.Version))
-			}
-			return lines
-		},
-		Run: func(ctx context.Context, r *farm.Run) error {
-			return r.ForEachServer(ctx, groupServers(r.Farm(), farm.Updating), func(ctx context.Context, s farm.Server) error {
-				ok, why, err := b.onRelease(ctx, s)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fmt.Errorf("verification failed: %s", why)
-				}
-				return nil
-			})
-		},
-	}
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "(no probe URL)"
-	}
-	return s
-}
-
-func (b *balanced) awaitLoaded() farm.Step {
-	return farm.Step{
-		ID:         AwaitLoaded,
-		Excludable: true,
-		Title:      "Wait until every Loaded server runs the release (and, where a driver can tell, its deployment service is idle)",
-		Describe: func(z *farm.Zone) []string {
-			return []string{fmt.Sprintf("wait for %s to serve %s", names(z.Loaded.Servers), b.cfg.Release.Version)}
-		},
-		Run: func(ctx context.Context, r *farm.Run) error {
-			return b.awaitRelease(ctx, r, groupServers(r.Farm(), farm.Loaded), true)
-		},
-	}
-}
-
-// onRelease probes s and reports whether it serves the release healthily,
-// and why not.
-func (b *balanced) onRelease(ctx context.Context, s farm.Server) (bool, string, error) {
-	res, err := b.cfg.Prober.Probe(ctx, s.Target())
-	if err != nil {
-		return false, "", fmt.Errorf("probe: %w", err)
-	}
-	switch {
-	case !res.Healthy:
-		detail := res.Detail
-		if detail == "" {
-			detail = "unhealthy"
-		}
-		return false, fmt.Sprintf("%s: status %d, %s", s.Name, res.StatusCode, detail), nil
-	case res.Version != b.cfg.Release.Version:
-		return false, fmt.Sprintf("%s serves version %q, want %q", s.Name, res.Version, b.cfg.Release.Version), nil
-	}
-	return true, "", nil
-}
-
-// allOnRelease reports whether every server already serves the release.
-func (b *balanced) allOnRelease(ctx context.Context, r *farm.Run, servers []farm.Server) bool {
-	var mu sync.Mutex
-	all := true
-	_ = r.Each(ctx, servers, func(ctx context.Context, s farm.Server) error {
-		ok, _, err := b.onRelease(ctx, s)
-		mu.Lock()
-		defer mu.Unlock()
-		all = all && ok && err == nil
-		return nil
-	})
-	return all
-}
-
-// awaitRelease polls the servers until every one serves the release (and,
-// with idle set, reports its deployment service idle where a driver can
-// tell), at most InstallTimeout. Transient probe errors count as not yet.
-func (b *balanced) awaitRelease(ctx context.Context, r *farm.Run, servers []farm.Server, idle bool) error {
-	var idler drivers.IdleReporter
-	if idle {
-		if ir, ok := b.cfg.Services.(drivers.IdleReporter); ok {
-			idler = ir
-		} else if ir, ok := b.cfg.Platform.(drivers.IdleReporter); ok {
-			idler = platformIdle{r, ir}
-		}
-	}
-	wctx, cancel := context.WithTimeout(ctx, b.cfg.InstallTimeout)
-	defer cancel()
-	pending := slices.Clone(servers)
-	why := map[string]string{}
-	var mu sync.Mutex
-	err := r.Poll(wctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
-		var still []farm.Server
-		err := r.Each(ctx, pending, func(ctx context.Context, s farm.Server) error {
-			ok, reason, err := b.onRelease(ctx, s)
-			if err == nil && ok && idler != nil {
-				ok, err = idler.DeploymentIdle(ctx, s.Target())
-				reason = s.Name + ": deployment service busy"
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil && !drivers.IsRetryable(err):
-				return &farm.StepError{Step: r.StepID(), Zone: s.Zone, Server: s.Name, Err: err}
-			case err != nil:
-				why[s.Name] = s.Name + ": " + err.Error()
-				still = append(still, s)
-			case !ok:
-				why[s.Name] = reason
-				still = append(still, s)
-			}
-			return nil
-		})
-		if err != nil {
-			return false, farm.Event{}, err
-		}
-		slices.SortFunc(still, func(a, b farm.Server) int { return strings.Compare(a.Name, b.Name) })
-		pending = still
-		return len(pending) == 0, farm.Event{Done: len(servers) - len(pending), Total: len(servers),
-			Message: fmt.Sprintf("%d of %d servers run %s", len(servers)-len(pending), len(servers), b.cfg.Release.Version)}, nil
-	})
-	if err != nil && (ctx.Err() != nil || wctx.Err() == nil || len(pending) == 0) {
-		return err // cancelled, or a probe failed for good
-	}
-	if err != nil {
-		// Timed out: one error per server not ready, so that callers (and
-		// an Ask decision to exclude) know which servers failed. Each
-		// wraps the deadline, not err (the last poll's errors of every
-		// server: 2000 servers gave 2000 copies of each other).
-		merr := &multierror.Error{ErrorFormat: farm.FormatErrors}
-		for _, s := range pending {
-			merr = multierror.Append(merr, &farm.StepError{Step: r.StepID(), Zone: s.Zone, Server: s.Name,
-				Err: fmt.Errorf("not running %s after %s: %s: %w", b.cfg.Release.Version, b.cfg.InstallTimeout, why[s.Name], wctx.Err())})
-		}
-		return merr.ErrorOrNil()
-	}
-	return nil
 }
 
 // marshalRelease renders a release for farm.Captured.

@@ -100,6 +100,20 @@ func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
 	}
 	back := *b
 	back.cfg.Release = prev
+	back.want = func(server string, p drivers.ApplicationProbe) string {
+		if p.Application == "" {
+			return prev.Version
+		}
+		if v, ok := r.Captured().Value(versionKey(server, p)); ok {
+			return v // what preflight read there
+		}
+		for _, a := range prev.Applications {
+			if a.Name == p.Application && a.Version != "" {
+				return a.Version
+			}
+		}
+		return prev.Version
+	}
 	updating := groupServers(r.Farm(), farm.Updating)
 	if _, started := r.Captured().Value(CapturedRollbackDeploymentID); !started {
 		if _, err := back.startDeployment(ctx, r, updating, CapturedRollbackDeploymentID, false); err != nil {
@@ -158,16 +172,18 @@ func (b *balanced) stopForwardDeployment(ctx context.Context, r *farm.Run) error
 // in preflight.
 func (b *balanced) requireCapturedVersions(ctx context.Context, r *farm.Run, servers []farm.Server) error {
 	return r.ForEachServer(ctx, servers, func(ctx context.Context, s farm.Server) error {
-		want, ok := r.Captured().Value("version/" + s.Name)
-		if !ok {
-			return fmt.Errorf("no version was captured for %s in preflight", s.Name)
-		}
-		res, err := b.cfg.Prober.Probe(ctx, s.Target())
-		if err != nil {
-			return fmt.Errorf("probe: %w", err)
-		}
-		if !res.Healthy || res.Version != want {
-			return fmt.Errorf("%s serves %q (healthy %v), want %q as before the run", s.Name, res.Version, res.Healthy, want)
+		for _, p := range b.probeList() {
+			want, ok := r.Captured().Value(versionKey(s.Name, p))
+			if !ok {
+				return fmt.Errorf("no version was captured for %s%s in preflight", s.Name, appLabel(p))
+			}
+			res, err := b.probe(ctx, s, p)
+			if err != nil {
+				return err
+			}
+			if !res.Healthy || res.Version != want {
+				return fmt.Errorf("%s%s serves %q (healthy %v), want %q as before the run", s.Name, appLabel(p), res.Version, res.Healthy, want)
+			}
 		}
 		return nil
 	})
@@ -177,8 +193,11 @@ func (b *balanced) requireCapturedVersions(ctx context.Context, r *farm.Run, ser
 func (b *balanced) anyOnRelease(ctx context.Context, r *farm.Run, servers []farm.Server) bool {
 	found := make(chan struct{}, len(servers))
 	_ = r.Each(ctx, servers, func(ctx context.Context, s farm.Server) error {
-		if res, err := b.cfg.Prober.Probe(ctx, s.Target()); err == nil && res.Version == b.cfg.Release.Version {
-			found <- struct{}{}
+		for _, p := range b.probeList() {
+			if res, err := b.probe(ctx, s, p); err == nil && res.Version == p.Version {
+				found <- struct{}{}
+				return nil
+			}
 		}
 		return nil
 	})
