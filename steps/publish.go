@@ -23,6 +23,12 @@ const (
 	// CapturedPreviousRelease is the release deployed before the run, as
 	// JSON, where the platform can say (drivers.DeployedReleaseReader).
 	CapturedPreviousRelease = "previous-release"
+	// CapturedBlockedUpdating, followed by "/" and a zone's name, lists
+	// (comma-separated) the zone's Updating servers whose Deployment
+	// service the watch stopped because they were back in traffic and
+	// could not be taken out; publish and a rollback start it again once
+	// they are out.
+	CapturedBlockedUpdating = "updating-deployment-stopped"
 )
 
 func (b *balanced) publish() farm.Step {
@@ -35,6 +41,9 @@ func (b *balanced) publish() farm.Step {
 		},
 		Run: func(ctx context.Context, r *farm.Run) error {
 			updating := groupServers(r.Farm(), farm.Updating)
+			if err := b.unblockUpdating(ctx, r); err != nil {
+				return err
+			}
 			if _, started := r.Captured().Value(CapturedDeploymentID); !started {
 				if err := checkBeforeDeployment(ctx, r); err != nil {
 					return err

@@ -98,6 +98,15 @@ func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
 	if err := b.stopForwardDeployment(ctx, r); err != nil {
 		return err
 	}
+	// The previous release is installed only on servers out of traffic: a
+	// reload may have put them back (the watch stopped their Deployment
+	// service then); take them out, or refuse.
+	if err := b.requireUpdatingOut(ctx, r); err != nil {
+		return fmt.Errorf("rollback to %s: %w", prev.Version, err)
+	}
+	if err := b.unblockUpdating(ctx, r); err != nil {
+		return fmt.Errorf("rollback to %s: %w", prev.Version, err)
+	}
 	back := *b
 	back.cfg.Release = prev
 	back.want = func(server string, p drivers.ApplicationProbe) string {

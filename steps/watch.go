@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -96,9 +97,13 @@ func (b *balanced) groupOut(name, until string, role farm.GroupRole) farm.Guard 
 				err = b.drain(ctx, r, z, back)
 			}
 			if err != nil {
+				blocked := ""
+				if role == farm.Updating {
+					blocked = "; " + b.blockInstalls(ctx, r, z, back)
+				}
 				r.Drifted(farm.Drift{Guard: name, Zone: z.Name,
-					What: fmt.Sprintf("%s members back in traffic: %s; taking them out again failed: %v", role, strings.Join(what, ", "), err)})
-				return fmt.Errorf("%s members %s are back in traffic and cannot be taken out: %w", role, strings.Join(back, ", "), err)
+					What: fmt.Sprintf("%s members back in traffic: %s; taking them out again failed: %v%s", role, strings.Join(what, ", "), err, blocked)})
+				return fmt.Errorf("%s members %s are back in traffic and cannot be taken out%s: %w", role, strings.Join(back, ", "), blocked, err)
 			}
 			r.Drifted(farm.Drift{Guard: name, Zone: z.Name, Repaired: true,
 				What: fmt.Sprintf("%s members were back in traffic (a load-balancer reload or an operator): %s; drained and out again", role, strings.Join(what, ", "))})
@@ -194,4 +199,106 @@ func groupStatus(ctx context.Context, r *farm.Run, z *farm.Zone, role farm.Group
 		return nil, false, fmt.Errorf("read members: %w", err)
 	}
 	return sts, true, nil
+}
+
+// blockInstalls stops the Deployment service of the Updating servers whose
+// members are back in traffic and cannot be taken out (the load balancer
+// refuses): the platform's deployment, which may already be running, must
+// not install on a server that serves. It is what block-loaded does to the
+// Loaded servers, and the last thing the run can do there. The servers are
+// recorded (CapturedBlockedUpdating, per zone) so that publish, on a retry
+// or a resume, and a rollback's redeploy start the service again once the
+// servers are out. It says what it did, for the drift and the error.
+func (b *balanced) blockInstalls(ctx context.Context, r *farm.Run, z *farm.Zone, members []string) string {
+	var stopped, failed []string
+	for _, s := range z.Updating.Servers {
+		if !slices.Contains(members, s.MemberID()) {
+			continue
+		}
+		if err := b.cfg.Services.StopService(ctx, s.Target(), drivers.DeploymentService); err != nil {
+			failed = append(failed, fmt.Sprintf("%s (%v)", s.Name, err))
+			continue
+		}
+		stopped = append(stopped, s.Name)
+	}
+	var out []string
+	if len(stopped) > 0 {
+		// One key per zone: the zones' checks run concurrently.
+		key := CapturedBlockedUpdating + "/" + z.Name
+		prev, _ := r.Captured().Value(key)
+		all := slices.Compact(slices.Sorted(slices.Values(append(splitNames(prev), stopped...))))
+		r.Captured().SetValue(key, strings.Join(all, ","))
+		out = append(out, fmt.Sprintf("Deployment service stopped on %s so that the platform cannot install there while they serve (resume starts it again once they are out)", strings.Join(stopped, ", ")))
+	}
+	if len(failed) > 0 {
+		out = append(out, "stopping the Deployment service failed on "+strings.Join(failed, ", "))
+	}
+	return strings.Join(out, "; ")
+}
+
+// splitNames splits a comma-separated list; empty gives none.
+func splitNames(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// requireUpdatingOut takes every Updating member that does not read out of
+// traffic out again, or fails: the platform may install only there.
+func (b *balanced) requireUpdatingOut(ctx context.Context, r *farm.Run) error {
+	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
+		members := r.Members(z.Updating)
+		if len(members) == 0 {
+			return nil
+		}
+		sts, err := z.LoadBalancer.Status(ctx, members...)
+		if err != nil {
+			return fmt.Errorf("read the Updating members: %w", err)
+		}
+		var back []string
+		for _, st := range sts {
+			if st.State != drivers.Out {
+				back = append(back, st.Member)
+			}
+		}
+		if err := b.drain(ctx, r, z, back); err != nil {
+			return fmt.Errorf("updating members %s are in traffic and cannot be taken out: %w", strings.Join(back, ", "), err)
+		}
+		return nil
+	})
+}
+
+// unblockUpdating starts again the Deployment service that blockInstalls
+// stopped on Updating servers, once every Updating member reads out of
+// traffic: only then may the platform install there.
+func (b *balanced) unblockUpdating(ctx context.Context, r *farm.Run) error {
+	var servers []farm.Server
+	var keys []string
+	for _, z := range r.Farm().Zones() {
+		key := CapturedBlockedUpdating + "/" + z.Name
+		v, ok := r.Captured().Value(key)
+		if !ok {
+			continue
+		}
+		keys = append(keys, key)
+		for _, s := range z.Updating.Servers {
+			if slices.Contains(splitNames(v), s.Name) {
+				servers = append(servers, s)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := b.requireUpdatingOut(ctx, r); err != nil {
+		return fmt.Errorf("the Deployment service stays stopped on %s: %w", names(servers), err)
+	}
+	if err := b.restoreService(ctx, r, servers, drivers.DeploymentService, true); err != nil {
+		return fmt.Errorf("start again the Deployment service stopped while the servers were in traffic: %w", err)
+	}
+	for _, k := range keys {
+		r.Captured().DeleteValue(k)
+	}
+	return nil
 }
