@@ -96,6 +96,8 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 		ConfirmDelay:       s.Timeouts.ConfirmDelay.D(),
 		PublishTimeout:     s.Timeouts.Publish.D(),
 		InstallTimeout:     s.Timeouts.Install.D(),
+		Probes:             s.probes(),
+		QuietPeriod:        s.Timeouts.QuietPeriod.D(),
 	}
 	if s.Platform != nil {
 		// The platform block's waits tune the one place a deployment is
@@ -177,6 +179,18 @@ func (s *Spec) release() drivers.Release {
 		rel.Applications = append(rel.Applications, drivers.Application{Name: a.Name, Version: a.Version})
 	}
 	return rel
+}
+
+// probes returns the probe of each application of the release, none when
+// no application has one.
+func (s *Spec) probes() []drivers.ApplicationProbe {
+	var out []drivers.ApplicationProbe
+	for _, a := range s.Release.Applications {
+		if a.Probe != nil {
+			out = append(out, drivers.ApplicationProbe{Application: a.Name, Path: a.Probe.Path, Version: a.Probe.Version})
+		}
+	}
+	return out
 }
 
 // fileJournal appends each record to the journal file, opening and closing

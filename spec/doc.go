@@ -58,7 +58,14 @@
 //	  version: "2026.11.27.1"             # what the probes must report afterwards; required
 //	  notes: "CHG-20417"                  # attached to the LifeTime deployment
 //	  applications:                       # the application versions LifeTime deploys
-//	    - {name: Orders, version: "2026.11.27.1"}
+//	    - name: Orders
+//	      version: "2026.11.27.1"
+//	      probe:                          # this application on each server (steps.Config.Probes);
+//	                                      #   with the probe block's settings; when one application
+//	                                      #   has a probe, every one must; none: the probe block alone
+//	        path: /Orders/rest/Health/Version   # required; appended to each server's probe_url
+//	        version: "4.2.0"              # what it reports once installed; default: its version
+//	    - {name: Customer Portal, version: "2026.11.27.1", probe: {path: /CustomerPortal/health}}
 //
 //	servers:                              # every front-end; required
 //	  - name: fe01                        # farm-unique name (letters, digits, . - _)
@@ -146,7 +153,8 @@
 //	  ca_cert: ...   insecure: false   request_timeout: 60s
 //
 //	probe:                                # HTTP probe of each server (drivers/httpprobe); optional
-//	  path: /Orders/rest/Health/Version   # appended to the server's probe_url
+//	  path: /Orders/rest/Health/Version   # appended to the server's probe_url (the
+//	                                      #   release's applications' probes have their own)
 //	  host: apps.corp.example             # Host header
 //	  server_name: apps.corp.example      # TLS name to verify
 //	  expect_status: 200
@@ -161,6 +169,8 @@
 //	  health: 2m                          # members healthy again
 //	  publish: 60m                        # the LifeTime deployment
 //	  install: 30m                        # each server running the release
+//	  quiet_period: 30s                   # each server's probes unchanged this long once they
+//	                                      #   all agree, before it counts as updated; default 0
 //	  confirm_delay: 2s   poll_interval: 250ms   deploy_poll_interval: 2s   progress_interval: 10s
 //	  step: 0                             # bound on every step; 0 = none
 //	fail_on_drain_timeout: false          # a drain that times out fails the step
@@ -221,6 +231,22 @@
 // since the runbook prints them.
 // URLs (probe_url, platform url, f5 url, nginx-plus endpoint) are http:// or
 // https:// and carry no credentials; no error quotes a URL's user info.
+//
+// # A release of several applications
+//
+// Each front-end's Deployment service installs the applications of a
+// release one at a time, and OutSystems hot-deploys each (the old version
+// answers until the new one is in), so one probe sees one application
+// only. Give each application of the release its probe (path, and version
+// when it reports another than its own): verify-updating and await-loaded
+// then wait for every application on every server. No documented
+// OutSystems API reports a front-end's Deployment service work (the runbook
+// reads its threads, Idle or Sleeping, on Service Center's Environment
+// Health page; the LifeTime API v2 has no such endpoint), so these probes,
+// with timeouts.quiet_period after they agree, are the readiness signal. A
+// release of several applications without their probes keeps the probe
+// block's one probe, with a warning; an application probe path is relative
+// (no scheme, host or fragment) and printable.
 //
 // # Testing with substitute drivers
 //

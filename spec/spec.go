@@ -95,6 +95,25 @@ type Release struct {
 type Application struct {
 	Name    string `yaml:"name" json:"name"`
 	Version string `yaml:"version" json:"version"`
+	// Probe says where the application answers on each server and which
+	// version it reports once installed (steps.Config.Probes): each
+	// application of a release is installed on its own, so each is probed
+	// on every server. When one application of the release has a probe,
+	// every one must. None means the one probe of the probe block,
+	// expecting the release's version.
+	Probe *AppProbe `yaml:"probe" json:"probe,omitempty"`
+}
+
+// AppProbe is the probe of one application (drivers.ApplicationProbe),
+// made with the settings of the spec's probe block (host, TLS, where the
+// version is read) at its own path.
+type AppProbe struct {
+	// Path is where the application answers, appended to each server's
+	// probe_url, for example /Orders/rest/Health/Version. Required.
+	Path string `yaml:"path" json:"path"`
+	// Version is what the application reports once the release is
+	// installed. Empty means the application's version.
+	Version string `yaml:"version" json:"version,omitempty"`
 }
 
 // Server is one front-end, as farm.Server describes it.
@@ -144,6 +163,11 @@ type Timeouts struct {
 	PollInterval       Duration `yaml:"poll_interval" json:"poll_interval,omitzero"`
 	DeployPollInterval Duration `yaml:"deploy_poll_interval" json:"deploy_poll_interval,omitzero"`
 	ProgressInterval   Duration `yaml:"progress_interval" json:"progress_interval,omitzero"`
+	// QuietPeriod is how long each server's probes must keep the same
+	// answer, once every application reads its version, before the server
+	// counts as running the release (steps.Config.QuietPeriod). Zero means
+	// none.
+	QuietPeriod Duration `yaml:"quiet_period" json:"quiet_period,omitzero"`
 	// Step bounds every step that sets no timeout of its own. Zero means
 	// no limit.
 	Step Duration `yaml:"step" json:"step,omitzero"`

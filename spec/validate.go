@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -115,6 +116,53 @@ func (v *validator) release() {
 		v.check(path+".name", names.Text("release application name", a.Name))
 		v.check(path+".version", names.Text("release application version", a.Version))
 	}
+	v.appProbes()
+}
+
+// appProbes checks the applications' probes: every application of the
+// release has one or none has, each at a relative path (the part after a
+// server's probe_url) with a printable version.
+func (v *validator) appProbes() {
+	apps := v.spec.Release.Applications
+	var with, without []string
+	for i, a := range apps {
+		path := fmt.Sprintf("$.release.applications[%d]", i)
+		if a.Probe == nil {
+			without = append(without, a.Name)
+			continue
+		}
+		if slices.Contains(with, a.Name) {
+			v.errorf(path+".name", "release application %s is listed twice with a probe: want each application once", a.Name)
+		}
+		with = append(with, a.Name)
+		p := a.Probe
+		switch {
+		case p.Path == "":
+			v.errorf(path+".probe", "release application %s: probe has no path: want where the application answers on each server, such as /%s/rest/Health/Version", a.Name, strings.ReplaceAll(a.Name, " ", ""))
+		case names.Text("release application "+a.Name+" probe path", p.Path) != nil:
+			v.check(path+".probe.path", names.Text("release application "+a.Name+" probe path", p.Path))
+		case !relativePath(p.Path):
+			v.errorf(path+".probe.path", "release application %s: probe path %q: want a path (and query) to append to each server's probe_url, such as /%s/rest/Health/Version", a.Name, p.Path, strings.ReplaceAll(a.Name, " ", ""))
+		}
+		v.check(path+".probe.version", names.Text("release application "+a.Name+" probe version", p.Version))
+	}
+	switch {
+	case len(with) > 0 && len(without) > 0:
+		for i, a := range apps {
+			if a.Probe == nil {
+				v.errorf(fmt.Sprintf("$.release.applications[%d]", i), "release application %s has no probe while %s has one: want a probe (path, and version if it reports another) on every application, so that none still deploying goes unnoticed", a.Name, strings.Join(with, ", "))
+			}
+		}
+	case len(apps) > 1 && len(with) == 0:
+		v.warnf("$.release.applications", "release of %d applications checked by one probe (the probe block): an application still deploying on a server goes unnoticed; give each application a probe: {path: ...}", len(apps))
+	}
+}
+
+// relativePath reports whether p is a path (and query) with no scheme,
+// host, user info or fragment.
+func relativePath(p string) bool {
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil && u.Fragment == "" && !strings.HasPrefix(p, "//")
 }
 
 // check reports err, if any, at path.
