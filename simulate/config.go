@@ -93,6 +93,10 @@ type Config struct {
 	// InstallStagger delays each successive front-end's install start after
 	// a publish (front-ends do not all start in the same instant).
 	InstallStagger time.Duration
+	// CatchUpDelay is how long a front-end's Deployment service, once
+	// started again (unblock-loaded), takes to begin installing a release
+	// it missed. Zero means at once.
+	CatchUpDelay time.Duration
 	// ServiceLatency is how long each ServiceController call takes.
 	ServiceLatency time.Duration
 	// LoadBalancerLatency is how long each load balancer call takes. Zero

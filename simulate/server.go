@@ -152,7 +152,7 @@ func (s *Sim) setService(srv *server, svc drivers.Service, st drivers.ServiceSta
 		}
 	case drivers.DeploymentService:
 		if st.Run == drivers.Running {
-			s.queueInstall(srv, 0)
+			s.queueInstall(srv, s.cfg.CatchUpDelay)
 		}
 	}
 }

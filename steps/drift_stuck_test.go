@@ -117,3 +117,42 @@ func TestRollbackDoesNotRedeployOntoServersInTraffic(t *testing.T) {
 		}
 	})
 }
+
+// TestDriftLoadedBackInTrafficAndLoadBalancerDown is the same after the
+// switch: a reload early in await-loaded puts the Loaded servers, whose
+// Deployment service has been started again but has not begun installing
+// (CatchUpDelay), back in rotation, and the load balancer refuses every
+// change. Their Deployment service is stopped so they do not
+// install while serving; a resume takes them out, starts it and finishes.
+func TestDriftLoadedBackInTrafficAndLoadBalancerDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 244, CatchUpDelay: 20 * time.Second,
+			Traffic: simulate.Traffic{Rate: 20, Duration: 200 * time.Millisecond, MaxDuration: 3 * time.Second}})
+		sf.observer = atStepStart(steps.AwaitLoaded, 2*time.Second, func() {
+			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable)}))
+			require.NoError(t, sf.sim.ResetLoadBalancer(""))
+		})
+		j := &memJournal{}
+		require.NoError(t, sf.sim.Start(t.Context()))
+		rep, err := sf.plan(t, nil, j, farm.Halt, "v2").Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrHalted)
+		time.Sleep(time.Minute)
+		for _, v := range sf.sim.Report().Violations {
+			assert.NotContains(t, v.String(), "install", "no install while serving")
+		}
+		ds := driftsOf(rep, steps.GuardLoadedOut)
+		require.NotEmpty(t, ds, "%+v", rep.Drifts)
+		assert.Contains(t, ds[0].What, "Deployment service stopped")
+
+		sf.sim.ClearFaults()
+		rep, err = sf.plan(t, nil, &memJournal{recs: j.records()}, farm.Halt, "v2").Resume(t.Context(), j.records())
+		require.NoError(t, err)
+		assert.Equal(t, farm.Succeeded, rep.Outcome)
+		time.Sleep(time.Minute)
+		sf.sim.Stop()
+		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
+		for _, v := range sf.sim.Report().Violations {
+			assert.NotContains(t, v.String(), "install", "no install while serving")
+		}
+	})
+}

@@ -29,6 +29,10 @@ const (
 	// could not be taken out; publish and a rollback start it again once
 	// they are out.
 	CapturedBlockedUpdating = "updating-deployment-stopped"
+	// CapturedBlockedLoaded is CapturedBlockedUpdating for a zone's Loaded
+	// servers back in traffic after the switch; await-loaded starts their
+	// Deployment service again once they are out.
+	CapturedBlockedLoaded = "loaded-deployment-stopped"
 )
 
 func (b *balanced) publish() farm.Step {
@@ -41,7 +45,7 @@ func (b *balanced) publish() farm.Step {
 		},
 		Run: func(ctx context.Context, r *farm.Run) error {
 			updating := groupServers(r.Farm(), farm.Updating)
-			if err := b.unblockUpdating(ctx, r); err != nil {
+			if err := b.unblock(ctx, r, farm.Updating); err != nil {
 				return err
 			}
 			if _, started := r.Captured().Value(CapturedDeploymentID); !started {

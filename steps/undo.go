@@ -101,10 +101,10 @@ func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
 	// The previous release is installed only on servers out of traffic: a
 	// reload may have put them back (the watch stopped their Deployment
 	// service then); take them out, or refuse.
-	if err := b.requireUpdatingOut(ctx, r); err != nil {
+	if err := b.requireOut(ctx, r, farm.Updating); err != nil {
 		return fmt.Errorf("rollback to %s: %w", prev.Version, err)
 	}
-	if err := b.unblockUpdating(ctx, r); err != nil {
+	if err := b.unblock(ctx, r, farm.Updating); err != nil {
 		return fmt.Errorf("rollback to %s: %w", prev.Version, err)
 	}
 	back := *b

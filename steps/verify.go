@@ -173,6 +173,9 @@ func (b *balanced) awaitLoaded() farm.Step {
 			return []string{line}
 		},
 		Run: func(ctx context.Context, r *farm.Run) error {
+			if err := b.unblock(ctx, r, farm.Loaded); err != nil {
+				return err
+			}
 			return b.awaitRelease(ctx, r, groupServers(r.Farm(), farm.Loaded), true)
 		},
 	}

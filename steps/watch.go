@@ -97,10 +97,7 @@ func (b *balanced) groupOut(name, until string, role farm.GroupRole) farm.Guard 
 				err = b.drain(ctx, r, z, back)
 			}
 			if err != nil {
-				blocked := ""
-				if role == farm.Updating {
-					blocked = "; " + b.blockInstalls(ctx, r, z, back)
-				}
+				blocked := "; " + b.blockInstalls(ctx, r, z, role, back)
 				r.Drifted(farm.Drift{Guard: name, Zone: z.Name,
 					What: fmt.Sprintf("%s members back in traffic: %s; taking them out again failed: %v%s", role, strings.Join(what, ", "), err, blocked)})
 				return fmt.Errorf("%s members %s are back in traffic and cannot be taken out%s: %w", role, strings.Join(back, ", "), blocked, err)
@@ -201,17 +198,18 @@ func groupStatus(ctx context.Context, r *farm.Run, z *farm.Zone, role farm.Group
 	return sts, true, nil
 }
 
-// blockInstalls stops the Deployment service of the Updating servers whose
+// blockInstalls stops the Deployment service of the role's servers whose
 // members are back in traffic and cannot be taken out (the load balancer
-// refuses): the platform's deployment, which may already be running, must
-// not install on a server that serves. It is what block-loaded does to the
-// Loaded servers, and the last thing the run can do there. The servers are
-// recorded (CapturedBlockedUpdating, per zone) so that publish, on a retry
-// or a resume, and a rollback's redeploy start the service again once the
-// servers are out. It says what it did, for the drift and the error.
-func (b *balanced) blockInstalls(ctx context.Context, r *farm.Run, z *farm.Zone, members []string) string {
+// refuses): the platform's deployment, which may be running (Updating) or
+// catching up (Loaded, once unblocked), must not install on a server that
+// serves. It is what block-loaded does, and the last thing the run can do
+// there. The servers are recorded (blockedKey) so that publish or
+// await-loaded, on a retry or a resume, and a rollback's redeploy start the
+// service again once the servers are out. It says what it did, for the
+// drift and the error.
+func (b *balanced) blockInstalls(ctx context.Context, r *farm.Run, z *farm.Zone, role farm.GroupRole, members []string) string {
 	var stopped, failed []string
-	for _, s := range z.Updating.Servers {
+	for _, s := range z.Group(role).Servers {
 		if !slices.Contains(members, s.MemberID()) {
 			continue
 		}
@@ -223,8 +221,7 @@ func (b *balanced) blockInstalls(ctx context.Context, r *farm.Run, z *farm.Zone,
 	}
 	var out []string
 	if len(stopped) > 0 {
-		// One key per zone: the zones' checks run concurrently.
-		key := CapturedBlockedUpdating + "/" + z.Name
+		key := blockedKey(role, z.Name)
 		prev, _ := r.Captured().Value(key)
 		all := slices.Compact(slices.Sorted(slices.Values(append(splitNames(prev), stopped...))))
 		r.Captured().SetValue(key, strings.Join(all, ","))
@@ -236,6 +233,16 @@ func (b *balanced) blockInstalls(ctx context.Context, r *farm.Run, z *farm.Zone,
 	return strings.Join(out, "; ")
 }
 
+// blockedKey is the captured value listing the servers of a zone's role
+// group whose Deployment service blockInstalls stopped: one key per zone
+// and role, as the zones' checks run concurrently.
+func blockedKey(role farm.GroupRole, zone string) string {
+	if role == farm.Loaded {
+		return CapturedBlockedLoaded + "/" + zone
+	}
+	return CapturedBlockedUpdating + "/" + zone
+}
+
 // splitNames splits a comma-separated list; empty gives none.
 func splitNames(v string) []string {
 	if v == "" {
@@ -244,17 +251,17 @@ func splitNames(v string) []string {
 	return strings.Split(v, ",")
 }
 
-// requireUpdatingOut takes every Updating member that does not read out of
-// traffic out again, or fails: the platform may install only there.
-func (b *balanced) requireUpdatingOut(ctx context.Context, r *farm.Run) error {
+// requireOut takes every member of the role's groups that does not read out
+// of traffic out again, or fails: the platform may install only there.
+func (b *balanced) requireOut(ctx context.Context, r *farm.Run, role farm.GroupRole) error {
 	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
-		members := r.Members(z.Updating)
+		members := r.Members(z.Group(role))
 		if len(members) == 0 {
 			return nil
 		}
 		sts, err := z.LoadBalancer.Status(ctx, members...)
 		if err != nil {
-			return fmt.Errorf("read the Updating members: %w", err)
+			return fmt.Errorf("read the %s members: %w", role, err)
 		}
 		var back []string
 		for _, st := range sts {
@@ -263,26 +270,26 @@ func (b *balanced) requireUpdatingOut(ctx context.Context, r *farm.Run) error {
 			}
 		}
 		if err := b.drain(ctx, r, z, back); err != nil {
-			return fmt.Errorf("updating members %s are in traffic and cannot be taken out: %w", strings.Join(back, ", "), err)
+			return fmt.Errorf("%s members %s are in traffic and cannot be taken out: %w", role, strings.Join(back, ", "), err)
 		}
 		return nil
 	})
 }
 
-// unblockUpdating starts again the Deployment service that blockInstalls
-// stopped on Updating servers, once every Updating member reads out of
-// traffic: only then may the platform install there.
-func (b *balanced) unblockUpdating(ctx context.Context, r *farm.Run) error {
+// unblock starts again the Deployment service that blockInstalls stopped
+// on the role's servers, once every member of the role's groups reads out
+// of traffic: only then may the platform install there.
+func (b *balanced) unblock(ctx context.Context, r *farm.Run, role farm.GroupRole) error {
 	var servers []farm.Server
 	var keys []string
 	for _, z := range r.Farm().Zones() {
-		key := CapturedBlockedUpdating + "/" + z.Name
+		key := blockedKey(role, z.Name)
 		v, ok := r.Captured().Value(key)
 		if !ok {
 			continue
 		}
 		keys = append(keys, key)
-		for _, s := range z.Updating.Servers {
+		for _, s := range z.Group(role).Servers {
 			if slices.Contains(splitNames(v), s.Name) {
 				servers = append(servers, s)
 			}
@@ -291,7 +298,7 @@ func (b *balanced) unblockUpdating(ctx context.Context, r *farm.Run) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	if err := b.requireUpdatingOut(ctx, r); err != nil {
+	if err := b.requireOut(ctx, r, role); err != nil {
 		return fmt.Errorf("the Deployment service stays stopped on %s: %w", names(servers), err)
 	}
 	if err := b.restoreService(ctx, r, servers, drivers.DeploymentService, true); err != nil {
