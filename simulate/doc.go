@@ -46,8 +46,12 @@
 // server whose Deployment service runs installs the release; a server whose
 // Deployment service is stopped installs it when the service starts again.
 // An install takes Config.InstallDuration, during which the application
-// answers 503. A running Scheduler fires timers every
-// Config.SchedulerInterval.
+// answers 503. Each application of the release (drivers.Release.
+// Applications) then answers its version, except one delayed with
+// [Sim.DelayApplication], which keeps answering its old version, healthy,
+// until its own deployment ends; [Prober.ProbeApplication] reads one
+// application, Probe the server's release. A running Scheduler fires timers
+// every Config.SchedulerInterval.
 //
 // Each zone has a load balancer ([LoadBalancer]) whose members are
 // serving, draining or out; health checks follow the application (down

@@ -15,13 +15,31 @@
 //	drain-updating             Updating members drained (no new requests), then out
 //	block-loaded               Deployment service stopped and disabled on Loaded servers
 //	publish                    the platform deploys the release; Updating servers run it
-//	verify-updating            the application probed directly on each Updating server
+//	verify-updating            every application probed directly on each Updating server
 //	switch-traffic             Updating in, Loaded drained and out
 //	start-schedulers-updating  Scheduler restored on Updating servers
 //	unblock-loaded             Deployment service restored on Loaded servers
-//	await-loaded               every Loaded server runs the release, deployment idle
+//	await-loaded               every application on every Loaded server at its version
 //	restore-traffic            Loaded back in; every member serving and healthy
 //	start-schedulers-loaded    Scheduler restored on Loaded servers
+//
+// # Probing a release of several applications
+//
+// Each application of a release is hot-deployed on each front-end and keeps
+// answering its old version until its own deployment there ends, so one
+// probe stands for one application only. [Config].Probes lists every
+// application with its own path and expected version
+// (drivers.ApplicationProbe, with a Prober that is a
+// drivers.ApplicationProber); preflight, publish's wait for the Updating
+// servers, verify-updating, await-loaded and a rollback's checks probe each
+// one on every server. No documented OutSystems API reports a front-end's
+// Deployment service work (the runbook reads its threads, Idle or
+// Sleeping, on Service Center's Environment Health page; the LifeTime API
+// v2 has no such endpoint), so the per-application probes are the readiness
+// signal, with [Config].QuietPeriod on top (a server's probes must keep the
+// same answer that long once they all agree) and a drivers.IdleReporter's
+// answer where a driver has one. Without Probes, one probe of the Prober's
+// own path expects Release.Version.
 //
 // # Safety checks that are not a step
 //

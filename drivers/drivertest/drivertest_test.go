@@ -317,6 +317,9 @@ func TestConformanceMemory(t *testing.T) {
 	t.Run("prober", func(t *testing.T) {
 		drivertest.RunProber(t, proberHarness(func() drivers.Prober { return memProber{} }))
 	})
+	t.Run("app-prober", func(t *testing.T) {
+		drivertest.RunProber(t, appProberHarness(func() drivers.Prober { return memAppProber{} }))
+	})
 }
 
 // TestConformanceInBubble runs the suites with each subtest in a synctest
@@ -412,6 +415,32 @@ func (b brokenPlatform) DeploymentStatus(_ context.Context, id string) (drivers.
 }
 
 // brokenProber reports an unhealthy answer as an error.
+// memAppProber is memProber with drivers.ApplicationProber: Portal answers
+// its own version, 7.1; any other application the server's.
+type memAppProber struct{ memProber }
+
+func (m memAppProber) ProbeApplication(ctx context.Context, t drivers.Target, app drivers.ApplicationProbe) (drivers.ProbeResult, error) {
+	res, err := m.Probe(ctx, t)
+	if err == nil && res.Healthy && app.Application == "Portal" {
+		res.Version = "7.1"
+	}
+	return res, err
+}
+
+// brokenAppProber ignores the application: every one answers the
+// server's version, as if the release had one application.
+type brokenAppProber struct{ memProber }
+
+func (m brokenAppProber) ProbeApplication(ctx context.Context, t drivers.Target, _ drivers.ApplicationProbe) (drivers.ProbeResult, error) {
+	return m.Probe(ctx, t)
+}
+
+func appProberHarness(newP func() drivers.Prober) drivertest.ProberHarness {
+	h := proberHarness(newP)
+	h.Applications = []drivers.ApplicationProbe{{Application: "Orders", Path: "/Orders/"}, {Application: "Portal", Path: "/Portal/", Version: "7.1"}}
+	return h
+}
+
 type brokenProber struct{}
 
 func (brokenProber) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeResult, error) {
@@ -440,6 +469,9 @@ func TestBrokenDriversHelper(t *testing.T) {
 	t.Run("prober", func(t *testing.T) {
 		drivertest.RunProber(t, proberHarness(func() drivers.Prober { return brokenProber{} }))
 	})
+	t.Run("app-prober", func(t *testing.T) {
+		drivertest.RunProber(t, appProberHarness(func() drivers.Prober { return brokenAppProber{} }))
+	})
 }
 
 // TestSuitesCatchBrokenDrivers checks that the suites can fail: run against
@@ -450,10 +482,10 @@ func TestSuitesCatchBrokenDrivers(t *testing.T) {
 	cmd.Env = append(os.Environ(), "DRIVERTEST_BROKEN=1")
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err, "the suites must fail broken drivers; output:\n%s", out)
-	for _, name := range []string{"services/Stop", "services/StopIdempotent", "services/Isolation", "services/ContextDone", "platform/UnknownDeployment", "platform/ContextDone", "prober/Unhealthy"} {
+	for _, name := range []string{"services/Stop", "services/StopIdempotent", "services/Isolation", "services/ContextDone", "platform/UnknownDeployment", "platform/ContextDone", "prober/Unhealthy", "app-prober/Application"} {
 		assert.Contains(t, string(out), "--- FAIL: TestBrokenDriversHelper/"+name+" ", "subtest %s must fail", name)
 	}
-	for _, name := range []string{"services/States", "services/Restore", "services/InvalidState", "platform/Deploy", "prober/Healthy", "prober/ContextDone"} {
+	for _, name := range []string{"services/States", "services/Restore", "services/InvalidState", "platform/Deploy", "prober/Healthy", "prober/ContextDone", "app-prober/Healthy"} {
 		assert.Contains(t, string(out), "--- PASS: TestBrokenDriversHelper/"+name+" ", "subtest %s must pass", name)
 	}
 	assert.Contains(t, string(out), "unimplemented: ")

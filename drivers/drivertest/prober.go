@@ -27,6 +27,13 @@ type ProberHarness struct {
 	// Down is a server where nothing answers. Its zero value skips the
 	// subtest as unimplemented.
 	Down drivers.Target
+	// Applications lists applications the Healthy servers serve healthily,
+	// each at its Version (Version when empty), for a prober that is a
+	// drivers.ApplicationProber. An application probe with an empty Path
+	// (the prober's own path, which must read as Probe does) is always
+	// checked; a prober that is no ApplicationProber skips the subtest as
+	// unimplemented.
+	Applications []drivers.ApplicationProbe
 	// Options are the settings every harness has (Prompt, KnownDefects,
 	// Bubble).
 	Options
@@ -46,6 +53,7 @@ func RunProber(t *testing.T, h ProberHarness) {
 	p.h.run(t, "Down", p.down)
 	p.h.run(t, "ContextDone", p.contextDone)
 	p.h.run(t, "Concurrent", p.concurrent)
+	p.h.run(t, "Application", p.application)
 }
 
 type prober struct {
@@ -140,4 +148,34 @@ func (p prober) concurrent(t *testing.T) {
 	for err := range errs {
 		assert.NoError(t, err)
 	}
+}
+
+// application checks drivers.ApplicationProber: each application of the
+// harness reads healthy at its version on every Healthy server, an
+// application probe without a path reads as Probe does, and a done context
+// reads nothing healthy.
+func (p prober) application(t *testing.T) {
+	ap, ok := p.fresh(t).(drivers.ApplicationProber)
+	if !ok {
+		t.Skip("unimplemented: the prober is no drivers.ApplicationProber")
+	}
+	apps := append([]drivers.ApplicationProbe{{Application: "drivertest-own-path"}}, p.h.Applications...)
+	for _, tg := range p.h.Healthy {
+		for _, app := range apps {
+			want := app.Version
+			if want == "" {
+				want = p.h.Version
+			}
+			res, err := ap.ProbeApplication(ctx(t), tg, app)
+			require.NoError(t, err, "ProbeApplication(%s, %s)", tg.Name, app.Application)
+			assert.True(t, res.Healthy, "ProbeApplication(%s, %s) must read healthy: %+v", tg.Name, app.Application, res)
+			assert.Equal(t, want, res.Version, "ProbeApplication(%s, %s): version", tg.Name, app.Application)
+			assert.NotZero(t, res.StatusCode, "ProbeApplication(%s, %s): an answer has a status", tg.Name, app.Application)
+		}
+	}
+	p.h.checkDone(t, "ProbeApplication", func(c context.Context) error {
+		res, err := ap.ProbeApplication(c, p.h.Healthy[0], apps[len(apps)-1])
+		assert.False(t, res.Healthy, "a probe with a done context reads nothing healthy")
+		return err
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,11 @@ import (
 func TestConformance(t *testing.T) {
 	serve := func(status int) string {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set(httpprobe.DefaultVersionHeader, "2.0")
+			v := "2.0"
+			if strings.HasPrefix(r.URL.Path, "/Portal/") {
+				v = "7.1" // an application of its own version, at its own path
+			}
+			w.Header().Set(httpprobe.DefaultVersionHeader, v)
 			w.WriteHeader(status)
 		}))
 		t.Cleanup(srv.Close)
@@ -36,8 +41,12 @@ func TestConformance(t *testing.T) {
 			require.NoError(t, err)
 			return p
 		},
-		Healthy:   []drivers.Target{{Name: "fe01", URL: serve(http.StatusOK)}, {Name: "fe02", URL: serve(http.StatusOK)}},
-		Version:   "2.0",
+		Healthy: []drivers.Target{{Name: "fe01", URL: serve(http.StatusOK)}, {Name: "fe02", URL: serve(http.StatusOK)}},
+		Version: "2.0",
+		Applications: []drivers.ApplicationProbe{
+			{Application: "Orders", Path: "/Orders/health"},
+			{Application: "Portal", Path: "/Portal/health?full=1", Version: "7.1"},
+		},
 		Unhealthy: drivers.Target{Name: "fe03", URL: serve(http.StatusServiceUnavailable)},
 		Down:      drivers.Target{Name: "fe04", URL: closed},
 	})
