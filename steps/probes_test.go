@@ -3,6 +3,7 @@ package steps_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -255,3 +256,73 @@ func TestProbesConfig(t *testing.T) {
 
 // plainProber hides the simulator's drivers.ApplicationProber.
 type plainProber struct{ drivers.Prober }
+
+// sickApp answers one application unhealthy on one server, the others as
+// the simulator does.
+type sickApp struct {
+	*simulate.Prober
+	server, app string
+}
+
+func (s sickApp) ProbeApplication(ctx context.Context, t drivers.Target, app drivers.ApplicationProbe) (drivers.ProbeResult, error) {
+	if t.Name == s.server && app.Application == s.app {
+		return drivers.ProbeResult{StatusCode: 503, Detail: "status 503 Service Unavailable, expected 200"}, nil
+	}
+	return s.Prober.ProbeApplication(ctx, t, app)
+}
+
+// TestPreflightProbesEveryApplication: an application unhealthy on one
+// server before the run stops the run in preflight, naming it, although the
+// release-wide probe reads healthy there.
+func TestPreflightProbesEveryApplication(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 10})
+		require.NoError(t, err)
+		p, _ := simPlan(t, sim, sim.LoadBalancer(""), sim.Services(), func(c *steps.Config) {
+			c.Prober, c.Release, c.Probes = sickApp{sim.Prober(), "fe03", "Portal"}, twoApps, appProbes
+		})
+		require.NoError(t, sim.Start(t.Context()))
+		rep, err := p.Run(t.Context())
+		sim.Stop()
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "fe03")
+		assert.Contains(t, err.Error(), "application Portal unhealthy before the run (status 503")
+		st, ok := rep.Step(steps.Preflight)
+		require.True(t, ok)
+		assert.Equal(t, farm.StepFailed, st.Status)
+	})
+}
+
+// TestRollbackWaitsForEveryApplicationAsBefore: a run of a release of two
+// applications that fails after publish is rolled back, and the rollback
+// waits until every application answers, on every Updating server, the
+// version preflight read there (not the failed release's).
+func TestRollbackWaitsForEveryApplicationAsBefore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 12,
+			PublishDuration: 20 * time.Second, InstallDuration: 30 * time.Second})
+		require.NoError(t, err)
+		p, _ := simPlan(t, sim, sim.LoadBalancer(""), servicesOnly{sim.Services()}, func(c *steps.Config) {
+			c.Release, c.Probes = twoApps, appProbes
+			c.Plan.OnFailure = farm.Rollback
+			c.InstallTimeout = 5 * time.Minute
+		})
+		require.NoError(t, p.After(steps.VerifyUpdating, farm.Hook{Name: "smoke", Func: func(context.Context, *farm.Run) error {
+			return errors.New("smoke test: checkout fails")
+		}}))
+		require.NoError(t, sim.Start(t.Context()))
+		rep, err := p.Run(t.Context())
+		time.Sleep(10 * time.Second)
+		sim.Stop()
+		require.ErrorIs(t, err, farm.ErrRolledBack, "%v", err)
+		assert.Equal(t, farm.RolledBack, rep.Outcome)
+		assert.Empty(t, sim.CheckEndState(drivers.Release{Version: "v1"}))
+		for _, srv := range []string{"fe01", "fe02"} {
+			for _, app := range []string{"Orders", "Portal"} {
+				res, err := sim.Prober().ProbeApplication(t.Context(), drivers.Target{Name: srv}, drivers.ApplicationProbe{Application: app})
+				require.NoError(t, err)
+				assert.Equal(t, "v1", res.Version, "%s on %s as before the run", app, srv)
+			}
+		}
+	})
+}
