@@ -425,9 +425,9 @@ func (c *cli) load(path string, o *options, withSecrets bool) (*spec.Spec, bool)
 }
 
 // overrideRelease makes sp deploy version instead of its release.version.
-// The applications listed at the spec's version follow; one pinned to
-// another version is refused, since which version it should get is not
-// known.
+// The applications listed at the spec's version follow, and so do their
+// probes' versions; one pinned to another version (or whose probe expects
+// another) is refused, since which version it should get is not known.
 func overrideRelease(sp *spec.Spec, version string) error {
 	if err := validVersion(version); err != nil {
 		return err
@@ -436,6 +436,12 @@ func overrideRelease(sp *spec.Spec, version string) error {
 	for i, a := range sp.Release.Applications {
 		if a.Version != old {
 			return fmt.Errorf("application %q is pinned to version %q in %s, not to release.version %q: edit the spec to say which version it gets", a.Name, a.Version, sp.Source, old)
+		}
+		if pr := a.Probe; pr != nil && pr.Version != "" {
+			if pr.Version != old {
+				return fmt.Errorf("application %q's probe expects version %q in %s, not release.version %q: edit the spec to say which version it reports", a.Name, pr.Version, sp.Source, old)
+			}
+			pr.Version = version
 		}
 		sp.Release.Applications[i].Version = version
 	}
