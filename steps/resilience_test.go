@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -330,7 +331,11 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 	var crashes sync.WaitGroup
 	var observers []farm.Observer
 	var c *crash // set below; a drift while the orchestrator is dead is not the run's to repair
-	alive := func() bool { return c == nil || !c.dead.Load() }
+	// A drift after the run has ended (halted, with the deployment left
+	// running on the platform) is, like one while the orchestrator is dead,
+	// not the run's to repair: nobody watches the farm then.
+	var ended atomic.Bool
+	alive := func() bool { return (c == nil || !c.dead.Load()) && !ended.Load() }
 	// The watch re-checks every 2 s, so that it repairs a reload before an
 	// install starts on a member the reload put back in traffic.
 	sf.watchInterval = 2 * time.Second
@@ -443,6 +448,7 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 	j := &memJournal{crash: c}
 	require.NoError(t, sf.sim.Start(t.Context()))
 	rep, err := sf.plan(t, c, j, policy, "v2").Run(t.Context())
+	ended.Store(c == nil || !c.dead.Load())
 	require.NotNil(t, rep, "seed %d %v: %v", seed, kinds, err)
 	o := outcome(rep.Outcome)
 	if c != nil && c.dead.Load() {
