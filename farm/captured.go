@@ -17,8 +17,8 @@ type Captured struct {
 	onValue  func(key, value string, deleted bool)
 }
 
-// NewCaptured returns an empty Captured.
-func NewCaptured() *Captured {
+// newCaptured returns an empty Captured.
+func newCaptured() *Captured {
 	return &Captured{
 		services: map[string]map[drivers.Service]drivers.ServiceState{},
 		members:  map[string]drivers.MemberStatus{},
@@ -101,8 +101,8 @@ type CapturedState struct {
 	Values map[string]string `json:"values,omitempty"`
 }
 
-// Snapshot returns a copy of everything recorded.
-func (c *Captured) Snapshot() CapturedState {
+// snapshot returns a copy of everything recorded.
+func (c *Captured) snapshot() CapturedState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := CapturedState{
@@ -125,9 +125,9 @@ func (c *Captured) Snapshot() CapturedState {
 	return s
 }
 
-// Restore replaces everything recorded with s.
-func (c *Captured) Restore(s CapturedState) {
-	fresh := NewCaptured()
+// restore replaces everything recorded with s.
+func (c *Captured) restore(s CapturedState) {
+	fresh := newCaptured()
 	for srv, m := range s.Services {
 		for k, v := range m {
 			fresh.services[srv] = mapWith(fresh.services[srv], k, v)

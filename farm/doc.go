@@ -29,7 +29,7 @@
 // [Guard] (Step.Guards, or [Run.Watch]), until the step that restores it.
 // The engine re-checks every registered guard at each step boundary, when a
 // step asks ([Run.CheckGuards]), and every PlanConfig.WatchInterval
-// ([DefaultWatchInterval], 15 s) while a step runs. A guard puts back what
+// (every 15 s by default) while a step runs. A guard puts back what
 // it safely can and says so ([Run.Drifted]: a Warning event, and
 // Report.Drifts lists every drift); a drift it cannot put back fails the
 // step with an error wrapping [ErrDrift], and the failure policy decides

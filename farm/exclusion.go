@@ -30,7 +30,7 @@ type LockConfig struct {
 	// Leaser holds the farm lease. Nil means no lease.
 	Leaser drivers.FarmLeaser
 	// LeaseTTL is how long the lease lasts without renewal; the run renews
-	// it every LeaseTTL/3. Zero means [DefaultLeaseTTL].
+	// it every LeaseTTL/3. Zero means 2 minutes.
 	LeaseTTL time.Duration
 	// ForceRunID takes the farm lease over from the run with this ID even
 	// though its lease has not expired (its orchestrator is known to be
@@ -42,11 +42,11 @@ type LockConfig struct {
 	Host string
 }
 
-// DefaultLeaseTTL is the farm lease's lifetime without renewal when
+// defaultLeaseTTL is the farm lease's lifetime without renewal when
 // LockConfig.LeaseTTL is zero: long enough to ride out a few failed
 // renewals (every 40 s), short enough that a crashed run's lease lapses
 // before anyone has looked into it.
-const DefaultLeaseTTL = 2 * time.Minute
+const defaultLeaseTTL = 2 * time.Minute
 
 // hold is what a run holds on its farm: the host lock and the farm lease.
 type hold struct {
@@ -173,7 +173,7 @@ func (f *Farm) LeaseTarget() Server {
 func (p *Plan) takeLease(ctx context.Context, leaser drivers.FarmLeaser, who LockHolder, h *hold) (context.Context, error) {
 	ttl := p.cfg.Lock.LeaseTTL
 	if ttl <= 0 {
-		ttl = DefaultLeaseTTL
+		ttl = defaultLeaseTTL
 	}
 	srv := p.farm.LeaseTarget()
 	t := srv.Target()

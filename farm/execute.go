@@ -23,7 +23,7 @@ import (
 // [ErrUnfinishedRun]. It records every change of state in the journal, so
 // that [Plan.Resume] can continue it after a crash.
 func (p *Plan) Run(ctx context.Context) (*Report, error) {
-	return p.execute(ctx, runOptions{captured: NewCaptured()})
+	return p.execute(ctx, runOptions{captured: newCaptured()})
 }
 
 // runOptions say how execute starts: from which step, with what state, and
@@ -68,8 +68,8 @@ func (p *Plan) Resume(ctx context.Context, journal []JournalRecord) (*Report, er
 	if err != nil {
 		return nil, err
 	}
-	captured := NewCaptured()
-	captured.Restore(st.Captured)
+	captured := newCaptured()
+	captured.restore(st.Captured)
 	opts := runOptions{start: start, captured: captured, excluded: st.Excluded, resumed: true, runID: st.RunID}
 	if st.RollingBack {
 		// A run that crashed while rolling back goes on rolling back.
@@ -109,7 +109,7 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 	for i, s := range p.steps {
 		st := StepPending
 		if i < start {
-			st = StepSkippedDone
+			st = StepAlreadyDone
 		}
 		r.report.Steps = append(r.report.Steps, StepReport{ID: s.ID, Status: st})
 	}
@@ -204,7 +204,7 @@ func (r *Run) askRetryWait(ctx context.Context, step string, attempt int, cause 
 // decide applies the failure policy. Cancellation always halts.
 func (r *Run) decide(ctx context.Context, s Step, err error, attempt int) Decision {
 	if ctx.Err() != nil || errors.Is(err, errJournal) {
-		return DecideAbort
+		return DecideHalt
 	}
 	switch r.plan.cfg.OnFailure {
 	case Rollback:
@@ -214,7 +214,7 @@ func (r *Run) decide(ctx context.Context, s Step, err error, attempt int) Decisi
 		r.Emit(Event{Kind: Warning, Step: s.ID, Err: err, Message: "failure decided: " + string(d)})
 		return d
 	}
-	return DecideAbort
+	return DecideHalt
 }
 
 // exclude takes servers out of the run and out of traffic (draining: no new
@@ -486,7 +486,7 @@ func (r *Run) recordCaptured() {
 	if r.plan.cfg.Journal == nil {
 		return // nothing reads the copy: no per-step copy of the state
 	}
-	snap := r.captured.Snapshot()
+	snap := r.captured.snapshot()
 	r.record(JournalRecord{Kind: RecordCaptured, Captured: &snap})
 }
 

@@ -20,7 +20,7 @@ const (
 	// reverse order (each step's Undo), ending with the farm as it was.
 	Rollback FailurePolicy = "rollback"
 	// Ask calls PlanConfig.Ask, which decides: retry, exclude the failing
-	// servers, roll back or abort.
+	// servers, roll back or halt.
 	Ask FailurePolicy = "ask"
 )
 
@@ -43,7 +43,14 @@ const (
 	DecideExclude Decision = "exclude"
 	// DecideRollback rolls the run back as the Rollback policy does.
 	DecideRollback Decision = "rollback"
-	// DecideAbort halts, as the Halt policy does.
+	// DecideHalt halts the run, as the Halt policy does. Any decision
+	// that is not one of the others halts too.
+	DecideHalt Decision = "halt"
+
+	// DecideAbort halts the run, as DecideHalt does (it never aborts a
+	// platform deployment).
+	//
+	// Deprecated: use DecideHalt, whose name says what it does.
 	DecideAbort Decision = "abort"
 )
 
@@ -71,7 +78,7 @@ func failedServers(err error) []string {
 	seen := map[string]bool{}
 	var walk func(error)
 	walk = func(e error) {
-		switch x := e.(type) {
+		switch x := e.(type) { //nolint:errorlint // walks the error tree itself, one level at a time
 		case nil:
 		case *multierror.Error:
 			for _, y := range x.Errors {

@@ -38,7 +38,9 @@ type Group struct {
 	Servers []Server
 }
 
-// Members returns the load-balancer member identities of the group's servers.
+// Members returns the load-balancer member identities ([Server.MemberID])
+// of all the group's servers, excluded ones included; a step that acts on
+// the servers still in the run wants [Run.IncludedMembers].
 func (g Group) Members() []string {
 	out := make([]string, len(g.Servers))
 	for i, s := range g.Servers {

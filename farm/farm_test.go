@@ -171,21 +171,3 @@ func TestGenericStepTimeoutAndReport(t *testing.T) {
 		assert.Contains(t, buf.String(), "resume from: slow")
 	})
 }
-
-func TestCapturedSnapshotRoundTrip(t *testing.T) {
-	c := farm.NewCaptured()
-	c.SetService("fe01", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Manual})
-	c.SetMember("eu", drivers.MemberStatus{Member: "fe01", State: drivers.Serving})
-	c.SetValue("k", "v")
-	d := farm.NewCaptured()
-	d.Restore(c.Snapshot())
-	assert.Equal(t, c.Snapshot(), d.Snapshot())
-	st, ok := d.Service("fe01", drivers.SchedulerService)
-	assert.True(t, ok)
-	assert.Equal(t, drivers.Manual, st.Startup)
-	m, ok := d.Member("eu", "fe01")
-	assert.True(t, ok)
-	assert.Equal(t, drivers.Serving, m.State)
-	_, ok = d.Member("us", "fe01")
-	assert.False(t, ok)
-}

@@ -7,29 +7,30 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 )
 
-// SystemKind is the kind of system a driver call reaches.
-type SystemKind string
+// systemKind is the kind of system a driver call reaches.
+type systemKind string
 
 // Kinds of systems the engine limits separately.
 const (
-	// KindHost is one front-end server's host: its WinRM endpoint and the
+	// kindHost is one front-end server's host: its WinRM endpoint and the
 	// application served on it (a service call and a probe of one server
 	// reach the same machine).
-	KindHost SystemKind = "host"
-	// KindLoadBalancer is one load balancer (one driver value: zones that
+	kindHost systemKind = "host"
+	// kindLoadBalancer is one load balancer (one driver value: zones that
 	// share a load balancer share its limit).
-	KindLoadBalancer SystemKind = "load-balancer"
-	// KindPlatform is the deployment platform (LifeTime).
-	KindPlatform SystemKind = "platform"
+	kindLoadBalancer systemKind = "load-balancer"
+	// kindPlatform is the deployment platform (LifeTime).
+	kindPlatform systemKind = "platform"
 )
 
 // System names one system driver calls reach, for [Run.Call] and the
-// limits of [Limits].
+// limits of [Limits]: [Host] of a server's target, or [Platform]. (The
+// engine limits the load balancers itself.)
 type System struct {
-	Kind SystemKind
-	// Name tells systems of one kind apart: the host's address (or the
+	kind systemKind
+	// name tells systems of one kind apart: the host's address (or the
 	// server's name), the load balancer's zone. Empty for the platform.
-	Name string
+	name string
 }
 
 // Host returns the system of a server's host: its Address, or its Name when
@@ -39,11 +40,11 @@ func Host(t drivers.Target) System {
 	if name == "" {
 		name = t.Name
 	}
-	return System{Kind: KindHost, Name: name}
+	return System{kind: kindHost, name: name}
 }
 
 // Platform is the deployment platform's system.
-var Platform = System{Kind: KindPlatform}
+var Platform = System{kind: kindPlatform}
 
 // Limits bound the driver calls in flight at once, per system: each limit
 // is held for one call only, never across a server's chain of calls nor
@@ -53,41 +54,41 @@ var Platform = System{Kind: KindPlatform}
 type Limits struct {
 	// Host is the most calls at once to one server's host (service calls
 	// and probes; Windows' WinRM allows 30 shells per user by default, see
-	// drivers/winrm). Zero means DefaultHostConcurrency.
+	// drivers/winrm). Zero means 2.
 	Host int
 	// LoadBalancer is the most calls at once to one load balancer, zones
-	// sharing one included. Zero means DefaultLoadBalancerConcurrency.
+	// sharing one included. Zero means 4.
 	LoadBalancer int
 	// Platform is the most calls at once to the platform made through
-	// [Run.Call] with [Platform]. Zero means DefaultPlatformConcurrency.
+	// [Run.Call] with [Platform]. Zero means 8.
 	Platform int
 }
 
-// Defaults of [Limits].
+// Defaults of [Limits], as its fields document them.
 const (
-	DefaultHostConcurrency         = 2
-	DefaultLoadBalancerConcurrency = 4
-	DefaultPlatformConcurrency     = 8
+	defaultHostConcurrency         = 2
+	defaultLoadBalancerConcurrency = 4
+	defaultPlatformConcurrency     = 8
 )
 
 func (l Limits) withDefaults() Limits {
 	if l.Host == 0 {
-		l.Host = DefaultHostConcurrency
+		l.Host = defaultHostConcurrency
 	}
 	if l.LoadBalancer == 0 {
-		l.LoadBalancer = DefaultLoadBalancerConcurrency
+		l.LoadBalancer = defaultLoadBalancerConcurrency
 	}
 	if l.Platform == 0 {
-		l.Platform = DefaultPlatformConcurrency
+		l.Platform = defaultPlatformConcurrency
 	}
 	return l
 }
 
-func (l Limits) of(k SystemKind) int {
+func (l Limits) of(k systemKind) int {
 	switch k {
-	case KindHost:
+	case kindHost:
 		return l.Host
-	case KindLoadBalancer:
+	case kindLoadBalancer:
 		return l.LoadBalancer
 	}
 	return l.Platform
@@ -110,7 +111,7 @@ func (l *limiter) do(ctx context.Context, sys System, fn func() error) error {
 	l.mu.Lock()
 	sem, ok := l.sems[sys]
 	if !ok {
-		sem = make(chan struct{}, l.limits.of(sys.Kind))
+		sem = make(chan struct{}, l.limits.of(sys.kind))
 		l.sems[sys] = sem
 	}
 	l.mu.Unlock()
@@ -151,7 +152,7 @@ func (p *Plan) LimitServices(s drivers.ServiceController) drivers.ServiceControl
 	if s == nil {
 		return nil
 	}
-	if _, done := s.(limited); done {
+	if isLimited(s) {
 		return s
 	}
 	base := &limitedServices{lim: p.lim, s: s}
@@ -185,7 +186,7 @@ func (p *Plan) LimitProber(pr drivers.Prober) drivers.Prober {
 	if pr == nil {
 		return nil
 	}
-	if _, done := pr.(limited); done {
+	if isLimited(pr) {
 		return pr
 	}
 	base := &limitedProber{lim: p.lim, p: pr}
@@ -199,14 +200,20 @@ func (p *Plan) LimitProber(pr drivers.Prober) drivers.Prober {
 }
 
 // limited marks the engine's wrappers, so that nothing is limited twice.
-type limited interface{ limitedByEngine() }
+type limited interface{ limitedByEngine() bool }
+
+// isLimited reports whether v is one of the engine's limiting wrappers.
+func isLimited(v any) bool {
+	l, ok := v.(limited)
+	return ok && l.limitedByEngine()
+}
 
 type limitedServices struct {
 	lim *limiter
 	s   drivers.ServiceController
 }
 
-func (*limitedServices) limitedByEngine() {}
+func (*limitedServices) limitedByEngine() bool { return true }
 
 func (l *limitedServices) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
 	return l.lim.do(ctx, Host(t), func() error { return l.s.StopService(ctx, t, svc) })
@@ -242,7 +249,7 @@ type limitedProber struct {
 	p   drivers.Prober
 }
 
-func (*limitedProber) limitedByEngine() {}
+func (*limitedProber) limitedByEngine() bool { return true }
 
 func (l *limitedProber) Probe(ctx context.Context, t drivers.Target) (res drivers.ProbeResult, err error) {
 	err = l.lim.do(ctx, Host(t), func() error {
@@ -271,24 +278,10 @@ func (l limitedAppProber) ProbeApplication(ctx context.Context, t drivers.Target
 // nothing). The engine gives the zones of the farm a run sees these
 // wrappers (see [NewPlan]).
 func limitLoadBalancer(lim *limiter, lb drivers.LoadBalancer, name string) drivers.LoadBalancer {
-	base := &limitedLB{lim: lim, lb: lb, sys: System{Kind: KindLoadBalancer, Name: name}}
-	sw, isSwitcher := lb.(drivers.Switcher)
-	id, isIdentifier := lb.(drivers.Identifier)
-	switch {
-	case isSwitcher && isIdentifier:
-		return struct {
-			*limitedSwitcher
-			drivers.Identifier
-		}{&limitedSwitcher{limitedLB: base, sw: sw}, id}
-	case isSwitcher:
+	base := &limitedLB{lim: lim, lb: lb, sys: System{kind: kindLoadBalancer, name: name}}
+	return keepCapabilities(lb, base, func(sw drivers.Switcher) switchingLB {
 		return &limitedSwitcher{limitedLB: base, sw: sw}
-	case isIdentifier:
-		return struct {
-			*limitedLB
-			drivers.Identifier
-		}{base, id}
-	}
-	return base
+	})
 }
 
 type limitedLB struct {
@@ -297,7 +290,7 @@ type limitedLB struct {
 	sys System
 }
 
-func (*limitedLB) limitedByEngine() {}
+func (*limitedLB) limitedByEngine() bool { return true }
 
 func (l *limitedLB) SetState(ctx context.Context, state drivers.MemberState, members ...string) error {
 	return l.lim.do(ctx, l.sys, func() error { return l.lb.SetState(ctx, state, members...) })
@@ -329,7 +322,7 @@ func (f *Farm) limited(lim *limiter) *Farm {
 	wrapped := map[drivers.LoadBalancer]drivers.LoadBalancer{}
 	for i, z := range f.zones {
 		nz := *z
-		if _, done := z.LoadBalancer.(limited); !done {
+		if !isLimited(z.LoadBalancer) {
 			w, ok := wrapped[z.LoadBalancer]
 			if !ok {
 				w = limitLoadBalancer(lim, z.LoadBalancer, z.Name)

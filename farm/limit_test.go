@@ -64,7 +64,14 @@ func (s *slowSystems) max(key string) int {
 	return s.maxFlight[key]
 }
 
-func host(t drivers.Target) string { return farm.Host(t).Name }
+// host keys a target by its host, as farm.Host does: its address, or its
+// name when the address is empty.
+func host(t drivers.Target) string {
+	if t.Address != "" {
+		return t.Address
+	}
+	return t.Name
+}
 
 func (s *slowSystems) StopService(ctx context.Context, t drivers.Target, _ drivers.Service) error {
 	return s.call(ctx, host(t))

@@ -67,7 +67,6 @@ type Locker interface {
 }
 
 var (
-	_ Locker = FileLock{}
 	_ Locker = HostLock{}
 )
 
@@ -259,50 +258,6 @@ func (l HostLock) Status(farmID string) (HostLockStatus, error) {
 		st.Alive, st.AliveKnown = processAlive(st.Holder.PID)
 	}
 	return st, nil
-}
-
-// FileLock is a [Locker] that holds a lock file created exclusively
-// (O_EXCL) and containing the holder as JSON.
-//
-// Deprecated: FileLock was the default lock, next to the journal file. It is
-// keyed by a path, not by the farm, and a run that dies leaves it behind to be
-// removed by hand. Use [HostLock], the default, which the kernel releases
-// when its holder dies.
-type FileLock struct {
-	// Path is the lock file's path.
-	Path string
-}
-
-// Lock creates the lock file or reports who holds it.
-func (l FileLock) Lock(ctx context.Context, holder LockHolder) (func() error, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(l.Path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		var other LockHolder
-		data, rerr := os.ReadFile(l.Path)
-		if rerr == nil && json.Unmarshal(data, &other) == nil {
-			return nil, fmt.Errorf("%w: %s; if that run is gone, remove %s", ErrLocked, other, l.Path)
-		}
-		return nil, fmt.Errorf("%w: lock file %s exists (holder unreadable); if no run is going on, remove it", ErrLocked, l.Path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("take lock %s: %w", l.Path, err)
-	}
-	data, _ := json.Marshal(holder)
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(l.Path)
-		return nil, fmt.Errorf("write lock %s: %w", l.Path, errors.Join(werr, cerr))
-	}
-	return func() error {
-		if err := os.Remove(l.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("release lock %s: %w", l.Path, err)
-		}
-		return nil
-	}, nil
 }
 
 // currentUser names the user that runs this process.

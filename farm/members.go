@@ -26,23 +26,9 @@ func ObserveMembers(lb drivers.LoadBalancer, zoneOf map[string]string, obs Obser
 		return lb
 	}
 	base := &observedLB{lb: lb, zoneOf: zoneOf, obs: obs}
-	sw, isSwitcher := lb.(drivers.Switcher)
-	id, isIdentifier := lb.(drivers.Identifier)
-	switch {
-	case isSwitcher && isIdentifier:
-		return struct {
-			*observedSwitcher
-			drivers.Identifier
-		}{&observedSwitcher{observedLB: base, sw: sw}, id}
-	case isSwitcher:
+	return keepCapabilities(lb, base, func(sw drivers.Switcher) switchingLB {
 		return &observedSwitcher{observedLB: base, sw: sw}
-	case isIdentifier:
-		return struct {
-			*observedLB
-			drivers.Identifier
-		}{base, id}
-	}
-	return base
+	})
 }
 
 type observedLB struct {

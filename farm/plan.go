@@ -67,7 +67,7 @@ type PlanConfig struct {
 	Concurrency int
 	// Limits bound the driver calls in flight at once per host, per load
 	// balancer and per platform, each held for one call only. The zero
-	// value is the defaults ([DefaultHostConcurrency] and the others).
+	// value is the defaults (see [Limits]).
 	Limits Limits
 	// Retry says how transient (drivers.ErrUnavailable) errors are retried.
 	Retry RetryPolicy
@@ -99,7 +99,7 @@ type PlanConfig struct {
 	// WatchInterval is how often the guards of the states the run has
 	// established (Step.Guards) are re-checked during long waits (every
 	// Run.Poll: drains, the platform deployment, installs), besides every
-	// step boundary. Zero means [DefaultWatchInterval]; negative means at
+	// step boundary. Zero means 15 s; negative means at
 	// step boundaries and explicit Run.CheckGuards calls only.
 	WatchInterval time.Duration
 }

@@ -33,10 +33,17 @@ const (
 	StepRunning StepStatus = "running"
 	StepDone    StepStatus = "done"
 	StepFailed  StepStatus = "failed"
-	// StepSkippedDone: the step was confirmed done by an earlier run.
-	StepSkippedDone StepStatus = "skipped"
+	// StepAlreadyDone ("skipped"): the step was confirmed done by an
+	// earlier run, so this one skipped it (and emitted a [StepSkipped]
+	// event).
+	StepAlreadyDone StepStatus = "skipped"
 	// StepUndone: the step was compensated by a rollback.
 	StepUndone StepStatus = "undone"
+
+	// StepSkippedDone is the former name of StepAlreadyDone.
+	//
+	// Deprecated: use StepAlreadyDone.
+	StepSkippedDone = StepAlreadyDone
 )
 
 // ActionReport is the record of one action of a step: one server, or one

@@ -9,7 +9,7 @@ import (
 
 // RetryPolicy says how actions that fail with a transient error
 // (drivers.ErrUnavailable) are retried: exponential backoff with jitter. No
-// other error is retried. The zero value means the defaults below.
+// other error is retried. The zero value of each field is its documented default.
 type RetryPolicy struct {
 	// MaxAttempts is the most times an action is tried, the first included.
 	// Zero means 5; 1 disables retries.
@@ -25,13 +25,13 @@ type RetryPolicy struct {
 	Jitter float64
 }
 
-// Retry defaults.
+// Retry defaults, as the fields of [RetryPolicy] document them.
 const (
-	DefaultMaxAttempts    = 5
-	DefaultInitialBackoff = time.Second
-	DefaultMaxBackoff     = 30 * time.Second
-	DefaultMultiplier     = 2.0
-	DefaultJitter         = 0.2
+	defaultMaxAttempts    = 5
+	defaultInitialBackoff = time.Second
+	defaultMaxBackoff     = 30 * time.Second
+	defaultMultiplier     = 2.0
+	defaultJitter         = 0.2
 )
 
 func (p RetryPolicy) validate() error {
@@ -51,19 +51,19 @@ func (p RetryPolicy) validate() error {
 // withDefaults returns p with zero fields set to their defaults.
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxAttempts == 0 {
-		p.MaxAttempts = DefaultMaxAttempts
+		p.MaxAttempts = defaultMaxAttempts
 	}
 	if p.InitialBackoff == 0 {
-		p.InitialBackoff = DefaultInitialBackoff
+		p.InitialBackoff = defaultInitialBackoff
 	}
 	if p.MaxBackoff == 0 {
-		p.MaxBackoff = DefaultMaxBackoff
+		p.MaxBackoff = defaultMaxBackoff
 	}
 	if p.Multiplier == 0 {
-		p.Multiplier = DefaultMultiplier
+		p.Multiplier = defaultMultiplier
 	}
 	if p.Jitter == 0 {
-		p.Jitter = DefaultJitter
+		p.Jitter = defaultJitter
 	}
 	return p
 }

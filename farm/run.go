@@ -41,7 +41,8 @@ func (r *Run) Excluded(server string) bool {
 	return r.excluded[server]
 }
 
-// Included returns the servers not excluded from the run.
+// Included returns the servers of servers that are still in the run:
+// servers excluded by a DecideExclude are left out.
 func (r *Run) Included(servers []Server) []Server {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -54,9 +55,10 @@ func (r *Run) Included(servers []Server) []Server {
 	return out
 }
 
-// Members returns the load-balancer members of the group's servers that are
-// not excluded from the run.
-func (r *Run) Members(g Group) []string {
+// IncludedMembers returns the load-balancer members ([Server.MemberID]) of
+// the group's servers that are still in the run: servers excluded by a
+// DecideExclude are left out. [Group.Members] lists them all.
+func (r *Run) IncludedMembers(g Group) []string {
 	return Group{Zone: g.Zone, Role: g.Role, Servers: r.Included(g.Servers)}.Members()
 }
 

@@ -16,8 +16,9 @@ type Server struct {
 	// drivers connect to. Empty means Name.
 	Address string `json:"address,omitempty"`
 	// Member is the server's identity in its zone's load balancer (a
-	// HAProxy server name, an F5 "node:port", an ALB target). Empty means
-	// Name.
+	// HAProxy server name, an F5 "node:port", an ALB target) as
+	// configured. Empty means Name; read it through [Server.MemberID],
+	// which applies that default.
 	Member string `json:"member,omitempty"`
 	// Zone is the deployment zone the server belongs to. Empty means
 	// [DefaultZone].
@@ -38,7 +39,9 @@ func (s Server) Target() drivers.Target {
 	return drivers.Target{Name: s.Name, Address: s.Address, URL: s.ProbeURL}
 }
 
-// MemberID returns Member, or Name when Member is empty.
+// MemberID returns the server's load-balancer member identity: Member, or
+// Name when Member is empty. Every member list of the package
+// ([Group.Members], [Run.IncludedMembers]) holds these.
 func (s Server) MemberID() string {
 	if s.Member != "" {
 		return s.Member

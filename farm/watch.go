@@ -14,9 +14,9 @@ import (
 // failure policy then applies, as for any failing step.
 var ErrDrift = errors.New("drift")
 
-// DefaultWatchInterval is how often registered guards are re-checked during
+// defaultWatchInterval is how often registered guards are re-checked during
 // a long wait when PlanConfig.WatchInterval is zero.
-const DefaultWatchInterval = 15 * time.Second
+const defaultWatchInterval = 15 * time.Second
 
 // Guard is a state that a step establishes and that must hold until a later
 // step restores it: a service stopped, members out of traffic, a group
@@ -147,7 +147,7 @@ func (r *Run) checkGuards(ctx context.Context) error {
 func (r *Run) watchInterval() (time.Duration, bool) {
 	iv := r.plan.cfg.WatchInterval
 	if iv == 0 {
-		iv = DefaultWatchInterval
+		iv = defaultWatchInterval
 	}
 	return iv, iv > 0
 }
@@ -185,7 +185,7 @@ func (r *Run) watchDuring(ctx context.Context, cancel context.CancelCauseFunc) (
 		for {
 			wait, ok := r.watchWait()
 			if !ok {
-				wait = DefaultWatchInterval // no guard yet: look again later
+				wait = defaultWatchInterval // no guard yet: look again later
 			}
 			t := time.NewTimer(wait)
 			select {

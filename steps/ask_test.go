@@ -131,7 +131,7 @@ func TestAskPolicy(t *testing.T) {
 		})
 	})
 	t.Run("abort and rollback", func(t *testing.T) {
-		for _, d := range []farm.Decision{farm.DecideAbort, farm.DecideRollback} {
+		for _, d := range []farm.Decision{farm.DecideHalt, farm.DecideRollback} {
 			synctest.Test(t, func(t *testing.T) {
 				sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 34})
 				require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpProbe, Server: "fe02", Err: denied, AfterCalls: 2, Times: 1}))
@@ -142,7 +142,7 @@ func TestAskPolicy(t *testing.T) {
 				time.Sleep(10 * time.Second)
 				sf.sim.Stop()
 				require.Len(t, asked, 1, string(d))
-				if d == farm.DecideAbort {
+				if d == farm.DecideHalt {
 					assert.ErrorIs(t, err, farm.ErrHalted)
 					assert.Equal(t, farm.Halted, rep.Outcome)
 					assert.Empty(t, sf.sim.CheckSafeState())

@@ -113,7 +113,7 @@ func ExamplePlan_Resume_afterACrash() {
 	fmt.Println("resumed:", report.Outcome, err)
 	skipped := 0
 	for _, s := range report.Steps {
-		if s.Status == farm.StepSkippedDone {
+		if s.Status == farm.StepAlreadyDone {
 			skipped++
 		}
 	}

@@ -123,7 +123,7 @@ func TestCrashAndResume(t *testing.T) {
 
 func firstNotSkipped(rep *farm.Report) string {
 	for _, s := range rep.Steps {
-		if s.Status != farm.StepSkippedDone {
+		if s.Status != farm.StepAlreadyDone {
 			return s.ID
 		}
 	}

@@ -26,7 +26,7 @@ func (b *balanced) drainUpdating() farm.Step {
 		},
 		Run: func(ctx context.Context, r *farm.Run) error {
 			return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
-				return b.drain(ctx, r, z, r.Members(z.Updating))
+				return b.drain(ctx, r, z, r.IncludedMembers(z.Updating))
 			})
 		},
 	}
@@ -66,7 +66,7 @@ func (b *balanced) restoreTraffic() farm.Step {
 		Run: func(ctx context.Context, r *farm.Run) error {
 			return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
 				lb := z.LoadBalancer
-				loaded := r.Members(z.Loaded)
+				loaded := r.IncludedMembers(z.Loaded)
 				if len(loaded) == 0 {
 					return nil // exclusion never leaves a group empty
 				}
@@ -87,7 +87,7 @@ func (b *balanced) restoreTraffic() farm.Step {
 // switchZone moves one zone's traffic from its Loaded group to its Updating
 // group.
 func (b *balanced) switchZone(ctx context.Context, r *farm.Run, z *farm.Zone) error {
-	return b.moveTraffic(ctx, r, z, r.Members(z.Updating), r.Members(z.Loaded))
+	return b.moveTraffic(ctx, r, z, r.IncludedMembers(z.Updating), r.IncludedMembers(z.Loaded))
 }
 
 // moveTraffic puts serve in service (warmed up and healthy first) and takes

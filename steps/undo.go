@@ -52,7 +52,7 @@ func (b *balanced) undoDrainUpdating(ctx context.Context, r *farm.Run) error {
 		// Only the members that served before the run come back; the
 		// others stay as they are (out or draining).
 		var serve []string
-		for _, m := range r.Members(z.Updating) {
+		for _, m := range r.IncludedMembers(z.Updating) {
 			if st, ok := r.Captured().Member(z.Name, m); !ok || st.State == drivers.Serving {
 				serve = append(serve, m)
 			}
@@ -77,7 +77,7 @@ func (b *balanced) undoSwitchTraffic(ctx context.Context, r *farm.Run) error {
 		return fmt.Errorf("cannot move traffic back to the Loaded servers: %w (deploy the previous release with a new balanced run instead)", err)
 	}
 	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
-		return b.moveTraffic(ctx, r, z, r.Members(z.Loaded), r.Members(z.Updating))
+		return b.moveTraffic(ctx, r, z, r.IncludedMembers(z.Loaded), r.IncludedMembers(z.Updating))
 	})
 }
 

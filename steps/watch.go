@@ -184,7 +184,7 @@ func eachZone(ctx context.Context, r *farm.Run, fn func(ctx context.Context, z *
 // is nothing to check now: the group is empty, the read failed transiently
 // (the next check reads again; err is nil), or it failed for good (err).
 func groupStatus(ctx context.Context, r *farm.Run, z *farm.Zone, role farm.GroupRole) (sts []drivers.MemberStatus, ok bool, err error) {
-	members := r.Members(z.Group(role))
+	members := r.IncludedMembers(z.Group(role))
 	if len(members) == 0 {
 		return nil, false, nil
 	}
