@@ -255,7 +255,7 @@ func splitNames(v string) []string {
 // of traffic out again, or fails: the platform may install only there.
 func (b *balanced) requireOut(ctx context.Context, r *farm.Run, role farm.GroupRole) error {
 	return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {
-		members := r.Members(z.Group(role))
+		members := r.IncludedMembers(z.Group(role))
 		if len(members) == 0 {
 			return nil
 		}
