@@ -128,7 +128,7 @@ func f5Config(c *F5, log *slog.Logger) (f5.Config, error) {
 	cfg := f5.Config{
 		BaseURL: c.URL, Username: c.Username, Password: c.Password.Value,
 		Partition: c.Partition, Pool: c.Pool, Insecure: c.Insecure,
-		TokenTimeout: c.TokenTimeout.D(), Timeout: c.RequestTimeout.D(), Logger: log,
+		TokenTimeout: c.TokenTimeout.D(), Timeout: c.Timeout.D(), Logger: log,
 	}
 	var err error
 	cfg.CACert, err = readPEM(c.CACert)
@@ -184,7 +184,7 @@ func lifetimeConfig(c *Platform, rel Release, log *slog.Logger) (lifetime.Config
 		SourceEnvironment: c.SourceEnvironment, TargetEnvironment: c.TargetEnvironment,
 		DeploymentZoneKey: c.DeploymentZoneKey, Applications: c.Applications,
 		TagVersions: c.TagVersions, KeepOutdated: c.KeepOutdated,
-		Insecure: c.Insecure, Timeout: c.RequestTimeout.D(),
+		Insecure: c.Insecure, Timeout: c.Timeout.D(),
 		Logger: log,
 	}
 	if len(cfg.Applications) == 0 {

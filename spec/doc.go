@@ -54,6 +54,10 @@
 // and platform are required; every other key has the default of the package
 // that uses it.
 //
+// Every block that talks to a system names its per-request limit timeout.
+// The f5 and platform blocks used to call it request_timeout: that key is
+// still read, with a warning, and refused beside timeout.
+//
 //	release:                              # what to deploy (drivers.Release)
 //	  version: "2026.11.27.1"             # what the probes must report afterwards; required
 //	  notes: "CHG-20417"                  # attached to the LifeTime deployment
@@ -112,7 +116,7 @@
 //	  # kind f5 (BIG-IP iControl REST, lbdrivers/f5; members are "node:port"):
 //	  #   url: https://bigip.example   username: svc   password: {env: F5_PASSWORD}
 //	  #   partition: Common   pool: pool_outsystems   ca_cert: bigip-ca.pem
-//	  #   insecure: false   token_timeout: 2h   request_timeout: 30s
+//	  #   insecure: false   token_timeout: 2h   timeout: 30s
 //	  # kind alb (AWS ALB target group, lbdrivers/awsalb; credentials from the AWS SDK chain):
 //	  #   target_group_arn: arn:aws:elasticloadbalancing:...   region: eu-west-1   profile: prod
 //	  #   settle_period: 30s                # a deregistered target counts as out only after this (ALB deregisters asynchronously)
@@ -150,7 +154,7 @@
 //	                                      #   by default it keeps running and resume follows it
 //	  poll_interval: 2s                   # status reads; default timeouts.deploy_poll_interval
 //	  max_poll_interval: 2s               # the delay grows by half up to this while nothing changes
-//	  ca_cert: ...   insecure: false   request_timeout: 60s
+//	  ca_cert: ...   insecure: false   timeout: 60s
 //
 //	probe:                                # HTTP probe of each server (drivers/httpprobe); optional
 //	  path: /Orders/rest/Health/Version   # appended to the server's probe_url (the

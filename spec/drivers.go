@@ -109,7 +109,15 @@ type F5 struct {
 	Pool           string   `yaml:"pool" json:"pool"`
 	CACert         string   `yaml:"ca_cert" json:"ca_cert,omitempty"`
 	Insecure       bool     `yaml:"insecure" json:"insecure,omitempty"`
-	TokenTimeout   Duration `yaml:"token_timeout" json:"token_timeout,omitzero"`
+	TokenTimeout Duration `yaml:"token_timeout" json:"token_timeout,omitzero"`
+	// Timeout bounds each request to the BIG-IP. Zero means the driver's
+	// default (f5.Config.Timeout).
+	Timeout Duration `yaml:"timeout" json:"timeout,omitzero"`
+	// RequestTimeout is read from the key request_timeout.
+	//
+	// Deprecated: request_timeout is the former name of timeout; a spec
+	// that sets it loads with a warning (and with an error if it sets
+	// timeout too) and Load copies it into Timeout.
 	RequestTimeout Duration `yaml:"request_timeout" json:"request_timeout,omitzero"`
 }
 
@@ -195,9 +203,17 @@ type Platform struct {
 	// AbortOnStop aborts the deployment when the run stops during publish
 	// (steps.Config.AbortPublishOnStop); by default it is left running and
 	// resume follows it.
-	AbortOnStop    bool     `yaml:"abort_on_stop" json:"abort_on_stop,omitempty"`
-	CACert         string   `yaml:"ca_cert" json:"ca_cert,omitempty"`
-	Insecure       bool     `yaml:"insecure" json:"insecure,omitempty"`
+	AbortOnStop bool   `yaml:"abort_on_stop" json:"abort_on_stop,omitempty"`
+	CACert      string `yaml:"ca_cert" json:"ca_cert,omitempty"`
+	Insecure    bool   `yaml:"insecure" json:"insecure,omitempty"`
+	// Timeout bounds each request to LifeTime. Zero means the driver's
+	// default (lifetime.Config.Timeout).
+	Timeout Duration `yaml:"timeout" json:"timeout,omitzero"`
+	// RequestTimeout is read from the key request_timeout.
+	//
+	// Deprecated: request_timeout is the former name of timeout; a spec
+	// that sets it loads with a warning (and with an error if it sets
+	// timeout too) and Load copies it into Timeout.
 	RequestTimeout Duration `yaml:"request_timeout" json:"request_timeout,omitzero"`
 	// PollInterval and MaxPollInterval are how often the publish step reads
 	// the deployment's status: first after PollInterval, the delay growing
