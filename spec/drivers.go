@@ -106,9 +106,9 @@ type F5 struct {
 	// Partition is the administrative partition. Empty means Common.
 	Partition string `yaml:"partition" json:"partition,omitempty"`
 	// Pool is the LTM pool of the members ("node:port"). Required.
-	Pool           string   `yaml:"pool" json:"pool"`
-	CACert         string   `yaml:"ca_cert" json:"ca_cert,omitempty"`
-	Insecure       bool     `yaml:"insecure" json:"insecure,omitempty"`
+	Pool         string   `yaml:"pool" json:"pool"`
+	CACert       string   `yaml:"ca_cert" json:"ca_cert,omitempty"`
+	Insecure     bool     `yaml:"insecure" json:"insecure,omitempty"`
 	TokenTimeout Duration `yaml:"token_timeout" json:"token_timeout,omitzero"`
 	// Timeout bounds each request to the BIG-IP. Zero means the driver's
 	// default (f5.Config.Timeout).
