@@ -17,6 +17,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/otelobserve"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -108,7 +109,7 @@ func TestBalancedRunSpans(t *testing.T) {
 		exp, tp := recorder(t)
 		sim, err := simulate.New(simulate.Config{Seed: 3})
 		require.NoError(t, err)
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe03",
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe03",
 			Err: fmt.Errorf("timeout: %w", drivers.ErrUnavailable), Times: 1}))
 		f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: sim.LoadBalancer("")})
 		require.NoError(t, err)

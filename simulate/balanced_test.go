@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -144,7 +145,7 @@ func TestBalancedPlanIsSafe(t *testing.T) {
 func TestBalancedPlanUnderFaults(t *testing.T) {
 	flaky := func(sim *simulate.Sim, _ *steps.Config) {
 		for _, op := range []simulate.Op{simulate.OpStopService, simulate.OpRestoreService, simulate.OpSetState, simulate.OpSwitch, simulate.OpStatus, simulate.OpProbe} {
-			require.NoError(t, sim.InjectFault(simulate.Fault{Op: op, Err: drivers.ErrUnavailable, Probability: 0.2}))
+			require.NoError(t, sim.Inject(fault.Fault{Op: op, Err: drivers.ErrUnavailable, Probability: 0.2}))
 		}
 	}
 	tests := []struct {
@@ -155,13 +156,13 @@ func TestBalancedPlanUnderFaults(t *testing.T) {
 	}{
 		{"transient errors everywhere", flaky, farm.Succeeded, ""},
 		{"slow load balancer", func(sim *simulate.Sim, _ *steps.Config) {
-			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Latency: 5 * time.Second}))
+			require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpSetState, Latency: 5 * time.Second}))
 		}, farm.Succeeded, ""},
 		{"publish fails", func(sim *simulate.Sim, _ *steps.Config) {
-			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, Err: errors.New("compilation failed")}))
+			require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpPublish, Err: errors.New("compilation failed")}))
 		}, farm.Halted, steps.Publish},
 		{"install fails on the controller", func(sim *simulate.Sim, _ *steps.Config) {
-			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: "fe01", Err: errors.New("disk full")}))
+			require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpInstall, Target: "fe01", Err: errors.New("disk full")}))
 		}, farm.Halted, steps.Publish},
 		{"watchdog restarts a stopped scheduler", func(sim *simulate.Sim, sc *steps.Config) {
 			sc.Plan.Observer = farm.ObserverFunc(func(e farm.Event) {
@@ -174,7 +175,7 @@ func TestBalancedPlanUnderFaults(t *testing.T) {
 			})
 		}, farm.Halted, steps.StopSchedulers},
 		{"prepared deployment continued", func(sim *simulate.Sim, sc *steps.Config) {
-			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "deployment_prepared"}))
+			require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentNeedsUserIntervention, Info: "deployment_prepared"}}))
 			sc.ContinuePrepared = true
 		}, farm.Succeeded, ""},
 	}
@@ -211,8 +212,8 @@ func TestBalancedPlanDeterministic(t *testing.T) {
 				// its concurrent actions, in whatever order they retry: turn
 				// it off to compare the simulator alone.
 				sc.Plan.Retry.Jitter = -1
-				require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpStatus, Err: drivers.ErrUnavailable, Probability: 0.3}))
-				require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Err: drivers.ErrUnavailable, Probability: 0.3}))
+				require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpStatus, Err: drivers.ErrUnavailable, Probability: 0.3}))
+				require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpStopService, Err: drivers.ErrUnavailable, Probability: 0.3}))
 			})
 		})
 		return r

@@ -85,7 +85,7 @@
 //
 // Every driver call is counted ([Sim.Calls]) and the most recent ones are
 // kept ([Sim.Actions], a bounded log: memory linear in the farm); faults are injected per
-// operation and server ([Sim.InjectFault], [Sim.Crash]); [Sim.Hold] keeps a
+// operation and server ([Sim.Inject], [Sim.Crash]); [Sim.Hold] keeps a
 // request open on a member. Drift, a change behind the procedure's back:
 // [Sim.SetServiceState] restarts or stops a service (a watchdog, a
 // colleague), [Sim.ResetLoadBalancer] puts every member back to serving (a

@@ -9,6 +9,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/drivertest"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 )
 
@@ -45,7 +46,7 @@ func TestConformanceDrivers(t *testing.T) {
 			Poll:      time.Second,
 			Abortable: true, // a publish takes Config.PublishDuration
 			Paused: func(t *testing.T, pc drivers.PlatformClient) string {
-				require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "deployment_prepared", Times: 1}))
+				require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentNeedsUserIntervention, Info: "deployment_prepared"}, Times: 1}))
 				id, err := pc.StartDeployment(t.Context(), drivers.Release{Version: "v2"})
 				require.NoError(t, err)
 				return id

@@ -8,6 +8,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -62,17 +63,17 @@ func Example() {
 	// served v2: true
 }
 
-// ExampleSim_InjectFault makes the second StopService call on fe03 fail
+// ExampleSim_Inject makes the second StopService call on fe03 fail
 // with a transient error, once, as a flaky WinRM endpoint would.
-func ExampleSim_InjectFault() {
+func ExampleSim_Inject() {
 	sim, err := simulate.New(simulate.Config{ServiceLatency: -1})
 	if err != nil {
 		panic(err)
 	}
-	err = sim.InjectFault(simulate.Fault{
-		Op: simulate.OpStopService, Server: "fe03",
-		Err:        drivers.Classify(drivers.ErrUnavailable, errors.New("WinRM endpoint busy")),
-		AfterCalls: 1, Times: 1,
+	err = sim.Inject(fault.Fault{
+		Op: simulate.OpStopService, Target: "fe03",
+		Err:   drivers.Classify(drivers.ErrUnavailable, errors.New("WinRM endpoint busy")),
+		After: 1, Times: 1,
 	})
 	if err != nil {
 		panic(err)

@@ -4,19 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 )
 
-// Op names an operation of the simulated farm, as faults and recorded
-// actions refer to it. The driver methods have one Op each; OpInstall and
-// OpPublish are the platform's own work.
-type Op string
+// Op names an operation of the simulated farm, as faults (fault.Fault.Op)
+// and recorded actions refer to it. The driver methods have one Op each;
+// OpInstall and OpPublish are the platform's own work. It is a string, so
+// that the constants fill fault.Fault.Op.
+type Op = string
 
 // Operations.
 const (
@@ -45,95 +45,99 @@ const (
 var allOps = []Op{OpStopService, OpRestoreService, OpServiceState, OpDeploymentIdle, OpSetState, OpStatus, OpSwitch,
 	OpStartDeployment, OpDeploymentStatus, OpDeployedRelease, OpAbortDeployment, OpContinueDeployment, OpProbe, OpInstall, OpPublish}
 
-// Fault is a reaction injected into matching operations with
-// [Sim.InjectFault]. A call matches when Op equals the call's operation
-// (empty matches every driver call) and Server is empty or names the target
-// server or one of the members the call names.
-type Fault struct {
-	Op     Op
-	Server string
-	// Err is returned by the call, which then has no effect, unless
-	// AfterEffect is set. Wrap a drivers error class in it
-	// (drivers.ErrUnavailable...) to test the caller's handling. For
-	// OpInstall it makes the install fail.
-	Err error
-	// AfterEffect makes the call take effect and still return Err: an
-	// ambiguous failure such as a timeout after the change was committed.
-	// Such an Err must not wrap drivers.ErrUnavailable.
-	AfterEffect bool
-	// Latency is added to the call's duration; for OpInstall, to the
-	// install's.
-	Latency time.Duration
-	// AfterCalls lets the first AfterCalls matching calls through.
-	AfterCalls int
-	// Times is how many calls the fault hits; zero means every call.
-	Times int
-	// Probability, between 0 and 1, hits each matching call with that
-	// chance, drawn deterministically from Config.Seed, the operation, the
-	// server and the call's rank. Zero means every matching call.
-	Probability float64
-	// State is the outcome of a publish, for OpPublish:
+// Fault is the fault type of package fault.
+//
+// Deprecated: use fault.Fault with [Sim.Inject]; Server is now Target,
+// AfterCalls After, and a publish outcome is a [PublishOutcome] as Err.
+type Fault = fault.Fault
+
+// PublishOutcome is the Err of a fault on OpPublish that chooses how the
+// publish ends. Any other Err on OpPublish makes the publish end
+// finished_with_errors with Err's text in the deployment log.
+type PublishOutcome struct {
+	// State is the state the deployment ends in:
 	// drivers.DeploymentFailed, drivers.DeploymentNeedsUserIntervention
 	// (continue it with ContinueDeployment) or drivers.DeploymentAborted.
 	State drivers.DeploymentState
-	// Info qualifies DeploymentNeedsUserIntervention (for example
-	// "deployment_prepared").
+	// Info qualifies drivers.DeploymentNeedsUserIntervention, for example
+	// "deployment_prepared"; empty for the other states.
 	Info string
 }
 
-type faultState struct {
-	Fault
-	index   int
-	matched int
-	hits    int
-	ranks   map[string]int
+// Error describes the outcome.
+func (o PublishOutcome) Error() string {
+	if o.Info == "" {
+		return "publish ended " + string(o.State)
+	}
+	return "publish ended " + string(o.State) + " (" + o.Info + ")"
 }
 
-// InjectFault adds f. Faults apply in the order they were added; the first
-// one that hits a call decides its reaction.
-func (s *Sim) InjectFault(f Fault) error {
+// Inject adds f (package fault documents every field). Faults apply in the
+// order they were added; the first one that hits a call decides its
+// reaction. The simulator names its calls by the Op constants (an empty Op
+// matches every driver call, not OpInstall nor OpPublish) and their targets
+// by server name: a fault's Target matches a call on that server or one
+// naming it among its members. It reads Latency (added to the call's
+// simulated duration; for OpInstall, to the install's), Err (returned by the
+// call wrapped, and the call has no effect; for OpInstall the install fails
+// and the server keeps its old version, its application answering 503 until
+// a later install succeeds; for OpPublish see [PublishOutcome]) and
+// AfterEffect (the call takes effect and still returns Err: an ambiguous
+// failure such as a timeout after the change was committed; such an Err
+// must not wrap drivers.ErrUnavailable). Probability draws from
+// Config.Seed.
+func (s *Sim) Inject(f fault.Fault) error {
 	if f.Op != "" && !slices.Contains(allOps, f.Op) {
 		return fmt.Errorf("%w: fault operation %q: want one of the Op constants", drivers.ErrInvalidArgument, f.Op)
-	}
-	if f.Probability < 0 || f.Probability > 1 || math.IsNaN(f.Probability) {
-		return fmt.Errorf("%w: fault probability %v: want a number between 0 and 1", drivers.ErrInvalidArgument, f.Probability)
 	}
 	if f.AfterEffect && errors.Is(f.Err, drivers.ErrUnavailable) {
 		return fmt.Errorf("%w: fault with AfterEffect wraps ErrUnavailable: that class promises the change did not take effect", drivers.ErrInvalidArgument)
 	}
 	switch f.Op {
 	case OpStartDeployment, OpDeploymentStatus, OpDeployedRelease, OpAbortDeployment, OpContinueDeployment, OpPublish:
-		if f.Server != "" {
-			return fmt.Errorf("%w: fault on %s names server %q: platform operations concern no server, want Server empty", drivers.ErrInvalidArgument, f.Op, f.Server)
+		if f.Target != "" {
+			return fmt.Errorf("%w: fault on %s names server %q: platform operations concern no server, want Target empty", drivers.ErrInvalidArgument, f.Op, f.Target)
 		}
 	}
 	if f.Op == OpPublish {
-		switch f.State {
-		case drivers.DeploymentFailed, drivers.DeploymentNeedsUserIntervention, drivers.DeploymentAborted:
-		case "":
-			if f.Err == nil {
-				return fmt.Errorf("%w: publish fault without State or Err: want a deployment outcome", drivers.ErrInvalidArgument)
-			}
+		var out PublishOutcome
+		switch {
+		case f.Err == nil:
+			return fmt.Errorf("%w: publish fault without Err: want a PublishOutcome or the error the publish fails with", drivers.ErrInvalidArgument)
+		case !errors.As(f.Err, &out):
+		case out.State == drivers.DeploymentFailed, out.State == drivers.DeploymentNeedsUserIntervention, out.State == drivers.DeploymentAborted:
 		default:
-			return fmt.Errorf("%w: publish fault state %q: want finished_with_errors, needs_user_intervention or aborted", drivers.ErrInvalidArgument, f.State)
+			return fmt.Errorf("%w: publish fault state %q: want finished_with_errors, needs_user_intervention or aborted", drivers.ErrInvalidArgument, out.State)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f.Server != "" {
-		if _, ok := s.byName[f.Server]; !ok {
-			return fmt.Errorf("%w: fault server %q: want one of the simulated farm's servers", drivers.ErrNotFound, f.Server)
+	if f.Target != "" {
+		s.mu.Lock()
+		_, ok := s.byName[f.Target]
+		s.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("%w: fault server %q: want one of the simulated farm's servers", drivers.ErrNotFound, f.Target)
 		}
 	}
-	s.faults = append(s.faults, &faultState{Fault: f, index: len(s.faults), ranks: map[string]int{}})
+	set := &s.faults
+	if f.Op == OpInstall || f.Op == OpPublish {
+		set = &s.work
+	}
+	set.Seed = s.cfg.Seed
+	if err := set.Add(f, fault.FieldLatency, fault.FieldErr, fault.FieldAfterEffect); err != nil {
+		return fmt.Errorf("%w: %w", drivers.ErrInvalidArgument, err)
+	}
 	return nil
 }
 
+// InjectFault adds f.
+//
+// Deprecated: use [Sim.Inject], which it calls.
+func (s *Sim) InjectFault(f fault.Fault) error { return s.Inject(f) }
+
 // ClearFaults removes every injected fault.
 func (s *Sim) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = nil
+	s.faults.Clear()
+	s.work.Clear()
 }
 
 // Crash takes server's application down now: requests in flight are reset,
@@ -168,51 +172,17 @@ func (s *Sim) Recover(server string) error {
 	return nil
 }
 
-// matchFault returns the fault that hits this call, if any. The caller
-// holds s.mu.
-func (s *Sim) matchFault(op Op, servers []string) *Fault {
-	key := string(op) + "/" + strings.Join(servers, ",")
-	for _, f := range s.faults {
-		if f.Op != "" && f.Op != op {
-			continue
-		}
-		if f.Op == "" && (op == OpInstall || op == OpPublish) {
-			continue
-		}
-		if f.Server != "" && !slices.Contains(servers, f.Server) {
-			continue
-		}
-		f.matched++
-		if f.matched <= f.AfterCalls {
-			continue
-		}
-		if f.Times > 0 && f.hits >= f.Times {
-			continue
-		}
-		if f.Probability > 0 {
-			f.ranks[key]++
-			h := fnv.New64a()
-			fmt.Fprintf(h, "%d/%d/%s/%d", s.cfg.Seed, f.index, key, f.ranks[key])
-			if float64(mix(h.Sum64())>>11)/float64(1<<53) >= f.Probability {
-				continue
-			}
-		}
-		f.hits++
-		ff := f.Fault
-		return &ff
+// matchFault returns the fault that hits this call, if any.
+func (s *Sim) matchFault(op Op, servers []string) *fault.Fault {
+	set := &s.faults
+	if op == OpInstall || op == OpPublish {
+		set = &s.work
 	}
-	return nil
-}
-
-// mix is the splitmix64 finalizer: FNV alone barely changes its high bits
-// when only the last byte of the input differs.
-func mix(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+	f, ok := set.Match(op, servers...)
+	if !ok {
+		return nil
+	}
+	return &f
 }
 
 // installFault reports whether an install on srv fails, and how much longer
@@ -229,9 +199,7 @@ func (s *Sim) installFault(srv *server) (time.Duration, error) {
 // fault, takes the operation's simulated time, then advances the simulation
 // and applies the change under the lock.
 func (s *Sim) call(ctx context.Context, op Op, zone string, servers []string, detail string, latency time.Duration, apply func() error) error {
-	s.mu.Lock()
 	f := s.matchFault(op, servers)
-	s.mu.Unlock()
 	if f != nil {
 		latency += f.Latency
 	}

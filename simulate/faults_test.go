@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 )
 
@@ -65,7 +66,7 @@ func TestFaultEveryClassEveryDriver(t *testing.T) {
 					if c.op == simulate.OpStartDeployment {
 						server = "" // the platform call names no server
 					}
-					require.NoError(t, sim.InjectFault(simulate.Fault{Op: c.op, Server: server, Err: drivers.Classify(class, errors.New("boom"))}))
+					require.NoError(t, sim.Inject(fault.Fault{Op: c.op, Target: server, Err: drivers.Classify(class, errors.New("boom"))}))
 					err = c.call(t.Context(), sim)
 					require.Error(t, err)
 					assert.ErrorIs(t, err, class)
@@ -84,7 +85,7 @@ func TestFaultAfterCallsAndTimes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{})
 		require.NoError(t, err)
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpStatus, Err: drivers.ErrUnavailable, AfterCalls: 2, Times: 3}))
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpStatus, Err: drivers.ErrUnavailable, After: 2, Times: 3}))
 		lb := sim.LoadBalancer("")
 		var got []bool
 		for range 7 {
@@ -93,7 +94,7 @@ func TestFaultAfterCallsAndTimes(t *testing.T) {
 		}
 		assert.Equal(t, []bool{false, false, true, true, true, false, false}, got)
 		sim.ClearFaults()
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpStatus, Server: "fe02", Err: drivers.ErrUnavailable}))
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpStatus, Target: "fe02", Err: drivers.ErrUnavailable}))
 		_, err = lb.Status(t.Context(), "fe01")
 		assert.NoError(t, err, "a fault for fe02 leaves fe01 alone")
 		_, err = lb.Status(t.Context(), "fe01", "fe02")
@@ -106,13 +107,13 @@ func TestFaultAfterEffect(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{})
 		require.NoError(t, err)
 		timeout := errors.New("read timeout after commit")
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Err: timeout, AfterEffect: true, Times: 1}))
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpSetState, Err: timeout, AfterEffect: true, Times: 1}))
 		err = sim.LoadBalancer("").SetState(t.Context(), drivers.Draining, "fe01")
 		assert.ErrorIs(t, err, timeout)
 		st, err := sim.ServerState("fe01")
 		require.NoError(t, err)
 		assert.Equal(t, drivers.Draining, st.Member.State, "the change took effect")
-		err = sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Err: drivers.ErrUnavailable, AfterEffect: true})
+		err = sim.Inject(fault.Fault{Op: simulate.OpSetState, Err: drivers.ErrUnavailable, AfterEffect: true})
 		assert.ErrorIs(t, err, drivers.ErrInvalidArgument, "ErrUnavailable promises no effect")
 	})
 }
@@ -121,7 +122,7 @@ func TestFaultLatency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{ServiceLatency: -1})
 		require.NoError(t, err)
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpServiceState, Latency: 45 * time.Second}))
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpServiceState, Latency: 45 * time.Second}))
 		start := time.Now()
 		_, err = sim.Services().ServiceState(t.Context(), target("fe02"), drivers.DeploymentService)
 		require.NoError(t, err)
@@ -142,7 +143,7 @@ func TestFaultProbabilityDeterministic(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			sim, err := simulate.New(simulate.Config{Seed: seed})
 			require.NoError(t, err)
-			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Err: drivers.ErrUnavailable, Probability: 0.3}))
+			require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpSetState, Err: drivers.ErrUnavailable, Probability: 0.3}))
 			for i := range 400 {
 				m := []string{"fe01", "fe02"}[i%2]
 				out = append(out, sim.LoadBalancer("").SetState(t.Context(), drivers.Serving, m) != nil)
@@ -167,19 +168,19 @@ func TestFaultValidation(t *testing.T) {
 	sim, err := simulate.New(simulate.Config{})
 	require.NoError(t, err)
 	tests := []struct {
-		f    simulate.Fault
+		f    fault.Fault
 		want error
 		text string
 	}{
-		{simulate.Fault{Op: "Reboot"}, drivers.ErrInvalidArgument, `"Reboot"`},
-		{simulate.Fault{Op: simulate.OpProbe, Server: "fe99"}, drivers.ErrNotFound, `"fe99"`},
-		{simulate.Fault{Op: simulate.OpProbe, Probability: 1.5}, drivers.ErrInvalidArgument, "1.5"},
-		{simulate.Fault{Op: simulate.OpPublish}, drivers.ErrInvalidArgument, "publish fault"},
-		{simulate.Fault{Op: simulate.OpStartDeployment, Server: "fe01"}, drivers.ErrInvalidArgument, "platform operations concern no server"},
-		{simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentSucceeded}, drivers.ErrInvalidArgument, "finished_successful"},
+		{fault.Fault{Op: "Reboot"}, drivers.ErrInvalidArgument, `"Reboot"`},
+		{fault.Fault{Op: simulate.OpProbe, Target: "fe99"}, drivers.ErrNotFound, `"fe99"`},
+		{fault.Fault{Op: simulate.OpProbe, Probability: 1.5}, drivers.ErrInvalidArgument, "1.5"},
+		{fault.Fault{Op: simulate.OpPublish}, drivers.ErrInvalidArgument, "publish fault"},
+		{fault.Fault{Op: simulate.OpStartDeployment, Target: "fe01"}, drivers.ErrInvalidArgument, "platform operations concern no server"},
+		{fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentSucceeded}}, drivers.ErrInvalidArgument, "finished_successful"},
 	}
 	for _, tc := range tests {
-		err := sim.InjectFault(tc.f)
+		err := sim.Inject(tc.f)
 		assert.ErrorIs(t, err, tc.want)
 		assert.ErrorContains(t, err, tc.text)
 	}
@@ -223,7 +224,7 @@ func TestFaultInstallFails(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}})
 		require.NoError(t, err)
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: "fe02", Err: errors.New("disk full"), Times: 1}))
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpInstall, Target: "fe02", Err: errors.New("disk full"), Times: 1}))
 		stopAll(t, sim, drivers.SchedulerService, "fe01", "fe02")
 		id, err := sim.Platform().StartDeployment(t.Context(), rel2)
 		require.NoError(t, err)
@@ -255,12 +256,12 @@ func TestFaultInstallFails(t *testing.T) {
 func TestFaultPublishOutcomes(t *testing.T) {
 	tests := []struct {
 		name  string
-		fault simulate.Fault
+		fault fault.Fault
 		then  func(t *testing.T, sim *simulate.Sim, id string)
 		want  drivers.DeploymentState
 	}{
-		{"failed", simulate.Fault{Op: simulate.OpPublish, Err: errors.New("compilation error in module X")}, nil, drivers.DeploymentFailed},
-		{"needs intervention then continue", simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "deployment_prepared"},
+		{"failed", fault.Fault{Op: simulate.OpPublish, Err: errors.New("compilation error in module X")}, nil, drivers.DeploymentFailed},
+		{"needs intervention then continue", fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentNeedsUserIntervention, Info: "deployment_prepared"}},
 			func(t *testing.T, sim *simulate.Sim, id string) {
 				ds, err := sim.Platform().DeploymentStatus(t.Context(), id)
 				require.NoError(t, err)
@@ -268,7 +269,7 @@ func TestFaultPublishOutcomes(t *testing.T) {
 				require.NoError(t, sim.Platform().ContinueDeployment(t.Context(), id))
 				require.NoError(t, sim.Platform().ContinueDeployment(t.Context(), id), "continuing twice is a no-op")
 			}, drivers.DeploymentSucceeded},
-		{"needs intervention then abort", simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "business_process_impact"},
+		{"needs intervention then abort", fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentNeedsUserIntervention, Info: "business_process_impact"}},
 			func(t *testing.T, sim *simulate.Sim, id string) {
 				require.NoError(t, sim.Platform().AbortDeployment(t.Context(), id))
 				require.NoError(t, sim.Platform().AbortDeployment(t.Context(), id), "aborting twice is a no-op")
@@ -280,7 +281,7 @@ func TestFaultPublishOutcomes(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}})
 				require.NoError(t, err)
-				require.NoError(t, sim.InjectFault(tc.fault))
+				require.NoError(t, sim.Inject(tc.fault))
 				id, err := sim.Platform().StartDeployment(t.Context(), rel2)
 				require.NoError(t, err)
 				time.Sleep(2 * time.Minute)

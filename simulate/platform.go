@@ -1,7 +1,9 @@
 package simulate
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -106,17 +108,16 @@ func (s *Sim) publishEnded(d *deployment) {
 		s.finishPublish(d)
 		return
 	}
-	state := f.State
-	if state == "" {
-		state = drivers.DeploymentFailed
-	}
+	var out PublishOutcome
+	isOutcome := errors.As(f.Err, &out)
+	state := cmp.Or(out.State, drivers.DeploymentFailed)
 	msg := "publish ended: " + string(state)
-	if f.Err != nil {
+	if f.Err != nil && !isOutcome {
 		msg += ": " + f.Err.Error()
 	}
 	switch state {
 	case drivers.DeploymentNeedsUserIntervention:
-		d.state, d.info = state, f.Info
+		d.state, d.info = state, out.Info
 		s.deployLog(d, "Warning", msg)
 	default:
 		d.state = state

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 )
 
@@ -19,7 +20,7 @@ func TestPlatformFindDeployment(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}, Seed: 1, PublishDuration: time.Minute})
 		require.NoError(t, err)
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: drivers.InfoDeployPrepared, Times: 1}))
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentNeedsUserIntervention, Info: drivers.InfoDeployPrepared}, Times: 1}))
 		require.NoError(t, sim.Start(t.Context()))
 		defer sim.Stop()
 		p := sim.Platform()

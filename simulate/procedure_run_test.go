@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 )
 
@@ -119,7 +120,7 @@ func TestDeterministic(t *testing.T) {
 				Traffic: simulate.Traffic{Rate: 30, Duration: 100 * time.Millisecond, MaxDuration: 3 * time.Second}}
 			sim, f, err := newFarm(cfg)
 			require.NoError(t, err)
-			require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpStatus, Err: context.DeadlineExceeded, Probability: 0.2}))
+			require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpStatus, Err: context.DeadlineExceeded, Probability: 0.2}))
 			require.NoError(t, sim.Start(t.Context()))
 			p := newProcedure(sim, f, "v2")
 			p.skipDrainWait = true // make failures happen, so there is something to compare

@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 // Sim is a simulated farm: front-ends with their services, one load balancer
@@ -36,7 +37,8 @@ type Sim struct {
 	target     string // release being rolled out (invariant 3), "" when none
 	newVersion string // version of the latest deployment started (invariant 5)
 
-	faults  []*faultState
+	faults  fault.Set // faults on driver calls
+	work    fault.Set // faults on the platform's own work (OpInstall, OpPublish)
 	actions actionLog
 	marks   []Mark
 	stats   stats

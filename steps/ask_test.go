@@ -11,6 +11,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
@@ -44,7 +45,7 @@ func TestAskPolicy(t *testing.T) {
 	t.Run("retry", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 31})
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe03", Err: denied, Times: 1}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe03", Err: denied, Times: 1}))
 			var asked []farm.Failure
 			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.DecideRetry }, &asked)
 			require.NoError(t, sf.sim.Start(t.Context()))
@@ -64,7 +65,7 @@ func TestAskPolicy(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 6}}, Seed: 32})
 			// fe05 (Loaded) fails to install the release: exclude it.
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: "fe05", Err: errors.New("disk full")}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpInstall, Target: "fe05", Err: errors.New("disk full")}))
 			var asked []farm.Failure
 			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.DecideExclude }, &asked)
 			require.NoError(t, sf.sim.Start(t.Context()))
@@ -95,7 +96,7 @@ func TestAskPolicy(t *testing.T) {
 			// A Scheduler that cannot be stopped would run against the new
 			// schema: that server cannot be left behind.
 			sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 6}}, Seed: 32})
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe05", Err: denied}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe05", Err: denied}))
 			var asked []farm.Failure
 			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.DecideExclude }, &asked)
 			require.NoError(t, sf.sim.Start(t.Context()))
@@ -114,7 +115,7 @@ func TestAskPolicy(t *testing.T) {
 			// would leave the zone's Loaded group empty.
 			sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 33})
 			for _, s := range []string{"fe03", "fe04"} {
-				require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: s, Err: errors.New("disk full")}))
+				require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpInstall, Target: s, Err: errors.New("disk full")}))
 			}
 			var asked []farm.Failure
 			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.DecideExclude }, &asked)
@@ -134,7 +135,7 @@ func TestAskPolicy(t *testing.T) {
 		for _, d := range []farm.Decision{farm.DecideHalt, farm.DecideRollback} {
 			synctest.Test(t, func(t *testing.T) {
 				sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 34})
-				require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpProbe, Server: "fe02", Err: denied, AfterCalls: 2, Times: 1}))
+				require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpProbe, Target: "fe02", Err: denied, After: 2, Times: 1}))
 				var asked []farm.Failure
 				p := askPlan(t, sf, func(farm.Failure) farm.Decision { return d }, &asked)
 				require.NoError(t, sf.sim.Start(t.Context()))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
@@ -266,7 +267,7 @@ func TestTwoMoveSwitchFallsBackToOneVersion(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 95,
 			PublishDuration: 20 * time.Second, InstallDuration: 30 * time.Second})
 		require.NoError(t, err)
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Server: "fe03",
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpSetState, Target: "fe03",
 			Err: fmt.Errorf("injected: %w", drivers.ErrPermissionDenied), Times: 1}))
 		p, w := simPlan(t, sim, sim.PlainLoadBalancer(""), sim.Services(), nil)
 		require.NoError(t, sim.Start(t.Context()))

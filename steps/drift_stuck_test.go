@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -33,7 +34,7 @@ func TestDriftUpdatingBackInTrafficAndLoadBalancerDown(t *testing.T) {
 				sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 242,
 					Traffic: simulate.Traffic{Rate: 20, Duration: 200 * time.Millisecond, MaxDuration: 3 * time.Second}})
 				sf.observer = atStepStart(steps.Publish, 2*time.Second, func() {
-					require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable)}))
+					require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpSetState, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable)}))
 					require.NoError(t, sf.sim.ResetLoadBalancer(""))
 				})
 				j := &memJournal{}
@@ -93,12 +94,12 @@ func TestRollbackDoesNotRedeployOntoServersInTraffic(t *testing.T) {
 		sf.observer = farm.ObserverFunc(func(e farm.Event) {
 			switch {
 			case e.Kind == farm.StepStarted && e.Step == steps.VerifyUpdating && !strings.HasPrefix(e.Message, "undo:"):
-				require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpProbe, Server: "fe01",
+				require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpProbe, Target: "fe01",
 					Err: fmt.Errorf("injected: %w", drivers.ErrPermissionDenied)}))
 			case e.Kind == farm.StepStarted && e.Step == steps.Publish && strings.HasPrefix(e.Message, "undo:") && !undoing:
 				undoing = true
 				sf.sim.ClearFaults()
-				require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable)}))
+				require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpSetState, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable)}))
 				require.NoError(t, sf.sim.ResetLoadBalancer(""))
 			}
 		})
@@ -129,7 +130,7 @@ func TestDriftLoadedBackInTrafficAndLoadBalancerDown(t *testing.T) {
 		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 244, CatchUpDelay: 20 * time.Second,
 			Traffic: simulate.Traffic{Rate: 20, Duration: 200 * time.Millisecond, MaxDuration: 3 * time.Second}})
 		sf.observer = atStepStart(steps.AwaitLoaded, 2*time.Second, func() {
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpSetState, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable)}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpSetState, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable)}))
 			require.NoError(t, sf.sim.ResetLoadBalancer(""))
 		})
 		j := &memJournal{}

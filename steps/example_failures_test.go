@@ -10,6 +10,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -131,7 +132,7 @@ func ExamplePlan_Resume_afterACrash() {
 // the farm ends as it was, on v1.
 func ExampleBalanced_rollback() {
 	sim, f, cfg := exampleFarm(3)
-	if err := sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentFailed}); err != nil {
+	if err := sim.Inject(fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentFailed}}); err != nil {
 		panic(err)
 	}
 	cfg.Plan = farm.PlanConfig{OnFailure: farm.Rollback}
@@ -159,7 +160,7 @@ func ExampleBalanced_rollback() {
 // prompt, a chat bot) answers retry, and the run goes on.
 func ExampleBalanced_ask() {
 	sim, f, cfg := exampleFarm(4)
-	if err := sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe03",
+	if err := sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe03",
 		Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), Times: 1}); err != nil {
 		panic(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
@@ -161,23 +162,23 @@ func TestEveryStepIsIdempotent(t *testing.T) {
 func TestRollback(t *testing.T) {
 	tests := []struct {
 		name  string
-		fault simulate.Fault
+		fault fault.Fault
 		// refused is set where no rollback is possible: the run halts in
 		// its safe state instead, having undone nothing.
 		refused bool
 	}{
-		{"at block-loaded", simulate.Fault{Op: simulate.OpStopService, Server: "fe04", Err: fmt.Errorf("access denied: %w", drivers.ErrPermissionDenied), AfterCalls: 1, Times: 1}, false},
-		{"at publish, failed install", simulate.Fault{Op: simulate.OpInstall, Server: "fe02", Err: errors.New("disk full"), Times: 1}, false},
-		{"at publish, platform failure", simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentFailed, Times: 1}, false},
-		{"at verify-updating", simulate.Fault{Op: simulate.OpProbe, Server: "fe03", Err: fmt.Errorf("%w: TLS certificate expired", drivers.ErrPermissionDenied), AfterCalls: 2, Times: 1}, false},
-		{"after switch, at start-schedulers-updating", simulate.Fault{Op: simulate.OpRestoreService, Server: "fe01", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, false},
-		{"after switch, at unblock-loaded (refused)", simulate.Fault{Op: simulate.OpRestoreService, Server: "fe05", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, true},
+		{"at block-loaded", fault.Fault{Op: simulate.OpStopService, Target: "fe04", Err: fmt.Errorf("access denied: %w", drivers.ErrPermissionDenied), After: 1, Times: 1}, false},
+		{"at publish, failed install", fault.Fault{Op: simulate.OpInstall, Target: "fe02", Err: errors.New("disk full"), Times: 1}, false},
+		{"at publish, platform failure", fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentFailed}, Times: 1}, false},
+		{"at verify-updating", fault.Fault{Op: simulate.OpProbe, Target: "fe03", Err: fmt.Errorf("%w: TLS certificate expired", drivers.ErrPermissionDenied), After: 2, Times: 1}, false},
+		{"after switch, at start-schedulers-updating", fault.Fault{Op: simulate.OpRestoreService, Target: "fe01", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, false},
+		{"after switch, at unblock-loaded (refused)", fault.Fault{Op: simulate.OpRestoreService, Target: "fe05", Err: fmt.Errorf("%w: service is marked for deletion", drivers.ErrInvalidArgument), Times: 1}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 5}}, Seed: 11})
-				require.NoError(t, sf.sim.InjectFault(tc.fault))
+				require.NoError(t, sf.sim.Inject(tc.fault))
 				j := &memJournal{}
 				require.NoError(t, sf.sim.Start(t.Context()))
 				rep, err := sf.plan(t, nil, j, farm.Rollback, "v2").Run(t.Context())
@@ -349,10 +350,10 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 			case simulate.OpStartDeployment, simulate.OpDeploymentStatus, simulate.OpDeployedRelease:
 				server = "" // platform calls concern no server
 			}
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: op, Server: server, Err: fmt.Errorf("injected: %w", class), AfterCalls: rng.IntN(4), Times: 1 + rng.IntN(3)}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: op, Target: server, Err: fmt.Errorf("injected: %w", class), After: rng.IntN(4), Times: 1 + rng.IntN(3)}))
 			kinds = append(kinds, "error:"+drivers.Class(class).Error())
 		case 1:
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: driverOps[rng.IntN(len(driverOps))], Latency: time.Duration(rng.IntN(5000)) * time.Millisecond}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: driverOps[rng.IntN(len(driverOps))], Latency: time.Duration(rng.IntN(5000)) * time.Millisecond}))
 			kinds = append(kinds, "latency")
 		case 2:
 			// A crashed server: only where the zone keeps capacity above the
@@ -381,19 +382,19 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 			})
 			kinds = append(kinds, "server-crash")
 		case 3:
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: pick(), Err: errors.New("injected: install failed"), Times: 1}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpInstall, Target: pick(), Err: errors.New("injected: install failed"), Times: 1}))
 			kinds = append(kinds, "failed-install")
 		case 4:
-			states := []simulate.Fault{
-				{Op: simulate.OpPublish, State: drivers.DeploymentFailed, Times: 1},
-				{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "business_process_impact", Times: 1},
-				{Op: simulate.OpPublish, State: drivers.DeploymentAborted, Times: 1},
+			states := []fault.Fault{
+				{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentFailed}, Times: 1},
+				{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentNeedsUserIntervention, Info: "business_process_impact"}, Times: 1},
+				{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentAborted}, Times: 1},
 			}
-			require.NoError(t, sf.sim.InjectFault(states[rng.IntN(len(states))]))
+			require.NoError(t, sf.sim.Inject(states[rng.IntN(len(states))]))
 			kinds = append(kinds, "platform-failure")
 		case 5:
 			op := []simulate.Op{simulate.OpSetState, simulate.OpStatus, simulate.OpSwitch}[rng.IntN(3)]
-			require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: op, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable), Probability: 0.3}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: op, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable), Probability: 0.3}))
 			kinds = append(kinds, "flaky-lb")
 		case 6:
 			kinds = append(kinds, "orchestrator-crash")
@@ -508,7 +509,7 @@ func TestNewRunOverUnfinishedRunIsRefused(t *testing.T) {
 		j, err := farm.OpenJournal(path)
 		require.NoError(t, err)
 		defer j.Close()
-		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe04", AfterCalls: 1, Times: 1,
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe04", After: 1, Times: 1,
 			Err: fmt.Errorf("access denied: %w", drivers.ErrPermissionDenied)}))
 		require.NoError(t, sf.sim.Start(t.Context()))
 		_, err = sf.plan(t, nil, j, farm.Halt, "v2").Run(t.Context())
@@ -541,7 +542,7 @@ func TestNewRunOverUnfinishedRunIsRefused(t *testing.T) {
 func TestRollbackAfterIntervention(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 71})
-		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: "business_process_impact", Times: 1}))
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentNeedsUserIntervention, Info: "business_process_impact"}, Times: 1}))
 		require.NoError(t, sf.sim.Start(t.Context()))
 		start := time.Now()
 		rep, err := sf.plan(t, nil, nil, farm.Rollback, "v2").Run(t.Context())

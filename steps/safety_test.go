@@ -9,6 +9,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
@@ -85,7 +86,7 @@ func TestAwaitLoadedIsPinnedByWhatItProtects(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 81,
 					InstallPassesChecksFor: time.Hour, Traffic: simulate.Traffic{Rate: 20, Duration: 200 * time.Millisecond}})
-				require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpInstall, Server: "fe04", Latency: time.Minute}))
+				require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpInstall, Target: "fe04", Latency: time.Minute}))
 				p := sf.plan(t, nil, nil, farm.Halt, "v2")
 				if weakened {
 					require.NoError(t, p.Remove(steps.AwaitLoaded))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -21,12 +22,12 @@ import (
 
 // recordRun runs the balanced plan on a simulated farm of two zones with
 // its load balancers observed, and returns the run's JSON-lines events.
-func recordRun(t *testing.T, fault *simulate.Fault) []byte {
+func recordRun(t *testing.T, fault *fault.Fault) []byte {
 	t.Helper()
 	sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Name: "east", Servers: 4}, {Name: "west", Servers: 3}}, Seed: 5})
 	require.NoError(t, err)
 	if fault != nil {
-		require.NoError(t, sim.InjectFault(*fault))
+		require.NoError(t, sim.Inject(*fault))
 	}
 	var events bytes.Buffer
 	obs := progress.NewJSONLines(&events)
@@ -96,8 +97,8 @@ func TestWriteEventsOfARealRun(t *testing.T) {
 // Updating members stay out, the summary says where the run ended.
 func TestWriteEventsOfAHaltedRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		events := recordRun(t, &simulate.Fault{Op: simulate.OpStopService, Server: "fe03",
-			Err: errors.New("access is denied: " + drivers.ErrPermissionDenied.Error()), AfterCalls: 1, Times: 1})
+		events := recordRun(t, &fault.Fault{Op: simulate.OpStopService, Target: "fe03",
+			Err: errors.New("access is denied: " + drivers.ErrPermissionDenied.Error()), After: 1, Times: 1})
 		var svg bytes.Buffer
 		require.NoError(t, timeline.WriteEvents(&svg, bytes.NewReader(events), timeline.Options{}))
 		assert.Contains(t, svg.String(), "run halted at block-loaded")

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 )
 
@@ -113,7 +114,7 @@ func TestPreflightWithRollbackPolicy(t *testing.T) {
 	specPath := writeSpec(t, dir, "on_failure: rollback\n")
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t)
-		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpServiceState,
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpServiceState,
 			Err: fmt.Errorf("dial tcp 10.0.0.1:5986: connect: connection refused: %w", drivers.ErrPermissionDenied)}))
 		code, out, errOut := sf.do(t, "preflight", specPath)
 		assert.Equal(t, exitFailed, code, errOut)
@@ -158,8 +159,8 @@ func TestJSONOutput(t *testing.T) {
 	events := filepath.Join(dir, "events.jsonl")
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t)
-		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe04",
-			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), AfterCalls: 1, Times: 1}))
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe04",
+			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), After: 1, Times: 1}))
 		require.NoError(t, sf.sim.Start(t.Context()))
 		code, out, errOut := sf.do(t, "run", specPath, "-json", "-yes", "-events", events)
 		assert.Equal(t, exitFailed, code, errOut)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
 )
@@ -94,7 +95,7 @@ func TestStatusLiveBothGroupsServing(t *testing.T) {
 	specPath := writeSpec(t, dir, "lock_dir: "+filepath.Join(dir, "locks")+"\n")
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t)
-		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpSwitch, Err: fmt.Errorf("switch refused: %w", drivers.ErrPermissionDenied), Times: 1}))
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpSwitch, Err: fmt.Errorf("switch refused: %w", drivers.ErrPermissionDenied), Times: 1}))
 		require.NoError(t, sf.sim.Start(t.Context()))
 		code, _, errOut := sf.do(t, "run", specPath, "--yes")
 		require.Equal(t, exitFailed, code, errOut)

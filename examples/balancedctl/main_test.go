@@ -15,6 +15,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
 	"github.com/balanced-deploy/balanced/steps"
@@ -193,8 +194,8 @@ func TestRunHaltStatusResume(t *testing.T) {
 	journal := filepath.Join(dir, "deploy.journal")
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t)
-		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe04",
-			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), AfterCalls: 1, Times: 1}))
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe04",
+			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), After: 1, Times: 1}))
 		require.NoError(t, sf.sim.Start(t.Context()))
 
 		code, out, errOut := sf.do(t, "run", specPath, "--yes")
@@ -248,8 +249,8 @@ func TestRollbackExitCode(t *testing.T) {
 	specPath := writeSpec(t, dir, "on_failure: rollback\n")
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t)
-		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Server: "fe04",
-			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), AfterCalls: 1, Times: 1}))
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe04",
+			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), After: 1, Times: 1}))
 		require.NoError(t, sf.sim.Start(t.Context()))
 		code, _, errOut := sf.do(t, "run", specPath, "--yes")
 		assert.Equal(t, exitRolledBack, code, errOut)
@@ -301,7 +302,7 @@ func TestPreflight(t *testing.T) {
 		}
 		assert.NotEmpty(t, sf.sim.Actions())
 
-		require.NoError(t, sf.sim.InjectFault(simulate.Fault{Op: simulate.OpStatus, Err: fmt.Errorf("socket: %w", drivers.ErrPermissionDenied)}))
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStatus, Err: fmt.Errorf("socket: %w", drivers.ErrPermissionDenied)}))
 		code, _, errOut = sf.do(t, "preflight", "-json", specPath)
 		assert.Equal(t, exitFailed, code)
 		assert.Contains(t, errOut, `"kind":"step-finished"`, "JSON lines progress")

@@ -20,6 +20,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
 )
@@ -66,7 +67,7 @@ func childMain() int {
 		fmt.Println("child:", err)
 		return 99
 	}
-	if err := sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Latency: time.Hour}); err != nil {
+	if err := sim.Inject(fault.Fault{Op: simulate.OpStopService, Latency: time.Hour}); err != nil {
 		fmt.Println("child:", err)
 		return 99
 	}

@@ -47,8 +47,8 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 		transient := func(what string) error {
 			return drivers.Classify(drivers.ErrUnavailable, errors.New("injected: "+what))
 		}
-		require.NoError(t, fx.sim.InjectFault(simulate.Fault{Op: simulate.OpStopService, Err: transient("service control manager busy"), Times: 1}))
-		require.NoError(t, fx.sim.InjectFault(simulate.Fault{Op: simulate.OpStatus, Err: transient("load balancer busy"), AfterCalls: 4, Times: 2}))
+		require.NoError(t, fx.sim.Inject(fault.Fault{Op: simulate.OpStopService, Err: transient("service control manager busy"), Times: 1}))
+		require.NoError(t, fx.sim.Inject(fault.Fault{Op: simulate.OpStatus, Err: transient("load balancer busy"), After: 4, Times: 2}))
 		loadedWinRM := fx.winrmFakes[fx.farm.Groups(farm.Loaded)[0].Servers[0].Name]
 		var once sync.Map
 		inject := func(step string) {

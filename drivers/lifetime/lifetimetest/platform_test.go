@@ -9,6 +9,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/lifetime"
 	"github.com/balanced-deploy/balanced/drivers/lifetime/lifetimetest"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,7 +82,7 @@ func TestPlatformBackendMirrorsUserIntervention(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, fake, c := simBacked(t, nil)
 		defer fake.Close()
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentNeedsUserIntervention, Info: drivers.InfoDeploymentPrepared}))
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentNeedsUserIntervention, Info: drivers.InfoDeploymentPrepared}}))
 		require.NoError(t, sim.Start(t.Context()))
 		defer sim.Stop()
 		id, err := c.StartDeployment(t.Context(), relV2)
@@ -100,7 +101,7 @@ func TestPlatformBackendFailedPublish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, fake, c := simBacked(t, nil)
 		defer fake.Close()
-		require.NoError(t, sim.InjectFault(simulate.Fault{Op: simulate.OpPublish, State: drivers.DeploymentFailed}))
+		require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpPublish, Err: simulate.PublishOutcome{State: drivers.DeploymentFailed}}))
 		require.NoError(t, sim.Start(t.Context()))
 		defer sim.Stop()
 		id, err := c.StartDeployment(t.Context(), relV2)
