@@ -388,3 +388,20 @@ func TestDescribeAndSlogObserver(t *testing.T) {
 	assert.Contains(t, logged.String(), "look at this")
 	assert.True(t, strings.Contains(logged.String(), "level=WARN"), logged.String())
 }
+
+// TestExcludeRefusedWhenAGroupWouldEmpty: excluding the only server of a
+// group is refused, the run halts and the member keeps serving.
+func TestExcludeRefusedWhenAGroupWouldEmpty(t *testing.T) {
+	ff := fakefarm.New("fe01", "fe02")
+	p := fakePlan(t, nil, ff, farm.PlanConfig{OnFailure: farm.Ask,
+		Ask: func(context.Context, farm.Failure) farm.Decision { return farm.DecideExclude }},
+		farm.Step{ID: "flaky", Excludable: true, Run: func(ctx context.Context, r *farm.Run) error {
+			z := r.Farm().Zones()[0]
+			return r.ForEachServer(ctx, z.Updating.Servers, func(context.Context, farm.Server) error { return errors.New("fails here") })
+		}})
+	rep, err := p.Run(t.Context())
+	require.ErrorIs(t, err, farm.ErrHalted)
+	assert.ErrorContains(t, err, "exclude refused: excluding 1 server(s) would leave zone default's updating group with 0 of the zone's 2 servers")
+	assert.Empty(t, rep.Excluded)
+	assert.Equal(t, drivers.Serving, ff.MemberState("fe01"))
+}

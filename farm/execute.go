@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"time"
-
-	"github.com/balanced-deploy/balanced/drivers"
 )
 
 // Run runs the plan's steps in order and returns the report. When a step
@@ -199,90 +196,6 @@ func (r *Run) askRetryWait(ctx context.Context, step string, attempt int, cause 
 	case <-ctx.Done():
 		return fmt.Errorf("waiting to retry step %s: %w", step, ctx.Err())
 	}
-}
-
-// decide applies the failure policy. Cancellation always halts.
-func (r *Run) decide(ctx context.Context, s Step, err error, attempt int) Decision {
-	if ctx.Err() != nil || errors.Is(err, errJournal) {
-		return DecideHalt
-	}
-	switch r.plan.cfg.OnFailure {
-	case Rollback:
-		return DecideRollback
-	case Ask:
-		d := r.plan.cfg.Ask(ctx, Failure{Step: s.ID, Err: err, Servers: failedServers(err), Attempt: attempt})
-		r.Emit(Event{Kind: Warning, Step: s.ID, Err: err, Message: "failure decided: " + string(d)})
-		return d
-	}
-	return DecideHalt
-}
-
-// exclude takes servers out of the run and out of traffic (draining: no new
-// request). It refuses when a server is unknown, when its member cannot be
-// set draining, or when a group would be left with no server or below the
-// farm's capacity floor.
-func (r *Run) exclude(ctx context.Context, servers []string) error {
-	if len(servers) == 0 {
-		return errors.New("the failure names no server to exclude")
-	}
-	batch := map[string]bool{}
-	for _, name := range servers {
-		if _, ok := r.plan.farm.byName[name]; !ok {
-			return fmt.Errorf("server %q is not in the farm", name)
-		}
-		batch[name] = true
-	}
-	floor := r.plan.farm.capacityFloor
-	for _, z := range r.plan.farm.zones {
-		for _, g := range []Group{z.Updating, z.Loaded} {
-			left := 0
-			for _, s := range r.Included(g.Servers) {
-				if !batch[s.Name] {
-					left++
-				}
-			}
-			if left == len(r.Included(g.Servers)) {
-				continue // no server of this group in the batch
-			}
-			total := len(z.Updating.Servers) + len(z.Loaded.Servers)
-			if left == 0 || (floor > 0 && float64(left)/float64(total)+1e-9 < floor) {
-				return fmt.Errorf("excluding %d server(s) would leave zone %s's %s group with %d of the zone's %d servers: want at least one and the capacity floor (%.0f%%)",
-					len(r.Included(g.Servers))-left, z.Name, g.Role, left, total, floor*100)
-			}
-		}
-	}
-	for _, name := range servers {
-		s := r.plan.farm.byName[name]
-		for _, z := range r.plan.farm.zones {
-			if z.Name == s.Zone {
-				// A member already out stays out: draining would let
-				// persistent sessions reach it again.
-				sts, err := z.LoadBalancer.Status(ctx, s.MemberID())
-				if err != nil {
-					return fmt.Errorf("read excluded server %s's member: %w", name, err)
-				}
-				if len(sts) == 1 && sts[0].State == drivers.Out {
-					continue
-				}
-				if err := z.LoadBalancer.SetState(ctx, drivers.Draining, s.MemberID()); err != nil {
-					return fmt.Errorf("take excluded server %s out of traffic: %w", name, err)
-				}
-			}
-		}
-		r.mu.Lock()
-		r.excluded[name] = true
-		r.mu.Unlock()
-		r.record(JournalRecord{Kind: RecordExcluded, Server: name, Zone: s.Zone})
-		r.Warn(s.Zone, name, "server excluded from the run and out of new traffic; finish it by hand")
-	}
-	r.report.mu.Lock()
-	for _, name := range servers {
-		if !slices.Contains(r.report.Excluded, name) {
-			r.report.Excluded = append(r.report.Excluded, name)
-		}
-	}
-	r.report.mu.Unlock()
-	return nil
 }
 
 // irreversibleIn returns the first step in ids that is marked Irreversible

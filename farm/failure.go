@@ -3,7 +3,10 @@ package farm
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 
+	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/hashicorp/go-multierror"
 )
 
@@ -99,4 +102,109 @@ func failedServers(err error) []string {
 	}
 	walk(err)
 	return out
+}
+
+// decide applies the failure policy to a step's failure: Halt halts,
+// Rollback rolls back, Ask asks. Cancellation and a journal that cannot be
+// written always halt. Any decision but retry, exclude and rollback halts.
+func (r *Run) decide(ctx context.Context, s Step, err error, attempt int) Decision {
+	if ctx.Err() != nil || errors.Is(err, errJournal) {
+		return DecideHalt
+	}
+	switch r.plan.cfg.OnFailure {
+	case Rollback:
+		return DecideRollback
+	case Ask:
+		d := r.plan.cfg.Ask(ctx, Failure{Step: s.ID, Err: err, Servers: failedServers(err), Attempt: attempt})
+		r.Emit(Event{Kind: Warning, Step: s.ID, Err: err, Message: "failure decided: " + string(d)})
+		return d
+	}
+	return DecideHalt
+}
+
+// exclude carries out a DecideExclude: it takes servers out of the run and
+// out of new traffic, or refuses (see checkExclusion), and lists them in
+// the report.
+func (r *Run) exclude(ctx context.Context, servers []string) error {
+	if err := r.checkExclusion(servers); err != nil {
+		return err
+	}
+	for _, name := range servers {
+		s := r.plan.farm.byName[name]
+		if err := r.takeOutOfTraffic(ctx, s); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.excluded[name] = true
+		r.mu.Unlock()
+		r.record(JournalRecord{Kind: RecordExcluded, Server: name, Zone: s.Zone})
+		r.Warn(s.Zone, name, "server excluded from the run and out of new traffic; finish it by hand")
+	}
+	r.report.mu.Lock()
+	defer r.report.mu.Unlock()
+	for _, name := range servers {
+		if !slices.Contains(r.report.Excluded, name) {
+			r.report.Excluded = append(r.report.Excluded, name)
+		}
+	}
+	return nil
+}
+
+// checkExclusion refuses to exclude servers when the list is empty, names a
+// server not in the farm, or would leave a group with no server still in
+// the run, or its zone below the farm's capacity floor.
+func (r *Run) checkExclusion(servers []string) error {
+	if len(servers) == 0 {
+		return errors.New("the failure names no server to exclude")
+	}
+	batch := map[string]bool{}
+	for _, name := range servers {
+		if _, ok := r.plan.farm.byName[name]; !ok {
+			return fmt.Errorf("server %q is not in the farm", name)
+		}
+		batch[name] = true
+	}
+	floor := r.plan.farm.capacityFloor
+	for _, z := range r.plan.farm.zones {
+		total := len(z.Updating.Servers) + len(z.Loaded.Servers)
+		for _, g := range []Group{z.Updating, z.Loaded} {
+			in := r.Included(g.Servers)
+			left := 0
+			for _, s := range in {
+				if !batch[s.Name] {
+					left++
+				}
+			}
+			if left == len(in) {
+				continue // no server of this group in the batch
+			}
+			if left == 0 || (floor > 0 && float64(left)/float64(total)+1e-9 < floor) {
+				return fmt.Errorf("excluding %d server(s) would leave zone %s's %s group with %d of the zone's %d servers: want at least one and the capacity floor (%.0f%%)",
+					len(in)-left, z.Name, g.Role, left, total, floor*100)
+			}
+		}
+	}
+	return nil
+}
+
+// takeOutOfTraffic sets an excluded server's member draining (no new
+// request), unless it is already out: draining would let persistent
+// sessions reach it again.
+func (r *Run) takeOutOfTraffic(ctx context.Context, s Server) error {
+	for _, z := range r.plan.farm.zones {
+		if z.Name != s.Zone {
+			continue
+		}
+		sts, err := z.LoadBalancer.Status(ctx, s.MemberID())
+		if err != nil {
+			return fmt.Errorf("read excluded server %s's member: %w", s.Name, err)
+		}
+		if len(sts) == 1 && sts[0].State == drivers.Out {
+			continue
+		}
+		if err := z.LoadBalancer.SetState(ctx, drivers.Draining, s.MemberID()); err != nil {
+			return fmt.Errorf("take excluded server %s out of traffic: %w", s.Name, err)
+		}
+	}
+	return nil
 }
