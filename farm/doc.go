@@ -7,8 +7,60 @@
 // nothing of OutSystems and can run any plan of steps. It talks to the farm
 // only through the contracts of package drivers.
 //
-// A farm is validated when it is built ([New]): every error names the bad
-// value and what was expected, and nothing on the farm has been touched yet.
+// The package has two audiences: tooling that runs a plan (the application
+// API, first below) and code that writes steps for one (the step-author
+// API, after it).
+//
+// # Running a plan
+//
+// Describe the farm with [New] (a [Config] listing each zone's [ZoneSpec], or
+// [AutoSplit] of a list of servers): it is validated when it is built, every error
+// names the bad value and what was expected, and nothing on the farm has
+// been touched yet. [NewPlan] binds a list of steps (package steps makes
+// the balanced one) to the farm with a [PlanConfig]; [Plan.Describe] and
+// [Plan.DescribeMarkdown] say what it would do, and [Plan.Before] and
+// [Plan.After] add hooks (a smoke test, an approval) around a step; [Plan.InsertBefore], [Plan.InsertAfter],
+// [Plan.Move] and [Plan.Remove] edit its steps.
+//
+// [Plan.Run] runs it and returns a [Report]. When a step fails,
+// PlanConfig.OnFailure decides ([FailurePolicy]): [Halt], the default,
+// leaves the farm safe and says where to resume; [Rollback] undoes the
+// steps done, last first; [Ask] calls PlanConfig.Ask with the [Failure],
+// which returns a [Decision] ([DecideRetry], [DecideExclude],
+// [DecideRollback] or [DecideHalt]).
+//
+// Every run is written to a [Journal] (PlanConfig.Journal; [OpenJournal]
+// makes the file one). [Plan.Resume] continues a run that halted or
+// crashed from the journal's records ([ReadJournalFile], [ReadLastRun]);
+// [StateOf] and [LastRunOf] summarise them as a [JournalState]. A run holds
+// the host lock ([HostLock], PlanConfig.Lock) and, when the drivers offer
+// one, the farm lease, so two runs never work on one farm at once.
+//
+// Progress reaches PlanConfig.Observer as [Event] values ([SlogObserver]
+// logs them; [ObserveMembers] adds what the load balancer reads).
+//
+// # Writing steps
+//
+// A [Step] is an ID, a title, a Run function and optionally an Undo (for
+// Rollback), guards ([Guard]) and the flags Excludable and Irreversible; a [Hook]
+// is user code around a step. Both are handed a [*Run]: the state of the
+// run under way (the type Run is what [Plan.Run] hands out, not the
+// method). Its methods are the step-author API:
+//
+//   - actions: [Run.ForEachServer] and [Run.ForEachZone] (a pool of
+//     goroutines, retries on transient errors, each action in the report),
+//     [Run.Do] (one action), [Run.Each] (a fan-out without retries, for
+//     repeated reads), [Run.Poll] (a wait that reports progress);
+//   - what the run knows: [Run.Farm], [Run.Captured] (the state read before
+//     anything changed, restored on resume), [Run.Excluded],
+//     [Run.Included] and [Run.IncludedMembers] (servers excluded by a
+//     DecideExclude left out), [Run.StepID];
+//   - telling: [Run.Emit], [Run.EmitContext], [Run.Warn], [Run.Drifted];
+//   - limits and the watch: [Run.Call], [Run.Watch], [Run.CheckGuards].
+//
+// A server has one load-balancer identity, [Server.MemberID] (its Member
+// field, or its Name when Member is empty); [Group.Members] lists those of
+// all a group's servers, [Run.IncludedMembers] those still in the run.
 //
 // # Concurrency
 //

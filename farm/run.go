@@ -12,8 +12,10 @@ import (
 	"github.com/hashicorp/go-multierror"
 )
 
-// Run is the state of one run of a plan, handed to steps and hooks. Its
-// methods are safe for concurrent use.
+// Run is the state of one run of a plan, handed to steps and hooks while
+// [Plan.Run] or [Plan.Resume] executes the plan: its methods are the
+// step-author API (see the package doc, "Writing steps"). Its methods are
+// safe for concurrent use.
 type Run struct {
 	plan     *Plan
 	captured *Captured
