@@ -145,6 +145,25 @@ type DeploymentContinuer interface {
 	ContinueDeployment(ctx context.Context, id string) error
 }
 
+// DeploymentPreparer is an optional capability of a [PlatformClient]: it
+// says whether the deployments it starts run in two stages. OutSystems
+// documents LifeTime's two-stage deployment ("Deploy in a Short Deployment
+// Window"): the first stage compiles the applications, generates the SQL
+// scripts and uploads the binaries to the front-ends "but there are no
+// changes in the running versions"; the deployment then waits, prepared
+// (DeploymentNeedsUserIntervention with [DeploymentStatus.Prepared]), until
+// it is continued ([DeploymentContinuer]); the second stage runs the SQL
+// scripts and changes the running versions. Whether an environment does
+// this is a setting of the environment ("Execute deployments in two
+// stages"), not of a deployment.
+type DeploymentPreparer interface {
+	// TwoStage reports whether a deployment started now stops prepared
+	// after its first stage. It calls nothing: it says what the client
+	// knows of its target (for LifeTime, what its configuration declares,
+	// since the Deployment API neither reads nor sets the setting).
+	TwoStage() bool
+}
+
 // DeploymentFinder is an optional capability of a [PlatformClient]: it finds
 // the platform's deployment of a release that was started and has not ended
 // (running, or waiting for user intervention), so that a run which lost the

@@ -49,6 +49,11 @@ func runBalanced(t *testing.T, cfg simulate.Config, lbKind int, tune func(*simul
 	}
 	plan, err := steps.Balanced(f, sc)
 	require.NoError(t, err)
+	for _, o := range opts {
+		if o.stepIDs != nil {
+			*o.stepIDs = plan.StepIDs()
+		}
+	}
 	ctx := t.Context()
 	require.NoError(t, sim.Start(ctx))
 	time.Sleep(10 * time.Second)
@@ -77,7 +82,10 @@ const (
 	plainLB        // one load balancer for the farm, without Switcher
 )
 
-type runOption struct{ timeout time.Duration }
+type runOption struct {
+	timeout time.Duration
+	stepIDs *[]string // receives the plan's step IDs
+}
 
 // withRunTimeout cancels the plan's run after d.
 func withRunTimeout(d time.Duration) runOption { return runOption{timeout: d} }

@@ -83,10 +83,26 @@ type Config struct {
 	// every server's service starts in (and must end in, invariant 6).
 	// Services not listed start Running/Automatic.
 	InitialServices map[drivers.Service]drivers.ServiceState
-	// PublishDuration is how long the platform compiles and publishes a
-	// release before it reports the deployment finished and moves the
-	// database schema.
+	// PublishDuration is how long the platform takes over the first stage
+	// of a deployment: compile, generate the SQL scripts and upload the
+	// binaries to the front-ends, with no change to what runs (OutSystems,
+	// "Two-stage deployment"). In a one-stage environment the second stage
+	// (ApplyDuration) follows at once; the deployment then reports
+	// finished_successful and moves the database schema.
 	PublishDuration time.Duration
+	// ApplyDuration is how long the second stage of a deployment takes:
+	// apply the database changes and switch the running versions. Zero
+	// (the default) or negative means none: the deployment finishes when
+	// its first stage does, as before the stages were modelled.
+	ApplyDuration time.Duration
+	// TwoStage enables LifeTime's two-stage deployment on the simulated
+	// target environment (a setting of the environment in LifeTime, not of
+	// the deployment: the Deployment API cannot ask for it). A deployment
+	// then stops after its first stage in needs_user_intervention with
+	// Info deploy_prepared, and runs its second stage only when
+	// [Platform.ContinueDeployment] is called. Off by default, as on a
+	// stock environment.
+	TwoStage bool
 	// InstallDuration is how long one front-end takes to install a version;
 	// its application answers 503 meanwhile.
 	InstallDuration time.Duration
@@ -218,6 +234,7 @@ func (cfg Config) normalize() (Config, error) {
 		c.InitialVersion = DefaultInitialVersion
 	}
 	c.PublishDuration = dur(c.PublishDuration, DefaultPublishDuration)
+	c.ApplyDuration = max(c.ApplyDuration, 0)
 	c.InstallDuration = dur(c.InstallDuration, DefaultInstallDuration)
 	c.InstallStagger = dur(c.InstallStagger, DefaultInstallStagger)
 	c.ServiceLatency = dur(c.ServiceLatency, DefaultServiceLatency)
@@ -322,6 +339,7 @@ func (cfg Config) Scaled(f float64) (Config, error) {
 			*d = -1
 		}
 	}
+	c.ApplyDuration = time.Duration(float64(c.ApplyDuration) * f) // zero stays zero: no second stage
 	for _, d := range []*time.Duration{&c.PublishDuration, &c.InstallDuration, &c.InstallStagger, &c.ServiceLatency,
 		&c.LoadBalancerLatency, &c.HealthCheckDelay, &c.InstallPassesChecksFor, &c.SchedulerInterval, &c.Tick, &c.SampleInterval} {
 		scale(d)

@@ -9,17 +9,26 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/fault"
 )
 
 // Platform is the simulated deployment platform (LifeTime): a
 // [drivers.PlatformClient] with every optional capability. Get it with
 // [Sim.Platform].
 //
-// A deployment publishes for Config.PublishDuration, then moves the
-// database schema to the release, reports finished_successful, and every
-// front-end whose Deployment service runs starts installing the release
-// (Config.InstallStagger apart, the controller first). A front-end whose
-// Deployment service is stopped installs once the service is started again.
+// A deployment runs in two stages, as OutSystems documents its two-stage
+// deployment: the first (compile, SQL scripts, upload of binaries: "no
+// changes in the running versions") for Config.PublishDuration, the second
+// (database changes applied, running versions switched) for
+// Config.ApplyDuration. In a one-stage environment (the default) the second
+// follows the first at once; with Config.TwoStage the deployment stops
+// between them in needs_user_intervention with Info deploy_prepared until
+// [Platform.ContinueDeployment]. At the end of the second stage the
+// database schema moves to the release, the deployment reports
+// finished_successful, and every front-end whose Deployment service runs
+// starts installing the release (Config.InstallStagger apart, the
+// controller first: the catch-up). A front-end whose Deployment service is
+// stopped installs once the service is started again.
 type Platform struct{ s *Sim }
 
 var (
@@ -28,7 +37,12 @@ var (
 	_ drivers.DeploymentAborter     = (*Platform)(nil)
 	_ drivers.DeploymentContinuer   = (*Platform)(nil)
 	_ drivers.DeploymentFinder      = (*Platform)(nil)
+	_ drivers.DeploymentPreparer    = (*Platform)(nil)
 )
+
+// TwoStage reports Config.TwoStage: whether a deployment stops prepared
+// after its first stage until [Platform.ContinueDeployment].
+func (p *Platform) TwoStage() bool { return p.s.cfg.TwoStage }
 
 // OpFindDeployment is a [Platform.FindDeployment] call. It is recorded in
 // [Sim.Actions] like every driver call; faults cannot be injected into it.
@@ -44,6 +58,9 @@ type deployment struct {
 	info  string
 	log   []drivers.LogEntry
 	gen   int
+	// prepared: the first stage of a two-stage deployment ended and the
+	// deployment waits for ContinueDeployment to apply.
+	prepared bool
 }
 
 func (s *Sim) deployLog(d *deployment, typ, msg string) {
@@ -84,16 +101,17 @@ func (p *Platform) StartDeployment(ctx context.Context, rel drivers.Release) (st
 		s.deploys = append(s.deploys, d)
 		id = d.id
 		s.deployLog(d, "Info", "deployment of "+rel.Version+" started")
-		s.target, s.newVersion = rel.Version, rel.Version
-		for _, srv := range s.servers {
-			if srv.running(drivers.SchedulerService) && srv.version != rel.Version {
-				s.violate(3, srv.zone, srv.name, "Scheduler running when the deployment of "+rel.Version+" started")
-			}
+		s.newVersion = rel.Version
+		if !s.cfg.TwoStage {
+			// One stage: nothing can come between the first stage and
+			// the switch of the running versions, so the Schedulers must
+			// be stopped now (invariant 3).
+			s.applyStarting(d)
 		}
 		gen := d.gen
 		s.schedule(s.clock.Add(s.cfg.PublishDuration), prioDeploy, d.id, func() {
 			if d.gen == gen && d.state == drivers.DeploymentRunning {
-				s.publishEnded(d)
+				s.firstStageEnded(d)
 			}
 		})
 		return nil
@@ -101,13 +119,58 @@ func (p *Platform) StartDeployment(ctx context.Context, rel drivers.Release) (st
 	return id, err
 }
 
-// publishEnded applies an injected publish fault or finishes the publish.
-func (s *Sim) publishEnded(d *deployment) {
-	f := s.matchFault(OpPublish, nil)
-	if f == nil {
+// firstStageEnded ends the first stage of deployment d: an injected
+// publish fault (OpPublish) decides its outcome; otherwise a two-stage
+// deployment waits prepared, and a one-stage one goes on to its second
+// stage. The caller holds s.mu.
+func (s *Sim) firstStageEnded(d *deployment) {
+	if f := s.matchFault(OpPublish, nil); f != nil {
+		s.publishFault(d, f)
+		return
+	}
+	if s.cfg.TwoStage {
+		d.state, d.info, d.prepared = drivers.DeploymentNeedsUserIntervention, drivers.InfoDeployPrepared, true
+		s.deployLog(d, "Info", "deployment of "+d.rel.Version+" prepared: compiled and uploaded, nothing running changed; continue it to apply")
+		return
+	}
+	s.applyStage(d)
+}
+
+// applyStarting marks the start of the deployment's second stage, which
+// switches the running versions: from here the release is being rolled out
+// (invariant 3), and a Scheduler still running on a server that does not
+// run the release is a violation. The first stage of a two-stage
+// deployment changes nothing that runs ("no changes in the running
+// versions", OutSystems "Two-stage deployment"), so it is not counted. The
+// caller holds s.mu.
+func (s *Sim) applyStarting(d *deployment) {
+	s.target = d.rel.Version
+	for _, srv := range s.servers {
+		if srv.running(drivers.SchedulerService) && srv.version != d.rel.Version {
+			s.violate(3, srv.zone, srv.name, "Scheduler running when the deployment of "+d.rel.Version+" started applying")
+		}
+	}
+}
+
+// applyStage runs the second stage for Config.ApplyDuration, then ends the
+// deployment (finishPublish). The caller holds s.mu.
+func (s *Sim) applyStage(d *deployment) {
+	if s.cfg.ApplyDuration <= 0 {
 		s.finishPublish(d)
 		return
 	}
+	s.deployLog(d, "Info", "applying "+d.rel.Version)
+	gen := d.gen
+	s.schedule(s.clock.Add(s.cfg.ApplyDuration), prioDeploy, d.id, func() {
+		if d.gen == gen && d.state == drivers.DeploymentRunning {
+			s.finishPublish(d)
+		}
+	})
+}
+
+// publishFault ends the first stage of d as the injected publish fault f
+// says.
+func (s *Sim) publishFault(d *deployment, f *fault.Fault) {
 	var out PublishOutcome
 	isOutcome := errors.As(f.Err, &out)
 	state := cmp.Or(out.State, drivers.DeploymentFailed)
@@ -202,7 +265,7 @@ func (p *Platform) AbortDeployment(ctx context.Context, id string) error {
 			return nil
 		case drivers.DeploymentRunning, drivers.DeploymentNeedsUserIntervention:
 			d.gen++
-			d.state, d.info = drivers.DeploymentAborted, ""
+			d.state, d.info, d.prepared = drivers.DeploymentAborted, "", false
 			s.deployLog(d, "Warning", "deployment aborted")
 			s.target = ""
 			return nil
@@ -212,7 +275,10 @@ func (p *Platform) AbortDeployment(ctx context.Context, id string) error {
 }
 
 // ContinueDeployment continues a deployment waiting in
-// needs_user_intervention: the publish finishes at once. Continuing a
+// needs_user_intervention. A prepared two-stage deployment (Config.TwoStage)
+// runs its second stage (Config.ApplyDuration), as LifeTime's POST
+// /deployments/{key}/continue/ does; any other pause (an injected fault)
+// finishes the publish at once. Continuing a
 // deployment that is running or succeeded changes nothing; continuing one
 // that failed or was aborted fails with [drivers.ErrInvalidArgument].
 func (p *Platform) ContinueDeployment(ctx context.Context, id string) error {
@@ -223,8 +289,17 @@ func (p *Platform) ContinueDeployment(ctx context.Context, id string) error {
 			return err
 		}
 		switch {
+		case d.state == drivers.DeploymentNeedsUserIntervention && d.prepared:
+			s.deployLog(d, "Info", "deployment continued")
+			d.state, d.info, d.prepared = drivers.DeploymentRunning, "", false
+			s.applyStarting(d)
+			s.applyStage(d)
+			return nil
 		case d.state == drivers.DeploymentNeedsUserIntervention:
 			s.deployLog(d, "Info", "deployment continued")
+			if s.target != d.rel.Version {
+				s.applyStarting(d) // a pause of a two-stage deployment's first stage
+			}
 			s.finishPublish(d)
 			return nil
 		case d.state == drivers.DeploymentRunning || d.state.Succeeded():

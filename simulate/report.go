@@ -66,6 +66,10 @@ type ZoneReport struct {
 	// BelowFloor is how long the zone had fewer serving, healthy members
 	// than its capacity floor (invariant 4).
 	BelowFloor time.Duration `json:"below_floor"`
+	// ReducedCapacity is how long the zone served with fewer than all of
+	// its members (serving, healthy and answering): the time an operator
+	// runs on part of the zone.
+	ReducedCapacity time.Duration `json:"reduced_capacity"`
 	// StaleAfterNew counts requests served the old version to a client
 	// that had already been served the new one (invariant 5).
 	StaleAfterNew int `json:"stale_after_new"`
@@ -112,6 +116,10 @@ type Report struct {
 	// [Sim.CheckEndState] and [Sim.CheckSafeState] were called.
 	Checked []int        `json:"checked"`
 	Zones   []ZoneReport `json:"zones"`
+	// ReducedCapacity is the reduced-capacity window: how long any zone
+	// served with fewer than all of its members (the union over the zones
+	// of their ZoneReport.ReducedCapacity).
+	ReducedCapacity time.Duration `json:"reduced_capacity"`
 	// Marks are the annotations added with [Sim.Mark], in time order.
 	Marks []Mark `json:"marks,omitempty"`
 }
@@ -179,6 +187,7 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, "zone %s: served=%d failed=%d mixed-version window=%v stale-after-new=%d below-floor=%v\n",
 			z.Name, z.Served, z.Failed, z.MixedVersionWindow.Round(time.Millisecond), z.StaleAfterNew, z.BelowFloor.Round(time.Millisecond))
 	}
+	fmt.Fprintf(&b, "reduced capacity: %v\n", r.ReducedCapacity.Round(time.Millisecond))
 	fmt.Fprintf(&b, "scheduler runs: %d (inconsistent with schema: %d)\n", r.SchedulerRuns, r.InconsistentTimerRuns)
 	checked := make([]string, len(r.Checked))
 	for i, c := range r.Checked {
@@ -265,6 +274,7 @@ func (s *Sim) Report() Report {
 		Violations:            slices.Clone(st.violations),
 		ViolationCounts:       maps.Clone(st.counts),
 		Marks:                 slices.Clone(s.marks),
+		ReducedCapacity:       s.reduced.farm(s.clock),
 	}
 	sort.SliceStable(r.Violations, func(i, j int) bool {
 		a, b := r.Violations[i], r.Violations[j]
@@ -293,6 +303,7 @@ func (s *Sim) Report() Report {
 		zr.MixedVersionWindow = z.mixedWindow(s.clock)
 		zr.StaleAfterNew = z.staleServed
 		zr.BelowFloor = z.belowFloor(s.clock)
+		zr.ReducedCapacity = s.reduced.zone(s.clock, z.name)
 		zr.NonAtomic = z.nonAtomic
 		zr.Traffic = make([]TrafficSample, len(z.samples))
 		for i, sm := range z.samples {

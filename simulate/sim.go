@@ -36,6 +36,7 @@ type Sim struct {
 	deploys    []*deployment
 	target     string // release being rolled out (invariant 3), "" when none
 	newVersion string // version of the latest deployment started (invariant 5)
+	reduced    reducedWindow
 
 	faults  fault.Set // faults on driver calls
 	work    fault.Set // faults on the platform's own work (OpInstall, OpPublish)

@@ -47,6 +47,7 @@ type zone struct {
 	below       time.Duration
 	mixedSince  time.Time
 	mixed       time.Duration
+	reducedBad  bool // fewer members serving and answering than the zone has
 	lastPoint   *TimelinePoint
 	timeline    []TimelinePoint
 	samples     []TrafficSample
@@ -225,6 +226,11 @@ func (s *Sim) zoneChanged(z *zone) {
 		z.below += s.clock.Sub(z.badSince)
 	}
 	z.floorBad = bad
+	// Reduced capacity: the zone serves with fewer than all its members.
+	if reduced := capacity < len(z.members); reduced != z.reducedBad {
+		z.reducedBad = reduced
+		s.reduced.change(s.clock, z.name, reduced)
+	}
 	// Mixed-version window: several versions reachable by new requests.
 	mixed := len(versions) > 1
 	switch {
@@ -246,6 +252,51 @@ func (s *Sim) zoneChanged(z *zone) {
 		z.timeline = append(z.timeline, p)
 	}
 	z.lastPoint = &z.timeline[len(z.timeline)-1]
+}
+
+// reducedWindow accumulates how long one zone, or any zone of the farm,
+// served with fewer than all its members.
+type reducedWindow struct {
+	zones map[string]time.Duration // closed intervals, per zone
+	open  map[string]time.Time     // zones reduced now, since
+	any   time.Duration            // closed intervals where some zone was reduced
+	since time.Time                // start of the current one, when len(open) > 0
+}
+
+func (w *reducedWindow) change(now time.Time, zone string, reduced bool) {
+	if w.zones == nil {
+		w.zones, w.open = map[string]time.Duration{}, map[string]time.Time{}
+	}
+	if reduced {
+		if len(w.open) == 0 {
+			w.since = now
+		}
+		w.open[zone] = now
+		return
+	}
+	w.zones[zone] += now.Sub(w.open[zone])
+	delete(w.open, zone)
+	if len(w.open) == 0 {
+		w.any += now.Sub(w.since)
+	}
+}
+
+// zone returns how long zone was reduced up to now.
+func (w *reducedWindow) zone(now time.Time, zone string) time.Duration {
+	d := w.zones[zone]
+	if since, ok := w.open[zone]; ok {
+		d += now.Sub(since)
+	}
+	return d
+}
+
+// farm returns how long some zone was reduced up to now.
+func (w *reducedWindow) farm(now time.Time) time.Duration {
+	d := w.any
+	if len(w.open) > 0 {
+		d += now.Sub(w.since)
+	}
+	return d
 }
 
 // belowFloor returns how long the zone was below its capacity floor.

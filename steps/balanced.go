@@ -32,7 +32,8 @@ func IDs() []string {
 
 // Balanced returns the plan of a balanced application deployment of
 // cfg.Release over every zone of f: preflight, then the eleven steps of the
-// runbook. Add hooks with plan.Before and plan.After, extra steps with
+// runbook; with prepare between preflight and stop-schedulers when it
+// prepares the release at full capacity (Config.PrepareAtFullCapacity). Add hooks with plan.Before and plan.After, extra steps with
 // plan.InsertAfter, and run it with plan.Run.
 //
 // Balanced checks cfg and calls no driver.
@@ -41,7 +42,11 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &balanced{cfg: cfg}
+	twoStage, note, err := cfg.stages()
+	if err != nil {
+		return nil, err
+	}
+	b := &balanced{cfg: cfg, twoStage: twoStage, stageNote: note}
 	if l, ok := cfg.Services.(drivers.FarmLeaser); ok && cfg.Plan.Lock.Leaser == nil {
 		cfg.Plan.Lock.Leaser = l // the farm lease, on the Deployment Controller
 	}
@@ -65,6 +70,11 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if twoStage {
+		if err := plan.InsertAfter(Preflight, b.prepare()); err != nil {
+			return nil, err
+		}
+	}
 	// Every call to a server's host is limited per call (farm.Limits).
 	b.cfg.Services = plan.LimitServices(b.cfg.Services)
 	b.cfg.Prober = plan.LimitProber(b.cfg.Prober)
@@ -74,6 +84,11 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 // balanced holds the configuration the steps share.
 type balanced struct {
 	cfg Config
+	// twoStage: the plan prepares at full capacity (step prepare) and
+	// publish continues the prepared deployment; stageNote says which
+	// mode runs, for the runbook.
+	twoStage  bool
+	stageNote string
 	// want, when set, is the version probe p must read on server instead
 	// of p.Version (a rollback's: what preflight read there).
 	want func(server string, p drivers.ApplicationProbe) string

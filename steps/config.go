@@ -109,6 +109,16 @@ type Config struct {
 	// platform can (drivers.DeploymentContinuer). By default such a
 	// deployment halts the run with a clear error and stays waiting.
 	ContinuePrepared bool
+	// PrepareAtFullCapacity sets whether the platform's first stage
+	// (compile, SQL scripts, binaries uploaded; nothing running changes)
+	// runs in a step of its own, prepare, while every server serves, so
+	// that the farm runs at reduced capacity only for the second stage
+	// and the catch-up ([PrepareMode]). The default, PrepareAuto, does so
+	// where the platform can (drivers.DeploymentPreparer and
+	// drivers.DeploymentContinuer, TwoStage true) and runs the one-stage
+	// plan otherwise; PrepareOff never does; PrepareRequire refuses a
+	// platform that cannot. The runbook says which mode runs.
+	PrepareAtFullCapacity PrepareMode
 	// AbortPublishOnStop makes a publish that stops before its deployment
 	// ends (the run is cancelled, or PublishTimeout passes) abort the
 	// platform deployment, where the platform can (drivers.

@@ -39,8 +39,11 @@ func (b *balanced) publish() farm.Step {
 	return farm.Step{
 		ID:    Publish,
 		Undo:  b.undoPublish,
-		Title: "Publish the release with the platform; wait until it finishes and every Updating server runs it",
+		Title: "Publish the release with the platform; wait until it finishes and every Updating server runs it (" + b.stageNote + ")",
 		Describe: func(z *farm.Zone) []string {
+			if b.twoStage {
+				return []string{fmt.Sprintf("continue the prepared deployment of %s (its second stage: SQL scripts run, running versions switch); wait for %s to serve it", b.releaseName(), names(z.Updating.Servers))}
+			}
 			return []string{fmt.Sprintf("deploy %s; wait for %s to serve it", b.releaseName(), names(z.Updating.Servers))}
 		},
 		Run: func(ctx context.Context, r *farm.Run) error {
@@ -157,8 +160,11 @@ func (b *balanced) releaseName() string {
 //     key in farm.Captured, so that a retry or a resumed run starts anew.
 //   - needs_user_intervention: a prepared two-stage deployment
 //     (drivers.DeploymentStatus.Prepared) is continued once when
-//     ContinuePrepared is set and the platform can
-//     (drivers.DeploymentContinuer); a retryable continue error is retried
+//     ContinuePrepared is set or the plan prepares at full capacity
+//     (PrepareMode), and the platform can (drivers.DeploymentContinuer):
+//     the guards are checked again first, as before a start, and the
+//     run's own deployment is recorded as continued
+//     (CapturedDeploymentContinued); a retryable continue error is retried
 //     at the next read, a refused one (drivers.ErrInvalidArgument: the state
 //     moved on) is left to the next read to explain. Any other pause fails
 //     the step naming its Info, and the deployment is left waiting for a
@@ -171,6 +177,13 @@ func (b *balanced) releaseName() string {
 // Every new log line is emitted once, as a warning when the platform types
 // it Warning or Error.
 func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id, key string) error {
+	return b.followDeployment(ctx, r, id, key, false)
+}
+
+// followDeployment is awaitDeployment; with untilPrepared (the prepare
+// step) it ends once the deployment is prepared, and a deployment that
+// succeeds without stopping prepared fails it wrapping ErrNotTwoStage.
+func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key string, untilPrepared bool) error {
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
 	var (
@@ -212,6 +225,12 @@ func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id, key str
 			}
 			last = st
 			switch {
+			case untilPrepared && st.Prepared():
+				r.Emit(farm.Event{Kind: farm.Progress, Message: "deployment " + id + " prepared: nothing running changed; publish continues it"})
+				return nil
+			case st.State.Succeeded() && untilPrepared:
+				return fmt.Errorf("deployment %s ended %s without stopping prepared after its first stage: %w, although the platform client (%T) says it does; the running versions changed while every server served: correct the client's configuration (or set PrepareAtFullCapacity off)",
+					id, st.State, ErrNotTwoStage, b.cfg.Platform)
 			case st.State.Succeeded():
 				return nil
 			case st.State.Done():
@@ -221,9 +240,9 @@ func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id, key str
 				return fmt.Errorf("deployment %s ended %s%s", id, st.State, lastErrors(st))
 			case st.State == drivers.DeploymentNeedsUserIntervention:
 				c, canContinue := b.cfg.Platform.(drivers.DeploymentContinuer)
-				if !st.Prepared() || !b.cfg.ContinuePrepared || !canContinue {
+				if !st.Prepared() || !(b.cfg.ContinuePrepared || b.twoStage) || !canContinue || untilPrepared {
 					hint := ""
-					if st.Prepared() {
+					if st.Prepared() && !b.twoStage {
 						hint = "; set ContinuePrepared (spec: platform.continue_prepared) to continue prepared deployments automatically"
 					}
 					return fmt.Errorf("deployment %s needs user intervention (%s): resolve it in the platform console, then resume%s", id, st.Info, hint)
@@ -231,6 +250,14 @@ func (b *balanced) awaitDeployment(ctx context.Context, r *farm.Run, id, key str
 				if continued {
 					progress("deployment " + id + " continuing")
 					break
+				}
+				// The second stage switches the running versions: the
+				// guards hold, as before a start.
+				if err := checkBeforeDeployment(pctx, r); err != nil {
+					return err
+				}
+				if key == CapturedDeploymentID {
+					r.Captured().SetValue(CapturedDeploymentContinued, id)
 				}
 				err := c.ContinueDeployment(pctx, id)
 				switch {

@@ -84,8 +84,12 @@ func (b *balanced) undoSwitchTraffic(ctx context.Context, r *farm.Run) error {
 // undoPublish deploys the release captured before the run again and waits
 // until the Updating servers serve it.
 func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
-	if _, started := r.Captured().Value(CapturedDeploymentID); !started && !b.anyOnRelease(ctx, r, groupServers(r.Farm(), farm.Updating)) {
-		return nil // nothing was deployed
+	_, started := r.Captured().Value(CapturedDeploymentID)
+	_, continued := r.Captured().Value(CapturedDeploymentContinued)
+	if (!started || (b.twoStage && !continued)) && !b.anyOnRelease(ctx, r, groupServers(r.Farm(), farm.Updating)) {
+		// Nothing was deployed, or only prepared (nothing running
+		// changed): prepare's undo aborts a prepared deployment.
+		return nil
 	}
 	raw, ok := r.Captured().Value(CapturedPreviousRelease)
 	if !ok {
@@ -138,6 +142,7 @@ func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
 	}
 	r.Captured().DeleteValue(CapturedRollbackDeploymentID)
 	r.Captured().DeleteValue(CapturedDeploymentID)
+	r.Captured().DeleteValue(CapturedDeploymentContinued)
 	return nil
 }
 
