@@ -331,7 +331,7 @@ func TestFarmLeaseAcrossHosts(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, acquired, lease.Acquired)
 		assert.False(t, lease.Expired(time.Now()), "renewed while the run lives")
-		assert.LessOrEqual(t, time.Now().Sub(lease.Renewed), ttl/3)
+		assert.LessOrEqual(t, time.Since(lease.Renewed), ttl/3)
 
 		close(release)
 		require.NoError(t, <-done)

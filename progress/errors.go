@@ -132,7 +132,9 @@ func generic(f Failure) string {
 
 // leaves returns the failures err holds, each with its step error's place.
 func leaves(err error, out []Failure) []Failure {
-	if se, ok := err.(*farm.StepError); ok {
+	// leaves walks the tree level by level (wrapped below): err itself,
+	// not the first StepError somewhere inside it.
+	if se, ok := err.(*farm.StepError); ok { //nolint:errorlint // see above
 		if hasList(se.Err) {
 			for _, l := range leaves(se.Err, nil) {
 				if l.Step == "" {
@@ -171,8 +173,10 @@ func leaves(err error, out []Failure) []Failure {
 	return append(out, Failure{Error: ErrorText(err)})
 }
 
+// isStepError reports whether err itself, not something it wraps, is a
+// StepError.
 func isStepError(err error) bool {
-	_, ok := err.(*farm.StepError)
+	_, ok := err.(*farm.StepError) //nolint:errorlint // err itself, see above
 	return ok
 }
 
@@ -180,7 +184,7 @@ func isStepError(err error) bool {
 // (whose text is its errors' texts, one per line).
 func listOf(err error) ([]error, bool) {
 	var me *multierror.Error
-	if m, ok := err.(*multierror.Error); ok {
+	if m, ok := err.(*multierror.Error); ok { //nolint:errorlint // err itself is the list, not something it wraps
 		me = m
 		return me.Errors, true
 	}
@@ -224,7 +228,7 @@ func hasListIn(errs []error) bool {
 
 // wrapped returns the errors err wraps directly.
 func wrapped(err error) []error {
-	switch u := err.(type) {
+	switch u := err.(type) { //nolint:errorlint // one level of the tree: the point
 	case interface{ Unwrap() []error }:
 		return u.Unwrap()
 	case interface{ Unwrap() error }:

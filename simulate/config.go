@@ -307,8 +307,8 @@ func (cfg Config) normalize() (Config, error) {
 }
 
 // rate returns the arrival rate of zone z (requests per second, 0 = none).
-func (c Config) rate(z ZoneConfig) float64 {
-	r := c.Traffic.Rate
+func (cfg Config) rate(z ZoneConfig) float64 {
+	r := cfg.Traffic.Rate
 	if z.Rate != 0 {
 		r = z.Rate
 	}

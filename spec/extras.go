@@ -363,6 +363,15 @@ func (s *Spec) smokeHook(t SmokeTest, client *http.Client, log *slog.Logger) fun
 	}
 }
 
+// urlReason is the reason of a *url.Error without the URL it quotes, which
+// may carry a secret (a probe URL's token); other errors are kept.
+func urlReason(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
+}
+
 // smoke runs one request of a smoke test on one server.
 func smoke(ctx context.Context, client *http.Client, sv farm.Server, t SmokeTest, host string, want int, timeout time.Duration) error {
 	base := sv.ProbeURL
@@ -371,11 +380,11 @@ func smoke(ctx context.Context, client *http.Client, sv farm.Server, t SmokeTest
 	}
 	u, err := url.Parse(base)
 	if err != nil {
-		return fmt.Errorf("%w: probe URL of %s: %v", drivers.ErrInvalidArgument, sv.Name, err)
+		return fmt.Errorf("%w: probe URL of %s: %w", drivers.ErrInvalidArgument, sv.Name, urlReason(err))
 	}
 	ref, err := url.Parse(t.Path)
 	if err != nil {
-		return fmt.Errorf("%w: path %q: %v", drivers.ErrInvalidArgument, t.Path, err)
+		return fmt.Errorf("%w: path %q: %w", drivers.ErrInvalidArgument, t.Path, urlReason(err))
 	}
 	u = u.JoinPath(ref.Path)
 	u.RawQuery = ref.RawQuery
@@ -383,7 +392,7 @@ func smoke(ctx context.Context, client *http.Client, sv farm.Server, t SmokeTest
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return fmt.Errorf("%w: %v", drivers.ErrInvalidArgument, err)
+		return fmt.Errorf("%w: smoke test %s of %s: %w", drivers.ErrInvalidArgument, t.Name, sv.Name, urlReason(err))
 	}
 	if host != "" {
 		req.Host = host

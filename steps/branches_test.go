@@ -85,13 +85,13 @@ func TestPreflightRefusesALoadedMemberNotServingAndHealthy(t *testing.T) {
 	}{
 		{"draining", func(t *testing.T, sim *simulate.Sim) {
 			require.NoError(t, sim.LoadBalancer("").SetState(t.Context(), drivers.Draining, "fe03"))
-		}, "Loaded member fe03 reads draining/healthy: want serving and healthy"},
+		}, "member fe03 of the Loaded group reads draining/healthy: want serving and healthy"},
 		{"unhealthy", func(t *testing.T, sim *simulate.Sim) {
 			// Down for 10 s, noticed 2 s late both ways: from 10 s the
 			// application answers again, its member reads unhealthy to 12 s.
 			require.NoError(t, sim.Crash("fe04", 10*time.Second))
 			time.Sleep(10*time.Second + 500*time.Millisecond)
-		}, "Loaded member fe04 reads serving/unhealthy: want serving and healthy"},
+		}, "member fe04 of the Loaded group reads serving/unhealthy: want serving and healthy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

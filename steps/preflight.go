@@ -65,7 +65,7 @@ func (b *balanced) captureMembers(ctx context.Context, r *farm.Run, z *farm.Zone
 		r.Captured().SetMember(z.Name, st)
 		switch {
 		case loaded[st.Member] && (st.State != drivers.Serving || st.Health == drivers.Unhealthy):
-			return fmt.Errorf("Loaded member %s reads %s/%s: want serving and healthy, since the Loaded group carries the zone's traffic alone", st.Member, st.State, st.Health)
+			return fmt.Errorf("member %s of the Loaded group reads %s/%s: want serving and healthy, since that group carries the zone's traffic alone", st.Member, st.State, st.Health)
 		case st.State != drivers.Serving:
 			r.Warn(z.Name, "", "Updating member %s reads %s before the run; the run puts it in service with the release", st.Member, st.State)
 		}
@@ -88,7 +88,7 @@ func (b *balanced) captureServer(ctx context.Context, r *farm.Run, s farm.Server
 		case svc != drivers.SchedulerService && st.Run != drivers.Running:
 			return fmt.Errorf("%s service reads %s/%s: want running, or the server cannot install the release", svc, st.Run, st.Startup)
 		case svc == drivers.SchedulerService && st.Startup == drivers.Disabled && !b.cfg.AcceptDisabledSchedulers:
-			return fmt.Errorf("Scheduler service reads %s/%s before the run: if an earlier run left it so, resume that run; if it is disabled on purpose (or that run's journal is lost), set accept_disabled_schedulers: true in the spec or pass balancedctl -accept-disabled-schedulers (steps.Config.AcceptDisabledSchedulers)", st.Run, st.Startup)
+			return fmt.Errorf("the Scheduler service reads %s/%s before the run: if an earlier run left it so, resume that run; if it is disabled on purpose (or that run's journal is lost), set accept_disabled_schedulers: true in the spec or pass balancedctl -accept-disabled-schedulers (steps.Config.AcceptDisabledSchedulers)", st.Run, st.Startup)
 		case svc == drivers.SchedulerService && st.Startup == drivers.Disabled:
 			r.Warn(s.Zone, s.Name, "Scheduler service is disabled before the run; it will be restored to disabled")
 		}

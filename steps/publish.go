@@ -129,7 +129,9 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 		return false, farm.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("start deployment of %s: %w", b.releaseName(), err)}
 	})
 	if err != nil && lastErr != nil && ctx.Err() == nil {
-		err = fmt.Errorf("start deployment of %s: platform still busy after %s: %w (last: %v)", b.releaseName(), b.cfg.PublishTimeout, err, lastErr)
+		// The last busy answer is context, not a cause: wrapped, it would make
+		// the timeout itself read as retryable (drivers.IsRetryable).
+		err = fmt.Errorf("start deployment of %s: platform still busy after %s: %w (last: %v)", b.releaseName(), b.cfg.PublishTimeout, err, lastErr) //nolint:errorlint // see above
 	}
 	return done, err
 }
@@ -317,7 +319,9 @@ func (b *balanced) publishStopped(ctx context.Context, r *farm.Run, id, key stri
 	}
 	if err := a.AbortDeployment(actx, id); err != nil {
 		r.Warn("", "", "abort deployment %s: %v", id, err)
-		return fmt.Errorf("%w (abort failed: %v)", cause, err)
+		// The stop is the cause callers branch on; the abort's failure is
+		// reported beside it, not as a second cause to match.
+		return fmt.Errorf("%w (abort failed: %v)", cause, err) //nolint:errorlint // see above
 	}
 	r.Captured().DeleteValue(key)
 	r.Warn("", "", "deployment %s aborted (AbortPublishOnStop)", id)

@@ -270,7 +270,8 @@ func TestRandomizedFaults(t *testing.T) {
 		seeds = 200
 	}
 	if s := os.Getenv("BALANCED_FAULT_SEEDS"); s != "" {
-		fmt.Sscan(s, &seeds)
+		_, err := fmt.Sscan(s, &seeds)
+		require.NoError(t, err, "BALANCED_FAULT_SEEDS must be a number of seeds")
 	}
 	var mu sync.Mutex
 	hist := map[outcome]int{}
@@ -522,7 +523,7 @@ func TestNewRunOverUnfinishedRunIsRefused(t *testing.T) {
 		// Without a journal, preflight refuses the Schedulers the halted run disabled.
 		_, err = sf.plan(t, nil, nil, farm.Halt, "v2").Run(t.Context())
 		require.ErrorIs(t, err, farm.ErrHalted)
-		assert.Contains(t, err.Error(), "Scheduler service reads stopped/Disabled before the run")
+		assert.Contains(t, err.Error(), "the Scheduler service reads stopped/Disabled before the run")
 
 		recs, err := farm.ReadJournalFile(path)
 		require.NoError(t, err)

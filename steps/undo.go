@@ -96,8 +96,11 @@ func (b *balanced) undoPublish(ctx context.Context, r *farm.Run) error {
 		return fmt.Errorf("the platform cannot say which release was deployed before the run (no drivers.DeployedReleaseReader): roll back by hand")
 	}
 	var prev drivers.Release
-	if err := json.Unmarshal([]byte(raw), &prev); err != nil || prev.Version == "" {
-		return fmt.Errorf("captured previous release %q is unreadable: %v", raw, err)
+	if err := json.Unmarshal([]byte(raw), &prev); err != nil {
+		return fmt.Errorf("captured previous release %q is unreadable: %w", raw, err)
+	}
+	if prev.Version == "" {
+		return fmt.Errorf("captured previous release %q is unreadable: it names no version", raw)
 	}
 	if err := b.stopForwardDeployment(ctx, r); err != nil {
 		return err

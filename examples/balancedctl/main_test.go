@@ -278,7 +278,7 @@ func TestLockedExitCode(t *testing.T) {
 		release, err := farm.HostLock{Dir: sp.LockDir}.Lock(t.Context(), farm.LockHolder{Farm: f.Identity(), Host: "deploy-host-2", PID: 4242,
 			User: "alice", RunID: "20261127T030000Z-0badf00d", Since: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)})
 		require.NoError(t, err)
-		defer release()
+		defer func() { assert.NoError(t, release()) }()
 		code, _, errOut := sf.do(t, "run", specPath, "--yes")
 		assert.Equal(t, exitLocked, code)
 		assert.Contains(t, errOut, "run 20261127T030000Z-0badf00d of alice on host deploy-host-2, process 4242, since 2026-11-27T03:00:00Z")

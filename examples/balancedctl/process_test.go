@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -151,7 +152,7 @@ func (ch *child) wait(t *testing.T) (string, int) {
 	rest, _ := io.ReadAll(ch.stderr)
 	err := ch.reap()
 	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 		code = ee.ExitCode()
 	} else {
 		require.NoError(t, err)
@@ -214,7 +215,7 @@ func TestKill9ThenResume(t *testing.T) {
 		assert.Equal(t, exitFailed, code, errOut)
 		assert.Contains(t, out, "unfinished")
 		assert.Contains(t, out, "resume from: stop-schedulers")
-		assert.Contains(t, out, fmt.Sprintf("host lock:   free: its last holder, run "))
+		assert.Contains(t, out, "host lock:   free: its last holder, run ")
 		assert.Contains(t, out, fmt.Sprintf("process %d is not running (killed or crashed: the kernel released it)", ch.cmd.Process.Pid))
 
 		code, _, errOut = sf.do(t, "run", path, "--yes")

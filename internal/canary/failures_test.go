@@ -257,7 +257,8 @@ func (e *echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.status)
-	w.Write(doc)
+	_, _ = w.Write(doc) // the client may hang up first: nothing to report to it
+
 }
 
 // wsmanFault is a WS-Management fault as WinRM sends it with a 500, its

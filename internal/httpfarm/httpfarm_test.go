@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func get(t *testing.T, url string, load bool) *http.Response {
+// get returns the status code of a GET of url, as a user's request when
+// load is set.
+func get(t *testing.T, url string, load bool) int {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	require.NoError(t, err)
@@ -25,7 +27,7 @@ func get(t *testing.T, url string, load bool) *http.Response {
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
-	return resp
+	return resp.StatusCode
 }
 
 func TestDeploymentModel(t *testing.T) {
@@ -61,9 +63,9 @@ func TestDeploymentModel(t *testing.T) {
 	idle, err := svc.DeploymentIdle(t.Context(), fe1)
 	require.NoError(t, err)
 	assert.False(t, idle)
-	assert.Equal(t, 503, get(t, b1.URL(), false).StatusCode)
+	assert.Equal(t, 503, get(t, b1.URL(), false))
 	assert.Equal(t, int64(0), b1.InstallHits(), "a probe is not a user request")
-	assert.Equal(t, 503, get(t, b1.URL(), true).StatusCode)
+	assert.Equal(t, 503, get(t, b1.URL(), true))
 	assert.Equal(t, int64(1), b1.InstallHits())
 
 	require.Eventually(t, func() bool { return b1.Version() == "v2" && !b1.Installing() }, 2*time.Second, 5*time.Millisecond)

@@ -210,7 +210,7 @@ func TestRunbookNeverPrintsURLSecrets(t *testing.T) {
 	plan, err := steps.Balanced(f, steps.Config{Services: ff, Platform: ff, Prober: ff, Release: drivers.Release{Version: "v2"}})
 	require.NoError(t, err)
 	var b strings.Builder
-	plan.Describe(&b)
+	require.NoError(t, plan.Describe(&b))
 	assert.Contains(t, b.String(), "https://fe01.internal/health?token=[redacted]")
 	assert.NotContains(t, b.String(), secret)
 }

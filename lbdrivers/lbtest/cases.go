@@ -220,12 +220,11 @@ func (s suite) activeConnections(t *testing.T) {
 func (s suite) waitConns(t *testing.T, lb drivers.LoadBalancer, m string, ok func(int) bool, msg string) {
 	t.Helper()
 	deadline := time.Now().Add(s.h.settle())
-	last := -1
 	for {
 		st, err := lb.Status(ctx(t), m)
 		require.NoError(t, err)
 		require.True(t, st[0].ConnectionsKnown, "member %s: ConnectionsKnown changed to false", m)
-		last = st[0].ActiveConnections
+		last := st[0].ActiveConnections
 		if ok(last) {
 			return
 		}

@@ -387,7 +387,8 @@ func (d *OSS) apply(ctx context.Context, data, old []byte) error {
 			rerr = os.Remove(d.cfg.File)
 		}
 		if rerr != nil {
-			return fmt.Errorf("%w (and the rollback of %s failed: %v)", cause, d.cfg.File, rerr)
+			// cause is what callers branch on; the rollback's failure is said beside it.
+			return fmt.Errorf("%w (and the rollback of %s failed: %v)", cause, d.cfg.File, rerr) //nolint:errorlint // see above
 		}
 		return cause
 	}

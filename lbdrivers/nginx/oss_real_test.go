@@ -23,7 +23,7 @@ func namedBackends(t *testing.T, n int) []nginx.Member {
 	for i := range n {
 		name := fmt.Sprintf("fe%d", i+1)
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			io.WriteString(w, name)
+			_, _ = io.WriteString(w, name) // a client gone away has nothing to be told
 		}))
 		t.Cleanup(srv.Close)
 		members = append(members, nginx.Member{Name: name, Address: strings.TrimPrefix(srv.URL, "http://")})
@@ -158,8 +158,12 @@ func TestOSSInFlightRequestSurvivesDrain(t *testing.T) {
 			got <- answer{err: err}
 			return
 		}
-		io.Copy(io.Discard, resp.Body)
+		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
 		got <- answer{status: resp.StatusCode, backend: resp.Header.Get(httpfarm.HeaderBackend)}
 	}()
 	var holder string

@@ -269,8 +269,9 @@ func (d *Plus) SetState(ctx context.Context, state drivers.MemberState, members 
 		err := d.do(ctx, http.MethodPatch, base+"/servers/"+strconv.Itoa(ids[i]), body, nil)
 		if err != nil {
 			if len(done) > 0 && errors.Is(err, drivers.ErrUnavailable) {
-				// Earlier members changed: not safe to call unavailable.
-				return fmt.Errorf("nginx plus: member %s: %d member(s) already set to %s: %v", m.Name, len(done), state, err)
+				// Earlier members changed: not safe to call unavailable, so
+				// err is said, not wrapped (its ErrUnavailable would show).
+				return fmt.Errorf("nginx plus: member %s: %d member(s) already set to %s: %v", m.Name, len(done), state, err) //nolint:errorlint // see above
 			}
 			return fmt.Errorf("nginx plus: member %s: %w", m.Name, err)
 		}

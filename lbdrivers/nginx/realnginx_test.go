@@ -91,10 +91,13 @@ http {
 	t.Cleanup(func() {
 		_ = n.cmd.Process.Signal(syscall.SIGQUIT)
 		select {
-		case <-exited:
+		case err := <-exited:
+			if err != nil {
+				t.Logf("nginx exited on SIGQUIT: %v; stderr: %s", err, stderr.String())
+			}
 		case <-time.After(10 * time.Second):
 			_ = n.cmd.Process.Kill()
-			<-exited
+			t.Logf("nginx killed after 10 s without exiting on SIGQUIT: %v", <-exited)
 		}
 	})
 	deadline := time.Now().Add(10 * time.Second)

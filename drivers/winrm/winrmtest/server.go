@@ -112,7 +112,7 @@ type Script struct {
 	Name string
 }
 
-// CommandFailed, as the Err of a fault on ActionCommand, replaces the
+// CommandFailed replaces, as the Err of a fault on ActionCommand, the
 // result of the command without running it: Stderr (plain text or CLIXML,
 // see CLIXMLError) and the exit code, as a script failing on the host would
 // report them.

@@ -212,7 +212,8 @@ func (s *Server) apiErr(w http.ResponseWriter, status int, code, text string) {
 	s.seq++
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{
+	// An error here is the client's connection failing: it can no longer be told.
+	_ = json.NewEncoder(w).Encode(map[string]any{
 		"error":      map[string]any{"status": status, "text": text, "code": code},
 		"request_id": fmt.Sprintf("%032x", s.seq),
 		"href":       "https://nginx.org/en/docs/http/ngx_http_api_module.html",
@@ -222,7 +223,7 @@ func (s *Server) apiErr(w http.ResponseWriter, status int, code, text string) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // as in apiErr: only the connection can fail
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
