@@ -103,7 +103,7 @@ func readEvents(r io.Reader) (*recorded, error) {
 		}
 		var e progress.JSONEvent
 		if err := json.Unmarshal([]byte(text), &e); err != nil {
-			return nil, fmt.Errorf("timeline: events line %d: %v (want one JSON object per line, as progress.JSONLines writes): %w", line, err, drivers.ErrInvalidArgument)
+			return nil, fmt.Errorf("timeline: events line %d: %w (want one JSON object per line, as progress.JSONLines writes): %w", line, err, drivers.ErrInvalidArgument)
 		}
 		if e.Time.IsZero() || e.Kind == "" {
 			return nil, fmt.Errorf("timeline: events line %d: no time or kind: want a progress.JSONEvent: %w", line, drivers.ErrInvalidArgument)
