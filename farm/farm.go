@@ -336,7 +336,7 @@ func AutoSplit(servers []Server) []ZoneSpec {
 	var order []string
 	byZone := map[string][]Server{}
 	for _, s := range servers {
-		z := s.ZoneName()
+		z := s.zoneName()
 		if _, ok := byZone[z]; !ok {
 			order = append(order, z)
 		}

@@ -49,8 +49,8 @@ func (s Server) MemberID() string {
 	return s.Name
 }
 
-// ZoneName returns Zone, or [DefaultZone] when Zone is empty.
-func (s Server) ZoneName() string {
+// zoneName returns Zone, or [DefaultZone] when Zone is empty.
+func (s Server) zoneName() string {
 	if s.Zone != "" {
 		return s.Zone
 	}
