@@ -117,7 +117,7 @@ type F5 struct {
 	//
 	// Deprecated: request_timeout is the former name of timeout; a spec
 	// that sets it loads with a warning (and with an error if it sets
-	// timeout too) and Load copies it into Timeout.
+	// timeout too) and Load moves it into Timeout.
 	RequestTimeout Duration `yaml:"request_timeout" json:"request_timeout,omitzero"`
 }
 
@@ -213,7 +213,7 @@ type Platform struct {
 	//
 	// Deprecated: request_timeout is the former name of timeout; a spec
 	// that sets it loads with a warning (and with an error if it sets
-	// timeout too) and Load copies it into Timeout.
+	// timeout too) and Load moves it into Timeout.
 	RequestTimeout Duration `yaml:"request_timeout" json:"request_timeout,omitzero"`
 	// PollInterval and MaxPollInterval are how often the publish step reads
 	// the deployment's status: first after PollInterval, the delay growing

@@ -53,6 +53,13 @@ func TestRequestTimeoutDeprecated(t *testing.T) {
 					gotPlatform = c.Timeout
 				}
 			}
+			for _, z := range s.Zones {
+				if z.LoadBalancer != nil && z.LoadBalancer.F5 != nil {
+					assert.Equal(t, 30*time.Second, z.LoadBalancer.F5.Timeout.D())
+					assert.Zero(t, z.LoadBalancer.F5.RequestTimeout, "moved: the spec prints timeout only")
+				}
+			}
+			assert.Zero(t, s.Platform.RequestTimeout, "moved: the spec prints timeout only")
 			assert.Equal(t, 30*time.Second, gotF5, "f5 driver's timeout")
 			assert.Equal(t, 60*time.Second, gotPlatform, "lifetime driver's timeout")
 		})

@@ -51,14 +51,14 @@ func (v *validator) warnf(path, format string, args ...any) {
 
 // timeoutKey resolves the deprecated key request_timeout of the block at
 // path into its timeout: an error when both are set, else a warning and a
-// copy.
-func (v *validator) timeoutKey(path, block string, timeout *Duration, old Duration) {
+// move (the spec then reads as if it said timeout, and prints so).
+func (v *validator) timeoutKey(path, block string, timeout, old *Duration) {
 	switch {
 	case old.D() == 0:
 	case timeout.D() != 0:
 		v.errorf(path+".request_timeout", "%s: both timeout (%v) and request_timeout (%v): want timeout only (request_timeout is its deprecated name)", block, timeout.D(), old.D())
 	default:
-		*timeout = old
+		*timeout, *old = *old, 0
 		v.warnf(path+".request_timeout", "%s: request_timeout is deprecated: name it timeout", block)
 	}
 }
@@ -450,7 +450,7 @@ func (v *validator) loadBalancer(path string, lb *LoadBalancer) {
 		if lb.F5.Insecure {
 			v.warnf(path+".insecure", "load_balancer f5: TLS certificate verification is off")
 		}
-		v.timeoutKey(path, "load_balancer f5", &lb.F5.Timeout, lb.F5.RequestTimeout)
+		v.timeoutKey(path, "load_balancer f5", &lb.F5.Timeout, &lb.F5.RequestTimeout)
 	case lb.ALB != nil:
 		if !strings.HasPrefix(lb.ALB.TargetGroupARN, "arn:") {
 			v.errorf(path+".target_group_arn", "load_balancer kind alb: target_group_arn %q: want the target group's ARN (arn:aws:elasticloadbalancing:...)", lb.ALB.TargetGroupARN)
@@ -502,7 +502,7 @@ func (v *validator) drivers() {
 		if c.Insecure {
 			v.warnf("$.platform.insecure", "platform: TLS certificate verification is off")
 		}
-		v.timeoutKey("$.platform", "platform", &c.Timeout, c.RequestTimeout)
+		v.timeoutKey("$.platform", "platform", &c.Timeout, &c.RequestTimeout)
 		if c.MaxPollInterval.D() > 0 && c.MaxPollInterval.D() < c.PollInterval.D() {
 			v.errorf("$.platform.max_poll_interval", "platform: max_poll_interval %v is below poll_interval %v: want it at least as long", c.MaxPollInterval.D(), c.PollInterval.D())
 		}
