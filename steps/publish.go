@@ -242,7 +242,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 				return fmt.Errorf("deployment %s ended %s%s", id, st.State, lastErrors(st))
 			case st.State == drivers.DeploymentNeedsUserIntervention:
 				c, canContinue := b.cfg.Platform.(drivers.DeploymentContinuer)
-				if !st.Prepared() || !(b.cfg.ContinuePrepared || b.twoStage) || !canContinue || untilPrepared {
+				if !st.Prepared() || (!b.cfg.ContinuePrepared && !b.twoStage) || !canContinue || untilPrepared {
 					hint := ""
 					if st.Prepared() && !b.twoStage {
 						hint = "; set ContinuePrepared (spec: platform.continue_prepared) to continue prepared deployments automatically"
