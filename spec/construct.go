@@ -50,7 +50,7 @@ func newLoadBalancer(ctx context.Context, lb *LoadBalancer, servers []farm.Serve
 		return haproxy.New(cfg)
 	case lb.NGINX != nil:
 		c := lb.NGINX
-		return nginx.NewOSS(nginx.OSSConfig{
+		d, err := nginx.NewOSS(nginx.OSSConfig{
 			File: c.File, Upstream: c.Upstream, MainConfig: c.MainConfig,
 			Members:    upstreamMembers(servers, c.Port, c.Addresses),
 			Directives: c.Directives, ServerParams: c.ServerParams,
@@ -58,18 +58,21 @@ func newLoadBalancer(ctx context.Context, lb *LoadBalancer, servers []farm.Serve
 			DrainPeriod: c.DrainPeriod.D(), ReloadTimeout: c.ReloadTimeout.D(), ReloadSettle: c.ReloadSettle.D(),
 			Logger: log,
 		})
+		return d, nginxKeys().wrap(err)
 	case lb.NGINXPlus != nil:
 		cfg, err := plusConfig(lb.NGINXPlus, servers, log)
 		if err != nil {
 			return nil, err
 		}
-		return nginx.NewPlus(cfg)
+		d, err := nginx.NewPlus(cfg)
+		return d, nginxPlusKeys().wrap(err)
 	case lb.F5 != nil:
 		cfg, err := f5Config(lb.F5, log)
 		if err != nil {
 			return nil, err
 		}
-		return f5.New(cfg)
+		d, err := f5.New(cfg)
+		return d, f5Keys().wrap(err)
 	case lb.ALB != nil:
 		c := lb.ALB
 		cfg := awsalb.Config{TargetGroupARN: c.TargetGroupARN, Region: c.Region, SettlePeriod: c.SettlePeriod.D(), Logger: log}
@@ -79,7 +82,8 @@ func newLoadBalancer(ctx context.Context, lb *LoadBalancer, servers []farm.Serve
 		if c.Profile != "" {
 			cfg.LoadOptions = append(cfg.LoadOptions, config.WithSharedConfigProfile(c.Profile))
 		}
-		return awsalb.New(ctx, cfg)
+		d, err := awsalb.New(ctx, cfg)
+		return d, albKeys().wrap(err)
 	}
 	return nil, fmt.Errorf("load_balancer kind %q: want one of %v", lb.Kind, Kinds())
 }
@@ -140,7 +144,8 @@ func newServices(c *Services, log *slog.Logger) (*winrm.Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return winrm.New(cfg)
+	d, err := winrm.New(cfg)
+	return d, servicesKeys().wrap(err)
 }
 
 func winrmConfig(c *Services, log *slog.Logger) (winrm.Config, error) {
@@ -172,7 +177,8 @@ func newPlatform(c *Platform, rel Release, log *slog.Logger) (*lifetime.Client, 
 	if err != nil {
 		return nil, err
 	}
-	return lifetime.New(cfg)
+	cl, err := lifetime.New(cfg)
+	return cl, platformKeys().wrap(err)
 }
 
 func lifetimeConfig(c *Platform, rel Release, log *slog.Logger) (lifetime.Config, error) {

@@ -98,7 +98,7 @@ func (d *Driver) name(svc drivers.Service) (string, error) {
 	if n, ok := d.s.names[svc]; ok {
 		return n, nil
 	}
-	return "", fmt.Errorf("winrm: %w: unknown service role %q; want %q, %q, %q or a role set in Config.ServiceNames",
+	return "", fmt.Errorf("winrm: %w: unknown service role %q; want %q, %q, %q or a role set in Config.ServiceNames (services.service_names in a spec)",
 		drivers.ErrInvalidArgument, svc, drivers.SchedulerService, drivers.DeploymentService, drivers.DeploymentControllerService)
 }
 

@@ -256,7 +256,7 @@ func (d *Driver) readLease(ctx context.Context, t drivers.Target, path, farm str
 		return f, out.now, fmt.Errorf("the lease file %s on the server holds no lease (%.80q); remove it once no run uses the farm", path, f.raw)
 	}
 	if f.lease.Farm != farm {
-		return f, out.now, fmt.Errorf("the lease file %s holds the lease of farm %q, not %q; set Config.LeaseDir apart", path, f.lease.Farm, farm)
+		return f, out.now, fmt.Errorf("the lease file %s holds the lease of farm %q, not %q; set Config.LeaseDir (services.lease_dir in a spec) apart", path, f.lease.Farm, farm)
 	}
 	f.valid = true
 	return f, out.now, nil

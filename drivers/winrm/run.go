@@ -206,7 +206,7 @@ func (d *Driver) classifyTransport(err error, sent bool) error {
 	var verify *tls.CertificateVerificationError
 	if errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &verify) {
 		// Not retryable and not the server's fault: returned unclassified.
-		return fmt.Errorf("the server's TLS certificate is not trusted (set Config.CACert to the CA that signs it): %w", err)
+		return fmt.Errorf("the server's TLS certificate is not trusted (set Config.CACert, services.ca_cert in a balancedctl spec, to the CA that signs it): %w", err)
 	}
 	if !sent {
 		return drivers.Classify(drivers.ErrUnavailable, err)
@@ -231,7 +231,7 @@ func (s settings) authHint(status string) string {
 		return "the server refused Basic authentication. Windows disables Basic by default (winrm/config/service/auth Basic=false) and accepts it " +
 			"only for local accounts; or the credentials are wrong. The default, Negotiate, works on a stock server"
 	case s.auth == AuthKerberos:
-		return "the server refused the Kerberos ticket: check Config.Kerberos (realm, SPN HTTP/<host>), the clocks and winrm/config/service/auth Kerberos=true"
+		return "the server refused the Kerberos ticket: check Config.Kerberos (services.kerberos in a spec: realm, SPN HTTP/<host>), the clocks and winrm/config/service/auth Kerberos=true"
 	case !s.https:
 		return "the server refused the Negotiate (NTLM) credentials: check the user name (DOMAIN\\user for a domain account) and password. " +
 			"Over plain HTTP the messages are encrypted with NTLM; a server with AllowUnencrypted=false (the default) answers 401 to " +

@@ -176,7 +176,7 @@ func pickVersion(want int, served []int) (int, error) {
 		return best, nil
 	}
 	if want != 0 {
-		return 0, drivers.Classify(drivers.ErrUnimplemented, fmt.Errorf("API version %d (PlusConfig.APIVersion) is not served: the server serves %v (GET /api/); set APIVersion to one of them between %d and %d, or 0 to negotiate", want, served, MinAPIVersion, MaxAPIVersion))
+		return 0, drivers.Classify(drivers.ErrUnimplemented, fmt.Errorf("API version %d (PlusConfig.APIVersion, load_balancer.api_version in a spec) is not served: the server serves %v (GET /api/); set APIVersion to one of them between %d and %d, or 0 to negotiate", want, served, MinAPIVersion, MaxAPIVersion))
 	}
 	return 0, drivers.Classify(drivers.ErrUnimplemented, fmt.Errorf("no usable API version: the server serves %v (GET /api/), this driver speaks %d to %d", served, MinAPIVersion, MaxAPIVersion))
 }
