@@ -59,6 +59,22 @@ type Config struct {
 	// parameter ("If True, outdated applications in the target environment
 	// will be redeployed") but not its default, so it is always sent.
 	KeepOutdated bool
+	// TwoStage declares that the target environment runs deployments in
+	// two stages: "Execute deployments in two stages" is checked for it in
+	// LifeTime (Infrastructure, Manage Environments, Edit; on OutSystems
+	// PaaS, Service Center's Administration, Environment Configuration,
+	// "Enable 2-Stage Deploy"), as OutSystems documents in "Deploy in a
+	// Short Deployment Window". A deployment then stops after its first
+	// stage (compile, SQL scripts generated, binaries uploaded to the
+	// front-ends, "no changes in the running versions") in
+	// needs_user_intervention with the prepared Info, until it is
+	// continued. The Deployment API v2 can neither read nor set this (its
+	// Environment structure has no such field), so the client reports
+	// what it is told ([Client.TwoStage]); the balanced plan then prepares
+	// the release while every server serves, and fails its prepare step
+	// (steps.ErrNotTwoStage) if a deployment runs to its end instead.
+	// False (the default) is a stock environment: one stage.
+	TwoStage bool
 
 	// HTTPClient, when set, is used as is (its transport decides TLS). It
 	// cannot be combined with CACert or Insecure.
@@ -97,6 +113,7 @@ var (
 	_ drivers.DeploymentAborter     = (*Client)(nil)
 	_ drivers.DeploymentContinuer   = (*Client)(nil)
 	_ drivers.DeploymentFinder      = (*Client)(nil)
+	_ drivers.DeploymentPreparer    = (*Client)(nil)
 )
 
 // New checks cfg and returns a client. It makes no request.

@@ -240,11 +240,19 @@ func (c *Client) AbortDeployment(ctx context.Context, id string) error {
 }
 
 // ContinueDeployment continues a deployment waiting in
-// needs_user_intervention (for example a prepared two-step deployment).
+// needs_user_intervention (for example a prepared two-stage deployment,
+// whose second stage then runs the SQL scripts and switches the running
+// versions: POST /deployments/{Key}/continue/, as OutSystems'
+// outsystems-pipeline continue_deployment sends it).
 // Otherwise the error wraps [drivers.ErrInvalidArgument].
 func (c *Client) ContinueDeployment(ctx context.Context, id string) error {
 	return c.command(ctx, id, "continue/")
 }
+
+// TwoStage reports Config.TwoStage: whether the target environment runs
+// deployments in two stages, as the configuration declares (the Deployment
+// API cannot say). It implements [drivers.DeploymentPreparer].
+func (c *Client) TwoStage() bool { return c.cfg.TwoStage }
 
 // DeployedRelease reads the application versions the target environment
 // runs: every application there, or the ones named in Config.Applications.

@@ -11,7 +11,9 @@
 //
 // Besides [drivers.PlatformClient], a [*Client] implements the optional
 // capabilities [drivers.DeployedReleaseReader], [drivers.DeploymentAborter],
-// [drivers.DeploymentContinuer] and [drivers.DeploymentFinder].
+// [drivers.DeploymentContinuer], [drivers.DeploymentFinder] and
+// [drivers.DeploymentPreparer] (whether the target runs deployments in two
+// stages, as Config.TwoStage declares).
 //
 // # What it is not for
 //
@@ -105,6 +107,22 @@
 //     prepared state of a two-stage deployment, spelled deploy_prepared in
 //     the docs and deployment_prepared in outsystems-pipeline; both are
 //     accepted (drivers.DeploymentStatus.Prepared).
+//   - Two-stage deployment is a setting of the target environment
+//     ("Execute deployments in two stages"; docs, "Deploy in a Short
+//     Deployment Window"), not of a deployment: POST /deployments/ and
+//     start/ have no parameter for it, and the Environment structure of
+//     GET /environments/ (as a LifeTime SDK generated from the Swagger file
+//     lists it: Key, Name, OSVersion, Order, HostName, UseHTTPS,
+//     EnvironmentType, NumberOfFrontEnds, ApplicationServerType,
+//     ApplicationServer, DatabaseProvider, IsCloudEnvironment) does not
+//     report it, so Config.TwoStage declares it. In such an environment
+//     the first stage (compile, SQL scripts generated, binaries uploaded
+//     to the front-ends: "no changes in the running versions") ends in
+//     needs_user_intervention with the prepared Info; continue/ runs the
+//     second (SQL scripts executed, running versions changed).
+//     outsystems-pipeline treats the same state so: it continues it only
+//     with --force_two_step_deployment, "in an environment where 2-stage
+//     deployments are enabled", and otherwise exits after the first stage.
 //
 // Unconfirmed: the exact shape of AppStatusInEnvs in the environment
 // listing is taken from the docs' structures and a LifeTime SDK generated

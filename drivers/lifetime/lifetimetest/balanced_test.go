@@ -73,11 +73,22 @@ func TestBalancedThroughLifeTime(t *testing.T) {
 // by the simulator's platform.
 func throughLifeTime(t *testing.T, sim *simulate.Sim, fake *lifetimetest.Fake, tune func(*steps.Config)) (*farm.Plan, drivers.Release) {
 	t.Helper()
-	client, err := lifetime.New(lifetime.Config{
+	return throughLifeTimeWith(t, sim, fake, nil, tune)
+}
+
+// throughLifeTimeWith is throughLifeTime with the client's Config tuned
+// too.
+func throughLifeTimeWith(t *testing.T, sim *simulate.Sim, fake *lifetimetest.Fake, tuneClient func(*lifetime.Config), tune func(*steps.Config)) (*farm.Plan, drivers.Release) {
+	t.Helper()
+	lc := lifetime.Config{
 		BaseURL: lifetimetest.InProcessBaseURL, Token: drivers.NewSecret(token),
 		SourceEnvironment: "Quality", TargetEnvironment: "Production",
 		HTTPClient: &http.Client{Transport: fake.Transport()},
-	})
+	}
+	if tuneClient != nil {
+		tuneClient(&lc)
+	}
+	client, err := lifetime.New(lc)
 	require.NoError(t, err)
 	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: sim.LoadBalancer("")})
 	require.NoError(t, err)

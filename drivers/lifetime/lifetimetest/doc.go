@@ -43,9 +43,15 @@
 //   - GET /deployments/ lists plans newest first, filtered by
 //     TargetEnvironmentKey, MinDate (default a week ago) and MaxDate; the
 //     records carry no status.
-//   - The prepared state of a two-stage deployment is reported with the
-//     Info a [Script] gives: the docs spell it deploy_prepared,
-//     OutSystems' outsystems-pipeline deployment_prepared.
+//   - A deployment to an environment with two-stage deployment on
+//     ([Environment.TwoStage], LifeTime's "Execute deployments in two
+//     stages"; docs, "Deploy in a Short Deployment Window") runs its first
+//     stage with no change in the running versions, then waits in
+//     needs_user_intervention with the prepared Info until continue/ runs
+//     the second stage (the [Backend]) or abort/ ends it. The Info is
+//     deployment_prepared by default ([Config.PreparedInfo]), as
+//     OutSystems' outsystems-pipeline checks it; the docs spell it
+//     deploy_prepared. A [Script] can pause in either spelling too.
 //
 // # Scope and limitations
 //

@@ -35,6 +35,22 @@ type Environment struct {
 	// DeploymentZones names the environment's deployment zones besides
 	// [DefaultZone]; see [ZoneKey].
 	DeploymentZones []string
+	// TwoStage is LifeTime's "Execute deployments in two stages" setting
+	// of the environment (OutSystems, "Deploy in a Short Deployment
+	// Window"). A deployment to it runs its first stage (compile, SQL
+	// scripts generated, binaries uploaded: "no changes in the running
+	// versions") for PrepareDuration, then waits in
+	// needs_user_intervention with Info [Config.PreparedInfo] until it is
+	// continued (POST /deployments/{Key}/continue/); only then does the
+	// [Backend] run (the second stage: SQL scripts run, running versions
+	// changed). Abort ends a prepared deployment aborted with nothing
+	// running changed. The API does not report the setting: GET
+	// /environments/ leaves it out, as LifeTime's Environment structure
+	// has no such field.
+	TwoStage bool
+	// PrepareDuration is how long the first stage of a deployment to a
+	// TwoStage environment takes (0 = at once).
+	PrepareDuration time.Duration
 }
 
 // Application is an application of the fake. Its key is "app-" + Name; the
@@ -66,6 +82,14 @@ type Config struct {
 	QuotedKeys bool
 	// Now stamps log lines; nil means time.Now.
 	Now func() time.Time
+	// PreparedInfo is the Info of a prepared two-stage deployment
+	// ([Environment.TwoStage]). Empty means drivers.InfoDeploymentPrepared,
+	// "deployment_prepared": what OutSystems' own outsystems-pipeline
+	// compares Info with (check_deployment_two_step_deploy_status) before
+	// it continues a deployment, against the real product. The Deployment
+	// API docs spell it deploy_prepared (drivers.InfoDeployPrepared); set
+	// that to test the other spelling.
+	PreparedInfo string
 }
 
 // Script shapes the deployments started after [Fake.SetScript].

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
 )
@@ -91,6 +92,10 @@ func (f *Fake) run(ctx context.Context, d *deployment) {
 	script, rel := d.script, d.Release
 	f.mu.Unlock()
 	job := &Job{f: f, d: d}
+	if err := f.firstStage(ctx, d, job); err != nil {
+		f.finish(d, drivers.DeploymentAborted, "Deployment aborted")
+		return
+	}
 	if script.PauseInfo != "" {
 		if err := job.Pause(ctx, script.PauseInfo); err != nil {
 			f.finish(d, drivers.DeploymentAborted, "Deployment aborted")
@@ -122,6 +127,34 @@ func (f *Fake) run(ctx context.Context, d *deployment) {
 		f.mu.Unlock()
 		f.finish(d, end, "Deployment finished")
 	}
+}
+
+// firstStage runs the first stage of a deployment to a two-stage
+// environment ([Environment.TwoStage]) and waits, prepared, until it is
+// continued (nil) or aborted (ctx's error). For any other environment it
+// returns nil at once.
+func (f *Fake) firstStage(ctx context.Context, d *deployment, job *Job) error {
+	f.mu.Lock()
+	env, _ := f.envByKey(d.targetKey)
+	f.mu.Unlock()
+	if !env.TwoStage {
+		return nil
+	}
+	job.Log("Info", "Preparing the deployment: compiling, generating SQL scripts, uploading binaries to the front-ends")
+	if env.PrepareDuration > 0 {
+		t := time.NewTimer(env.PrepareDuration)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	info := f.cfg.PreparedInfo
+	if info == "" {
+		info = drivers.InfoDeploymentPrepared
+	}
+	return job.Pause(ctx, info)
 }
 
 func (f *Fake) appByName(name string) *appState {
