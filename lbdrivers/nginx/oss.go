@@ -71,9 +71,15 @@ type OSSConfig struct {
 	// means DefaultReloadSettle.
 	ReloadSettle time.Duration
 
-	// DrainPeriod is how long a member set to Draining is reported as
-	// Draining before it is reported as Out. Old workers finish the
-	// requests they hold in that time. Zero means DefaultDrainPeriod.
+	// DrainPeriod is the least time a member set to Draining is reported
+	// as Draining before it is reported as Out, counted from the reload.
+	// Where the driver watches the workers (PIDFile set on Linux) the
+	// member also stays Draining until every worker process that existed
+	// before that reload has exited, however long that takes (see the
+	// package doc: bound it with NGINX's worker_shutdown_timeout);
+	// elsewhere the drain period alone decides, and old workers are
+	// assumed to finish the requests they hold in that time. Zero means
+	// DefaultDrainPeriod.
 	DrainPeriod time.Duration
 	// Logger receives one line per change. Nil discards.
 	Logger *slog.Logger
@@ -88,6 +94,11 @@ type OSS struct {
 	byName  map[string]Member
 	lock    chan struct{} // a mutex that gives up when the context is done; serializes file access
 	runTest func(ctx context.Context, argv []string) error
+	// gens maps a member drained through a watched reload to that reload's
+	// old workers (guarded by lock). A draining member without an entry
+	// (drained by another driver or process) waits for every worker
+	// shutting down.
+	gens map[string]*generation
 }
 
 var _ drivers.LoadBalancer = (*OSS)(nil)
@@ -146,7 +157,7 @@ func NewOSS(cfg OSSConfig) (*OSS, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &OSS{cfg: cfg, log: log, byName: map[string]Member{}, runTest: runCommand, lock: make(chan struct{}, 1)}
+	d := &OSS{cfg: cfg, log: log, byName: map[string]Member{}, runTest: runCommand, lock: make(chan struct{}, 1), gens: map[string]*generation{}}
 	for _, m := range cfg.Members {
 		d.byName[m.Name] = m
 	}
@@ -208,9 +219,10 @@ func (d *OSS) SetState(ctx context.Context, state drivers.MemberState, members .
 		return err
 	}
 	now := time.Now()
+	view := d.view(ctx)
 	var drained []int
 	for i, s := range cur.Servers {
-		if !slices.Contains(members, s.Member) || d.effective(s, now) == state {
+		if !slices.Contains(members, s.Member) || view.effective(s, now) == state {
 			continue
 		}
 		cur.Servers[i].State, cur.Servers[i].Since = state, time.Time{}
@@ -234,7 +246,23 @@ func (d *OSS) SetState(ctx context.Context, state drivers.MemberState, members .
 		}
 		return nil
 	}
-	if err := d.apply(ctx, data, old); err != nil {
+	gen, kept, err := d.apply(ctx, data, old)
+	if kept {
+		// NGINX was asked to reload: it reads the file as written.
+		if state == drivers.Serving {
+			for _, m := range members {
+				delete(d.gens, m)
+			}
+		}
+		for _, i := range drained {
+			if gen != nil {
+				d.gens[cur.Servers[i].Member] = gen
+			} else {
+				delete(d.gens, cur.Servers[i].Member)
+			}
+		}
+	}
+	if err != nil {
 		return err
 	}
 	d.log.InfoContext(ctx, "nginx upstream changed", "upstream", d.cfg.Upstream, "state", state, "members", members)
@@ -295,8 +323,8 @@ func (d *OSS) Status(ctx context.Context, members ...string) ([]drivers.MemberSt
 	if err := d.acquire(ctx); err != nil {
 		return nil, err
 	}
+	defer d.release()
 	cur, _, err := d.load()
-	d.release()
 	if err != nil {
 		return nil, err
 	}
@@ -306,10 +334,11 @@ func (d *OSS) Status(ctx context.Context, members ...string) ([]drivers.MemberSt
 		}
 	}
 	now := time.Now()
+	view := d.view(ctx)
 	out := make([]drivers.MemberStatus, 0, len(members))
 	for _, m := range members {
 		i := slices.IndexFunc(cur.Servers, func(s ServerLine) bool { return s.Member == m })
-		out = append(out, drivers.MemberStatus{Member: m, State: d.effective(cur.Servers[i], now), Health: drivers.HealthUnknown})
+		out = append(out, drivers.MemberStatus{Member: m, State: view.effective(cur.Servers[i], now), Health: drivers.HealthUnknown})
 	}
 	return out, nil
 }
@@ -329,13 +358,59 @@ func (d *OSS) acquire(ctx context.Context) error {
 
 func (d *OSS) release() { <-d.lock }
 
-// effective is the state reported for s at now: Draining turns into Out once
-// the drain period has passed.
-func (d *OSS) effective(s ServerLine, now time.Time) drivers.MemberState {
-	if s.State == drivers.Draining && !now.Before(s.Since.Add(d.cfg.DrainPeriod)) {
-		return drivers.Out
+// drainView answers, for one call holding the lock, whether a draining
+// member may still be sent requests by old workers.
+type drainView struct {
+	d   *OSS
+	ctx context.Context
+	// unknown caches the answer for members without a generation.
+	unknown *bool
+}
+
+// view returns a drainView; call it with the lock held.
+func (d *OSS) view(ctx context.Context) *drainView { return &drainView{d: d, ctx: ctx} }
+
+// effective is the state reported for s at now. A Draining member turns Out
+// once the drain period has passed and no worker that may still proxy to it
+// runs: a worker process that existed before the reload that drained it
+// (old workers keep the old upstream, where the member is up, for the
+// requests they hold, until they exit).
+func (v *drainView) effective(s ServerLine, now time.Time) drivers.MemberState {
+	if s.State != drivers.Draining {
+		return s.State
 	}
-	return s.State
+	if now.Before(s.Since.Add(v.d.cfg.DrainPeriod)) || v.oldWorkersRun(s.Member) {
+		return drivers.Draining
+	}
+	return drivers.Out
+}
+
+// oldWorkersRun reports whether a worker that may still send member requests
+// runs. For a member this driver drained through a watched reload, those are
+// the workers that existed before that reload. For a draining member it has
+// no record of (drained by an earlier driver, a resumed run) every worker
+// shutting down counts, since any of them may be older than that drain.
+// Where the workers cannot be watched (no PIDFile, no /proc) none is known
+// and the drain period alone decides.
+func (v *drainView) oldWorkersRun(member string) bool {
+	if g, ok := v.d.gens[member]; ok {
+		left := g.running()
+		if len(left) > 0 && g.logged.CompareAndSwap(false, true) {
+			v.d.log.InfoContext(v.ctx, "nginx: drain period over; members stay draining until the workers from before their reload exit (bounded by worker_shutdown_timeout)",
+				"member", member, "master", g.master, "old workers", pids(left))
+		}
+		return len(left) > 0
+	}
+	if v.unknown == nil {
+		any := false
+		if r, ok := v.d.reload.(*signalReloader); ok {
+			if pid, err := r.master(); err == nil && r.watchable(pid) {
+				any = len(lingering(r.proc(), pid)) > 0
+			}
+		}
+		v.unknown = &any
+	}
+	return *v.unknown
 }
 
 // load returns the desired file content built from the configuration and the
@@ -374,10 +449,13 @@ func (d *OSS) load() (UpstreamFile, []byte, error) {
 	return f, old, nil
 }
 
-// apply swaps data in, tests it, reloads, and rolls back on failure.
-func (d *OSS) apply(ctx context.Context, data, old []byte) error {
+// apply swaps data in, tests it, reloads, and rolls back on failure. kept
+// reports that the file keeps data: NGINX was asked to reload (the reload
+// may be unconfirmed, then err is set too). gen is that reload's old workers
+// when they could be watched.
+func (d *OSS) apply(ctx context.Context, data, old []byte) (gen *generation, kept bool, err error) {
 	if err := writeAtomic(d.cfg.File, data, old); err != nil {
-		return fmt.Errorf("%w: nginx: %w", drivers.ErrUnavailable, err)
+		return nil, false, fmt.Errorf("%w: nginx: %w", drivers.ErrUnavailable, err)
 	}
 	rollback := func(cause error) error {
 		var rerr error
@@ -394,23 +472,23 @@ func (d *OSS) apply(ctx context.Context, data, old []byte) error {
 	}
 	if err := d.runTest(ctx, d.cfg.TestCommand); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return rollback(fmt.Errorf("nginx: test of the new upstream file interrupted (rolled back): %w", cerr))
+			return nil, false, rollback(fmt.Errorf("nginx: test of the new upstream file interrupted (rolled back): %w", cerr))
 		}
 		d.log.WarnContext(ctx, "nginx refused the new upstream file; rolled back", "file", d.cfg.File, "error", err)
-		return rollback(fmt.Errorf("%w: nginx -t refused the new upstream file (rolled back): %w", drivers.ErrInvalidArgument, err))
+		return nil, false, rollback(fmt.Errorf("%w: nginx -t refused the new upstream file (rolled back): %w", drivers.ErrInvalidArgument, err))
 	}
-	sent, err := d.reload.reload(ctx)
+	sent, gen, err := d.reload.reload(ctx)
 	switch {
 	case err == nil:
-		return nil
+		return gen, true, nil
 	case !sent:
 		d.log.WarnContext(ctx, "nginx reload failed; rolled back the file", "file", d.cfg.File, "error", err)
-		return rollback(fmt.Errorf("nginx reload (file rolled back): %w", err))
+		return nil, false, rollback(fmt.Errorf("nginx reload (file rolled back): %w", err))
 	default:
 		// NGINX was asked to reload and reads the file when it does: keep
 		// the file, so that it says what NGINX runs or is about to run.
 		d.log.WarnContext(ctx, "nginx reload requested but not confirmed", "file", d.cfg.File, "error", err)
-		return fmt.Errorf("nginx: reload requested with the new upstream file but not confirmed (the file is kept; check NGINX): %w", err)
+		return gen, true, fmt.Errorf("nginx: reload requested with the new upstream file but not confirmed (the file is kept; check NGINX): %w", err)
 	}
 }
 

@@ -6,8 +6,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/internal/httpfarm"
@@ -185,4 +188,191 @@ func TestOSSInFlightRequestSurvivesDrain(t *testing.T) {
 	require.NoError(t, a.err, "the in-flight request must survive the reloads")
 	assert.Equal(t, http.StatusOK, a.status)
 	assert.Equal(t, holder, a.backend)
+}
+
+// workerProc is a process as /proc shows it: its parent, its state letter,
+// its start time (clock ticks after boot) and its command line.
+type workerProc struct {
+	ppid    int
+	state   string
+	start   string
+	cmdline string
+}
+
+// readProc reads /proc/<pid>; ok is false once the process is gone.
+func readProc(pid int) (workerProc, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return workerProc{}, false
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 20 {
+		return workerProc{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return workerProc{ppid: ppid, state: f[0], start: f[19], cmdline: string(cmd)}, true
+}
+
+// nginxChildren lists the processes whose parent is master: pid -> start time.
+func nginxChildren(t *testing.T, master int) map[int]string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	out := map[int]string{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readProc(pid); ok && p.ppid == master {
+			out[pid] = p.start
+		}
+	}
+	return out
+}
+
+// stillRuns reports whether the process that had pid and start still runs
+// (not exited, not a zombie, its pid not reused by another process).
+func stillRuns(pid int, start string) (workerProc, bool) {
+	p, ok := readProc(pid)
+	return p, ok && p.start == start && p.state != "Z" && p.state != "X"
+}
+
+// TestOSSDrainWaitsForOldWorkers holds a request through NGINX on member A,
+// drains A and checks that A reads Draining past the drain period for as
+// long as the old worker that holds the request runs (it proxies with the
+// old upstream, where A is still up), and Out only once every worker that
+// existed before the reload has exited.
+func TestOSSDrainWaitsForOldWorkers(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the driver watches the workers through /proc, on Linux only")
+	}
+	const (
+		drainPeriod = 200 * time.Millisecond
+		// within bounds every wait for NGINX or the backends: far above
+		// what they take (milliseconds), for a loaded machine.
+		within = 20 * time.Second
+	)
+	hf := httpfarm.New(t, httpfarm.Config{Backends: 2})
+	var members []nginx.Member
+	arrived := map[string]<-chan struct{}{}
+	var releases []func()
+	for _, b := range hf.Backends() {
+		members = append(members, nginx.Member{Name: b.Name(), Address: b.Addr()})
+		a, release := b.Hold("held")
+		arrived[b.Name()] = a
+		releases = append(releases, release)
+	}
+	releaseAll := func() {
+		for _, r := range releases {
+			r()
+		}
+	}
+	defer releaseAll()
+	var d *nginx.OSS
+	n := startNginx(t, func(n *realNginx) {
+		cfg := n.ossConfig(members)
+		cfg.DrainPeriod = drainPeriod
+		var err error
+		d, err = nginx.NewOSS(cfg)
+		require.NoError(t, err)
+		require.NoError(t, d.Init(t.Context()))
+	})
+	master := n.cmd.Process.Pid // daemon off: the process started is the master
+	old := nginxChildren(t, master)
+	require.NotEmpty(t, old, "nginx master %d has workers", master)
+
+	type answer struct {
+		status  int
+		backend string
+		err     error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+n.Addr+"/", nil)
+		req.Header.Set(httpfarm.HeaderHold, "held")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		got <- answer{status: resp.StatusCode, backend: resp.Header.Get(httpfarm.HeaderBackend)}
+	}()
+	var holder, other string
+	select {
+	case <-arrived["fe1"]:
+		holder, other = "fe1", "fe2"
+	case <-arrived["fe2"]:
+		holder, other = "fe2", "fe1"
+	case <-time.After(within):
+		t.Fatal("the held request never reached a backend")
+	}
+
+	require.NoError(t, d.SetState(t.Context(), drivers.Draining, holder))
+	drained := time.Now()
+	holding := 0
+	for pid, start := range old {
+		if p, ok := stillRuns(pid, start); ok {
+			assert.Contains(t, p.cmdline, "shutting down", "old worker %d", pid)
+			holding++
+		}
+	}
+	require.Positive(t, holding, "an old worker still runs: it holds the request")
+
+	// New requests go to the other member at once.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: within}
+	for range 4 {
+		resp, err := client.Get("http://" + n.Addr + "/")
+		require.NoError(t, err)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, other, resp.Header.Get(httpfarm.HeaderBackend), "a new request after the drain")
+	}
+
+	// Past the drain period the old worker still runs, still holds the
+	// request and could still send A more: A must read Draining.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for time.Since(drained) < 3*drainPeriod {
+		st, err := d.Status(t.Context(), holder)
+		require.NoError(t, err)
+		require.Equal(t, drivers.Draining, st[0].State, "%s %v after the drain, while an old worker holds its request", holder, time.Since(drained).Round(time.Millisecond))
+		<-tick.C
+	}
+	select {
+	case a := <-got:
+		t.Fatalf("the held request ended before its release: %+v", a)
+	default:
+	}
+
+	releaseAll()
+	select {
+	case a := <-got:
+		require.NoError(t, a.err, "the in-flight request survives the drain")
+		assert.Equal(t, http.StatusOK, a.status)
+		assert.Equal(t, holder, a.backend)
+	case <-time.After(within):
+		t.Fatal("the held request did not complete after its release")
+	}
+
+	// Out only once every worker from before the reload has exited.
+	deadline := time.Now().Add(within)
+	for {
+		st, err := d.Status(t.Context(), holder)
+		require.NoError(t, err)
+		if st[0].State == drivers.Out {
+			break
+		}
+		require.Equal(t, drivers.Draining, st[0].State)
+		require.True(t, time.Now().Before(deadline), "%s still draining %v after the held request ended", holder, within)
+		<-tick.C
+	}
+	for pid, start := range old {
+		p, ok := stillRuns(pid, start)
+		assert.False(t, ok, "%s read Out while old worker %d still runs: %+v", holder, pid, p)
+	}
 }
