@@ -10,12 +10,39 @@
 //   - [drivers.Out] is the same line with the `down` parameter.
 //   - [drivers.Draining] is also written as `down`: NGINX 1.22 has no drain.
 //     A graceful reload starts new workers with the new file and lets the old
-//     workers finish the requests they already hold, which is the drain. The
-//     driver reports such a member as Draining until [OSSConfig.DrainPeriod]
-//     has passed since the reload took effect (not since the file was
-//     written: on a busy host the test and reload take time), then as Out.
-//     Active connections are never known (ConnectionsKnown is false); the
-//     engine waits its own drain period too.
+//     workers finish the requests they already hold, which is the drain
+//     (nginx.org "Controlling nginx", https://nginx.org/en/docs/control.html:
+//     on HUP the master "starts new worker processes, and sends messages to
+//     old worker processes requesting them to shut down gracefully"; old
+//     workers close their listen sockets, keep serving their clients, and
+//     exit once all of them are serviced). Until an old worker exits it keeps
+//     proxying the requests it holds, retries included, with the old
+//     upstream, where the drained member is still up. The driver therefore
+//     reports such a member as Draining until [OSSConfig.DrainPeriod] has
+//     passed since the reload took effect (not since the file was written:
+//     on a busy host the test and reload take time) and, where it watches
+//     the workers (a pid file on Linux), until every worker process that
+//     existed before that reload has exited, then as Out. A worker is
+//     recognised by its pid and its start time (/proc/<pid>/stat, field 22),
+//     so a reused pid is not mistaken for it; a zombie counts as exited. A
+//     member found draining that this driver did not drain (a resumed run)
+//     stays Draining while any worker of the master is shutting down, since
+//     any of them may be older than that drain. Without a pid file or /proc
+//     the drain period alone decides.
+//   - An old worker waits for its clients however long they take, unless
+//     the main configuration sets `worker_shutdown_timeout` (nginx.org
+//     ngx_core_module, https://nginx.org/en/docs/ngx_core_module.html#worker_shutdown_timeout,
+//     NGINX 1.11.11 and later, main context, no default: "Configures a
+//     timeout for a graceful shutdown of worker processes. When the time
+//     expires, nginx will try to close all the connections currently open
+//     to facilitate shutdown"). A shutting-down worker closes its idle
+//     keep-alive connections at once (Maxim Dounin on the nginx mailing
+//     list, quoted in https://medium.com/statuscode/nginxs-new-worker-shutdown-timeout-directive-d60f9c1142f8),
+//     but a request still in progress (a
+//     long poll, a WebSocket, a large download) holds the drain open until it
+//     ends: set worker_shutdown_timeout to bound it, above the longest
+//     request the application serves. Active connections are never known
+//     (ConnectionsKnown is false); the engine waits its own drain period too.
 //
 // Every change renders the whole file, checks it with `nginx -t`, swaps it in
 // atomically (temporary file and rename, the previous file kept as
