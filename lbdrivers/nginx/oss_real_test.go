@@ -298,7 +298,7 @@ func TestOSSDrainWaitsForOldWorkers(t *testing.T) {
 			got <- answer{err: err}
 			return
 		}
-		io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		got <- answer{status: resp.StatusCode, backend: resp.Header.Get(httpfarm.HeaderBackend)}
 	}()
@@ -328,7 +328,7 @@ func TestOSSDrainWaitsForOldWorkers(t *testing.T) {
 	for range 4 {
 		resp, err := client.Get("http://" + n.Addr + "/")
 		require.NoError(t, err)
-		io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		require.Equal(t, other, resp.Header.Get(httpfarm.HeaderBackend), "a new request after the drain")
 	}
