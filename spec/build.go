@@ -103,6 +103,7 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 		// The platform block's waits tune the one place a deployment is
 		// followed: the publish step.
 		sc.ContinuePrepared = s.Platform.ContinuePrepared
+		sc.PrepareAtFullCapacity = prepareMode(s.Platform.PrepareAtFullCapacity)
 		sc.AbortPublishOnStop = s.Platform.AbortOnStop
 		sc.PlatformPollInterval = s.Platform.PollInterval.D()
 		sc.PlatformMaxPollInterval = s.Platform.MaxPollInterval.D()
@@ -232,4 +233,13 @@ func (s *Spec) planConfig(d Drivers) farm.PlanConfig {
 		Observer:    d.Observer,
 		OnFailure:   farm.FailurePolicy(s.OnFailure),
 	}
+}
+
+// prepareMode maps platform.prepare_at_full_capacity to steps.PrepareMode
+// ("auto" and "" are the default).
+func prepareMode(v string) steps.PrepareMode {
+	if v == "auto" {
+		return steps.PrepareAuto
+	}
+	return steps.PrepareMode(v)
 }

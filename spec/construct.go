@@ -189,7 +189,7 @@ func lifetimeConfig(c *Platform, rel Release, log *slog.Logger) (lifetime.Config
 		BaseURL: c.URL, Token: c.Token.Value,
 		SourceEnvironment: c.SourceEnvironment, TargetEnvironment: c.TargetEnvironment,
 		DeploymentZoneKey: c.DeploymentZoneKey, Applications: c.Applications,
-		TagVersions: c.TagVersions, KeepOutdated: c.KeepOutdated,
+		TagVersions: c.TagVersions, KeepOutdated: c.KeepOutdated, TwoStage: c.TwoStage,
 		Insecure: c.Insecure, Timeout: c.Timeout.D(),
 		Logger: log,
 	}

@@ -150,6 +150,11 @@
 //	  tag_versions: false                 # tag the source's running version when missing
 //	  keep_outdated: false                # true: start with RedeployOutdated=false
 //	  continue_prepared: false            # continue two-stage (prepared) deployments
+//	  two_stage: false                    # the target runs deployments in two stages (LifeTime's
+//	                                      #   "Execute deployments in two stages"; the API cannot say)
+//	  prepare_at_full_capacity: auto      # auto: with two_stage, prepare the release while every
+//	                                      #   server serves (step prepare), continue it in publish;
+//	                                      #   off: one stage; require: refuse a one-stage target
 //	  abort_on_stop: false                # abort the deployment when the run stops in publish;
 //	                                      #   by default it keeps running and resume follows it
 //	  poll_interval: 2s                   # status reads; default timeouts.deploy_poll_interval

@@ -200,6 +200,14 @@ type Platform struct {
 	// ContinuePrepared continues a prepared two-stage deployment
 	// (steps.Config.ContinuePrepared).
 	ContinuePrepared bool `yaml:"continue_prepared" json:"continue_prepared,omitempty"`
+	// TwoStage declares that the target environment runs deployments in
+	// two stages ("Execute deployments in two stages" in LifeTime, which
+	// its API cannot read: lifetime.Config.TwoStage).
+	TwoStage bool `yaml:"two_stage" json:"two_stage,omitempty"`
+	// PrepareAtFullCapacity is auto (the default: prepare the release
+	// while every server serves where the target is two-stage, one stage
+	// otherwise), off or require (steps.Config.PrepareAtFullCapacity).
+	PrepareAtFullCapacity string `yaml:"prepare_at_full_capacity" json:"prepare_at_full_capacity,omitempty"`
 	// AbortOnStop aborts the deployment when the run stops during publish
 	// (steps.Config.AbortPublishOnStop); by default it is left running and
 	// resume follows it.

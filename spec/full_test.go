@@ -27,6 +27,8 @@ func TestFullSpec(t *testing.T) {
 	assert.Equal(t, 250*time.Millisecond, s.Timeouts.PollInterval.D())
 	assert.InDelta(t, 0.2, s.Retry.Jitter, 1e-9)
 	assert.True(t, s.Platform.ContinuePrepared)
+	assert.True(t, s.Platform.TwoStage)
+	assert.Equal(t, "require", s.Platform.PrepareAtFullCapacity)
 
 	f, plan, err := s.Build(t.Context())
 	require.NoError(t, err)
@@ -36,6 +38,7 @@ func TestFullSpec(t *testing.T) {
 	}
 	var out bytes.Buffer
 	require.NoError(t, plan.Describe(&out))
+	assert.Contains(t, plan.StepIDs(), "prepare", "two_stage: the LifeTime client prepares at full capacity")
 	assert.Contains(t, out.String(), "probe fe01 at https://10.20.1.11:8443/")
 	assert.Contains(t, out.String(), "probe ng01 at https://[2001:db8::11]/")
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/internal/names"
 	"github.com/balanced-deploy/balanced/lbdrivers/haproxy"
+	"github.com/balanced-deploy/balanced/steps"
 )
 
 // validator checks a decoded spec, collecting every problem with its line.
@@ -491,6 +492,14 @@ func (v *validator) drivers() {
 		v.check("$.platform.source_environment", names.Text("platform source_environment", c.SourceEnvironment))
 		v.check("$.platform.target_environment", names.Text("platform target_environment", c.TargetEnvironment))
 		v.check("$.platform.deployment_zone_key", names.Text("platform deployment_zone_key", c.DeploymentZoneKey))
+		switch c.PrepareAtFullCapacity {
+		case "", "auto", string(steps.PrepareOff), string(steps.PrepareRequire):
+		default:
+			v.errorf("$.platform.prepare_at_full_capacity", "platform prepare_at_full_capacity %q: want auto (the default), off or require", c.PrepareAtFullCapacity)
+		}
+		if c.PrepareAtFullCapacity == string(steps.PrepareRequire) && !c.TwoStage {
+			v.errorf("$.platform.prepare_at_full_capacity", "platform prepare_at_full_capacity require: two_stage is false: want two_stage: true for a target that runs deployments in two stages, or auto to fall back to one stage")
+		}
 		for i, a := range c.Applications {
 			v.check(fmt.Sprintf("$.platform.applications[%d]", i), names.Text("platform application", a))
 		}
