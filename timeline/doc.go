@@ -29,7 +29,9 @@
 //     labelled with the step IDs, and a dashed vertical line across every band
 //     where each step started (without a run report, the simulator's marks,
 //     simulate.Sim.Mark, are drawn instead);
-//   - a title, a summary line, a legend of the versions and their colours, and
+//   - a title, a summary line (with the reduced-capacity window,
+//     simulate.Report.ReducedCapacity: how long some zone served with fewer
+//     than all its members), a legend of the versions and their colours, and
 //     a time axis in seconds or minutes since the simulation was built.
 //
 // The SVG needs nothing else: no scripts, no external images or style sheets,

@@ -247,6 +247,9 @@ func summary(sim simulate.Report, run *farm.Report) string {
 	}
 	s := fmt.Sprintf("%s simulated · %d requests served · %d failed · %d invariant violations",
 		formatDuration(sim.Elapsed, unit), sim.Served, sim.Failed, sim.TotalViolations())
+	if sim.ReducedCapacity > 0 {
+		s += " · " + formatDuration(sim.ReducedCapacity, unit) + " at reduced capacity"
+	}
 	if run != nil && run.Outcome != "" {
 		s += " · run " + string(run.Outcome)
 		if run.FailedStep != "" {
