@@ -11,6 +11,7 @@
 // The step IDs, in order:
 //
 //	preflight                  every driver reachable; state captured for exact restore
+//	prepare                    (two-stage platforms) first stage while every server serves
 //	stop-schedulers            Scheduler stopped and disabled on every server
 //	drain-updating             Updating members drained (no new requests), then out
 //	block-loaded               Deployment service stopped and disabled on Loaded servers
@@ -22,6 +23,15 @@
 //	await-loaded               every application on every Loaded server at its version
 //	restore-traffic            Loaded back in; every member serving and healthy
 //	start-schedulers-loaded    Scheduler restored on Loaded servers
+//
+// prepare is in the plan only when it prepares the release at full
+// capacity ([PrepareMode], Config.PrepareAtFullCapacity): the platform runs
+// deployments in two stages (drivers.DeploymentPreparer), and the first,
+// which changes nothing that runs, is done before stop-schedulers while
+// the whole farm serves; publish then continues the prepared deployment,
+// so the farm runs on part of its servers only for the second stage and
+// the catch-up. Otherwise publish runs the whole deployment, and the
+// runbook's publish title says why.
 //
 // # Probing a release of several applications
 //
