@@ -171,7 +171,7 @@ func SlogObserver(logger *slog.Logger) Observer {
 			attrs = append(attrs, slog.Int("done", e.Done), slog.Int("total", e.Total))
 		}
 		if e.Err != nil {
-			attrs = append(attrs, slog.String("error", e.Err.Error()))
+			attrs = append(attrs, slog.String("error", errorLine(e.Err)))
 		}
 		msg := e.Message
 		if msg == "" {

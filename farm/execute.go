@@ -224,7 +224,7 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 	if r.report.RollbackStarted.IsZero() {
 		r.report.RollbackStarted = time.Now()
 		r.report.mu.Unlock()
-		r.record(JournalRecord{Kind: RecordRollbackStarted, Step: failed, Error: cause.Error()})
+		r.record(JournalRecord{Kind: RecordRollbackStarted, Step: failed, Error: errorLine(cause)})
 	} else {
 		r.report.mu.Unlock()
 	}
@@ -247,7 +247,7 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 		}
 		if err != nil {
 			err = fmt.Errorf("%w at step %s: %w; rollback failed while undoing %s: %w", ErrHalted, failed, cause, s.ID, err)
-			r.report.update(s.ID, func(sr *StepReport) { sr.Error = err.Error() })
+			r.report.update(s.ID, func(sr *StepReport) { sr.Error = errorLine(err) })
 			return r.halt(s.ID, failed, err)
 		}
 		r.report.update(s.ID, func(sr *StepReport) { sr.Status = StepUndone })
@@ -271,12 +271,12 @@ func (r *Run) finish(outcome Outcome, resumeFrom, failed string, err error) {
 	r.report.FailedStep = failed
 	r.report.Outcome = outcome
 	if err != nil {
-		r.report.Error = err.Error()
+		r.report.Error = errorLine(err)
 	}
 	r.report.mu.Unlock()
 	rec := JournalRecord{Kind: RecordRunFinished, Outcome: outcome, Step: failed}
 	if err != nil {
-		rec.Error = err.Error()
+		rec.Error = errorLine(err)
 	}
 	r.record(rec)
 	r.Emit(Event{Kind: RunFinished, Step: failed, Err: err, Message: "run " + string(outcome)})
@@ -339,11 +339,11 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 		sr.Finished = finished
 		sr.Status = StepDone
 		if err != nil {
-			sr.Status, sr.Error, sr.Failures = StepFailed, err.Error(), failures(err)
+			sr.Status, sr.Error, sr.Failures = StepFailed, errorLine(err), failures(err)
 		}
 	})
 	if err != nil {
-		r.record(JournalRecord{Kind: RecordStepFailed, Step: s.ID, Error: err.Error()})
+		r.record(JournalRecord{Kind: RecordStepFailed, Step: s.ID, Error: errorLine(err)})
 	} else {
 		r.recordCaptured()
 		r.record(JournalRecord{Kind: RecordStepDone, Step: s.ID})

@@ -233,7 +233,7 @@ func failures(err error) []ServerFailure {
 			key := x.Zone + "\x00" + x.Server
 			if !seen[key] {
 				seen[key] = true
-				out = append(out, ServerFailure{Zone: x.Zone, Server: x.Server, Error: x.Error()})
+				out = append(out, ServerFailure{Zone: x.Zone, Server: x.Server, Error: errorLine(x)})
 			}
 		case interface{ Unwrap() []error }:
 			for _, y := range x.Unwrap() {

@@ -217,7 +217,7 @@ func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.C
 	act.Finished = time.Now()
 	if err != nil {
 		err = &StepError{Step: step, Zone: zone, Server: server, Attempts: act.Attempts, Err: err}
-		act.Error = err.Error()
+		act.Error = errorLine(err)
 	}
 	r.report.update(step, func(s *StepReport) { s.Actions = append(s.Actions, act) })
 	r.record(JournalRecord{Kind: RecordAction, Step: step, Zone: zone, Server: server, Attempts: act.Attempts, Error: act.Error})
