@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -195,6 +196,7 @@ func ExampleBalanced_customStep() {
 	if err != nil {
 		panic(err)
 	}
+	var mu sync.Mutex // ForEachServer calls the function on several servers at once
 	warmed := map[string]bool{}
 	warm := farm.Step{ID: "warm-caches", Title: "Warm the application caches on the Updating servers",
 		Run: func(ctx context.Context, r *farm.Run) error {
@@ -203,6 +205,8 @@ func ExampleBalanced_customStep() {
 				updating = append(updating, z.Updating.Servers...)
 			}
 			return r.ForEachServer(ctx, updating, func(ctx context.Context, s farm.Server) error {
+				mu.Lock()
+				defer mu.Unlock()
 				warmed[s.Name] = true // a real step would call the server here
 				return nil
 			})
