@@ -202,6 +202,15 @@ func (s *Set) Add(f Fault, reads ...string) error {
 	return nil
 }
 
+// MustAdd is [Set.Add] for a fake's Inject method, which has no error to
+// return: a fault the fake cannot honour means the test is wrong, so it
+// panics with the fake's name and the error.
+func (s *Set) MustAdd(fake string, f Fault, reads ...string) {
+	if err := s.Add(f, reads...); err != nil {
+		panic(fake + ": " + err.Error())
+	}
+}
+
 // Clear removes every fault and forgets the hits counted so far: the set is
 // as new (the same Seed draws the same calls again).
 func (s *Set) Clear() {

@@ -170,3 +170,16 @@ func TestWait(t *testing.T) {
 		assert.Equal(t, time.Second, time.Since(start), "the wait ends with the context")
 	})
 }
+
+// TestMustAdd checks that a fake's Inject panics naming the fake and the bad
+// field, and adds a fault it can honour.
+func TestMustAdd(t *testing.T) {
+	var s fault.Set
+	assert.PanicsWithValue(t, "examplefake: invalid fault: field Err is set but this fake does not read it: want only Op, Target, After, Times, Probability, Status",
+		func() { s.MustAdd("examplefake", fault.Fault{Err: errors.New("x")}, fault.FieldStatus) })
+	assert.Zero(t, s.Len())
+	s.MustAdd("examplefake", fault.Fault{Op: "GET", Status: 503}, fault.FieldStatus)
+	f, hit := s.Match("GET")
+	require.True(t, hit)
+	assert.Equal(t, 503, f.Status)
+}

@@ -257,9 +257,7 @@ func (f *Fake) SetStatus(key string, state drivers.DeploymentState, info string)
 // (a field it does not read, such as Err, Code or AfterEffect): the test is
 // wrong.
 func (f *Fake) Inject(ft fault.Fault) {
-	if err := f.faults.Add(ft, fault.FieldLatency, fault.FieldStatus, fault.FieldMessage); err != nil {
-		panic("lifetimetest: " + err.Error())
-	}
+	f.faults.MustAdd("lifetimetest", ft, fault.FieldLatency, fault.FieldStatus, fault.FieldMessage)
 }
 
 // ClearFaults removes every fault.

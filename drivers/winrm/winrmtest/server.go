@@ -278,9 +278,7 @@ func (s *Server) Inject(f fault.Fault) {
 	if f.Err != nil && (f.Op != ActionCommand || !errors.As(f.Err, &cf)) {
 		panic(fmt.Sprintf("winrmtest: fault Err %v on %q: want a CommandFailed on ActionCommand", f.Err, f.Op))
 	}
-	if err := s.faults.Add(f, fault.FieldLatency, fault.FieldStatus, fault.FieldCode, fault.FieldErr); err != nil {
-		panic("winrmtest: " + err.Error())
-	}
+	s.faults.MustAdd("winrmtest", f, fault.FieldLatency, fault.FieldStatus, fault.FieldCode, fault.FieldErr)
 }
 
 // ClearFaults removes every fault.

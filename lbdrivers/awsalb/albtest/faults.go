@@ -19,9 +19,7 @@ func (s *Server) Inject(f fault.Fault) {
 	if f.Target != "" {
 		panic(fmt.Sprintf("albtest: fault Target %q: the fake's calls have no targets, want Target empty", f.Target))
 	}
-	if err := s.faults.Add(f, fault.FieldLatency, fault.FieldStatus, fault.FieldCode, fault.FieldMessage); err != nil {
-		panic("albtest: " + err.Error())
-	}
+	s.faults.MustAdd("albtest", f, fault.FieldLatency, fault.FieldStatus, fault.FieldCode, fault.FieldMessage)
 }
 
 // ClearFaults removes every fault.

@@ -16,9 +16,7 @@ import (
 // fault the fake cannot honour (a field it does not read, such as Err or
 // Code): the test is wrong.
 func (s *Server) Inject(f fault.Fault) {
-	if err := s.faults.Add(f, fault.FieldLatency, fault.FieldStatus, fault.FieldMessage, fault.FieldAfterEffect); err != nil {
-		panic("f5test: " + err.Error())
-	}
+	s.faults.MustAdd("f5test", f, fault.FieldLatency, fault.FieldStatus, fault.FieldMessage, fault.FieldAfterEffect)
 }
 
 // ClearFaults removes every fault.

@@ -179,9 +179,7 @@ func (s *Server) Inject(f fault.Fault) {
 	if f.Status == 0 {
 		panic("nginxplustest: fault without Status: want the HTTP status to answer with")
 	}
-	if err := s.faults.Add(f, fault.FieldStatus, fault.FieldCode, fault.FieldMessage); err != nil {
-		panic("nginxplustest: " + err.Error())
-	}
+	s.faults.MustAdd("nginxplustest", f, fault.FieldStatus, fault.FieldCode, fault.FieldMessage)
 }
 
 // ClearFaults removes every fault.
