@@ -1,6 +1,7 @@
 // Package steps holds the balanced application deployment as a [farm.Plan]:
 // [Balanced] assembles the twelve steps (preflight and the eleven steps of
-// the OutSystems runbook for self-managed farms) over every zone of a farm,
+// the OutSystems runbook for self-managed farms; thirteen with prepare) over
+// every zone of a farm,
 // and [Approval] and [Wait] are extra steps users insert where they want
 // them.
 //
