@@ -126,7 +126,7 @@ func TestPlusNegotiatesVersion(t *testing.T) {
 		{name: "unordered", served: []int{8, 4, 6}, want: "/api/8/"},
 		{name: "set and served", served: []int{1, 2, 3, 4, 5, 6, 7, 8, 9}, set: 6, want: "/api/6/"},
 		{name: "too old", served: []int{1, 2, 3}, errText: "no usable API version: the server serves [1 2 3] (GET /api/), this driver speaks 4 to 9"},
-		{name: "set not served", served: []int{1, 2, 3, 4, 5, 6, 7}, set: 8, errText: "API version 8 (PlusConfig.APIVersion) is not served: the server serves [1 2 3 4 5 6 7]"},
+		{name: "set not served", served: []int{1, 2, 3, 4, 5, 6, 7}, set: 8, errText: "API version 8 (PlusConfig.APIVersion, load_balancer.api_version in a spec) is not served: the server serves [1 2 3 4 5 6 7]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := plusFake(t, nginxplustest.Config{Versions: tc.served})
