@@ -253,3 +253,33 @@ func TestPrepareModes(t *testing.T) {
 		})
 	}
 }
+
+// TestPrepareGuardsCheckedBeforeTheContinue: a Scheduler restarted just
+// before publish continues the prepared deployment is stopped and disabled
+// again before the second stage switches the running versions.
+//
+// Without the guard check before the continue, the second stage started
+// with fe04's Scheduler running (a violation of invariant 3).
+func TestPrepareGuardsCheckedBeforeTheContinue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sf := twoStageFarm(t, 66)
+		p := sf.plan(t, nil, nil, farm.Halt, "v2")
+		require.NoError(t, p.Before(steps.Publish, farm.Hook{Name: "restart fe04", Func: func(context.Context, *farm.Run) error {
+			restartScheduler(t, sf.sim, "fe04")
+			return nil
+		}}))
+		require.NoError(t, sf.sim.Start(t.Context()))
+		rep, err := p.Run(t.Context())
+		time.Sleep(time.Minute)
+		sf.sim.Stop()
+		require.NoError(t, err)
+		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
+		r := sf.sim.Report()
+		assert.Zero(t, r.Failed, r.String())
+		assert.Zero(t, r.TotalViolations(), r.String())
+		require.Len(t, rep.Drifts, 1, "%+v", rep.Drifts)
+		assert.True(t, rep.Drifts[0].Repaired)
+		assert.Equal(t, "fe04", rep.Drifts[0].Server)
+		assert.Equal(t, steps.Publish, rep.Drifts[0].Step)
+	})
+}
