@@ -162,3 +162,20 @@ func TestTwoStageAbortPrepared(t *testing.T) {
 		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
 	})
 }
+
+// TestReducedCapacityPerZone: over two zones the farm's window is the
+// union of the zones' windows: at least the longest, at most their sum,
+// and each zone's is positive (its Updating group went out).
+func TestReducedCapacityPerZone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, r, err := runBalanced(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}, {Servers: 4}}, Seed: 12}, zoneLBs, nil)
+		require.NoError(t, err, r.String())
+		require.Len(t, r.Zones, 2)
+		a, b := r.Zones[0].ReducedCapacity, r.Zones[1].ReducedCapacity
+		assert.Positive(t, a)
+		assert.Positive(t, b)
+		assert.GreaterOrEqual(t, r.ReducedCapacity, max(a, b))
+		assert.LessOrEqual(t, r.ReducedCapacity, a+b)
+		assert.Contains(t, r.String(), "reduced capacity: ")
+	})
+}

@@ -245,7 +245,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 				if !st.Prepared() || (!b.cfg.ContinuePrepared && !b.twoStage) || !canContinue || untilPrepared {
 					hint := ""
 					if st.Prepared() && !b.twoStage {
-						hint = "; set ContinuePrepared (spec: platform.continue_prepared) to continue prepared deployments automatically"
+						hint = "; set ContinuePrepared (spec: platform.continue_prepared) to continue prepared deployments automatically, or declare the platform's target two-stage (spec: platform.two_stage) to prepare the release at full capacity"
 					}
 					return fmt.Errorf("deployment %s needs user intervention (%s): resolve it in the platform console, then resume%s", id, st.Info, hint)
 				}

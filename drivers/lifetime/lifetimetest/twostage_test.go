@@ -126,6 +126,7 @@ func TestBalancedPreparesThroughLifeTime(t *testing.T) {
 			_, err = sim.RunPlan(t.Context(), plan, rel, 10*time.Second)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "set ContinuePrepared")
+			assert.Contains(t, err.Error(), "platform.two_stage")
 			assert.Empty(t, sim.CheckSafeState())
 		})
 	})
