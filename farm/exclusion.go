@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
@@ -180,7 +181,7 @@ func (p *Plan) takeLease(ctx context.Context, leaser drivers.FarmLeaser, who Loc
 	holder := drivers.LeaseHolder{Host: who.Host, PID: who.PID, User: who.User, RunID: who.RunID, Release: p.cfg.Label}
 	prev, had, err := leaser.ReadLease(ctx, t, who.Farm)
 	if err != nil {
-		return ctx, fmt.Errorf("read the farm lease on %s: %w", srv.Name, err)
+		return ctx, readLeaseError(srv.Name, err)
 	}
 	force := p.cfg.Lock.ForceRunID
 	lease, err := leaser.AcquireLease(ctx, t, drivers.LeaseRequest{Farm: who.Farm, Holder: holder, TTL: ttl, Force: force != "", ForceHolder: force})
@@ -266,4 +267,14 @@ func (p *Plan) emit(e Event) {
 	if p.cfg.Observer != nil {
 		p.cfg.Observer.Observe(e)
 	}
+}
+
+// readLeaseError says that reading the farm lease on server failed, unless
+// err says so already ("winrm: read farm lease on fe01: ..."): the words
+// are not said twice.
+func readLeaseError(server string, err error) error {
+	if strings.Contains(err.Error(), "lease on "+server) {
+		return err
+	}
+	return fmt.Errorf("read the farm lease on %s: %w", server, err)
 }

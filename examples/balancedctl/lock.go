@@ -112,7 +112,7 @@ func (c *cli) printLocks(ctx context.Context, w io.Writer, h *farmHandle) {
 	now := time.Now()
 	switch {
 	case err != nil:
-		row("farm lease", "unreadable on %s: %v", srv.Name, err)
+		row("farm lease", "unreadable: %v", readLeaseError(srv.Name, err))
 	case !held:
 		row("farm lease", "free (on %s)", srv.Name)
 	case lease.Expired(now):
@@ -165,7 +165,7 @@ func (c *cli) unlock(ctx context.Context, o *options, args []string) int {
 	srv := h.farm.LeaseTarget()
 	lease, held, err := leaser.ReadLease(ctx, srv.Target(), id)
 	if err != nil {
-		c.errorf("read the farm lease on %s: %v", srv.Name, err)
+		c.errorf("%v", readLeaseError(srv.Name, err))
 		return exitFailed
 	}
 	if !held {
@@ -205,4 +205,14 @@ func currentUserName() string {
 		}
 	}
 	return fmt.Sprintf("uid %d", os.Getuid())
+}
+
+// readLeaseError says that reading the farm lease on server failed, unless
+// err says so already ("winrm: read farm lease on fe01: ..."), as the
+// engine does: the words are not said twice.
+func readLeaseError(server string, err error) error {
+	if strings.Contains(err.Error(), "lease on "+server) {
+		return err
+	}
+	return fmt.Errorf("read the farm lease on %s: %w", server, err)
 }

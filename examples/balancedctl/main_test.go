@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -177,7 +178,56 @@ func (sf *simFarm) do(t *testing.T, args ...string) (code int, stdout, stderr st
 	stdout, stderr = sf.out.String(), sf.err.String()
 	sf.out.Reset()
 	sf.err.Reset()
+	assertNoStutter(t, stdout)
+	assertNoStutter(t, stderr)
 	return code, stdout, stderr
+}
+
+// assertNoStutter fails when a line of out says the same words twice in a
+// row, as an error wrapped with its own message does ("nothing to resume:
+// nothing to resume"): the ": "-separated parts of each line are compared,
+// one to three at a time.
+func assertNoStutter(t *testing.T, out string) {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if s := stutter(line); s != "" {
+			assert.Failf(t, "a line repeats itself", "%q is said twice in a row in %q", s, strings.TrimSpace(line))
+		}
+	}
+}
+
+// stutter returns the words a line says twice in a row, or "".
+func stutter(line string) string {
+	parts := strings.Split(strings.TrimSpace(line), ": ")
+	for k := 1; k <= 3; k++ {
+		for i := 0; i+2*k <= len(parts); i++ {
+			a := strings.Join(parts[i:i+k], ": ")
+			b := strings.Join(parts[i+k:i+2*k], ": ")
+			if strings.TrimSpace(a) != "" && strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) {
+				return a
+			}
+		}
+	}
+	return ""
+}
+
+func TestReadLeaseErrorSaysItOnce(t *testing.T) {
+	named := errors.New("winrm: read farm lease on fe01: access is denied")
+	assert.Equal(t, named.Error(), readLeaseError("fe01", named).Error())
+	assert.Empty(t, stutter("farm lease:  unreadable: "+readLeaseError("fe01", named).Error()))
+	assert.Equal(t, "read the farm lease on fe01: access is denied", readLeaseError("fe01", errors.New("access is denied")).Error())
+}
+
+func TestStutter(t *testing.T) {
+	for line, want := range map[string]string{
+		"nothing to resume: nothing to resume":            "nothing to resume",
+		"error: a: b: a: b\n":                             "a: b",
+		"run halted at step s: step s: server fe01: down": "",
+		"status: succeeded":                               "",
+		"host lock: its last holder: x: x: done":          "x",
+	} {
+		assert.Equal(t, want, stutter(line), line)
+	}
 }
 
 func writeSpec(t *testing.T, dir, extra string) string {
