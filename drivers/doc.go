@@ -31,7 +31,8 @@
 // way io.WriterTo is: [Switcher] and [Identifier] of a load balancer,
 // [IdleReporter] and [FarmLeaser] of a service controller,
 // [DeployedReleaseReader], [DeploymentAborter], [DeploymentContinuer],
-// [DeploymentFinder] (and [IdleReporter]) of a platform client,
+// [DeploymentFinder], [DeploymentPreparer] (and [IdleReporter]) of a
+// platform client,
 // [ApplicationProber] of a prober.
 // [Capabilities] lists those a value has.
 //

@@ -16,6 +16,7 @@ var capabilities = []struct {
 	{"DeploymentAborter", reflect.TypeFor[DeploymentAborter]()},
 	{"DeploymentContinuer", reflect.TypeFor[DeploymentContinuer]()},
 	{"DeploymentFinder", reflect.TypeFor[DeploymentFinder]()},
+	{"DeploymentPreparer", reflect.TypeFor[DeploymentPreparer]()},
 	{"FarmLeaser", reflect.TypeFor[FarmLeaser]()},
 	{"Identifier", reflect.TypeFor[Identifier]()},
 	{"IdleReporter", reflect.TypeFor[IdleReporter]()},

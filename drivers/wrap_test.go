@@ -96,6 +96,7 @@ type everything struct {
 	drivers.DeploymentAborter
 	drivers.DeploymentContinuer
 	drivers.DeploymentFinder
+	drivers.DeploymentPreparer
 	drivers.FarmLeaser
 	drivers.Identifier
 	drivers.IdleReporter
