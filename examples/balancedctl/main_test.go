@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -196,15 +197,37 @@ func assertNoStutter(t *testing.T, out string) {
 	}
 }
 
-// stutter returns the words a line says twice in a row, or "".
+// stutter returns the words a line says twice in a row, or "". Parts are
+// compared without articles and case, and a one-word part between them (a
+// package's "winrm: ") does not separate them: "read the farm lease on
+// fe01: winrm: read farm lease on fe01" stutters.
 func stutter(line string) string {
 	parts := strings.Split(strings.TrimSpace(line), ": ")
+	norm := make([]string, len(parts))
+	for i, p := range parts {
+		var words []string
+		for _, w := range strings.Fields(strings.ToLower(p)) {
+			if w != "the" && w != "a" && w != "an" {
+				words = append(words, w)
+			}
+		}
+		norm[i] = strings.Join(words, " ")
+	}
+	same := func(i, j, k int) bool {
+		for n := range k {
+			if norm[i+n] == "" || norm[i+n] != norm[j+n] {
+				return false
+			}
+		}
+		return true
+	}
 	for k := 1; k <= 3; k++ {
 		for i := 0; i+2*k <= len(parts); i++ {
-			a := strings.Join(parts[i:i+k], ": ")
-			b := strings.Join(parts[i+k:i+2*k], ": ")
-			if strings.TrimSpace(a) != "" && strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) {
-				return a
+			if same(i, i+k, k) {
+				return strings.Join(parts[i:i+k], ": ")
+			}
+			if j := i + k; j+1+k <= len(parts) && !strings.Contains(norm[j], " ") && strings.Contains(norm[i], " ") && same(i, j+1, k) {
+				return strings.Join(parts[i:i+k], ": ")
 			}
 		}
 	}
@@ -220,11 +243,13 @@ func TestReadLeaseErrorSaysItOnce(t *testing.T) {
 
 func TestStutter(t *testing.T) {
 	for line, want := range map[string]string{
-		"nothing to resume: nothing to resume":            "nothing to resume",
-		"error: a: b: a: b\n":                             "a: b",
-		"run halted at step s: step s: server fe01: down": "",
-		"status: succeeded":                               "",
-		"host lock: its last holder: x: x: done":          "x",
+		"nothing to resume: nothing to resume":                                "nothing to resume",
+		"error: read x: write y: read x: write y\n":                           "read x: write y",
+		"run halted at step s: step s: server fe01: down":                     "",
+		"status: succeeded":                                                   "",
+		"host lock: its last holder: x: x: done":                              "x",
+		"read the farm lease on fe01: winrm: read farm lease on fe01: denied": "read the farm lease on fe01",
+		"winrm: fe01: winrm: denied":                                          "",
 	} {
 		assert.Equal(t, want, stutter(line), line)
 	}
@@ -394,4 +419,27 @@ func TestExitCode(t *testing.T) {
 	assert.Equal(t, exitRolledBack, exitCode(fmt.Errorf("x: %w", farm.ErrRolledBack)))
 	assert.Equal(t, exitLocked, exitCode(fmt.Errorf("x: %w", farm.ErrLocked)))
 	assert.Equal(t, exitFailed, exitCode(fmt.Errorf("something else")))
+}
+
+// deniedLease is the simulated services whose farm lease cannot be read,
+// with an error that names the server as a driver's does.
+type deniedLease struct{ *simulate.Services }
+
+func (d deniedLease) ReadLease(_ context.Context, t drivers.Target, _ string) (drivers.Lease, bool, error) {
+	return drivers.Lease{}, false, fmt.Errorf("simulate: read farm lease on %s: access is denied: %w", t.Name, drivers.ErrPermissionDenied)
+}
+
+// TestUnreadableLeaseSaidOnce: run, status and unlock say that the lease
+// on the controller could not be read, once per line (assertNoStutter).
+func TestUnreadableLeaseSaidOnce(t *testing.T) {
+	dir := t.TempDir()
+	specPath := writeSpec(t, dir, "")
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t)
+		sf.cli.drivers.Services = deniedLease{sf.sim.Services()}
+		for _, args := range [][]string{{"run", specPath, "--yes"}, {"status", specPath}, {"unlock", specPath}} {
+			_, out, errOut := sf.do(t, args...)
+			assert.Contains(t, out+errOut, "read farm lease on fe01: access is denied", args)
+		}
+	})
 }
