@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -282,4 +284,55 @@ func TestPrepareGuardsCheckedBeforeTheContinue(t *testing.T) {
 		assert.Equal(t, "fe04", rep.Drifts[0].Server)
 		assert.Equal(t, steps.Publish, rep.Drifts[0].Step)
 	})
+}
+
+// TestCrashAndResumeTwoStage abandons a two-stage run at the first,
+// middle and last driver call of prepare, of the steps between it and the
+// continue, and of publish, then resumes it from its journal: the resumed
+// run ends exact with no failed request and no violation, with one
+// deployment started and continued (a crash losing the start's answer is
+// followed through FindDeployment).
+func TestCrashAndResumeTwoStage(t *testing.T) {
+	cfg := simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 67, TwoStage: true,
+		PublishDuration: 5 * time.Minute, ApplyDuration: time.Minute}
+	calls := stepOfCalls(t, cfg)
+	type point struct {
+		at          int
+		step, where string
+	}
+	var points []point
+	for _, id := range []string{steps.Prepare, steps.StopSchedulers, steps.DrainUpdating, steps.BlockLoaded, steps.Publish} {
+		first, last := slices.Index(calls, id), -1
+		for i, s := range calls {
+			if s == id {
+				last = i
+			}
+		}
+		require.GreaterOrEqual(t, first, 0, "%s makes driver calls", id)
+		points = append(points, point{first + 1, id, "boundary"}, point{(first+last)/2 + 1, id, "middle"}, point{last + 1, id, "last call"})
+	}
+	for _, pt := range points {
+		t.Run(fmt.Sprintf("%s/%s/call%d", pt.step, pt.where, pt.at), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sf := newSimFarm(t, cfg)
+				c := &crash{at: int64(pt.at)}
+				j := &memJournal{crash: c}
+				require.NoError(t, sf.sim.Start(t.Context()))
+				_, err := sf.plan(t, c, j, farm.Halt, "v2").Run(t.Context())
+				require.ErrorIs(t, err, errCrashed)
+				time.Sleep(30 * time.Second)
+				j2 := &memJournal{recs: j.records()}
+				rep, err := sf.plan(t, nil, j2, farm.Halt, "v2").Resume(t.Context(), j.records())
+				require.NoError(t, err)
+				assert.Equal(t, farm.Succeeded, rep.Outcome)
+				time.Sleep(10 * time.Second)
+				sf.sim.Stop()
+				assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
+				r := sf.sim.Report()
+				assert.Zero(t, r.Failed, r.String())
+				assert.Zero(t, r.TotalViolations(), r.String())
+				assert.Len(t, sf.sim.Actions(simulate.OpStartDeployment), 1, "one deployment")
+			})
+		})
+	}
 }
