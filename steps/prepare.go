@@ -89,7 +89,7 @@ func prepareSupport(p drivers.PlatformClient) (bool, string) {
 func (c Config) stages() (twoStage bool, note string, err error) {
 	switch c.PrepareAtFullCapacity {
 	case PrepareOff:
-		return false, "one stage: preparing at full capacity is off (PrepareAtFullCapacity off)", nil
+		return false, "one stage: preparing at full capacity is off (PrepareAtFullCapacity off; spec: platform.prepare_at_full_capacity: off)", nil
 	case PrepareAuto, PrepareRequire:
 	default:
 		return false, "", fmt.Errorf("%w: PrepareAtFullCapacity %q: want %q (the default: prepare where the platform can), %q or %q",
@@ -100,7 +100,7 @@ func (c Config) stages() (twoStage bool, note string, err error) {
 	case ok:
 		return true, "two stages: the release was prepared at full capacity (step " + Prepare + "); this continues it", nil
 	case c.PrepareAtFullCapacity == PrepareRequire:
-		return false, "", fmt.Errorf("%w: PrepareAtFullCapacity %q: %s: want a two-stage platform, or %q to fall back to one stage", ErrInvalidConfig, PrepareRequire, why, PrepareAuto)
+		return false, "", fmt.Errorf("%w: PrepareAtFullCapacity (spec: platform.prepare_at_full_capacity) %q: %s: want a two-stage platform, or %q to fall back to one stage", ErrInvalidConfig, PrepareRequire, why, PrepareAuto)
 	}
 	return false, "one stage, at reduced capacity: " + why, nil
 }

@@ -228,7 +228,7 @@ func TestPrepareModes(t *testing.T) {
 		{"auto, two-stage", true, steps.PrepareAuto, "", true, "two stages: the release was prepared at full capacity"},
 		{"auto, one-stage", false, steps.PrepareAuto, "", false, "one stage, at reduced capacity: the platform's target does not run deployments in two stages"},
 		{"off, two-stage", true, steps.PrepareOff, "", false, "one stage: preparing at full capacity is off"},
-		{"require, one-stage", false, steps.PrepareRequire, `PrepareAtFullCapacity "require": the platform's target does not run deployments in two stages`, false, ""},
+		{"require, one-stage", false, steps.PrepareRequire, `PrepareAtFullCapacity (spec: platform.prepare_at_full_capacity) "require": the platform's target does not run deployments in two stages`, false, ""},
 		{"require, two-stage", true, steps.PrepareRequire, "", true, "two stages"},
 		{"unknown", true, "always", `PrepareAtFullCapacity "always": want "" (the default`, false, ""},
 	}

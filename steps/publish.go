@@ -231,7 +231,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 				r.Emit(farm.Event{Kind: farm.Progress, Message: "deployment " + id + " prepared: nothing running changed; publish continues it"})
 				return nil
 			case st.State.Succeeded() && untilPrepared:
-				return fmt.Errorf("deployment %s ended %s without stopping prepared after its first stage: %w, although the platform client (%T) says it does; the running versions changed while every server served: correct the client's configuration (or set PrepareAtFullCapacity off)",
+				return fmt.Errorf("deployment %s ended %s without stopping prepared after its first stage: %w, although the platform client (%T) says it does; the running versions changed while every server served: correct the client's configuration (or set PrepareAtFullCapacity off; spec: platform.prepare_at_full_capacity: off)",
 					id, st.State, ErrNotTwoStage, b.cfg.Platform)
 			case st.State.Succeeded():
 				return nil
@@ -305,7 +305,7 @@ func (b *balanced) publishStopped(ctx context.Context, r *farm.Run, id, key stri
 	}
 	a, canAbort := b.cfg.Platform.(drivers.DeploymentAborter)
 	if !b.cfg.AbortPublishOnStop || !canAbort {
-		r.Warn("", "", "deployment %s left %s on the platform; resume follows it (AbortPublishOnStop aborts it instead)", id, orUnknown(last.State))
+		r.Warn("", "", "deployment %s left %s on the platform; resume follows it (AbortPublishOnStop, spec: platform.abort_on_stop, aborts it instead)", id, orUnknown(last.State))
 		return cause
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
