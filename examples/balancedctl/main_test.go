@@ -443,3 +443,21 @@ func TestUnreadableLeaseSaidOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestSpecKeyHints: a value a driver refuses is named by the spec key the
+// user wrote, beside the driver's Go field.
+func TestSpecKeyHints(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.txt")
+	require.NoError(t, os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600))
+	doc := strings.Replace(simSpec(dir, ""), "  username: deploy\n", "  username: deploy\n  lease_dir: relative\n", 1)
+	doc = strings.Replace(doc, "  target_environment: Production\n", "  target_environment: Production\n  ca_cert: "+notPEM+"\n", 1)
+	specPath := filepath.Join(dir, "farm.yaml")
+	require.NoError(t, os.WriteFile(specPath, []byte(doc), 0o600))
+	sf := newSimFarm(t)
+	code, _, errOut := sf.do(t, "preflight", specPath)
+	assert.Equal(t, exitUsage, code, errOut)
+	assert.Contains(t, errOut, `services.lease_dir (Config.LeaseDir) "relative" does not start with a drive letter`)
+	assert.Contains(t, errOut, "platform.ca_cert (Config.CACert) holds no PEM certificate")
+	assert.NotRegexp(t, `(^|[^.(])Config\.`, errOut, "every Go field is named after its spec key")
+}
