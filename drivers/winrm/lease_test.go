@@ -43,6 +43,11 @@ func newLeaseFixture(t *testing.T) *leaseFixture {
 	files := &winrmtest.MapFiles{}
 	srv := winrmtest.NewServer(winrmtest.Config{Host: "dc01", Username: testUser, Password: testPassword, TLS: true, Files: files, Now: c.Now})
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the fake refused: %q", srv.Refusals())
+		}
+	})
 	return &leaseFixture{srv: srv, files: files, clock: c, target: drivers.Target{Name: "dc01", Address: srv.Addr()}}
 }
 
