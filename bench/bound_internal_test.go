@@ -24,22 +24,38 @@ func TestCriticalPathArithmetic(t *testing.T) {
 		// (2 × 100): 68 + 100 + 20 + 100 + 200; and the guards read at
 		// the step boundaries, 35 round trips (70): 2 + 4 + 2×5 + 5 + 3 +
 		// 4 + 3 + 3 + 1.
-		{"4 servers", defaultSettings(4, 0), 558 * ms},
+		{"4 servers", strict(defaultSettings(4, 0)), 558 * ms},
 		// Same chain whatever the farm size when K is unlimited.
-		{"1000 servers, K=1000", defaultSettings(1000, 1000), 558 * ms},
+		{"1000 servers, K=1000", strict(defaultSettings(1000, 1000)), 558 * ms},
 		// K=1 over 4 servers (2 Updating, 2 Loaded): preflight
 		// L + 13L, stop 4L + C + 4L, block 2L + C + 2L, publish probes
 		// 2L before and 2L after the installs, verify 2L, the three
 		// restores 4L each; the guards' reads of a group take 2L instead
 		// of L: 56 round trips at the boundaries instead of 35.
-		{"4 servers, K=1", defaultSettings(4, 1), 488*ms + (14-5+8-2+4-2+2-1+1+2-1+3*(4-2))*2*ms + 56*2*ms},
+		{"4 servers, K=1", strict(defaultSettings(4, 1)), 488*ms + (14-5+8-2+4-2+2-1+1+2-1+3*(4-2))*2*ms + 56*2*ms},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			terms := criticalPath(tt.s)
 			assert.Equal(t, tt.want, sum(terms), describe(terms))
+			got, err := boundOf(tt.s)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got, "in the strict order the path is the sum")
 		})
 	}
+	// With overlap: stop-schedulers (L + C + L = 14 ms), drain-updating
+	// (4L + D = 58 ms) and block-loaded (14 ms) run beside each other after
+	// preflight, and the two that started beside stop-schedulers read no
+	// guard: 558 - (14 + 62 + 22) + 58; and start-schedulers-loaded (2L)
+	// runs beside restore-traffic (5L + a guard's L): - 4.
+	got, err := boundOf(defaultSettings(4, 0))
+	require.NoError(t, err)
+	assert.Equal(t, 514*ms, got)
+}
+
+func strict(s settings) settings {
+	s.Strict = true
+	return s
 }
 
 // TestCriticalPathCoversThePlan checks the bound has one term per step of
@@ -58,16 +74,20 @@ func TestCriticalPathCoversThePlan(t *testing.T) {
 // the bound is wrong) and at most the bound plus the poll allowance.
 func TestCriticalPathIsALowerBound(t *testing.T) {
 	for _, k := range []int{0, 1} {
-		t.Run(fmt.Sprintf("K=%d", k), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				s := defaultSettings(4, k)
-				res, err := runBalanced(t.Context(), s, nil)
-				require.NoError(t, err)
-				bound := sum(criticalPath(s))
-				t.Logf("run %s (simulated), bound %s, poll allowance %s, %d driver calls", res.Wall, bound, s.pollAllowance(), res.Calls)
-				assert.GreaterOrEqual(t, res.Wall, bound, describe(criticalPath(s)))
-				assert.LessOrEqual(t, res.Wall, bound+s.pollAllowance(), "each poll sees its condition at most one interval late")
+		for _, strictOrder := range []bool{false, true} {
+			t.Run(fmt.Sprintf("K=%d/strict=%v", k, strictOrder), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					s := defaultSettings(4, k)
+					s.Strict = strictOrder
+					res, err := runBalanced(t.Context(), s, nil)
+					require.NoError(t, err)
+					bound, err := boundOf(s)
+					require.NoError(t, err)
+					t.Logf("run %s (simulated), bound %s, poll allowance %s, %d driver calls", res.Wall, bound, s.pollAllowance(), res.Calls)
+					assert.GreaterOrEqual(t, res.Wall, bound, describe(criticalPath(s)))
+					assert.LessOrEqual(t, res.Wall, bound+s.pollAllowance(), "each poll sees its condition at most one interval late")
+				})
 			})
-		})
+		}
 	}
 }

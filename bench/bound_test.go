@@ -26,6 +26,10 @@ type settings struct {
 	// PollInterval and DeployPollInterval are steps.Config's. They are not
 	// part of the physical bound; see pollAllowance.
 	PollInterval, DeployPollInterval time.Duration
+	// Strict runs the plan in the strict runbook order
+	// (farm.PlanConfig.StrictOrder); false overlaps the steps that need
+	// nothing of each other, as the engine does by default.
+	Strict bool
 }
 
 // defaultSettings are the settings BENCHMARKS.md reports: 2 ms per driver
@@ -67,10 +71,11 @@ type term struct {
 	How  string
 }
 
-// criticalPath returns, step by step, the least time the balanced plan can
-// take on the fake farm with these settings: the longest wait no engine can
-// avoid plus one driver round trip (L) for each call that depends on the
-// previous one, as the steps are written (steps run in order; within a
+// criticalPath returns, step by step, the least time each step of the
+// balanced plan can take on the fake farm with these settings: the longest
+// wait no engine can avoid plus one driver round trip (L) for each call that
+// depends on the previous one, as the steps are written (pathOf chains them
+// through the plan's Needs: the critical path with overlap; within a
 // step, the calls a step makes one after the other on one server or zone
 // are dependent, the servers are independent). Polls are assumed to see a
 // condition the instant it holds (no poll interval; see pollAllowance).
@@ -127,6 +132,12 @@ func criticalPath(s settings) []term {
 		steps.AwaitLoaded:             schedL + 2*lb,
 		steps.RestoreTraffic:          schedL,
 	}
+	if !s.Strict {
+		// drain-updating and block-loaded start beside stop-schedulers,
+		// when no step with guards is done yet: nothing to read.
+		delete(guards, steps.DrainUpdating)
+		delete(guards, steps.BlockLoaded)
+	}
 	for i := range terms {
 		if g := guards[terms[i].Step]; g > 0 {
 			terms[i].D += g
@@ -145,6 +156,48 @@ func criticalPath(s settings) []term {
 // fake farm.
 func (s settings) pollAllowance() time.Duration {
 	return 2*(s.PollInterval+s.Latency) + 3*(s.DeployPollInterval+s.Latency)
+}
+
+// pathOf is the longest chain of terms through the plan's steps: a step
+// starts when the steps it needs are done (one after the other when
+// strict), so its end is its term plus the latest end among them. It fails
+// on a step of the plan with no term.
+func pathOf(terms []term, plan []farm.Step, strict bool) (time.Duration, error) {
+	d := map[string]time.Duration{}
+	for _, t := range terms {
+		d[t.Step] = t.D
+	}
+	end := map[string]time.Duration{}
+	var last, longest time.Duration
+	for _, st := range plan {
+		t, ok := d[st.ID]
+		if !ok {
+			return 0, fmt.Errorf("step %s has no term in the critical path: add it to criticalPath", st.ID)
+		}
+		start := last
+		if !strict && !st.Irreversible {
+			start = 0
+			for _, n := range st.Needs {
+				start = max(start, end[n])
+			}
+		}
+		end[st.ID] = start + t
+		last = max(last, end[st.ID])
+		if strict || st.Irreversible {
+			last = end[st.ID]
+		}
+		longest = max(longest, end[st.ID])
+	}
+	return longest, nil
+}
+
+// boundOf is the critical path of the balanced plan built with s.
+func boundOf(s settings) (time.Duration, error) {
+	plan, _, err := newPlan(s, farm.PlanConfig{}, nil)
+	if err != nil {
+		return 0, err
+	}
+	return pathOf(criticalPath(s), plan.Steps(), s.Strict)
 }
 
 func sum(terms []term) time.Duration {
@@ -226,7 +279,7 @@ func newPlan(s settings, pc farm.PlanConfig, adjust func(*steps.Config)) (*farm.
 	if err != nil {
 		return nil, nil, err
 	}
-	pc.Concurrency, pc.Seed = s.Concurrency, 1
+	pc.Concurrency, pc.Seed, pc.StrictOrder = s.Concurrency, 1, s.Strict
 	cfg := steps.Config{
 		Services: ff, Platform: ff, Prober: ff, Release: benchRelease,
 		Plan:               pc,

@@ -43,7 +43,10 @@ func BenchmarkOverheadRatio(b *testing.B) {
 				// The bound uses the fake's real round trip.
 				sb := s
 				sb.Latency = calibrate(s.Latency)
-				bound := sum(criticalPath(sb))
+				bound, err := boundOf(sb)
+				if err != nil {
+					b.Fatal(err)
+				}
 				var wall time.Duration
 				var calls int64
 				for b.Loop() {

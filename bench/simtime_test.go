@@ -102,8 +102,9 @@ func (s settings) resolved() settings {
 type engineRun struct {
 	// Sim is the simulated duration of plan.Run.
 	Sim time.Duration `json:"sim_ns"`
-	// Bound is the critical path of the plan as it runs today (steps in
-	// order, with their confirmation delays: criticalPath); Physical is
+	// Bound is the critical path of the plan (its steps chained through
+	// what each needs, with their confirmation delays: criticalPath and
+	// pathOf); Physical is
 	// the same without the delays the engine imposes (ConfirmDelay), what
 	// the farm itself needs: drains, publish, installs, dependent calls.
 	Bound    time.Duration `json:"bound_ns"`
@@ -189,23 +190,11 @@ func runScenario(t *testing.T, sc scenario) engineRun {
 	return res
 }
 
-// planBound is criticalPath for the plan's own steps: every step of the
-// plan must have a term (a step the bound does not know fails), in the
-// plan's order.
+// planBound is the critical path of the plan's own steps, chained through
+// what each needs (pathOf): every step of the plan must have a term (a step
+// the bound does not know fails).
 func planBound(plan *farm.Plan, s settings) (time.Duration, error) {
-	terms := map[string]time.Duration{}
-	for _, t := range criticalPath(s) {
-		terms[t.Step] = t.D
-	}
-	var d time.Duration
-	for _, id := range plan.StepIDs() {
-		t, ok := terms[id]
-		if !ok {
-			return 0, fmt.Errorf("step %s has no term in the critical path: add it to criticalPath", id)
-		}
-		d += t
-	}
-	return d, nil
+	return pathOf(criticalPath(s), plan.Steps(), s.Strict)
 }
 
 // TestEngineRun runs one scenario in a synctest bubble. By default it is

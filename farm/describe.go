@@ -22,9 +22,12 @@ func (p *Plan) Describe(w io.Writer) error {
 		ew.printf("  Updating: %s\n", serverList(z.Updating.Servers))
 		ew.printf("  Loaded:   %s\n", serverList(z.Loaded.Servers))
 	}
-	ew.printf("\n")
+	ew.printf("\n%s\n\n", p.orderLine())
 	for i, s := range p.steps {
 		ew.printf("%2d. %s: %s\n", i, s.ID, s.Title)
+		if beside := p.beside(i); len(beside) > 0 {
+			ew.printf("      runs at the same time as: %s\n", strings.Join(beside, ", "))
+		}
 		for _, h := range p.before[s.ID] {
 			ew.printf("      before: hook %s\n", h.Name)
 		}
@@ -57,9 +60,12 @@ func (p *Plan) DescribeMarkdown(w io.Writer) error {
 	for _, z := range p.farm.zones {
 		ew.printf("| %s | %s | %s |\n", mdEscape(z.Name), mdEscape(serverList(z.Updating.Servers)), mdEscape(serverList(z.Loaded.Servers)))
 	}
-	ew.printf("\n## Steps\n\n")
+	ew.printf("\n## Steps\n\n%s\n\n", mdEscape(p.orderLine()))
 	for i, s := range p.steps {
 		ew.printf("%d. [ ] **%s**: %s\n", i+1, mdEscape(s.ID), mdEscape(s.Title))
+		if beside := p.beside(i); len(beside) > 0 {
+			ew.printf("    - runs at the same time as: %s\n", mdEscape(strings.Join(beside, ", ")))
+		}
 		for _, h := range p.before[s.ID] {
 			ew.printf("    - before: hook `%s`\n", h.Name)
 		}
@@ -99,4 +105,47 @@ func serverList(servers []Server) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// orderLine says how the steps are ordered.
+func (p *Plan) orderLine() string {
+	if p.cfg.StrictOrder {
+		return "Steps run one at a time, in this order (strict order)."
+	}
+	return "Each step starts once the steps it needs are done; steps that do not need each other run at the same time."
+}
+
+// beside returns the IDs of the steps that may run at the same time as
+// step i: those that neither need it nor are needed by it, directly or
+// through other steps. None with PlanConfig.StrictOrder.
+func (p *Plan) beside(i int) []string {
+	if p.cfg.StrictOrder {
+		return nil
+	}
+	before := p.ancestors()
+	var out []string
+	for j, s := range p.steps {
+		if j != i && !before[i][j] && !before[j][i] {
+			out = append(out, s.ID)
+		}
+	}
+	return out
+}
+
+// ancestors returns, for each step, the set of steps (by index) that must
+// be done before it starts, directly or through other steps.
+func (p *Plan) ancestors() []map[int]bool {
+	anc := make([]map[int]bool, len(p.steps))
+	for i, s := range p.steps {
+		anc[i] = map[int]bool{}
+		for _, id := range s.Needs {
+			if j := p.index(id); j >= 0 && j < i {
+				anc[i][j] = true
+				for k := range anc[j] {
+					anc[i][k] = true
+				}
+			}
+		}
+	}
+	return anc
 }

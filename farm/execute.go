@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
-// Run runs the plan's steps in order and returns the report. When a step
+// Run runs the plan's steps, each as soon as the steps it needs are done
+// (in order with PlanConfig.StrictOrder), and returns the report. When a step
 // fails, PlanConfig.OnFailure decides: by default the run halts and returns
 // an error wrapping [ErrHalted] and the step's error, leaving the farm as the
 // failed step left it (every step of the balanced plan keeps it safe). When
@@ -37,6 +39,9 @@ type runOptions struct {
 	cause           string
 	// runID is the ID of the run resumed; empty for a new run.
 	runID string
+	// done are the steps after start that the resumed run recorded done
+	// (steps that ran beside one another may finish in any order).
+	done map[string]bool
 }
 
 // Resume continues the run recorded in a journal (read with
@@ -67,7 +72,7 @@ func (p *Plan) Resume(ctx context.Context, journal []JournalRecord) (*Report, er
 	}
 	captured := newCaptured()
 	captured.restore(st.Captured)
-	opts := runOptions{start: start, captured: captured, excluded: st.Excluded, resumed: true, runID: st.RunID}
+	opts := runOptions{start: start, captured: captured, excluded: st.Excluded, resumed: true, runID: st.RunID, done: doneSteps(journal)}
 	if st.RollingBack {
 		// A run that crashed while rolling back goes on rolling back.
 		opts.undo, opts.rollbackStarted, opts.cause = st.ToUndo, st.RollbackStarted, st.LastError
@@ -90,7 +95,7 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 	if conc == 0 {
 		conc = DefaultConcurrency
 	}
-	r := &Run{
+	r := &Run{runState: &runState{
 		plan:     p,
 		captured: captured,
 		report:   &Report{Started: time.Now()},
@@ -99,13 +104,18 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 		conc:     conc,
 		rnd:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		excluded: map[string]bool{},
-	}
+		watch:    watch{checking: make(chan struct{}, 1)},
+	}}
 	for _, s := range o.excluded {
 		r.excluded[s] = true
 	}
+	done := make([]bool, len(p.steps))
+	for i, s := range p.steps {
+		done[i] = i < start || o.done[s.ID]
+	}
 	for i, s := range p.steps {
 		st := StepPending
-		if i < start {
+		if done[i] {
 			st = StepAlreadyDone
 		}
 		r.report.Steps = append(r.report.Steps, StepReport{ID: s.ID, Status: st})
@@ -129,27 +139,104 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 		r.report.RollbackStarted = o.rollbackStarted
 		return r.rollback(ctx, o.undo, fmt.Errorf("resumed rollback (it began after: %s)", o.cause))
 	}
-	r.registerDoneGuards(start)
-	for i := range start {
-		r.Emit(Event{Kind: StepSkipped, Step: p.steps[i].ID, Done: i + 1, Total: len(p.steps), Message: "done in an earlier run"})
-	}
-	for i := start; i < len(p.steps); i++ {
-		s := p.steps[i]
-		if err := ctx.Err(); err != nil {
-			return r.halt(s.ID, "", fmt.Errorf("%w before step %s: %w", ErrHalted, s.ID, err))
+	r.registerDoneGuards(done)
+	for i, s := range p.steps {
+		if done[i] {
+			r.Emit(Event{Kind: StepSkipped, Step: s.ID, Done: i + 1, Total: len(p.steps), Message: "done in an earlier run"})
 		}
-		for attempt := 1; ; attempt++ {
-			err := r.runStep(ctx, s, i)
-			if err == nil {
-				err = r.journalErr()
+	}
+	return r.schedule(ctx, done)
+}
+
+// stepResult is what a step that ran sends back to the scheduler.
+type stepResult struct {
+	i   int
+	err error
+}
+
+// schedule runs the steps not done: each as soon as the steps it needs are
+// done (one at a time in the plan's order with PlanConfig.StrictOrder).
+// When a step fails, no other step starts; the steps still running are
+// awaited, then the failure policy decides, for the failed steps in the
+// plan's order.
+func (r *Run) schedule(ctx context.Context, done []bool) (*Report, error) {
+	p := r.plan
+	running := make([]bool, len(p.steps))
+	attempts := make([]int, len(p.steps))
+	inFlight := 0
+	results := make(chan stepResult)
+	var failed []stepResult
+	ready := func(i int) bool {
+		if done[i] || running[i] {
+			return false
+		}
+		if p.cfg.StrictOrder || p.steps[i].Irreversible {
+			// An irreversible step also waits for every step before it:
+			// none of them can fail after it has started, when a rollback
+			// is no longer possible.
+			return inFlight == 0 && !slices.Contains(done[:i], false)
+		}
+		for _, id := range p.steps[i].Needs {
+			if j := p.index(id); j >= 0 && !done[j] {
+				return false
 			}
-			if err == nil {
-				break
+		}
+		return true
+	}
+	firstPending := func() string {
+		for i, d := range done {
+			if !d {
+				return p.steps[i].ID
 			}
-			decision := r.decide(ctx, s, err, attempt)
-			switch decision {
+		}
+		return ""
+	}
+	for {
+		if len(failed) == 0 && ctx.Err() == nil {
+			for i := range p.steps {
+				if !ready(i) {
+					continue
+				}
+				running[i], attempts[i] = true, attempts[i]+1
+				inFlight++
+				sv := r.forStep(p.steps[i].ID)
+				go func() {
+					err := sv.runStep(ctx, p.steps[i], i)
+					if err == nil {
+						err = r.journalErr()
+					}
+					results <- stepResult{i: i, err: err}
+				}()
+			}
+		}
+		if inFlight > 0 {
+			res := <-results
+			inFlight--
+			running[res.i] = false
+			if res.err == nil {
+				done[res.i] = true
+			} else {
+				failed = append(failed, res)
+			}
+			continue
+		}
+		if len(failed) == 0 {
+			next := firstPending()
+			if next == "" {
+				r.finish(Succeeded, "", "", nil)
+				return r.report, nil
+			}
+			// Nothing runs and something is left: ctx ended.
+			return r.halt(next, "", fmt.Errorf("%w before step %s: %w", ErrHalted, next, ctx.Err()))
+		}
+		// Every step that was running has ended: decide each failure, in
+		// the plan's order.
+		slices.SortFunc(failed, func(a, b stepResult) int { return a.i - b.i })
+		for k, f := range failed {
+			s, err := p.steps[f.i], f.err
+			switch r.decide(ctx, s, err, attempts[f.i]) {
 			case DecideRetry:
-				rerr := r.askRetryWait(ctx, s.ID, attempt, err)
+				rerr := r.askRetryWait(ctx, s.ID, attempts[f.i], err)
 				if rerr == nil {
 					continue
 				}
@@ -164,17 +251,35 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 				}
 				err = fmt.Errorf("%w; exclude refused: %w", err, xerr)
 			case DecideRollback:
-				undo := make([]string, 0, i+1)
-				for j := i; j >= 0; j-- {
-					undo = append(undo, p.steps[j].ID)
+				// The failed steps first, then every step done, last first.
+				var undo []string
+				for _, g := range slices.Backward(failed) {
+					undo = append(undo, p.steps[g.i].ID)
 				}
-				return r.rollback(ctx, undo, err)
+				for j := len(p.steps) - 1; j >= 0; j-- {
+					if done[j] {
+						undo = append(undo, p.steps[j].ID)
+					}
+				}
+				return r.rollback(ctx, undo, r.failedErr(failed[k:], err))
 			}
-			return r.halt(s.ID, s.ID, fmt.Errorf("%w at step %s: %w", ErrHalted, s.ID, err))
+			return r.halt(firstPending(), s.ID, fmt.Errorf("%w at step %s: %w", ErrHalted, s.ID, r.failedErr(failed[k:], err)))
 		}
+		failed = nil // the steps retried, or with servers excluded, run again
 	}
-	r.finish(Succeeded, "", "", nil)
-	return r.report, nil
+}
+
+// failedErr is the error of the first failed step (err, once decided), with
+// those of the other steps that failed beside it.
+func (r *Run) failedErr(failed []stepResult, err error) error {
+	if len(failed) < 2 {
+		return err
+	}
+	errs := []error{err}
+	for _, f := range failed[1:] {
+		errs = append(errs, fmt.Errorf("step %s, run beside it, failed too: %w", r.plan.steps[f.i].ID, f.err))
+	}
+	return errors.Join(errs...)
 }
 
 // askRetryWait waits before the retry an Ask decision asked for, as
@@ -239,9 +344,9 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 		if s.Undo == nil {
 			continue
 		}
-		r.setStep(s.ID)
-		uctx := r.EmitContext(ctx, Event{Kind: StepStarted, Message: "undo: " + s.Title})
-		err = s.Undo(uctx, r)
+		sv := r.forStep(s.ID)
+		uctx := sv.EmitContext(ctx, Event{Kind: StepStarted, Message: "undo: " + s.Title})
+		err = s.Undo(uctx, sv)
 		if err == nil {
 			err = r.journalErr()
 		}
@@ -252,7 +357,7 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 		}
 		r.report.update(s.ID, func(sr *StepReport) { sr.Status = StepUndone })
 		r.record(JournalRecord{Kind: RecordStepUndone, Step: s.ID})
-		r.EmitContext(uctx, Event{Kind: StepFinished, Message: "undone: " + s.Title})
+		sv.EmitContext(uctx, Event{Kind: StepFinished, Message: "undone: " + s.Title})
 	}
 	err := fmt.Errorf("%w: step %s failed and the run was rolled back: %w", ErrRolledBack, failed, cause)
 	r.finish(RolledBack, "", failed, err)
@@ -282,15 +387,35 @@ func (r *Run) finish(outcome Outcome, resumeFrom, failed string, err error) {
 	r.Emit(Event{Kind: RunFinished, Step: failed, Err: err, Message: "run " + string(outcome)})
 }
 
-func (r *Run) setStep(id string) {
-	r.mu.Lock()
-	r.step = id
-	r.mu.Unlock()
+// doneSteps returns the steps the last run in a journal recorded done and
+// not undone.
+func doneSteps(recs []JournalRecord) map[string]bool {
+	start := -1
+	for i, rec := range recs {
+		if rec.Kind == RecordRunStarted && !rec.Resumed {
+			start = i
+		}
+	}
+	done := map[string]bool{}
+	if start < 0 {
+		return done
+	}
+	for _, rec := range recs[start:] {
+		switch rec.Kind {
+		case RecordStepDone:
+			done[rec.Step] = true
+		case RecordStepUndone, RecordStepStarted:
+			// A step started again (by a resume) is done only once it
+			// says so again.
+			delete(done, rec.Step)
+		}
+	}
+	return done
 }
 
-// runStep runs one step with its hooks and timeout, and records it.
+// runStep runs one step with its hooks and timeout, and records it. r is
+// the step's own view of the run.
 func (r *Run) runStep(ctx context.Context, s Step, index int) error {
-	r.setStep(s.ID)
 	started := time.Now()
 	r.report.update(s.ID, func(sr *StepReport) { sr.Status, sr.Started, sr.Error, sr.Failures = StepRunning, started, "", nil })
 	r.record(JournalRecord{Kind: RecordStepStarted, Step: s.ID})

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Step is one step of a [Plan]. Steps are run in order; a step's Run acts on
+// Step is one step of a [Plan]. A step starts as soon as the steps it Needs
+// are done (in the plan's order when PlanConfig.StrictOrder is set); a step's Run acts on
 // the farm through the drivers and confirms its postcondition by reading
 // state back. Every step must be idempotent: running it again after it
 // succeeded (or after a crash halfway) changes nothing it already did and
@@ -39,9 +40,22 @@ type Step struct {
 	// later step restores them: the engine registers them once the step is
 	// done and re-checks them until their Until step starts (see [Guard]).
 	Guards []Guard
+	// Needs lists the IDs of the steps that must be done before this step
+	// starts: the engine starts a step as soon as all of them are done, so
+	// steps that do not need each other run at the same time. Every ID must
+	// name a step earlier in the plan (the plan's order is always a valid
+	// order to run it in). Nil means the step before it in the plan (the
+	// strict order; NewPlan, InsertAfter and InsertBefore fill it in); a
+	// non-nil empty slice means the step needs nothing and starts with the
+	// run. Declare only what is genuinely independent: two steps that run at
+	// once must be safe in either order and interleaved, and each must be
+	// safe to undo while the other is in any state.
+	Needs []string
 	// Irreversible says that once this step has started, the run can no
 	// longer be rolled back: a rollback is refused and the run halts in its
-	// safe state instead (for the balanced plan: once the Loaded servers
+	// safe state instead. Such a step starts only once every step before it
+	// in the plan is done and none is running, whatever its Needs: a step
+	// beside it could otherwise fail when a rollback is no longer possible (for the balanced plan: once the Loaded servers
 	// may install the release, no group is sure to serve the previous one).
 	Irreversible bool
 }
@@ -102,6 +116,10 @@ type PlanConfig struct {
 	// step boundary. Zero means 15 s; negative means at
 	// step boundaries and explicit Run.CheckGuards calls only.
 	WatchInterval time.Duration
+	// StrictOrder runs the steps one at a time in the plan's order,
+	// ignoring what each step Needs (the runbook's order, step after step).
+	// False (the default) starts each step as soon as its Needs are done.
+	StrictOrder bool
 }
 
 // DefaultConcurrency is the size of a fan-out's worker pool when
@@ -112,7 +130,8 @@ type PlanConfig struct {
 // PlanConfig.Limits, per call, not by this.
 const DefaultConcurrency = 1024
 
-// Plan is an ordered list of steps over a farm, with hooks. Build it with
+// Plan is an ordered list of steps over a farm, with hooks, each step
+// naming the steps it needs ([Step.Needs]). Build it with
 // [NewPlan] (or steps.Balanced), adjust it with the Insert and hook methods,
 // then [Plan.Run] it. A plan is not safe for concurrent modification; run it
 // once at a time.
@@ -164,6 +183,27 @@ func NewPlan(f *Farm, cfg PlanConfig, steps ...Step) (*Plan, error) {
 	return p, nil
 }
 
+// checkNeeds checks that s's Needs name steps among the first at steps of
+// the plan, once each.
+func (p *Plan) checkNeeds(at int, s Step) error {
+	seen := map[string]bool{}
+	for _, id := range s.Needs {
+		i := p.index(id)
+		switch {
+		case id == s.ID:
+			return fmt.Errorf("plan: step %s needs itself: want the IDs of earlier steps", s.ID)
+		case i < 0:
+			return fmt.Errorf("%w: step %s needs %q: want one of %v", ErrUnknownStep, s.ID, id, p.StepIDs())
+		case i >= at:
+			return fmt.Errorf("plan: step %s needs %s, which comes after it: want the IDs of earlier steps (the plan's order must be one it can run in)", s.ID, id)
+		case seen[id]:
+			return fmt.Errorf("plan: step %s needs %s twice", s.ID, id)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
 func (p *Plan) add(at int, s Step) error {
 	if s.ID == "" {
 		return fmt.Errorf("plan: step with title %q has no ID: want a stable identifier", s.Title)
@@ -173,6 +213,27 @@ func (p *Plan) add(at int, s Step) error {
 	}
 	if p.index(s.ID) >= 0 {
 		return fmt.Errorf("plan: step ID %s is used twice: want unique IDs", s.ID)
+	}
+	if s.Needs == nil {
+		// The strict order: after the step before it, and before every
+		// later step that needed that one.
+		prev := ""
+		s.Needs = []string{}
+		if at > 0 {
+			prev = p.steps[at-1].ID
+			s.Needs = []string{prev}
+		}
+		for j := at; j < len(p.steps); j++ {
+			n := p.steps[j].Needs
+			if (prev == "" && len(n) == 0) || (prev != "" && slices.Contains(n, prev)) {
+				p.steps[j].Needs = append(slices.Clone(n), s.ID)
+			}
+		}
+	} else {
+		s.Needs = slices.Clone(s.Needs)
+		if err := p.checkNeeds(at, s); err != nil {
+			return err
+		}
 	}
 	p.steps = slices.Insert(p.steps, at, s)
 	return nil
@@ -206,16 +267,27 @@ func (p *Plan) StepIDs() []string {
 // Steps returns a copy of the plan's steps in order.
 func (p *Plan) Steps() []Step { return slices.Clone(p.steps) }
 
-// InsertBefore inserts s just before the step with ID before.
+// InsertBefore inserts s just before the step with ID before. When s.Needs
+// is nil, s needs what that step needs, and that step needs s as well.
 func (p *Plan) InsertBefore(before string, s Step) error {
 	i, err := p.mustIndex(before)
 	if err != nil {
 		return err
 	}
+	if s.Needs == nil {
+		s.Needs = slices.Clone(p.steps[i].Needs)
+		if err := p.add(i, s); err != nil {
+			return err
+		}
+		p.steps[i+1].Needs = append(slices.Clone(p.steps[i+1].Needs), s.ID)
+		return nil
+	}
 	return p.add(i, s)
 }
 
-// InsertAfter inserts s just after the step with ID after.
+// InsertAfter inserts s just after the step with ID after. When s.Needs is
+// nil, s needs that step, and every later step that needed it needs s as
+// well.
 func (p *Plan) InsertAfter(after string, s Step) error {
 	i, err := p.mustIndex(after)
 	if err != nil {
@@ -232,20 +304,43 @@ func (p *Plan) Remove(id string) error {
 	if err != nil {
 		return err
 	}
+	gone := p.steps[i]
 	p.steps = slices.Delete(p.steps, i, i+1)
+	for j := i; j < len(p.steps); j++ {
+		// What needed the removed step needs what it needed.
+		if k := slices.Index(p.steps[j].Needs, id); k >= 0 {
+			n := slices.Delete(slices.Clone(p.steps[j].Needs), k, k+1)
+			for _, g := range gone.Needs {
+				if !slices.Contains(n, g) {
+					n = append(n, g)
+				}
+			}
+			p.steps[j].Needs = n
+		}
+	}
 	return nil
 }
 
 // Move moves the step with ID id to just after the step with ID after (or to
-// the front when after is empty). Like Remove, it exists for custom plans
-// and for tests.
+// the front when after is empty), in the strict order there: it needs the
+// step before it and the steps that needed that one need it (see
+// [Plan.Remove] and [Plan.InsertAfter]). Like Remove, it exists for custom
+// plans and for tests.
 func (p *Plan) Move(id, after string) error {
 	i, err := p.mustIndex(id)
 	if err != nil {
 		return err
 	}
+	if after != "" {
+		if _, err := p.mustIndex(after); err != nil {
+			return err
+		}
+	}
 	s := p.steps[i]
-	p.steps = slices.Delete(p.steps, i, i+1)
+	if err := p.Remove(id); err != nil {
+		return err
+	}
+	s.Needs = nil
 	if after == "" {
 		return p.add(0, s)
 	}

@@ -15,8 +15,18 @@ import (
 // Run is the state of one run of a plan, handed to steps and hooks while
 // [Plan.Run] or [Plan.Resume] executes the plan: its methods are the
 // step-author API (see the package doc, "Writing steps"). Its methods are
-// safe for concurrent use.
+// safe for concurrent use. Steps that run at the same time (see
+// [Step.Needs]) each get their own Run over the same state, which knows
+// the step it was given to ([Run.StepID]).
 type Run struct {
+	*runState
+	// step is the step this view of the run was given to; empty for the
+	// run's own view.
+	step string
+}
+
+// runState is the state a run's views share.
+type runState struct {
 	plan     *Plan
 	captured *Captured
 	report   *Report
@@ -26,7 +36,6 @@ type Run struct {
 
 	mu       sync.Mutex
 	rnd      *rand.Rand
-	step     string
 	excluded map[string]bool
 
 	jmu  sync.Mutex
@@ -34,6 +43,9 @@ type Run struct {
 
 	watch watch
 }
+
+// forStep returns the view of the run given to step id.
+func (r *Run) forStep(id string) *Run { return &Run{runState: r.runState, step: id} }
 
 // Excluded reports whether the server was excluded from the run (by an Ask
 // decision).
@@ -70,12 +82,9 @@ func (r *Run) Farm() *Farm { return r.plan.farm }
 // Captured returns the state captured before anything changed.
 func (r *Run) Captured() *Captured { return r.captured }
 
-// StepID returns the ID of the step being run.
-func (r *Run) StepID() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.step
-}
+// StepID returns the ID of the step this Run was given to (the step whose
+// Run, Undo or hook is being called), or "" outside any step.
+func (r *Run) StepID() string { return r.step }
 
 // Emit sends e to the run's observer, with Time and Step filled in when they
 // are empty.

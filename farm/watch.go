@@ -76,11 +76,24 @@ type watch struct {
 	mu     sync.Mutex
 	guards []Guard
 	seen   map[string]bool // unrepaired drifts already reported
-	// checking is held while the guards are checked: a check started while
-	// one runs (from a Poll inside a guard's own repair) is skipped.
-	checking sync.Mutex
+	// checking is held (a token in it) while the guards are checked: a
+	// periodic check started while one runs is skipped, a step boundary's
+	// waits for it. A channel rather than a mutex: a step waiting for
+	// another step's check is durably blocked (testing/synctest's time
+	// goes on while it waits).
+	checking chan struct{}
 	running  bool      // a check is under way (guarded by mu)
 	last     time.Time // when the last check started or ended
+}
+
+// tryCheck takes the right to check the guards if no check holds it.
+func (w *watch) tryCheck() bool {
+	select {
+	case w.checking <- struct{}{}:
+		return true
+	default:
+		return false
+	}
 }
 
 // Watch registers g for the rest of the run, until the step g.Until
@@ -113,14 +126,18 @@ func (r *Run) dropGuards(step string) {
 // for a periodic check under way to end first. Do not call it from a
 // guard's Check.
 func (r *Run) CheckGuards(ctx context.Context) error {
-	r.watch.checking.Lock()
+	select {
+	case r.watch.checking <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return r.checkGuards(ctx)
 }
 
 // checkGuards checks the guards; the caller holds r.watch.checking, which
 // it releases.
 func (r *Run) checkGuards(ctx context.Context) error {
-	defer r.watch.checking.Unlock()
+	defer func() { <-r.watch.checking }()
 	r.watch.mu.Lock()
 	guards := slices.Clone(r.watch.guards)
 	r.watch.last, r.watch.running = time.Now(), true
@@ -197,7 +214,7 @@ func (r *Run) watchDuring(ctx context.Context, cancel context.CancelCauseFunc) (
 				return
 			case <-t.C:
 			}
-			if w, ok := r.watchWait(); !ok || w > 0 || !r.watch.checking.TryLock() {
+			if w, ok := r.watchWait(); !ok || w > 0 || !r.watch.tryCheck() {
 				continue // not due (a check ran meanwhile), or one is under way
 			}
 			if err := r.checkGuards(ctx); err != nil && ctx.Err() == nil {
@@ -245,12 +262,15 @@ func (r *Run) Drifted(d Drift) {
 	r.Emit(Event{Kind: Warning, Step: d.Step, Zone: d.Zone, Server: d.Server, Message: fmt.Sprintf("drift (%s, %s): %s", d.Guard, how, d.What)})
 }
 
-// registerDoneGuards registers the guards of the steps before start that an
-// earlier run completed and whose Until step has not started yet.
-func (r *Run) registerDoneGuards(start int) {
-	for i := range start {
+// registerDoneGuards registers the guards of the steps an earlier run
+// completed (done[i]) whose Until step is not done.
+func (r *Run) registerDoneGuards(done []bool) {
+	for i, d := range done {
+		if !d {
+			continue
+		}
 		for _, g := range r.plan.steps[i].Guards {
-			if g.Until == "" || r.plan.index(g.Until) >= start {
+			if u := r.plan.index(g.Until); g.Until == "" || (u >= 0 && !done[u]) {
 				r.Watch(g)
 			}
 		}

@@ -30,7 +30,9 @@ func runPlan(t *testing.T, ff *fakefarm.Farm, obs farm.Observer) error {
 		Release:          drivers.Release{Version: "v2"},
 		PollInterval:     time.Second,
 		ProgressInterval: time.Second,
-		Plan:             farm.PlanConfig{Observer: farm.Observers(ff, obs), Seed: 1},
+		// The strict order: the expected lines are the runbook's, one
+		// step after the other.
+		Plan: farm.PlanConfig{Observer: farm.Observers(ff, obs), Seed: 1, StrictOrder: true},
 	})
 	require.NoError(t, err)
 	_, err = p.Run(t.Context())

@@ -45,7 +45,7 @@ func TestAskPolicy(t *testing.T) {
 	t.Run("retry", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 31})
-			require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe03", Err: denied, Times: 1}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe01", Err: denied, Times: 1}))
 			var asked []farm.Failure
 			p := askPlan(t, sf, func(farm.Failure) farm.Decision { return farm.DecideRetry }, &asked)
 			require.NoError(t, sf.sim.Start(t.Context()))
@@ -55,7 +55,7 @@ func TestAskPolicy(t *testing.T) {
 			assert.Equal(t, farm.Succeeded, rep.Outcome)
 			require.Len(t, asked, 1)
 			assert.Equal(t, steps.StopSchedulers, asked[0].Step)
-			assert.Equal(t, []string{"fe03"}, asked[0].Servers)
+			assert.Equal(t, []string{"fe01"}, asked[0].Servers)
 			assert.ErrorIs(t, asked[0].Err, drivers.ErrPermissionDenied)
 			assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
 			assert.Zero(t, sf.sim.Report().TotalViolations())

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"slices"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
@@ -53,7 +54,7 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 	if cfg.Plan.Label == "" {
 		cfg.Plan.Label = "release " + cfg.Release.Version
 	}
-	plan, err := farm.NewPlan(f, cfg.Plan,
+	plan, err := farm.NewPlan(f, cfg.Plan, withNeeds(
 		b.preflight(),
 		b.stopSchedulers(),
 		b.drainUpdating(),
@@ -66,7 +67,7 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 		b.awaitLoaded(),
 		b.restoreTraffic(),
 		b.startSchedulersLoaded(),
-	)
+	)...)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +80,49 @@ func Balanced(f *farm.Farm, cfg Config) (*farm.Plan, error) {
 	b.cfg.Services = plan.LimitServices(b.cfg.Services)
 	b.cfg.Prober = plan.LimitProber(b.cfg.Prober)
 	return plan, nil
+}
+
+// needs says which steps each step of the balanced plan waits for; a step
+// not listed waits for the step before it. The steps that run at the same
+// time act on different services or systems, and none reads or relies on
+// what the other changes (docs/safety.md, "Steps that run at the same
+// time"):
+//
+//   - stop-schedulers, drain-updating and block-loaded all follow preflight
+//     (which captured the state each restores) and publish waits for all
+//     three: the Scheduler service on every server, the Updating members in
+//     the load balancer and the Deployment service on the Loaded servers
+//     are three independent things, and publish is the first step that
+//     relies on them (no timer runs, no request reaches an Updating server,
+//     no Loaded server installs). A failure in one is decided once the
+//     others have ended, and a rollback undoes each that is done.
+//   - start-schedulers-updating and unblock-loaded touch different servers
+//     and are independent, but unblock-loaded is Irreversible: the engine
+//     starts it only once every step before it is done, so that a failure
+//     of start-schedulers-updating can still be rolled back. They run one
+//     after the other.
+//   - restore-traffic and start-schedulers-loaded both follow await-loaded:
+//     the Loaded servers run the release; putting them back in traffic and
+//     starting their Scheduler are independent.
+//
+// farm.PlanConfig.StrictOrder runs the steps one at a time instead.
+var needs = map[string][]string{
+	StopSchedulers:        {Preflight},
+	DrainUpdating:         {Preflight},
+	BlockLoaded:           {Preflight},
+	Publish:               {StopSchedulers, DrainUpdating, BlockLoaded},
+	RestoreTraffic:        {AwaitLoaded},
+	StartSchedulersLoaded: {AwaitLoaded},
+}
+
+// withNeeds sets each step's Needs from needs.
+func withNeeds(steps ...farm.Step) []farm.Step {
+	for i := range steps {
+		if n, ok := needs[steps[i].ID]; ok && steps[i].Needs == nil {
+			steps[i].Needs = slices.Clone(n)
+		}
+	}
+	return steps
 }
 
 // balanced holds the configuration the steps share.

@@ -68,7 +68,8 @@ func sorted(parts ...[]string) []string {
 func TestBalancedRunsTheRunbookInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ff := fakefarm.New(names(6)...)
-		f, p := build(t, ff, ff, nil)
+		// The strict order: the fake counts each call in the step running.
+		f, p := build(t, ff, ff, func(c *steps.Config) { c.Plan.StrictOrder = true })
 		rep, err := p.Run(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, farm.Succeeded, rep.Outcome)
@@ -186,7 +187,8 @@ func TestConcurrencyLimit(t *testing.T) {
 					mu.Unlock()
 					return nil
 				})
-				_, p := build(t, ff, ff, func(c *steps.Config) { c.Plan.Concurrency = limit })
+				// One step at a time: the calls in flight are one fan-out's.
+				_, p := build(t, ff, ff, func(c *steps.Config) { c.Plan.Concurrency, c.Plan.StrictOrder = limit, true })
 				_, err := p.Run(t.Context())
 				require.NoError(t, err)
 				assert.Equal(t, limit, most, "most server actions in flight")

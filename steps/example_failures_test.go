@@ -161,7 +161,9 @@ func ExampleBalanced_rollback() {
 // prompt, a chat bot) answers retry, and the run goes on.
 func ExampleBalanced_ask() {
 	sim, f, cfg := exampleFarm(4)
-	if err := sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe03",
+	// fe01 is an Updating server: the only service stopped on it is its
+	// Scheduler (the Loaded servers' Deployment service is stopped beside).
+	if err := sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe01",
 		Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), Times: 1}); err != nil {
 		panic(err)
 	}
@@ -181,7 +183,7 @@ func ExampleBalanced_ask() {
 	sim.Stop()
 	fmt.Println("outcome:", report.Outcome, err)
 	// Output:
-	// asked: step stop-schedulers failed on [fe03] (try 1): retry
+	// asked: step stop-schedulers failed on [fe01] (try 1): retry
 	// outcome: succeeded <nil>
 }
 

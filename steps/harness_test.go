@@ -226,6 +226,9 @@ type simFarm struct {
 	lockDir string
 	// watchInterval, when set, is the plan's PlanConfig.WatchInterval.
 	watchInterval time.Duration
+	// strict runs the plan in the strict runbook order
+	// (farm.PlanConfig.StrictOrder).
+	strict bool
 }
 
 func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
@@ -272,8 +275,8 @@ func (sf *simFarm) plan(t *testing.T, c *crash, j farm.Journal, policy farm.Fail
 		Prober:   crashingProber{sf.sim.Prober(), c},
 		Release:  drivers.Release{Version: release},
 		Plan: farm.PlanConfig{Seed: 1, Journal: j, OnFailure: policy, Observer: sf.observer, Lock: farm.LockConfig{Dir: sf.lockDir},
-			WatchInterval: sf.watchInterval,
-			Retry:         farm.RetryPolicy{MaxAttempts: 4}},
+			WatchInterval: sf.watchInterval, StrictOrder: sf.strict,
+			Retry: farm.RetryPolicy{MaxAttempts: 4}},
 		PollInterval:       time.Second,
 		DeployPollInterval: 5 * time.Second,
 		ProgressInterval:   time.Minute,

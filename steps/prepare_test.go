@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -28,10 +29,16 @@ func twoStageFarm(t *testing.T, seed uint64) *simFarm {
 		TwoStage: true, PublishDuration: 5 * time.Minute, ApplyDuration: time.Minute})
 }
 
-// stepTimes records when each step started, in simulated time.
-type stepTimes struct{ at map[string]time.Time }
+// stepTimes records when each step started, in simulated time. Steps that
+// run beside each other start on goroutines of their own: observe locks.
+type stepTimes struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
 
 func (s *stepTimes) observe(e farm.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if e.Kind == farm.StepStarted {
 		if _, ok := s.at[e.Step]; !ok {
 			s.at[e.Step] = time.Now()

@@ -30,6 +30,7 @@ func stepOfCalls(t *testing.T, cfg simulate.Config) []string {
 	var calls []string
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t, cfg)
+		sf.strict = true // one step at a time: each call belongs to the step running
 		c := &crash{}
 		var mu sync.Mutex
 		var step string
@@ -94,6 +95,10 @@ func TestCrashAndResume(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/%s/call%d", pt.step, pt.where, pt.at), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				sf := newSimFarm(t, cfg)
+				// The strict order places the crash in the step that made
+				// the call (farm's TestResumeTwoStepsInFlight covers a
+				// crash with steps running beside one another).
+				sf.strict = true
 				c := &crash{at: int64(pt.at)}
 				j := &memJournal{crash: c}
 				require.NoError(t, sf.sim.Start(t.Context()))
@@ -506,6 +511,10 @@ func violationsBeyondRollback(r simulate.Report, rep *farm.Report) []simulate.Vi
 func TestNewRunOverUnfinishedRunIsRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 61})
+		// fe04's second stop-service call is block-loaded's in the strict
+		// order (stop-schedulers and block-loaded run beside each other
+		// otherwise, and either may call first).
+		sf.strict = true
 		path := filepath.Join(t.TempDir(), "deploy.journal")
 		j, err := farm.OpenJournal(path)
 		require.NoError(t, err)

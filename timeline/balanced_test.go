@@ -2,6 +2,7 @@ package timeline_test
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,10 +105,13 @@ func TestBalancedDeployment(t *testing.T) {
 		el, err := strconv.ParseFloat(l.attrs["data-elapsed"], 64)
 		require.NoError(t, err)
 		require.Less(t, i, len(d.sim.Marks))
-		assert.Equal(t, d.sim.Marks[i].Label, l.attrs["data-step"])
-		assert.InDelta(t, d.sim.Marks[i].Elapsed.Seconds(), el, 0.001, "step %s drawn where it started", l.attrs["data-step"])
+		// Steps that start at the same instant (run beside each other)
+		// are drawn in any order among themselves.
+		mark := slices.IndexFunc(d.sim.Marks, func(m simulate.Mark) bool { return m.Label == l.attrs["data-step"] })
+		require.GreaterOrEqual(t, mark, 0, l.attrs["data-step"])
+		assert.InDelta(t, d.sim.Marks[mark].Elapsed.Seconds(), el, 0.001, "step %s drawn where it started", l.attrs["data-step"])
 	}
-	assert.Equal(t, steps.IDs(), ids)
+	assert.ElementsMatch(t, steps.IDs(), ids)
 	labels := find(els, func(e element) bool { return e.hasClass("step-bar") })
 	require.Len(t, labels, len(steps.IDs()))
 	for _, id := range steps.IDs() {

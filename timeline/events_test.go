@@ -44,7 +44,9 @@ func recordRun(t *testing.T, fault *fault.Fault) []byte {
 	f, err := farm.New(farm.Config{Zones: zones})
 	require.NoError(t, err)
 	plan, err := steps.Balanced(f, steps.Config{Services: sim.Services(), Platform: sim.Platform(), Prober: sim.Prober(),
-		Release: drivers.Release{Version: "v2"}, Plan: farm.PlanConfig{Observer: obs}})
+		// The strict order: the tests' faults hit the step they name (a
+		// Loaded server's second stop-service call is block-loaded's).
+		Release: drivers.Release{Version: "v2"}, Plan: farm.PlanConfig{Observer: obs, StrictOrder: true}})
 	require.NoError(t, err)
 	require.NoError(t, sim.Start(t.Context()))
 	_, _ = plan.Run(t.Context())

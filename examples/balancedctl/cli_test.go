@@ -159,8 +159,10 @@ func TestJSONOutput(t *testing.T) {
 	events := filepath.Join(dir, "events.jsonl")
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t)
-		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe04",
-			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), After: 1, Times: 1}))
+		// fe01 is an Updating server: its only stop-service call is
+		// stop-schedulers' (block-loaded, beside it, stops the Loaded ones).
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe01",
+			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), Times: 1}))
 		require.NoError(t, sf.sim.Start(t.Context()))
 		code, out, errOut := sf.do(t, "run", specPath, "-json", "-yes", "-events", events)
 		assert.Equal(t, exitFailed, code, errOut)
@@ -169,7 +171,7 @@ func TestJSONOutput(t *testing.T) {
 		assert.EqualValues(t, 1, res["schema_version"])
 		assert.Equal(t, "halted", res["outcome"])
 		assert.EqualValues(t, exitFailed, res["exit_code"])
-		assert.Equal(t, "block-loaded", res["resume_from"])
+		assert.Equal(t, "stop-schedulers", res["resume_from"])
 		assert.Contains(t, res["error"], "access is denied")
 		assert.NotContains(t, res["error"], "\n")
 		require.NotEmpty(t, res["errors"])
@@ -186,7 +188,7 @@ func TestJSONOutput(t *testing.T) {
 		doc, err := os.ReadFile(svg)
 		require.NoError(t, err)
 		assert.Contains(t, string(doc), `data-zone="default"`)
-		assert.Contains(t, string(doc), "run halted at block-loaded")
+		assert.Contains(t, string(doc), "run halted at stop-schedulers")
 		code, _, errOut = sf.do(t, "timeline", filepath.Join(dir, "nope.jsonl"))
 		assert.Equal(t, exitUsage, code)
 		assert.Contains(t, errOut, "nope.jsonl")
@@ -197,7 +199,7 @@ func TestJSONOutput(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(out), &st), out)
 		assert.EqualValues(t, 1, st["schema_version"])
 		assert.Equal(t, "halted", st["outcome"])
-		assert.Equal(t, "block-loaded", st["resume_from"])
+		assert.Equal(t, "stop-schedulers", st["resume_from"])
 		assert.EqualValues(t, 12, st["steps_total"])
 
 		time.Sleep(time.Minute)
