@@ -422,11 +422,14 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 		}
 	}
 	for _, s := range steps {
-		if !done[s] {
+		switch {
+		case done[s]:
+			// Steps that ran beside each other end in any order: a step
+			// after ResumeFrom may be done.
+			st.Done = append(st.Done, s)
+		case st.ResumeFrom == "":
 			st.ResumeFrom = s
-			break
 		}
-		st.Done = append(st.Done, s)
 	}
 	if st.RollingBack {
 		for i := len(steps) - 1; i >= 0; i-- {

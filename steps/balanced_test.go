@@ -149,7 +149,9 @@ func TestSwitchUsesOneTransactionWhereOffered(t *testing.T) {
 func TestTwoZones(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ff := fakefarm.New(names(8)...)
-		f, p := build(t, ff, ff, nil, "east", "west")
+		// The strict order: the fake names each call's step by the step
+		// that started last.
+		f, p := build(t, ff, ff, func(c *steps.Config) { c.Plan.StrictOrder = true }, "east", "west")
 		_, err := p.Run(t.Context())
 		require.NoError(t, err)
 		require.Len(t, f.Zones(), 2)
@@ -367,7 +369,9 @@ func TestTimeoutAndCancellationLeaveTheFarmSafe(t *testing.T) {
 					}
 					return nil
 				})
-				_, p := build(t, ff, ff, nil)
+				// The strict order: the fake names each call's step by the
+				// step that started last.
+				_, p := build(t, ff, ff, func(c *steps.Config) { c.Plan.StrictOrder = true })
 				rep, err := p.Run(ctx)
 				require.Error(t, err)
 				assert.ErrorIs(t, err, farm.ErrHalted)

@@ -56,9 +56,12 @@ type Config struct {
 	// PollInterval is how often load-balancer state is read while waiting
 	// for a drain or for members to turn healthy. Default 250ms.
 	PollInterval time.Duration
-	// DeployPollInterval is how often the probes are asked while waiting
-	// for an install, and the platform while waiting for a deployment
-	// unless PlatformPollInterval says otherwise. Default 2s.
+	// DeployPollInterval is how often a server's deployment service is
+	// asked whether it is idle while waiting for an install, and the
+	// platform while waiting for a deployment unless PlatformPollInterval
+	// says otherwise. The probes themselves are asked every PollInterval
+	// when it is shorter (they are cheap), so a wait ends within one
+	// PollInterval of the install. Default 2s.
 	DeployPollInterval time.Duration
 	// PlatformPollInterval is the first delay between two reads of a
 	// deployment's status. Default: DeployPollInterval.

@@ -220,14 +220,31 @@ func (b *balanced) awaitRelease(ctx context.Context, r *farm.Run, servers []farm
 		print string
 	}
 	agreed := map[string]agreement{}
+	// The probes are cheap: they are asked every PollInterval (when it is
+	// shorter), so the wait ends within one PollInterval of the install.
+	// The deployment service's idleness, which may be a platform call, is
+	// asked at most every DeployPollInterval per server, as before.
+	idleAsked := map[string]time.Time{}
+	idleWas := map[string]bool{}
 	var mu sync.Mutex
-	err := r.Poll(wctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
+	err := r.Poll(wctx, min(b.cfg.PollInterval, b.cfg.DeployPollInterval), b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
 		var still []farm.Server
 		err := r.Each(ctx, pending, func(ctx context.Context, s farm.Server) error {
 			c, err := b.onRelease(ctx, s)
 			reason := strings.Join(c.why, "; ")
 			if err == nil && c.ok && idler != nil {
-				c.ok, err = idler.DeploymentIdle(ctx, s.Target())
+				mu.Lock()
+				last, asked := idleAsked[s.Name]
+				was := idleWas[s.Name]
+				mu.Unlock()
+				if !asked || time.Since(last) >= b.cfg.DeployPollInterval {
+					c.ok, err = idler.DeploymentIdle(ctx, s.Target())
+					mu.Lock()
+					idleAsked[s.Name], idleWas[s.Name] = time.Now(), c.ok && err == nil
+					mu.Unlock()
+				} else {
+					c.ok = was
+				}
 				reason = s.Name + ": deployment service busy"
 			}
 			now := time.Now()

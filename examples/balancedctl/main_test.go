@@ -269,29 +269,32 @@ func TestRunHaltStatusResume(t *testing.T) {
 	journal := filepath.Join(dir, "deploy.journal")
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t)
-		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe04",
-			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), After: 1, Times: 1}))
+		// fe01 is an Updating server: its only stop-service call is
+		// stop-schedulers' (drain-updating and block-loaded run beside it
+		// and are done when the run halts).
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe01",
+			Err: fmt.Errorf("access is denied: %w", drivers.ErrPermissionDenied), Times: 1}))
 		require.NoError(t, sf.sim.Start(t.Context()))
 
 		code, out, errOut := sf.do(t, "run", specPath, "--yes")
 		assert.Equal(t, exitFailed, code)
-		assert.Contains(t, errOut, "step 4/12 block-loaded", "progress on stderr")
+		assert.Contains(t, errOut, "step 2/12 stop-schedulers", "progress on stderr")
 		assert.Contains(t, errOut, "run halted")
-		assert.Contains(t, out, "block-loaded", "the report on stdout")
+		assert.Contains(t, out, "stop-schedulers", "the report on stdout")
 		assert.Empty(t, sf.sim.CheckSafeState())
 
 		code, out, _ = sf.do(t, "status", journal)
 		assert.Equal(t, exitFailed, code)
 		assert.Contains(t, out, "outcome:     halted")
-		assert.Contains(t, out, "steps done:  3 of 12: preflight, stop-schedulers, drain-updating\n")
-		assert.Contains(t, out, "resume from: block-loaded")
+		assert.Contains(t, out, "steps done:  3 of 12: preflight, drain-updating, block-loaded\n")
+		assert.Contains(t, out, "resume from: stop-schedulers")
 		assert.Contains(t, out, "last error:")
-		assert.Contains(t, out, "fe04")
+		assert.Contains(t, out, "fe01")
 		assert.Contains(t, out, "access is denied")
 
 		code, _, errOut = sf.do(t, "run", specPath, "--yes")
 		assert.Equal(t, exitUsage, code, "a new run over a halted one is refused")
-		assert.Contains(t, errOut, "halted at block-loaded: resume it with 'balancedctl resume "+specPath+"'")
+		assert.Contains(t, errOut, "halted at stop-schedulers: resume it with 'balancedctl resume "+specPath+"'")
 
 		time.Sleep(time.Minute) // the operator fixes the rights
 		code, out, errOut = sf.do(t, "resume", specPath)
