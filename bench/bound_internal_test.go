@@ -47,10 +47,11 @@ func TestCriticalPathArithmetic(t *testing.T) {
 	// (4L + D = 58 ms) and block-loaded (14 ms) run beside each other after
 	// preflight, and the two that started beside stop-schedulers read no
 	// guard: 558 - (14 + 62 + 22) + 58; and start-schedulers-loaded (2L)
-	// runs beside restore-traffic (5L + a guard's L): - 4.
+	// runs beside restore-traffic (5L, and its guard's L left out: the
+	// guard may be gone when it starts): - 6.
 	got, err := boundOf(defaultSettings(4, 0))
 	require.NoError(t, err)
-	assert.Equal(t, 514*ms, got)
+	assert.Equal(t, 512*ms, got)
 }
 
 func strict(s settings) settings {

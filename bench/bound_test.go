@@ -137,6 +137,10 @@ func criticalPath(s settings) []term {
 		// when no step with guards is done yet: nothing to read.
 		delete(guards, steps.DrainUpdating)
 		delete(guards, steps.BlockLoaded)
+		// start-schedulers-loaded, beside restore-traffic, may drop the
+		// one guard left (the Loaded Schedulers stopped) before
+		// restore-traffic's boundary reads it.
+		delete(guards, steps.RestoreTraffic)
 	}
 	for i := range terms {
 		if g := guards[terms[i].Step]; g > 0 {
