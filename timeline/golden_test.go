@@ -41,7 +41,10 @@ func TestGoldenSmallRun(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			cfg := simulate.Config{Zones: []simulate.ZoneConfig{{Name: "east", Servers: 2}, {Name: "west", Servers: 2}}, Seed: 3,
 				Traffic: simulate.Traffic{Rate: 2}}
-			d = deploy(t, cfg, 10*time.Second, nil)
+			// Steps one at a time: overlapping steps interleave their
+			// driver calls in whatever order the goroutines run, which
+			// shifts a request or two; the strict order is deterministic.
+			d = deploy(t, cfg, 10*time.Second, func(_ *simulate.Sim, sc *steps.Config) { sc.Plan.StrictOrder = true })
 		})
 		require.NoError(t, d.err)
 		require.Equal(t, farm.Succeeded, d.run.Outcome)
