@@ -45,6 +45,12 @@ func (b *balanced) undoStartSchedulersUpdating(ctx context.Context, r *farm.Run)
 // undoDrainUpdating brings the Updating servers back into traffic once they
 // serve the version they served before the run.
 func (b *balanced) undoDrainUpdating(ctx context.Context, r *farm.Run) error {
+	// A Deployment service the watch stopped (members back in traffic the
+	// load balancer would not take out) is started again while the servers
+	// are still out, whether or not publish ran.
+	if err := b.unblock(ctx, r, farm.Updating); err != nil {
+		return err
+	}
 	if err := b.requireCapturedVersions(ctx, r, groupServers(r.Farm(), farm.Updating)); err != nil {
 		return err
 	}
