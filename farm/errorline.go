@@ -61,14 +61,7 @@ func listLine(es []error) string {
 		b.WriteString(errorLine(err))
 	}
 	if more := len(es) - MaxListedErrors; more > 0 {
-		what := "servers"
-		for _, err := range es[MaxListedErrors:] {
-			if se, ok := err.(*StepError); !ok || se.Server == "" { //nolint:errorlint // the list's own entries, not what they wrap
-				what = "errors"
-				break
-			}
-		}
-		fmt.Fprintf(&b, "; and %s more %s", thousands(more), what)
+		fmt.Fprintf(&b, "; and %s more %s", thousands(more), moreNoun(es[MaxListedErrors:]))
 	}
 	return b.String()
 }

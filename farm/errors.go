@@ -87,14 +87,7 @@ func FormatErrors(es []error) string {
 		b.WriteString(err.Error())
 	}
 	if more := len(es) - MaxListedErrors; more > 0 {
-		what := "servers"
-		for _, err := range es[MaxListedErrors:] {
-			if se, ok := err.(*StepError); !ok || se.Server == "" { //nolint:errorlint // the list's own entries, not what they wrap
-				what = "errors"
-				break
-			}
-		}
-		fmt.Fprintf(&b, "\n\t* and %s more %s", thousands(more), what)
+		fmt.Fprintf(&b, "\n\t* and %s more %s", thousands(more), moreNoun(es[MaxListedErrors:]))
 	}
 	b.WriteString("\n\n")
 	return b.String()
@@ -107,4 +100,15 @@ func thousands(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// moreNoun names what the unlisted rest of an error list is: "servers" when
+// every one is a server's StepError, else "errors".
+func moreNoun(rest []error) string {
+	for _, err := range rest {
+		if se, ok := err.(*StepError); !ok || se.Server == "" { //nolint:errorlint // the list's own entries, not what they wrap
+			return "errors"
+		}
+	}
+	return "servers"
 }
