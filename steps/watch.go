@@ -97,7 +97,10 @@ func (b *balanced) groupOut(name, until string, role farm.GroupRole) farm.Guard 
 				err = b.drain(ctx, r, z, back)
 			}
 			if err != nil {
-				blocked := "; " + b.blockInstalls(ctx, r, z, role, back)
+				blocked := b.blockInstalls(ctx, r, z, role, back)
+				if blocked != "" {
+					blocked = "; " + blocked
+				}
 				r.Drifted(farm.Drift{Guard: name, Zone: z.Name,
 					What: fmt.Sprintf("%s members back in traffic: %s; taking them out again failed: %v%s", role, strings.Join(what, ", "), err, blocked)})
 				return fmt.Errorf("%s members %s are back in traffic and cannot be taken out%s: %w", role, strings.Join(back, ", "), blocked, err)
