@@ -8,6 +8,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/steps"
 )
 
@@ -245,7 +246,7 @@ type runResult struct {
 
 // runBalanced builds a fake farm and the balanced plan with s and runs it,
 // returning the wall time of plan.Run alone. observer may be nil.
-func runBalanced(ctx context.Context, s settings, observer farm.Observer) (runResult, error) {
+func runBalanced(ctx context.Context, s settings, observer event.Observer) (runResult, error) {
 	return run(ctx, s, farm.PlanConfig{Observer: observer})
 }
 

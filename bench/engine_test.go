@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // inStep builds a plan of one step over a fake farm of n servers (no
 // latency) and runs body inside that step, where a *farm.Run exists.
-func inStep(b *testing.B, n int, obs farm.Observer, body func(ctx context.Context, r *farm.Run) error) {
+func inStep(b *testing.B, n int, obs event.Observer, body func(ctx context.Context, r *farm.Run) error) {
 	b.Helper()
 	ff, servers := newFakeFarm(n, timings{})
 	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(servers), LoadBalancer: ff})
@@ -33,15 +34,15 @@ func inStep(b *testing.B, n int, obs farm.Observer, body func(ctx context.Contex
 // and one that counts events (the cheapest real observer).
 func observers() []struct {
 	name string
-	obs  farm.Observer
+	obs  event.Observer
 } {
 	var n atomic.Int64
 	return []struct {
 		name string
-		obs  farm.Observer
+		obs  event.Observer
 	}{
 		{"none", nil},
-		{"counting", farm.ObserverFunc(func(farm.Event) { n.Add(1) })},
+		{"counting", event.ObserverFunc(func(event.Event) { n.Add(1) })},
 	}
 }
 

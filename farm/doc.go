@@ -36,7 +36,7 @@
 // the host lock ([HostLock], PlanConfig.Lock) and, when the drivers offer
 // one, the farm lease, so two runs never work on one farm at once.
 //
-// Progress reaches PlanConfig.Observer as [Event] values ([SlogObserver]
+// Progress reaches PlanConfig.Observer as [event.Event] values ([SlogObserver]
 // logs them; [ObserveMembers] adds what the load balancer reads).
 //
 // # Writing steps

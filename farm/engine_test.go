@@ -18,6 +18,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/internal/fakefarm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -163,7 +164,7 @@ func TestResumeSkipsWhatIsDoneAndRestoresCaptured(t *testing.T) {
 	assert.Equal(t, farm.StepSkippedDone, farm.StepAlreadyDone, "the deprecated name is the same status")
 	skipped := 0
 	for _, e := range ev.all {
-		if e.Kind == farm.StepSkipped && e.Step == "capture" {
+		if e.Kind == event.StepSkipped && e.Step == "capture" {
 			skipped++
 		}
 	}

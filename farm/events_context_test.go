@@ -10,6 +10,7 @@ import (
 	"go.uber.org/mock/gomock"
 
 	"github.com/balanced-deploy/balanced/drivers/drivermock"
+	"github.com/balanced-deploy/balanced/farm/event"
 
 	"github.com/balanced-deploy/balanced/farm"
 )
@@ -23,19 +24,19 @@ type nesting struct {
 	chains map[string]string // "kind step server" -> chain of the context it came with
 }
 
-func (n *nesting) Observe(farm.Event) { panic("a ContextObserver gets ObserveContext") }
+func (n *nesting) Observe(event.Event) { panic("a ContextObserver gets ObserveContext") }
 
-func (n *nesting) ObserveContext(ctx context.Context, e farm.Event) context.Context {
+func (n *nesting) ObserveContext(ctx context.Context, e event.Event) context.Context {
 	chain, _ := ctx.Value(ctxKey{}).(string)
 	n.mu.Lock()
 	n.chains[string(e.Kind)+" "+e.Step+" "+e.Server] = chain
 	n.mu.Unlock()
 	switch e.Kind {
-	case farm.RunStarted:
+	case event.RunStarted:
 		return context.WithValue(ctx, ctxKey{}, "run")
-	case farm.StepStarted:
+	case event.StepStarted:
 		return context.WithValue(ctx, ctxKey{}, chain+">"+e.Step)
-	case farm.ActionStarted:
+	case event.ActionStarted:
 		return context.WithValue(ctx, ctxKey{}, chain+">"+e.Server)
 	}
 	return nil
@@ -50,9 +51,9 @@ func TestContextObserverNests(t *testing.T) {
 		LoadBalancer: lb, CapacityFloor: -1})
 	require.NoError(t, err)
 	n := &nesting{chains: map[string]string{}}
-	var plain []farm.EventKind
+	var plain []event.Kind
 	var mu sync.Mutex
-	obs := farm.Observers(farm.ObserverFunc(func(e farm.Event) { mu.Lock(); plain = append(plain, e.Kind); mu.Unlock() }), n)
+	obs := event.Observers(event.ObserverFunc(func(e event.Event) { mu.Lock(); plain = append(plain, e.Kind); mu.Unlock() }), n)
 	var inFn []string
 	plan, err := farm.NewPlan(f, farm.PlanConfig{Observer: obs}, farm.Step{ID: "s1", Title: "one", Run: func(ctx context.Context, r *farm.Run) error {
 		return r.ForEachServer(ctx, f.Servers(), func(ctx context.Context, s farm.Server) error {
@@ -72,5 +73,5 @@ func TestContextObserverNests(t *testing.T) {
 	assert.Equal(t, "run>s1>a", n.chains["action-finished s1 a"])
 	assert.Equal(t, "run>s1", n.chains["step-finished s1 "])
 	assert.ElementsMatch(t, []string{"run>s1>a", "run>s1>b"}, inFn, "the action's function gets the action's context")
-	assert.Contains(t, plain, farm.RunFinished, "plain observers still get every event")
+	assert.Contains(t, plain, event.RunFinished, "plain observers still get every event")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // LockConfig says how a run keeps other runs off its farm. The zero value
@@ -52,7 +53,7 @@ const defaultLeaseTTL = 2 * time.Minute
 // hold is what a run holds on its farm: the host lock and the farm lease.
 type hold struct {
 	runID   string
-	events  []Event // warnings emitted once the run has started
+	events  []event.Event // warnings emitted once the run has started
 	release []func()
 }
 
@@ -111,7 +112,7 @@ func (p *Plan) takeFarm(ctx context.Context, o *runOptions) (context.Context, *h
 	leaser := p.cfg.Lock.Leaser
 	if leaser == nil {
 		if locker != nil {
-			h.events = append(h.events, Event{Kind: Warning, Message: "no farm lease: the service driver cannot hold a lease on the farm, so only runs on this host are kept off it; make sure nobody deploys this farm from another machine"})
+			h.events = append(h.events, event.Event{Kind: event.Warning, Message: "no farm lease: the service driver cannot hold a lease on the farm, so only runs on this host are kept off it; make sure nobody deploys this farm from another machine"})
 		}
 		return ctx, h, nil
 	}
@@ -195,10 +196,10 @@ func (p *Plan) takeLease(ctx context.Context, leaser drivers.FarmLeaser, who Loc
 	now := time.Now()
 	if had && prev.Holder.RunID != who.RunID {
 		if prev.Expired(now) {
-			h.events = append(h.events, Event{Kind: Warning, Server: srv.Name,
+			h.events = append(h.events, event.Event{Kind: event.Warning, Server: srv.Name,
 				Message: fmt.Sprintf("took over the expired farm lease of %s (it expired at %s without being renewed: that run is gone)", prev.Holder, prev.Expires.UTC().Format(time.RFC3339))})
 		} else {
-			h.events = append(h.events, Event{Kind: Warning, Server: srv.Name,
+			h.events = append(h.events, event.Event{Kind: event.Warning, Server: srv.Name,
 				Message: fmt.Sprintf("took over the farm lease of %s by force (it would have expired at %s)", prev.Holder, prev.Expires.UTC().Format(time.RFC3339))})
 		}
 	}
@@ -211,7 +212,7 @@ func (p *Plan) takeLease(ctx context.Context, leaser drivers.FarmLeaser, who Loc
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer rcancel()
 		if err := leaser.ReleaseLease(rctx, t, who.Farm, who.RunID); err != nil {
-			p.emit(Event{Kind: Warning, Server: srv.Name, Err: err,
+			p.emit(event.Event{Kind: event.Warning, Server: srv.Name, Err: err,
 				Message: fmt.Sprintf("could not release the farm lease on %s: it lapses by itself at the latest %s after its last renewal", srv.Name, ttl)})
 		}
 		cancel(nil)
@@ -246,21 +247,21 @@ func (p *Plan) renewLease(ctx context.Context, cancel context.CancelCauseFunc, l
 		_, held := errors.AsType[*drivers.LeaseHeldError](err)
 		switch {
 		case held || errors.Is(err, drivers.ErrNotFound):
-			p.emit(Event{Kind: Warning, Server: t.Name, Err: err, Message: "the farm lease was taken by another run: stopping at the next safe point"})
+			p.emit(event.Event{Kind: event.Warning, Server: t.Name, Err: err, Message: "the farm lease was taken by another run: stopping at the next safe point"})
 			cancel(fmt.Errorf("%w: %w", errLeaseLost, err))
 			return
 		case !time.Now().Before(lease.Expires):
-			p.emit(Event{Kind: Warning, Server: t.Name, Err: err, Message: "the farm lease could not be renewed before it expired: stopping at the next safe point, since another run may now take the farm"})
+			p.emit(event.Event{Kind: event.Warning, Server: t.Name, Err: err, Message: "the farm lease could not be renewed before it expired: stopping at the next safe point, since another run may now take the farm"})
 			cancel(fmt.Errorf("%w: %w", errLeaseLost, err))
 			return
 		default:
-			p.emit(Event{Kind: Warning, Server: t.Name, Err: err, Message: fmt.Sprintf("renewing the farm lease failed; retrying in %s (it expires %s)", ttl/3, lease.Expires.UTC().Format(time.RFC3339))})
+			p.emit(event.Event{Kind: event.Warning, Server: t.Name, Err: err, Message: fmt.Sprintf("renewing the farm lease failed; retrying in %s (it expires %s)", ttl/3, lease.Expires.UTC().Format(time.RFC3339))})
 		}
 	}
 }
 
 // emit sends an event outside a step (the lease's renewals).
-func (p *Plan) emit(e Event) {
+func (p *Plan) emit(e event.Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -263,10 +264,10 @@ func blockingStep(started chan<- struct{}, release <-chan struct{}) farm.Step {
 
 type events struct {
 	mu  sync.Mutex
-	all []farm.Event
+	all []event.Event
 }
 
-func (e *events) Observe(ev farm.Event) {
+func (e *events) Observe(ev event.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.all = append(e.all, ev)
@@ -277,7 +278,7 @@ func (e *events) warnings() []string {
 	defer e.mu.Unlock()
 	var out []string
 	for _, ev := range e.all {
-		if ev.Kind == farm.Warning {
+		if ev.Kind == event.Warning {
 			out = append(out, ev.Message)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // Run runs the plan's steps, each as soon as the steps it needs are done
@@ -131,7 +133,7 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 		captured.onValue = nil
 		captured.mu.Unlock()
 	}()
-	ctx = r.EmitContext(ctx, Event{Kind: RunStarted, Total: len(p.steps), Message: fmt.Sprintf("%d steps over %d servers in %d zones", len(p.steps), len(p.farm.byName), len(p.farm.zones))})
+	ctx = r.EmitContext(ctx, event.Event{Kind: event.RunStarted, Total: len(p.steps), Message: fmt.Sprintf("%d steps over %d servers in %d zones", len(p.steps), len(p.farm.byName), len(p.farm.zones))})
 	for _, e := range hold.events {
 		r.Emit(e)
 	}
@@ -142,7 +144,7 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 	r.registerDoneGuards(done)
 	for i, s := range p.steps {
 		if done[i] {
-			r.Emit(Event{Kind: StepSkipped, Step: s.ID, Done: i + 1, Total: len(p.steps), Message: "done in an earlier run"})
+			r.Emit(event.Event{Kind: event.StepSkipped, Step: s.ID, Done: i + 1, Total: len(p.steps), Message: "done in an earlier run"})
 		}
 	}
 	return r.schedule(ctx, done)
@@ -345,7 +347,7 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 			continue
 		}
 		sv := r.forStep(s.ID)
-		uctx := sv.EmitContext(ctx, Event{Kind: StepStarted, Message: "undo: " + s.Title})
+		uctx := sv.EmitContext(ctx, event.Event{Kind: event.StepStarted, Message: "undo: " + s.Title})
 		err = s.Undo(uctx, sv)
 		if err == nil {
 			err = r.journalErr()
@@ -357,7 +359,7 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 		}
 		r.report.update(s.ID, func(sr *StepReport) { sr.Status = StepUndone })
 		r.record(JournalRecord{Kind: RecordStepUndone, Step: s.ID})
-		sv.EmitContext(uctx, Event{Kind: StepFinished, Message: "undone: " + s.Title})
+		sv.EmitContext(uctx, event.Event{Kind: event.StepFinished, Message: "undone: " + s.Title})
 	}
 	err := fmt.Errorf("%w: step %s failed and the run was rolled back: %w", ErrRolledBack, failed, cause)
 	r.finish(RolledBack, "", failed, err)
@@ -384,7 +386,7 @@ func (r *Run) finish(outcome Outcome, resumeFrom, failed string, err error) {
 		rec.Error = errorLine(err)
 	}
 	r.record(rec)
-	r.Emit(Event{Kind: RunFinished, Step: failed, Err: err, Message: "run " + string(outcome)})
+	r.Emit(event.Event{Kind: event.RunFinished, Step: failed, Err: err, Message: "run " + string(outcome)})
 }
 
 // doneSteps returns the steps the last run in a journal recorded done and
@@ -419,7 +421,7 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 	started := time.Now()
 	r.report.update(s.ID, func(sr *StepReport) { sr.Status, sr.Started, sr.Error, sr.Failures = StepRunning, started, "", nil })
 	r.record(JournalRecord{Kind: RecordStepStarted, Step: s.ID})
-	ctx = r.EmitContext(ctx, Event{Kind: StepStarted, Done: index, Total: len(r.plan.steps), Message: s.Title})
+	ctx = r.EmitContext(ctx, event.Event{Kind: event.StepStarted, Done: index, Total: len(r.plan.steps), Message: s.Title})
 
 	timeout := s.Timeout
 	if timeout == 0 {
@@ -476,13 +478,13 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 			r.Watch(g)
 		}
 	}
-	r.EmitContext(ctx, Event{Kind: StepFinished, Done: index + 1, Total: len(r.plan.steps), Err: err, Message: s.Title})
+	r.EmitContext(ctx, event.Event{Kind: event.StepFinished, Done: index + 1, Total: len(r.plan.steps), Err: err, Message: s.Title})
 	return err
 }
 
 func (r *Run) runHooks(ctx context.Context, step, when string, hooks []Hook) error {
 	for _, h := range hooks {
-		r.Emit(Event{Kind: HookStarted, Message: when + " hook " + h.Name})
+		r.Emit(event.Event{Kind: event.HookStarted, Message: when + " hook " + h.Name})
 		if err := h.Func(ctx, r); err != nil {
 			return &StepError{Step: step, Err: fmt.Errorf("%w: %s hook %q: %w", ErrHookFailed, when, h.Name, err)}
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/hashicorp/go-multierror"
 )
 
@@ -116,7 +117,7 @@ func (r *Run) decide(ctx context.Context, s Step, err error, attempt int) Decisi
 		return DecideRollback
 	case Ask:
 		d := r.plan.cfg.Ask(ctx, Failure{Step: s.ID, Err: err, Servers: failedServers(err), Attempt: attempt})
-		r.Emit(Event{Kind: Warning, Step: s.ID, Err: err, Message: "failure decided: " + string(d)})
+		r.Emit(event.Event{Kind: event.Warning, Step: s.ID, Err: err, Message: "failure decided: " + string(d)})
 		return d
 	}
 	return DecideHalt

@@ -12,6 +12,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/drivermock"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/mock/gomock"
@@ -115,7 +116,7 @@ func TestRunRetriesWithJitterAndMock(t *testing.T) {
 		var retries int
 		p, err := farm.NewPlan(f, farm.PlanConfig{
 			Retry:    farm.RetryPolicy{MaxAttempts: 4, InitialBackoff: time.Second, Multiplier: 2, Jitter: 0.5},
-			Observer: farm.ObserverFunc(func(e farm.Event) { retries += map[bool]int{true: 1}[e.Kind == farm.ActionRetry] }),
+			Observer: event.ObserverFunc(func(e event.Event) { retries += map[bool]int{true: 1}[e.Kind == event.ActionRetry] }),
 			Seed:     7,
 		}, farm.Step{ID: "out", Run: func(ctx context.Context, r *farm.Run) error {
 			return r.ForEachZone(ctx, func(ctx context.Context, z *farm.Zone) error {

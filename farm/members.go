@@ -5,9 +5,10 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
-// ObserveMembers returns lb reporting to obs, as [MembersSeen] events, the
+// ObserveMembers returns lb reporting to obs, as [event.MembersSeen] events, the
 // members as the run sees them: every status lb reads back
 // (Status), and every state lb accepted (SetState, and Switch: the members
 // to serve read serving, those to drain draining, health unknown). Tools
@@ -21,7 +22,7 @@ import (
 // drivers.Identifier (the farm's identity, which keys its lock, is the
 // same). Nothing else changes: the calls, their arguments, results and
 // errors are lb's own.
-func ObserveMembers(lb drivers.LoadBalancer, zoneOf map[string]string, obs Observer) drivers.LoadBalancer {
+func ObserveMembers(lb drivers.LoadBalancer, zoneOf map[string]string, obs event.Observer) drivers.LoadBalancer {
 	if lb == nil || obs == nil {
 		return lb
 	}
@@ -34,7 +35,7 @@ func ObserveMembers(lb drivers.LoadBalancer, zoneOf map[string]string, obs Obser
 type observedLB struct {
 	lb     drivers.LoadBalancer
 	zoneOf map[string]string
-	obs    Observer
+	obs    event.Observer
 }
 
 // seen sends one event per zone, zones in the order their members come.
@@ -50,7 +51,7 @@ func (o *observedLB) seen(ctx context.Context, sts []drivers.MemberStatus) {
 		byZone[z] = append(byZone[z], st)
 	}
 	for _, z := range zones {
-		observe(ctx, o.obs, Event{Time: now, Kind: MembersSeen, Zone: z, Members: byZone[z]})
+		event.Send(ctx, o.obs, event.Event{Time: now, Kind: event.MembersSeen, Zone: z, Members: byZone[z]})
 	}
 }
 

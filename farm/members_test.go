@@ -9,6 +9,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/simulate"
 )
 
@@ -16,8 +17,8 @@ func TestObserveMembers(t *testing.T) {
 	sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Name: "a", Servers: 2}}, Seed: 1})
 	require.NoError(t, err)
 	var mu sync.Mutex
-	var seen []farm.Event
-	obs := farm.ObserverFunc(func(e farm.Event) { mu.Lock(); seen = append(seen, e); mu.Unlock() })
+	var seen []event.Event
+	obs := event.ObserverFunc(func(e event.Event) { mu.Lock(); seen = append(seen, e); mu.Unlock() })
 
 	for _, tc := range []struct {
 		name     string
@@ -48,7 +49,7 @@ func TestObserveMembers(t *testing.T) {
 				want = 3
 			}
 			require.Len(t, seen, want, "one event per accepted call, none for errors")
-			assert.Equal(t, farm.MembersSeen, seen[0].Kind)
+			assert.Equal(t, event.MembersSeen, seen[0].Kind)
 			assert.Equal(t, "a", seen[0].Zone)
 			assert.Equal(t, sts, seen[0].Members)
 			assert.Equal(t, []drivers.MemberStatus{{Member: "fe01", State: drivers.Draining, Health: drivers.HealthUnknown}}, seen[1].Members)

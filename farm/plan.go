@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // Step is one step of a [Plan]. A step starts as soon as the steps it Needs
@@ -89,7 +91,7 @@ type PlanConfig struct {
 	// means no limit beyond the context's.
 	StepTimeout time.Duration
 	// Observer receives the run's events. Nil means none.
-	Observer Observer
+	Observer event.Observer
 	// Seed seeds the retry jitter. Zero means a seed derived from the
 	// clock.
 	Seed uint64

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/hashicorp/go-multierror"
 )
 
@@ -30,7 +31,7 @@ type runState struct {
 	plan     *Plan
 	captured *Captured
 	report   *Report
-	obs      Observer
+	obs      event.Observer
 	retry    RetryPolicy
 	conc     int
 
@@ -88,11 +89,11 @@ func (r *Run) StepID() string { return r.step }
 
 // Emit sends e to the run's observer, with Time and Step filled in when they
 // are empty.
-func (r *Run) Emit(e Event) { r.EmitContext(context.Background(), e) }
+func (r *Run) Emit(e event.Event) { r.EmitContext(context.Background(), e) }
 
-// Warn emits a [Warning] event.
+// Warn emits a [event.Warning] event.
 func (r *Run) Warn(zone, server, format string, args ...any) {
-	r.Emit(Event{Kind: Warning, Zone: zone, Server: server, Message: fmt.Sprintf(format, args...)})
+	r.Emit(event.Event{Kind: event.Warning, Zone: zone, Server: server, Message: fmt.Sprintf(format, args...)})
 }
 
 // ForEachServer runs fn for every server, at most PlanConfig.Concurrency at
@@ -197,7 +198,7 @@ func aggregate(ctx context.Context, errs []error) error {
 func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.Context) error) error {
 	step := r.StepID()
 	act := ActionReport{Zone: zone, Server: server, Started: time.Now()}
-	ctx = r.EmitContext(ctx, Event{Kind: ActionStarted, Step: step, Zone: zone, Server: server})
+	ctx = r.EmitContext(ctx, event.Event{Kind: event.ActionStarted, Step: step, Zone: zone, Server: server})
 	var err error
 	for attempt := 1; ; attempt++ {
 		act.Attempts = attempt
@@ -208,7 +209,7 @@ func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.C
 		r.mu.Lock()
 		wait := r.retry.jittered(r.retry.Backoff(attempt+1), r.rnd)
 		r.mu.Unlock()
-		r.EmitContext(ctx, Event{Kind: ActionRetry, Step: step, Zone: zone, Server: server, Attempt: attempt, Err: err,
+		r.EmitContext(ctx, event.Event{Kind: event.ActionRetry, Step: step, Zone: zone, Server: server, Attempt: attempt, Err: err,
 			Message: fmt.Sprintf("transient error, retrying in %s", wait.Round(time.Millisecond))})
 		t := time.NewTimer(wait)
 		select {
@@ -230,7 +231,7 @@ func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.C
 	}
 	r.report.update(step, func(s *StepReport) { s.Actions = append(s.Actions, act) })
 	r.record(JournalRecord{Kind: RecordAction, Step: step, Zone: zone, Server: server, Attempts: act.Attempts, Error: act.Error})
-	r.EmitContext(ctx, Event{Kind: ActionFinished, Step: step, Zone: zone, Server: server, Attempt: act.Attempts, Err: err})
+	r.EmitContext(ctx, event.Event{Kind: event.ActionFinished, Step: step, Zone: zone, Server: server, Attempt: act.Attempts, Err: err})
 	return err
 }
 
@@ -238,7 +239,7 @@ func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.C
 // or ctx ends. It emits a Progress event with check's message at most every
 // progressEvery (zero means every call). It is how steps wait for drains,
 // deployments and installs without ever going silent.
-func (r *Run) Poll(ctx context.Context, interval, progressEvery time.Duration, zone string, check func(ctx context.Context) (done bool, progress Event, err error)) error {
+func (r *Run) Poll(ctx context.Context, interval, progressEvery time.Duration, zone string, check func(ctx context.Context) (done bool, progress event.Event, err error)) error {
 	var lastProgress time.Time
 	for {
 		done, ev, err := check(ctx)
@@ -247,7 +248,7 @@ func (r *Run) Poll(ctx context.Context, interval, progressEvery time.Duration, z
 		}
 		if now := time.Now(); lastProgress.IsZero() || now.Sub(lastProgress) >= progressEvery {
 			lastProgress = now
-			ev.Kind = Progress
+			ev.Kind = event.Progress
 			if ev.Zone == "" {
 				ev.Zone = zone
 			}

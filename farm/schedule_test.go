@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers/drivermock"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/mock/gomock"
@@ -143,12 +144,12 @@ func TestStepsOverlap(t *testing.T) {
 func TestOverlapFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTrace()
-		events := map[string][]farm.EventKind{}
+		events := map[string][]event.Kind{}
 		var mu sync.Mutex
-		obs := farm.ObserverFunc(func(e farm.Event) {
+		obs := event.ObserverFunc(func(e event.Event) {
 			mu.Lock()
 			defer mu.Unlock()
-			if e.Kind == farm.StepStarted || e.Kind == farm.StepFinished {
+			if e.Kind == event.StepStarted || e.Kind == event.StepFinished {
 				events[e.Step] = append(events[e.Step], e.Kind)
 			}
 		})
@@ -162,7 +163,7 @@ func TestOverlapFailure(t *testing.T) {
 		assert.Equal(t, time.Duration(-1), tr.when("start d as d"), "no step starts after a failure")
 		assert.Equal(t, "b", rep.FailedStep)
 		mu.Lock()
-		assert.Equal(t, []farm.EventKind{farm.StepStarted, farm.StepFinished, farm.StepStarted, farm.StepFinished}, events["c"], "c ran, then was undone")
+		assert.Equal(t, []event.Kind{event.StepStarted, event.StepFinished, event.StepStarted, event.StepFinished}, events["c"], "c ran, then was undone")
 		mu.Unlock()
 		st := map[string]farm.StepStatus{}
 		for _, s := range rep.Steps {

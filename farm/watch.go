@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // ErrDrift is wrapped by the error of a guard that found a state the run
@@ -259,7 +261,7 @@ func (r *Run) Drifted(d Drift) {
 	if d.Repaired {
 		how = "repaired"
 	}
-	r.Emit(Event{Kind: Warning, Step: d.Step, Zone: d.Zone, Server: d.Server, Message: fmt.Sprintf("drift (%s, %s): %s", d.Guard, how, d.What)})
+	r.Emit(event.Event{Kind: event.Warning, Step: d.Step, Zone: d.Zone, Server: d.Server, Message: fmt.Sprintf("drift (%s, %s): %s", d.Guard, how, d.What)})
 }
 
 // registerDoneGuards registers the guards of the steps an earlier run

@@ -11,6 +11,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers/drivermock"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/mock/gomock"
@@ -58,11 +59,11 @@ func watchPlan(t *testing.T, g *guarded, cfg farm.PlanConfig, during func(elapse
 		}},
 		farm.Step{ID: "wait", Run: func(ctx context.Context, r *farm.Run) error {
 			start := time.Now()
-			return r.Poll(ctx, time.Second, time.Minute, "", func(context.Context) (bool, farm.Event, error) {
+			return r.Poll(ctx, time.Second, time.Minute, "", func(context.Context) (bool, event.Event, error) {
 				if during != nil {
 					during(time.Since(start))
 				}
-				return time.Since(start) >= time.Minute, farm.Event{}, nil
+				return time.Since(start) >= time.Minute, event.Event{}, nil
 			})
 		}},
 		farm.Step{ID: "start", Run: func(context.Context, *farm.Run) error {
@@ -80,8 +81,8 @@ func TestWatchRepairsDriftAtBoundariesAndDuringWaits(t *testing.T) {
 		g := &guarded{}
 		var warned []string
 		flipped := map[time.Duration]bool{}
-		p := watchPlan(t, g, farm.PlanConfig{WatchInterval: 10 * time.Second, Observer: farm.ObserverFunc(func(e farm.Event) {
-			if e.Kind == farm.Warning {
+		p := watchPlan(t, g, farm.PlanConfig{WatchInterval: 10 * time.Second, Observer: event.ObserverFunc(func(e event.Event) {
+			if e.Kind == event.Warning {
 				warned = append(warned, e.Message)
 			}
 		})}, func(el time.Duration) {
@@ -185,9 +186,9 @@ func TestWatchWakesAPollThatWaitsLonger(t *testing.T) {
 			farm.Step{ID: "stop", Guards: []farm.Guard{g.guard("")}, Run: func(context.Context, *farm.Run) error { g.set(true); return nil }},
 			farm.Step{ID: "wait", Run: func(ctx context.Context, r *farm.Run) error {
 				start := time.Now()
-				return r.Poll(ctx, time.Minute, time.Minute, "", func(context.Context) (bool, farm.Event, error) {
+				return r.Poll(ctx, time.Minute, time.Minute, "", func(context.Context) (bool, event.Event, error) {
 					polls++
-					return time.Since(start) >= 2*time.Minute, farm.Event{}, nil
+					return time.Since(start) >= 2*time.Minute, event.Event{}, nil
 				})
 			}})
 		require.NoError(t, err)

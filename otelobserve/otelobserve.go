@@ -6,7 +6,7 @@
 // reports and warnings are events on their step's span, and every span that
 // failed has status Error.
 //
-// The [Observer] is a [farm.ContextObserver]: the engine hands each action
+// The [Observer] is a [event.ContextObserver]: the engine hands each action
 // the context holding the action's span, so a driver that traces its own
 // calls (an HTTP client instrumented with OpenTelemetry, for example) nests
 // its spans under the action's:
@@ -15,7 +15,7 @@
 //	defer tp.Shutdown(ctx)
 //	obs := otelobserve.New(otelobserve.Config{TracerProvider: tp})
 //	plan, err := steps.Balanced(f, steps.Config{..., Plan: farm.PlanConfig{
-//		Observer: farm.Observers(progress.NewTerminal(os.Stderr, progress.TerminalConfig{}), obs),
+//		Observer: event.Observers(progress.NewTerminal(os.Stderr, progress.TerminalConfig{}), obs),
 //	}})
 //
 // Span names are "balanced.run", "balanced.step <id>" and
@@ -28,12 +28,11 @@ import (
 	"context"
 	"sync"
 
+	"github.com/balanced-deploy/balanced/farm/event"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/balanced-deploy/balanced/farm"
 )
 
 // ScopeName is the instrumentation scope of the tracer the Observer uses.
@@ -78,7 +77,7 @@ type stepSpan struct {
 
 type actionKey struct{ step, zone, server string }
 
-var _ farm.ContextObserver = (*Observer)(nil)
+var _ event.ContextObserver = (*Observer)(nil)
 
 // New returns an Observer.
 func New(cfg Config) *Observer {
@@ -90,16 +89,16 @@ func New(cfg Config) *Observer {
 }
 
 // Observe records e with no context of its own (spans then hang under the
-// run's or the step's span). It implements [farm.Observer].
-func (o *Observer) Observe(e farm.Event) { o.ObserveContext(context.Background(), e) }
+// run's or the step's span). It implements [event.Observer].
+func (o *Observer) Observe(e event.Event) { o.ObserveContext(context.Background(), e) }
 
 // ObserveContext records e and returns the context holding the span e
-// started, if any. It implements [farm.ContextObserver].
-func (o *Observer) ObserveContext(ctx context.Context, e farm.Event) context.Context {
+// started, if any. It implements [event.ContextObserver].
+func (o *Observer) ObserveContext(ctx context.Context, e event.Event) context.Context {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	switch e.Kind {
-	case farm.RunStarted:
+	case event.RunStarted:
 		o.endAll("the run started again")
 		var span trace.Span
 		o.runCtx, span = o.tracer.Start(ctx, "balanced.run", trace.WithTimestamp(e.Time),
@@ -109,7 +108,7 @@ func (o *Observer) ObserveContext(ctx context.Context, e farm.Event) context.Con
 			span.AddEvent(e.Message, trace.WithTimestamp(e.Time))
 		}
 		return o.runCtx
-	case farm.StepStarted:
+	case event.StepStarted:
 		parent := o.parent(ctx, "")
 		if old, ok := o.steps[e.Step]; ok {
 			old.span.End(trace.WithTimestamp(e.Time))
@@ -121,7 +120,7 @@ func (o *Observer) ObserveContext(ctx context.Context, e farm.Event) context.Con
 		}
 		o.steps[e.Step] = stepSpan{span: span, ctx: sctx}
 		return sctx
-	case farm.ActionStarted:
+	case event.ActionStarted:
 		parent := o.parent(ctx, e.Step)
 		attrs := []attribute.KeyValue{AttrStep.String(e.Step)}
 		if e.Zone != "" {
@@ -133,7 +132,7 @@ func (o *Observer) ObserveContext(ctx context.Context, e farm.Event) context.Con
 		actx, span := o.tracer.Start(parent, "balanced.action "+e.Step, trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...))
 		o.actions[actionKey{e.Step, e.Zone, e.Server}] = span
 		return actx
-	case farm.ActionRetry:
+	case event.ActionRetry:
 		if span, ok := o.actions[actionKey{e.Step, e.Zone, e.Server}]; ok {
 			attrs := []attribute.KeyValue{AttrAttempts.Int(e.Attempt)}
 			if e.Err != nil {
@@ -141,7 +140,7 @@ func (o *Observer) ObserveContext(ctx context.Context, e farm.Event) context.Con
 			}
 			span.AddEvent("retry", trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...))
 		}
-	case farm.ActionFinished:
+	case event.ActionFinished:
 		key := actionKey{e.Step, e.Zone, e.Server}
 		if span, ok := o.actions[key]; ok {
 			delete(o.actions, key)
@@ -149,17 +148,17 @@ func (o *Observer) ObserveContext(ctx context.Context, e farm.Event) context.Con
 			fail(span, e)
 			span.End(trace.WithTimestamp(e.Time))
 		}
-	case farm.StepFinished:
+	case event.StepFinished:
 		if s, ok := o.steps[e.Step]; ok {
 			delete(o.steps, e.Step)
 			fail(s.span, e)
 			s.span.End(trace.WithTimestamp(e.Time))
 		}
-	case farm.StepSkipped:
+	case event.StepSkipped:
 		if o.run != nil {
 			o.run.AddEvent("step skipped: "+e.Step, trace.WithTimestamp(e.Time), trace.WithAttributes(AttrStep.String(e.Step)))
 		}
-	case farm.RunFinished:
+	case event.RunFinished:
 		o.endAll("the run ended first")
 		if o.run != nil {
 			o.run.SetAttributes(AttrOutcome.String(e.Message))
@@ -210,7 +209,7 @@ func (o *Observer) parent(ctx context.Context, step string) context.Context {
 }
 
 // eventSpan is the span an event that starts nothing belongs to.
-func (o *Observer) eventSpan(e farm.Event) trace.Span {
+func (o *Observer) eventSpan(e event.Event) trace.Span {
 	if s, ok := o.steps[e.Step]; ok {
 		return s.span
 	}
@@ -233,7 +232,7 @@ func (o *Observer) endAll(why string) {
 }
 
 // fail records e's error on span, if any.
-func fail(span trace.Span, e farm.Event) {
+func fail(span trace.Span, e event.Event) {
 	if e.Err == nil {
 		return
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/otelobserve"
 	"github.com/balanced-deploy/balanced/simulate"
@@ -146,7 +147,7 @@ func TestBalancedRunSpans(t *testing.T) {
 // does not fail.
 func TestGlobalProviderByDefault(t *testing.T) {
 	o := otelobserve.New(otelobserve.Config{})
-	ctx := o.ObserveContext(context.Background(), farm.Event{Kind: farm.RunStarted, Time: time.Now()})
+	ctx := o.ObserveContext(context.Background(), event.Event{Kind: event.RunStarted, Time: time.Now()})
 	assert.False(t, trace.SpanContextFromContext(ctx).IsSampled())
-	o.ObserveContext(ctx, farm.Event{Kind: farm.RunFinished, Time: time.Now(), Err: errors.New("x")})
+	o.ObserveContext(ctx, event.Event{Kind: event.RunFinished, Time: time.Now(), Err: errors.New("x")})
 }

@@ -1,5 +1,5 @@
 // Package progress shows a run of a [farm.Plan] as it happens. It turns the
-// engine's [farm.Event]s into output for the people and the machines
+// engine's [event.Event]s into output for the people and the machines
 // watching a deployment:
 //
 //   - [NewTerminal] renders for a person. On an interactive terminal it keeps
@@ -13,8 +13,8 @@
 //   - [NewJSONLines] writes one JSON object per event per line, for tools
 //     and CI systems that parse logs.
 //
-// Both are [farm.Observer]s: put them in farm.PlanConfig.Observer, or
-// combine them (and farm.SlogObserver) with [farm.Observers].
+// Both are [event.Observer]s: put them in farm.PlanConfig.Observer, or
+// combine them (and farm.SlogObserver) with [event.Observers].
 //
 // The package only formats; it never acts on the farm, and it does not
 // replace the [farm.Report], which remains the record of what happened.

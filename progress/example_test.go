@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/progress"
 )
 
@@ -23,16 +23,16 @@ func ExampleNewTerminal() {
 	start := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return start.Add(d) }
 	s := time.Second
-	for _, e := range []farm.Event{
-		{Time: at(0), Kind: farm.RunStarted, Total: 12, Message: "12 steps over 4 servers in 1 zones"},
-		{Time: at(3 * s), Kind: farm.StepStarted, Step: "drain-updating", Done: 2, Total: 12, Message: "Take the Updating servers out of the load balancer"},
-		{Time: at(3 * s), Kind: farm.ActionStarted, Step: "drain-updating", Zone: "default"},
-		{Time: at(5 * s), Kind: farm.Progress, Step: "drain-updating", Zone: "default", Done: 1, Total: 2, Message: "draining fe02 (2 active): 2 connections left"},
-		{Time: at(7 * s), Kind: farm.ActionRetry, Step: "drain-updating", Zone: "default", Attempt: 1,
+	for _, e := range []event.Event{
+		{Time: at(0), Kind: event.RunStarted, Total: 12, Message: "12 steps over 4 servers in 1 zones"},
+		{Time: at(3 * s), Kind: event.StepStarted, Step: "drain-updating", Done: 2, Total: 12, Message: "Take the Updating servers out of the load balancer"},
+		{Time: at(3 * s), Kind: event.ActionStarted, Step: "drain-updating", Zone: "default"},
+		{Time: at(5 * s), Kind: event.Progress, Step: "drain-updating", Zone: "default", Done: 1, Total: 2, Message: "draining fe02 (2 active): 2 connections left"},
+		{Time: at(7 * s), Kind: event.ActionRetry, Step: "drain-updating", Zone: "default", Attempt: 1,
 			Err: fmt.Errorf("read members: %w", drivers.ErrUnavailable), Message: "transient error, retrying in 1s"},
-		{Time: at(9 * s), Kind: farm.ActionFinished, Step: "drain-updating", Zone: "default", Attempt: 2},
-		{Time: at(9 * s), Kind: farm.StepFinished, Step: "drain-updating", Done: 3, Total: 12},
-		{Time: at(62 * s), Kind: farm.RunFinished, Message: "run succeeded"},
+		{Time: at(9 * s), Kind: event.ActionFinished, Step: "drain-updating", Zone: "default", Attempt: 2},
+		{Time: at(9 * s), Kind: event.StepFinished, Step: "drain-updating", Done: 3, Total: 12},
+		{Time: at(62 * s), Kind: event.RunFinished, Message: "run succeeded"},
 	} {
 		term.Observe(e)
 	}
@@ -49,8 +49,8 @@ func ExampleNewTerminal() {
 // ExampleNewJSONLines shows one event as a line of JSON.
 func ExampleNewJSONLines() {
 	jl := progress.NewJSONLines(os.Stdout)
-	jl.Observe(farm.Event{
-		Time: time.Date(2026, 11, 27, 3, 0, 5, 0, time.UTC), Kind: farm.Progress,
+	jl.Observe(event.Event{
+		Time: time.Date(2026, 11, 27, 3, 0, 5, 0, time.UTC), Kind: event.Progress,
 		Step: "drain-updating", Zone: "default", Done: 1, Total: 2,
 		Message: "draining fe02 (2 active): 2 connections left",
 	})

@@ -8,6 +8,7 @@ import (
 	"unicode"
 
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // stamp renders the time since the run started as [hh:mm:ss].
@@ -83,7 +84,7 @@ func where(server, zone string) string {
 // failure describes a failed action: what failed, after how many attempts,
 // and the underlying error without the step/zone/server prefix the
 // *farm.StepError repeats.
-func failure(e farm.Event) string {
+func failure(e event.Event) string {
 	var se *farm.StepError
 	if errors.As(e.Err, &se) {
 		w := where(se.Server, se.Zone)

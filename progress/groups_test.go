@@ -12,6 +12,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/drivermock"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/progress"
 )
 
@@ -39,13 +40,13 @@ func TestTerminalRowsPerZoneAndGroup(t *testing.T) {
 		term := progress.NewTerminal(scr, progress.TerminalConfig{ForceTTY: true, Width: 100})
 		term.SetFarm(f)
 		s := newSeq()
-		s.emit(farm.Event{Kind: farm.RunStarted, Total: 12, Message: "12 steps over 7 servers in 2 zones"})
-		s.emit(farm.Event{Kind: farm.MembersSeen, Zone: "east", Members: members(drivers.Serving, "fe01", "fe02", "fe03", "fe04")})
-		s.emit(farm.Event{Kind: farm.MembersSeen, Zone: "west-long-name", Members: members(drivers.Serving, "fe05", "fe06", "fe07")})
+		s.emit(event.Event{Kind: event.RunStarted, Total: 12, Message: "12 steps over 7 servers in 2 zones"})
+		s.emit(event.Event{Kind: event.MembersSeen, Zone: "east", Members: members(drivers.Serving, "fe01", "fe02", "fe03", "fe04")})
+		s.emit(event.Event{Kind: event.MembersSeen, Zone: "west-long-name", Members: members(drivers.Serving, "fe05", "fe06", "fe07")})
 		s.start(3, 12, "drain-updating", "Take the Updating servers out of the load balancer")
-		s.emit(farm.Event{Kind: farm.MembersSeen, Zone: "east", Members: members(drivers.Draining, "fe01", "fe02")})
-		s.emit(farm.Event{Kind: farm.Progress, Zone: "east", Done: 1, Total: 2, Message: "draining fe02 (2 active)"})
-		s.emit(farm.Event{Kind: farm.MembersSeen, Zone: "east", Members: members(drivers.Out, "fe01")})
+		s.emit(event.Event{Kind: event.MembersSeen, Zone: "east", Members: members(drivers.Draining, "fe01", "fe02")})
+		s.emit(event.Event{Kind: event.Progress, Zone: "east", Done: 1, Total: 2, Message: "draining fe02 (2 active)"})
+		s.emit(event.Event{Kind: event.MembersSeen, Zone: "east", Members: members(drivers.Out, "fe01")})
 		for _, e := range s.events {
 			term.Observe(e)
 		}
@@ -55,16 +56,16 @@ func TestTerminalRowsPerZoneAndGroup(t *testing.T) {
 
 		s.events = nil
 		s.wait(2 * time.Second)
-		s.emit(farm.Event{Kind: farm.MembersSeen, Zone: "east", Members: members(drivers.Out, "fe02")})
+		s.emit(event.Event{Kind: event.MembersSeen, Zone: "east", Members: members(drivers.Out, "fe02")})
 		s.finish(3, 12, "Take the Updating servers out", nil)
 		s.start(4, 12, "block-loaded", "Stop and disable the Deployment service on the Loaded servers")
-		s.emit(farm.Event{Kind: farm.ActionStarted, Zone: "east", Server: "fe03"})
-		s.emit(farm.Event{Kind: farm.ActionFinished, Zone: "east", Server: "fe03", Attempt: 1})
-		s.emit(farm.Event{Kind: farm.ActionStarted, Zone: "east", Server: "fe04"})
+		s.emit(event.Event{Kind: event.ActionStarted, Zone: "east", Server: "fe03"})
+		s.emit(event.Event{Kind: event.ActionFinished, Zone: "east", Server: "fe03", Attempt: 1})
+		s.emit(event.Event{Kind: event.ActionStarted, Zone: "east", Server: "fe04"})
 		err = stepErr("block-loaded", "east", "fe04", 1, drivers.ErrPermissionDenied)
-		s.emit(farm.Event{Kind: farm.ActionFinished, Zone: "east", Server: "fe04", Attempt: 1, Err: err})
+		s.emit(event.Event{Kind: event.ActionFinished, Zone: "east", Server: "fe04", Attempt: 1, Err: err})
 		s.finish(4, 12, "Stop and disable", err)
-		s.emit(farm.Event{Kind: farm.RunFinished, Step: "block-loaded", Err: err, Message: "run halted"})
+		s.emit(event.Event{Kind: event.RunFinished, Step: "block-loaded", Err: err, Message: "run halted"})
 		for _, e := range s.events {
 			term.Observe(e)
 		}

@@ -6,17 +6,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
-// JSONEvent is the JSON form of a [farm.Event], one per line of
+// JSONEvent is the JSON form of a [event.Event], one per line of
 // [NewJSONLines]'s output; decode a line into it to read it back. Fields
 // that are zero are left out, except done, which is written whenever total
 // is (a wait at 0/3 says "done":0).
 type JSONEvent struct {
 	// Time is when the event happened, RFC 3339 with nanoseconds.
 	Time time.Time `json:"time"`
-	// Kind is the farm.EventKind ("step-started", "progress", ...).
+	// Kind is the event.Kind ("step-started", "progress", ...).
 	Kind string `json:"kind"`
 	// Step is the ID of the step the event belongs to.
 	Step string `json:"step,omitempty"`
@@ -55,7 +55,7 @@ type JSONMember struct {
 }
 
 // JSONLines writes one JSON object per event per line (JSON Lines), for
-// CI logs and tools; it is a [farm.Observer]. Each line is a [JSONEvent].
+// CI logs and tools; it is a [event.Observer]. Each line is a [JSONEvent].
 // Errors are written as their text only (on one line, see [ErrorText])
 // and their [Failures], never marshalled, so nothing inside an error value
 // (a request, a credential) can leak.
@@ -69,13 +69,13 @@ type JSONLines struct {
 	err error
 }
 
-var _ farm.Observer = (*JSONLines)(nil)
+var _ event.Observer = (*JSONLines)(nil)
 
 // NewJSONLines returns a JSONLines writing to w.
 func NewJSONLines(w io.Writer) *JSONLines { return &JSONLines{w: w} }
 
-// Observe writes e as one line of JSON. It implements [farm.Observer].
-func (j *JSONLines) Observe(e farm.Event) {
+// Observe writes e as one line of JSON. It implements [event.Observer].
+func (j *JSONLines) Observe(e event.Event) {
 	w := jsonWire{
 		Time: e.Time, Kind: string(e.Kind), Step: e.Step, Zone: e.Zone, Server: e.Server,
 		Attempt: e.Attempt, Total: e.Total, Message: e.Message,

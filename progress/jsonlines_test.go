@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -105,7 +105,7 @@ func (secretError) Error() string { return "login refused" }
 func TestJSONLinesWritesErrorTextOnly(t *testing.T) {
 	var buf bytes.Buffer
 	jl := progress.NewJSONLines(&buf)
-	jl.Observe(farm.Event{Kind: farm.ActionFinished, Time: t0, Server: "fe01", Err: fmt.Errorf("stop: %w", secretError{Password: "hunter2"})})
+	jl.Observe(event.Event{Kind: event.ActionFinished, Time: t0, Server: "fe01", Err: fmt.Errorf("stop: %w", secretError{Password: "hunter2"})})
 	assert.NotContains(t, buf.String(), "hunter2")
 	assert.Equal(t, `{"time":"2026-11-27T03:00:00Z","kind":"action-finished","server":"fe01","error":"stop: login refused"}`+"\n", buf.String())
 }
@@ -119,7 +119,7 @@ func TestJSONLinesConcurrent(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			for j := range 50 {
-				jl.Observe(farm.Event{Kind: farm.Progress, Time: t0.Add(time.Duration(j)), Server: fmt.Sprintf("fe%02d", i),
+				jl.Observe(event.Event{Kind: event.Progress, Time: t0.Add(time.Duration(j)), Server: fmt.Sprintf("fe%02d", i),
 					Done: j, Total: 50, Message: strings.Repeat("x", 200)})
 			}
 		})
@@ -147,8 +147,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // TestJSONLinesKeepsWriteError checks that a broken output is reported.
 func TestJSONLinesKeepsWriteError(t *testing.T) {
 	jl := progress.NewJSONLines(&failingWriter{n: 1})
-	jl.Observe(farm.Event{Kind: farm.RunStarted, Time: t0})
+	jl.Observe(event.Event{Kind: event.RunStarted, Time: t0})
 	require.NoError(t, jl.Err())
-	jl.Observe(farm.Event{Kind: farm.RunFinished, Time: t0})
+	jl.Observe(event.Event{Kind: event.RunFinished, Time: t0})
 	assert.ErrorIs(t, jl.Err(), assert.AnError)
 }

@@ -6,35 +6,36 @@ import (
 	"strings"
 
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // line returns the plain line for e (without its stamp or newline), after e
 // was folded into r, and whether e deserves one. Successful actions get a
 // line only when verbose; their count is in the step's summary.
-func (r *runState) line(e farm.Event, verbose bool) (string, bool) {
+func (r *runState) line(e event.Event, verbose bool) (string, bool) {
 	step := oneLine(e.Step)
 	switch e.Kind {
-	case farm.RunStarted:
+	case event.RunStarted:
 		if e.Message == "" {
 			return "run started", true
 		}
 		return "run started: " + oneLine(e.Message), true
-	case farm.StepStarted:
+	case event.StepStarted:
 		s := r.step
 		return s.label() + ": " + oneLine(e.Message), true
-	case farm.StepSkipped:
+	case event.StepSkipped:
 		return r.step.label() + " skipped: " + oneLine(e.Message), true
-	case farm.HookStarted:
+	case event.HookStarted:
 		return "  " + oneLine(e.Message), true
-	case farm.ActionStarted, farm.MembersSeen:
+	case event.ActionStarted, event.MembersSeen:
 		return "", false
-	case farm.ActionRetry:
+	case event.ActionRetry:
 		msg := fmt.Sprintf("  retry %s (attempt %d): %s", orStep(where(e.Server, e.Zone), step), e.Attempt, errText(e.Err))
 		if e.Message != "" {
 			msg += "; " + oneLine(e.Message)
 		}
 		return msg, true
-	case farm.ActionFinished:
+	case event.ActionFinished:
 		if e.Err != nil {
 			return "  " + r.failureOnce(e), true
 		}
@@ -49,13 +50,13 @@ func (r *runState) line(e farm.Event, verbose bool) (string, bool) {
 			msg += fmt.Sprintf(" after %d attempts", e.Attempt)
 		}
 		return msg, true
-	case farm.Progress:
+	case event.Progress:
 		return "  " + progressText(e, true), true
-	case farm.Warning:
+	case event.Warning:
 		return "  warning: " + warningText(e), true
-	case farm.StepFinished:
+	case event.StepFinished:
 		return r.stepResult(e), true
-	case farm.RunFinished:
+	case event.RunFinished:
 		return r.runResult(e), true
 	}
 	// A kind this version does not know: show it rather than hide it.
@@ -79,7 +80,7 @@ func orStep(w, step string) string {
 // progressText is "drain-updating zone a: 1/3 draining fe02 (2 active): 2
 // connections left"; withStep false leaves the step out (the terminal's
 // status block names it already).
-func progressText(e farm.Event, withStep bool) string {
+func progressText(e event.Event, withStep bool) string {
 	var head []string
 	if withStep && e.Step != "" {
 		head = append(head, oneLine(e.Step))
@@ -115,7 +116,7 @@ func (s *stepState) counts() string {
 
 // stepResult is "step 3/12 drain-updating done in 6s (3 actions)" or
 // "step 3/12 drain-updating FAILED after 6s (3 actions, 1 failed): err".
-func (r *runState) stepResult(e farm.Event) string {
+func (r *runState) stepResult(e event.Event) string {
 	s := r.step
 	if s == nil || s.id != e.Step {
 		// A StepFinished without its StepStarted: say what is known.
@@ -138,7 +139,7 @@ func (r *runState) stepResult(e farm.Event) string {
 
 // runResult is "run succeeded in 1m2s (12 steps, 40 actions, 1 retry)" or
 // "run halted at drain-updating after 6s: err".
-func (r *runState) runResult(e farm.Event) string {
+func (r *runState) runResult(e event.Event) string {
 	took := duration(r.elapsed(e.Time))
 	head := oneLine(e.Message)
 	if head == "" {
@@ -172,7 +173,7 @@ func (r *runState) runResult(e farm.Event) string {
 // failureOnce is failure(e), except that an error already printed in this
 // step (the same socket error on 20 servers) is named by where it was first
 // seen instead of printed again.
-func (r *runState) failureOnce(e farm.Event) string {
+func (r *runState) failureOnce(e event.Event) string {
 	s := r.step
 	if s == nil || s.id != e.Step {
 		return failure(e)

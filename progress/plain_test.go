@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/hashicorp/go-multierror"
 	"github.com/stretchr/testify/assert"
@@ -19,7 +19,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
 
 // render feeds events to a Terminal and returns what it wrote.
-func render(t *testing.T, cfg progress.TerminalConfig, events []farm.Event) string {
+func render(t *testing.T, cfg progress.TerminalConfig, events []event.Event) string {
 	t.Helper()
 	var buf bytes.Buffer
 	term := progress.NewTerminal(&buf, cfg)
@@ -48,7 +48,7 @@ func TestPlainGolden(t *testing.T) {
 	tests := []struct {
 		name   string
 		cfg    progress.TerminalConfig
-		events []farm.Event
+		events []event.Event
 	}{
 		{"succeeded", progress.TerminalConfig{}, succeeded()},
 		{"halted", progress.TerminalConfig{}, halted()},
@@ -83,7 +83,7 @@ func assertReadable(t *testing.T, out string) {
 // per server, unless Verbose, and that failures are printed one by one.
 func TestPlainSummarisesSuccesses(t *testing.T) {
 	s := newSeq()
-	s.emit(farm.Event{Kind: farm.RunStarted, Total: 1, Message: "1 steps over 200 servers in 1 zones"})
+	s.emit(event.Event{Kind: event.RunStarted, Total: 1, Message: "1 steps over 200 servers in 1 zones"})
 	s.start(1, 1, "stop-schedulers", "Stop")
 	var servers []string
 	for i := range 200 {
@@ -94,8 +94,8 @@ func TestPlainSummarisesSuccesses(t *testing.T) {
 	for _, sv := range servers[198:] {
 		err := stepErr("stop-schedulers", "default", sv, 1, assert.AnError)
 		errs = multierror.Append(errs, err)
-		s.emit(farm.Event{Kind: farm.ActionStarted, Server: sv})
-		s.emit(farm.Event{Kind: farm.ActionFinished, Server: sv, Err: err})
+		s.emit(event.Event{Kind: event.ActionStarted, Server: sv})
+		s.emit(event.Event{Kind: event.ActionFinished, Server: sv, Err: err})
 	}
 	s.finish(1, 1, "Stop", errs)
 
@@ -116,9 +116,9 @@ func TestPlainSummarisesSuccesses(t *testing.T) {
 // events and count from RunStarted, hours included.
 func TestPlainStampsAreRelativeToRunStart(t *testing.T) {
 	s := newSeq()
-	s.emit(farm.Event{Kind: farm.RunStarted, Total: 1})
+	s.emit(event.Event{Kind: event.RunStarted, Total: 1})
 	s.wait(25*time.Hour + 61*time.Second + 500*time.Millisecond)
-	s.emit(farm.Event{Kind: farm.Warning, Message: "late"})
+	s.emit(event.Event{Kind: event.Warning, Message: "late"})
 	out := render(t, progress.TerminalConfig{}, s.events)
 	assert.Equal(t, "[00:00:00] run started\n[25:01:01]   warning: late\n", out)
 }

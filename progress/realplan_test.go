@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/internal/fakefarm"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/steps"
@@ -21,7 +22,7 @@ import (
 
 // runPlan runs the real balanced plan over ff (one zone, auto split) with
 // obs watching, and returns the run's error.
-func runPlan(t *testing.T, ff *fakefarm.Farm, obs farm.Observer) error {
+func runPlan(t *testing.T, ff *fakefarm.Farm, obs event.Observer) error {
 	t.Helper()
 	f, err := farm.New(farm.Config{Zones: farm.AutoSplit(ff.Servers()), LoadBalancer: ff})
 	require.NoError(t, err)
@@ -32,7 +33,7 @@ func runPlan(t *testing.T, ff *fakefarm.Farm, obs farm.Observer) error {
 		ProgressInterval: time.Second,
 		// The strict order: the expected lines are the runbook's, one
 		// step after the other.
-		Plan: farm.PlanConfig{Observer: farm.Observers(ff, obs), Seed: 1, StrictOrder: true},
+		Plan: farm.PlanConfig{Observer: event.Observers(ff, obs), Seed: 1, StrictOrder: true},
 	})
 	require.NoError(t, err)
 	_, err = p.Run(t.Context())
@@ -145,8 +146,8 @@ func TestRealPlanTerminalAndJSON(t *testing.T) {
 		var js bytes.Buffer
 		jl := progress.NewJSONLines(&js)
 		var events atomic.Int64
-		count := farm.ObserverFunc(func(farm.Event) { events.Add(1) })
-		require.NoError(t, runPlan(t, busyFarm(), farm.Observers(term, jl, count)))
+		count := event.ObserverFunc(func(event.Event) { events.Add(1) })
+		require.NoError(t, runPlan(t, busyFarm(), event.Observers(term, jl, count)))
 		require.NoError(t, term.Err())
 		require.NoError(t, jl.Err())
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // stepState is what is known of the step being run.
@@ -23,7 +24,7 @@ type stepState struct {
 	took         time.Duration
 	// waits holds the latest Progress event per zone/server, in the order
 	// they first reported.
-	waits map[string]farm.Event
+	waits map[string]event.Event
 	order []string
 	// firstFailed maps the text of each action error seen in the step to
 	// the server or zone it was first seen on, so that the same error is
@@ -107,7 +108,7 @@ func (r *runState) elapsed(t time.Time) time.Duration { return t.Sub(r.start) }
 
 // update folds e into the state. An event without a time is taken to have
 // happened at the latest time seen.
-func (r *runState) update(e farm.Event) {
+func (r *runState) update(e event.Event) {
 	if e.Time.IsZero() {
 		e.Time = r.now
 	}
@@ -122,10 +123,10 @@ func (r *runState) update(e farm.Event) {
 		s = nil // an event of another step: count it for the run only
 	}
 	switch e.Kind {
-	case farm.RunStarted:
+	case event.RunStarted:
 		// A new run (a Terminal may watch a run and then its resume).
 		*r = runState{begun: true, start: e.Time, now: e.Time, members: r.members}
-	case farm.MembersSeen:
+	case event.MembersSeen:
 		if r.members == nil {
 			r.members = map[string]map[string]drivers.MemberStatus{}
 		}
@@ -139,15 +140,15 @@ func (r *runState) update(e farm.Event) {
 		for _, m := range e.Members {
 			r.members[zone][m.Member] = m
 		}
-	case farm.StepStarted:
+	case event.StepStarted:
 		number := 0
 		if e.Total > 0 {
 			number = e.Done + 1
 		}
-		r.step = &stepState{id: e.Step, title: e.Message, number: number, of: e.Total, started: e.Time, waits: map[string]farm.Event{}}
-	case farm.StepSkipped:
-		r.step = &stepState{id: e.Step, number: e.Done, of: e.Total, started: e.Time, finished: true, waits: map[string]farm.Event{}}
-	case farm.ActionStarted:
+		r.step = &stepState{id: e.Step, title: e.Message, number: number, of: e.Total, started: e.Time, waits: map[string]event.Event{}}
+	case event.StepSkipped:
+		r.step = &stepState{id: e.Step, number: e.Done, of: e.Total, started: e.Time, finished: true, waits: map[string]event.Event{}}
+	case event.ActionStarted:
 		if s != nil {
 			s.actions++
 			if e.Server != "" {
@@ -157,12 +158,12 @@ func (r *runState) update(e farm.Event) {
 				s.serversStarted[e.Server] = true
 			}
 		}
-	case farm.ActionRetry:
+	case event.ActionRetry:
 		r.retries++
 		if s != nil {
 			s.retries++
 		}
-	case farm.ActionFinished:
+	case event.ActionFinished:
 		r.actions++
 		if s != nil {
 			if e.Err != nil {
@@ -174,7 +175,7 @@ func (r *runState) update(e farm.Event) {
 				}
 			}
 		}
-	case farm.Progress:
+	case event.Progress:
 		if s != nil {
 			key := e.Zone + "\x00" + e.Server
 			if _, ok := s.waits[key]; !ok {
@@ -182,11 +183,11 @@ func (r *runState) update(e farm.Event) {
 			}
 			s.waits[key] = e
 		}
-	case farm.Warning:
+	case event.Warning:
 		r.warnings++
 		r.warning = warningText(e)
 		r.warningAt = r.elapsed(e.Time)
-	case farm.StepFinished:
+	case event.StepFinished:
 		r.completed = r.completed[:0]
 		if s != nil {
 			s.finished, s.err, s.took = true, e.Err, e.Time.Sub(s.started)
@@ -206,7 +207,7 @@ func (r *runState) update(e farm.Event) {
 		if e.Err == nil && e.Total > 0 { // not an undo
 			r.steps++
 		}
-	case farm.RunFinished:
+	case event.RunFinished:
 		r.finished = true
 		r.result, r.ended = e.Message, e.Step
 	}
@@ -214,8 +215,8 @@ func (r *runState) update(e farm.Event) {
 
 // waiting returns the latest Progress events of the step, oldest reporter
 // first.
-func (s *stepState) waiting() []farm.Event {
-	out := make([]farm.Event, 0, len(s.order))
+func (s *stepState) waiting() []event.Event {
+	out := make([]event.Event, 0, len(s.order))
 	for _, k := range s.order {
 		out = append(out, s.waits[k])
 	}
@@ -223,7 +224,7 @@ func (s *stepState) waiting() []farm.Event {
 }
 
 // warningText is a Warning event without its stamp: "zone a: message: err".
-func warningText(e farm.Event) string {
+func warningText(e event.Event) string {
 	msg := oneLine(e.Message)
 	if w := where(e.Server, e.Zone); w != "" {
 		msg = w + ": " + msg

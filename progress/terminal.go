@@ -9,6 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // TerminalConfig tunes a [Terminal]. The zero value renders a status block
@@ -41,7 +42,7 @@ type TerminalConfig struct {
 	Width int
 	// Farm gives the status block one row per zone and group, with the
 	// group's members, their load-balancer states as last seen
-	// (farm.MembersSeen events) and the current step's progress over
+	// (event.MembersSeen events) and the current step's progress over
 	// them. Nil shows one row per zone whose members were seen. Set it
 	// later with [Terminal.SetFarm] when the farm is built after the
 	// observer.
@@ -54,7 +55,7 @@ const (
 	DefaultWidth           = 80
 )
 
-// Terminal shows a run's progress to a person; it is a [farm.Observer].
+// Terminal shows a run's progress to a person; it is a [event.Observer].
 //
 // In plain mode (w is not a terminal, or TerminalConfig.Plain) it writes one
 // line per meaningful event, stamped with the time since the run started:
@@ -102,7 +103,7 @@ type Terminal struct {
 	timer    *time.Timer
 }
 
-var _ farm.Observer = (*Terminal)(nil)
+var _ event.Observer = (*Terminal)(nil)
 
 // NewTerminal returns a Terminal writing to w. It renders the status block
 // when w is an *os.File that is a character device (a terminal) or
@@ -163,8 +164,8 @@ func (t *Terminal) Err() error {
 	return t.err
 }
 
-// Observe renders e. It implements [farm.Observer].
-func (t *Terminal) Observe(e farm.Event) {
+// Observe renders e. It implements [event.Observer].
+func (t *Terminal) Observe(e event.Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.err != nil {
@@ -174,7 +175,7 @@ func (t *Terminal) Observe(e farm.Event) {
 	text, ok := t.run.line(e, t.verbose)
 	if !t.tty {
 		at := stamp(t.run.elapsed(t.run.now))
-		if e.Kind == farm.StepFinished {
+		if e.Kind == event.StepFinished {
 			for _, c := range t.run.completed {
 				t.write([]byte(at + "   " + c + "\n"))
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // ANSI escapes of the status block.
@@ -22,23 +23,23 @@ const maxWaits = 4
 
 // observeTTY renders e on a terminal: lines that belong in the history are
 // printed above the status block, which is redrawn now or soon.
-func (t *Terminal) observeTTY(e farm.Event, text string, ok bool) {
+func (t *Terminal) observeTTY(e event.Event, text string, ok bool) {
 	var lines []string
-	if e.Kind == farm.StepFinished {
+	if e.Kind == event.StepFinished {
 		for _, c := range t.run.completed {
 			lines = append(lines, stamp(t.run.elapsed(t.run.now))+"   "+c)
 		}
 	}
-	if ok && e.Kind != farm.StepStarted && e.Kind != farm.Progress && e.Kind != farm.RunFinished {
+	if ok && e.Kind != event.StepStarted && e.Kind != event.Progress && e.Kind != event.RunFinished {
 		lines = append(lines, stamp(t.run.elapsed(t.run.now))+" "+text)
 	}
 	switch {
-	case e.Kind == farm.RunFinished:
+	case e.Kind == event.RunFinished:
 		// The last frame stays on screen with the result under it.
 		t.stopTimer()
 		t.redraw(nil, stamp(t.run.elapsed(t.run.now))+" "+text)
 		t.drawn = 0
-	case len(lines) > 0 || e.Kind == farm.StepStarted || e.Kind == farm.RunStarted:
+	case len(lines) > 0 || e.Kind == event.StepStarted || e.Kind == event.RunStarted:
 		t.redraw(lines, "")
 	default:
 		t.dirty = true

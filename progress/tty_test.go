@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -176,13 +176,13 @@ func TestTerminalThrottles(t *testing.T) {
 		scr := &screen{}
 		term := progress.NewTerminal(scr, progress.TerminalConfig{ForceTTY: true, RefreshInterval: time.Second})
 		s := newSeq()
-		s.emit(farm.Event{Kind: farm.RunStarted, Total: 2})
+		s.emit(event.Event{Kind: event.RunStarted, Total: 2})
 		s.start(1, 2, "stop-schedulers", "Stop")
 		for i := range 100 {
-			s.emit(farm.Event{Kind: farm.ActionStarted, Server: fmt.Sprintf("fe%03d", i)})
+			s.emit(event.Event{Kind: event.ActionStarted, Server: fmt.Sprintf("fe%03d", i)})
 		}
 		for i := range 100 {
-			s.emit(farm.Event{Kind: farm.ActionFinished, Server: fmt.Sprintf("fe%03d", i)})
+			s.emit(event.Event{Kind: event.ActionFinished, Server: fmt.Sprintf("fe%03d", i)})
 		}
 		for _, e := range s.events {
 			term.Observe(e)
@@ -195,7 +195,7 @@ func TestTerminalThrottles(t *testing.T) {
 		assert.Equal(t, 3, scr.redraws, "one trailing redraw for the burst")
 		assert.Contains(t, scr.frame()[1], "actions 100 done, 0 running, 0 failed")
 
-		term.Observe(farm.Event{Kind: farm.StepStarted, Step: "drain-updating", Done: 1, Total: 2, Time: t0.Add(time.Second), Message: "Drain"})
+		term.Observe(event.Event{Kind: event.StepStarted, Step: "drain-updating", Done: 1, Total: 2, Time: t0.Add(time.Second), Message: "Drain"})
 		assert.Equal(t, 4, scr.redraws, "a step change is drawn at once")
 		assert.Equal(t, "step 2/2 drain-updating: Drain", scr.frame()[0])
 	})
@@ -207,21 +207,21 @@ func TestTerminalConcurrentObserve(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		scr := &screen{}
 		term := progress.NewTerminal(scr, progress.TerminalConfig{ForceTTY: true})
-		term.Observe(farm.Event{Kind: farm.RunStarted, Time: t0, Total: 1})
-		term.Observe(farm.Event{Kind: farm.StepStarted, Time: t0, Step: "s", Total: 1, Message: "S"})
+		term.Observe(event.Event{Kind: event.RunStarted, Time: t0, Total: 1})
+		term.Observe(event.Event{Kind: event.StepStarted, Time: t0, Step: "s", Total: 1, Message: "S"})
 		var wg sync.WaitGroup
 		for i := range 50 {
 			wg.Go(func() {
 				sv := fmt.Sprintf("fe%02d", i)
-				term.Observe(farm.Event{Kind: farm.ActionStarted, Time: t0, Step: "s", Server: sv})
+				term.Observe(event.Event{Kind: event.ActionStarted, Time: t0, Step: "s", Server: sv})
 				time.Sleep(time.Duration(i) * 10 * time.Millisecond)
-				term.Observe(farm.Event{Kind: farm.Progress, Time: t0, Step: "s", Server: sv, Message: "waiting"})
-				term.Observe(farm.Event{Kind: farm.ActionFinished, Time: t0, Step: "s", Server: sv})
+				term.Observe(event.Event{Kind: event.Progress, Time: t0, Step: "s", Server: sv, Message: "waiting"})
+				term.Observe(event.Event{Kind: event.ActionFinished, Time: t0, Step: "s", Server: sv})
 			})
 		}
 		wg.Wait()
-		term.Observe(farm.Event{Kind: farm.StepFinished, Time: t0, Step: "s", Done: 1, Total: 1})
-		term.Observe(farm.Event{Kind: farm.RunFinished, Time: t0, Message: "run succeeded"})
+		term.Observe(event.Event{Kind: event.StepFinished, Time: t0, Step: "s", Done: 1, Total: 1})
+		term.Observe(event.Event{Kind: event.RunFinished, Time: t0, Message: "run succeeded"})
 		require.NoError(t, term.Err())
 		assert.Contains(t, scr.text(), "step 1/1 s done in 0s (50 actions)")
 		assert.Contains(t, scr.frame()[1], "| 50 actions")

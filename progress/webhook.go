@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // DefaultWebhookTimeout bounds one notification when WebhookConfig.Timeout
@@ -30,8 +30,8 @@ type WebhookConfig struct {
 	// error.
 	URL drivers.Secret
 	// Notify says which events are sent. Nil means the run's start and end
-	// (farm.RunStarted, farm.RunFinished).
-	Notify func(farm.Event) bool
+	// (event.RunStarted, event.RunFinished).
+	Notify func(event.Event) bool
 	// Timeout bounds each POST. Zero means DefaultWebhookTimeout.
 	Timeout time.Duration
 	// Client sends the requests. Nil means a client of its own with
@@ -58,7 +58,7 @@ type WebhookPayload struct {
 	Event JSONEvent `json:"event"`
 }
 
-// Webhook is a [farm.Observer] that POSTs a JSON notification
+// Webhook is a [event.Observer] that POSTs a JSON notification
 // ([WebhookPayload]) for each event WebhookConfig.Notify selects: the start
 // and end of the run, or of chosen steps. It needs nothing but net/http.
 //
@@ -72,7 +72,7 @@ type Webhook struct {
 	err error
 }
 
-var _ farm.Observer = (*Webhook)(nil)
+var _ event.Observer = (*Webhook)(nil)
 
 // NewWebhook returns a Webhook, or an error naming what is wrong with cfg
 // (no URL, a URL that is not absolute http or https).
@@ -101,13 +101,13 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Notify == nil {
-		cfg.Notify = func(e farm.Event) bool { return e.Kind == farm.RunStarted || e.Kind == farm.RunFinished }
+		cfg.Notify = func(e event.Event) bool { return e.Kind == event.RunStarted || e.Kind == event.RunFinished }
 	}
 	return &Webhook{cfg: cfg}, nil
 }
 
-// Observe sends e if Notify selects it. It implements [farm.Observer].
-func (w *Webhook) Observe(e farm.Event) {
+// Observe sends e if Notify selects it. It implements [event.Observer].
+func (w *Webhook) Observe(e event.Event) {
 	if !w.cfg.Notify(e) {
 		return
 	}
@@ -128,7 +128,7 @@ func (w *Webhook) Err() error {
 	return w.err
 }
 
-func (w *Webhook) send(e farm.Event) error {
+func (w *Webhook) send(e event.Event) error {
 	body, err := json.Marshal(WebhookPayload{SchemaVersion: 1, Text: notificationText(e, w.cfg.Label), Label: w.cfg.Label, Event: jsonEvent(e)})
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
@@ -159,7 +159,7 @@ func (w *Webhook) send(e farm.Event) error {
 }
 
 // jsonEvent is e as a JSONEvent (what JSONLines writes).
-func jsonEvent(e farm.Event) JSONEvent {
+func jsonEvent(e event.Event) JSONEvent {
 	je := JSONEvent{Time: e.Time, Kind: string(e.Kind), Step: e.Step, Zone: e.Zone, Server: e.Server,
 		Attempt: e.Attempt, Done: e.Done, Total: e.Total, Message: e.Message}
 	if e.Err != nil {
@@ -172,7 +172,7 @@ func jsonEvent(e farm.Event) JSONEvent {
 }
 
 // notificationText is the one line a person reads.
-func notificationText(e farm.Event, label string) string {
+func notificationText(e event.Event, label string) string {
 	var b strings.Builder
 	b.WriteString("balanced")
 	if label != "" {
@@ -180,12 +180,12 @@ func notificationText(e farm.Event, label string) string {
 	}
 	b.WriteString(": ")
 	switch e.Kind {
-	case farm.RunStarted:
+	case event.RunStarted:
 		b.WriteString("run started")
 		if e.Message != "" {
 			b.WriteString(": " + oneLine(e.Message))
 		}
-	case farm.RunFinished:
+	case event.RunFinished:
 		msg := oneLine(e.Message)
 		if msg == "" {
 			msg = "run finished"
@@ -194,12 +194,12 @@ func notificationText(e farm.Event, label string) string {
 		if e.Step != "" && e.Err != nil {
 			b.WriteString(" at " + oneLine(e.Step))
 		}
-	case farm.StepStarted:
+	case event.StepStarted:
 		b.WriteString("step " + oneLine(e.Step) + " started")
 		if e.Message != "" {
 			b.WriteString(": " + oneLine(e.Message))
 		}
-	case farm.StepFinished:
+	case event.StepFinished:
 		if e.Err != nil {
 			b.WriteString("step " + oneLine(e.Step) + " FAILED")
 		} else {

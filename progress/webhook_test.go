@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/progress"
 )
 
@@ -38,15 +38,15 @@ func TestWebhookPostsSelectedEvents(t *testing.T) {
 	}))
 	defer srv.Close()
 	wh, err := progress.NewWebhook(progress.WebhookConfig{URL: drivers.NewSecret(srv.URL + "/services/" + hookSecret), Label: "release v2",
-		Notify: func(e farm.Event) bool {
-			return e.Kind == farm.RunFinished || e.Kind == farm.StepStarted && e.Step == "switch-traffic"
+		Notify: func(e event.Event) bool {
+			return e.Kind == event.RunFinished || e.Kind == event.StepStarted && e.Step == "switch-traffic"
 		}})
 	require.NoError(t, err)
 	s := newSeq()
-	s.emit(farm.Event{Kind: farm.RunStarted, Total: 12})
+	s.emit(event.Event{Kind: event.RunStarted, Total: 12})
 	s.start(7, 12, "switch-traffic", "Switch traffic")
 	s.finish(7, 12, "Switch traffic", nil)
-	s.emit(farm.Event{Kind: farm.RunFinished, Step: "switch-traffic", Message: "run halted",
+	s.emit(event.Event{Kind: event.RunFinished, Step: "switch-traffic", Message: "run halted",
 		Err: stepErr("switch-traffic", "east", "", 1, errors.New("haproxy: permission denied"))})
 	for _, e := range s.events {
 		wh.Observe(e)
@@ -92,7 +92,7 @@ func TestWebhookFailuresAreLoggedNotFatal(t *testing.T) {
 			wh, err := progress.NewWebhook(progress.WebhookConfig{URL: drivers.NewSecret(tc.url + "/hook/" + hookSecret),
 				Timeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			require.NoError(t, err)
-			wh.Observe(farm.Event{Kind: farm.RunStarted, Time: time.Now()})
+			wh.Observe(event.Event{Kind: event.RunStarted, Time: time.Now()})
 			require.Error(t, wh.Err())
 			assert.Contains(t, wh.Err().Error(), tc.want)
 			assert.Contains(t, logs.String(), "webhook notification failed")

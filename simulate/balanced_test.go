@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -39,8 +40,8 @@ func runBalanced(t *testing.T, cfg simulate.Config, lbKind int, tune func(*simul
 	require.NoError(t, err)
 	rel := drivers.Release{Version: "v2"}
 	sc := steps.Config{Services: sim.Services(), Platform: sim.Platform(), Prober: sim.Prober(), Release: rel,
-		Plan: farm.PlanConfig{Seed: 1, Observer: farm.ObserverFunc(func(e farm.Event) {
-			if e.Kind == farm.StepStarted {
+		Plan: farm.PlanConfig{Seed: 1, Observer: event.ObserverFunc(func(e event.Event) {
+			if e.Kind == event.StepStarted {
 				sim.Mark(e.Step)
 			}
 		})}}
@@ -174,8 +175,8 @@ func TestBalancedPlanUnderFaults(t *testing.T) {
 			require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpInstall, Target: "fe01", Err: errors.New("disk full")}))
 		}, farm.Halted, steps.Publish},
 		{"watchdog restarts a stopped scheduler", func(sim *simulate.Sim, sc *steps.Config) {
-			sc.Plan.Observer = farm.ObserverFunc(func(e farm.Event) {
-				if e.Kind == farm.ActionFinished && e.Step == steps.StopSchedulers && e.Server == "fe03" && e.Err == nil {
+			sc.Plan.Observer = event.ObserverFunc(func(e event.Event) {
+				if e.Kind == event.ActionFinished && e.Step == steps.StopSchedulers && e.Server == "fe03" && e.Err == nil {
 					// Should the restart fail, the run succeeds and the test fails.
 					time.AfterFunc(500*time.Millisecond, func() {
 						_ = sim.SetServiceState("fe03", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})

@@ -134,8 +134,8 @@ type Mark struct {
 // Mark annotates the current instant of the simulation with label, so that
 // a drawing of the timeline can show, for example, where each step began:
 //
-//	plan config: farm.PlanConfig{Observer: farm.ObserverFunc(func(e farm.Event) {
-//		if e.Kind == farm.StepStarted {
+//	plan config: farm.PlanConfig{Observer: event.ObserverFunc(func(e event.Event) {
+//		if e.Kind == event.StepStarted {
 //			sim.Mark(e.Step)
 //		}
 //	})}

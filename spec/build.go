@@ -9,6 +9,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/steps"
 )
 
@@ -27,9 +28,9 @@ type Drivers struct {
 	Prober   drivers.Prober
 	// Observer receives the run's events (a progress.Terminal,
 	// farm.SlogObserver...), with the load-balancer members as the run
-	// sees them (farm.MembersSeen, see farm.ObserveMembers). Nil means
+	// sees them (event.MembersSeen, see farm.ObserveMembers). Nil means
 	// none.
-	Observer farm.Observer
+	Observer event.Observer
 	// Logger is handed to the drivers built from the spec. Nil discards.
 	Logger *slog.Logger
 	// Prompt asks a person to approve, for the spec's approvals with
@@ -133,7 +134,7 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 		return nil, nil, err
 	}
 	if len(hooks) > 0 {
-		sc.Plan.Observer = farm.Observers(append([]farm.Observer{d.Observer}, hooks...)...)
+		sc.Plan.Observer = event.Observers(append([]event.Observer{d.Observer}, hooks...)...)
 	}
 	plan, err := steps.Balanced(f, sc)
 	if err != nil {
@@ -149,7 +150,7 @@ func (s *Spec) BuildWith(ctx context.Context, d Drivers) (*farm.Farm, *farm.Plan
 // farm.ObserveMembers, so that the observer sees the members as the run
 // does (MembersSeen events, which package timeline draws). A load balancer
 // fronting several zones stays one driver (one concurrency limit).
-func observeMembers(zones []farm.ZoneSpec, obs farm.Observer) {
+func observeMembers(zones []farm.ZoneSpec, obs event.Observer) {
 	zoneOf := map[string]string{}
 	for _, z := range zones {
 		name := z.Name

@@ -20,6 +20,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
 )
@@ -67,7 +68,7 @@ func TestBuildRunsWithJournal(t *testing.T) {
 		_, plan, err := s.BuildWith(t.Context(), spec.Drivers{
 			LoadBalancer: func(z string) drivers.LoadBalancer { return sim.LoadBalancer(z) },
 			Services:     sim.Services(), Platform: sim.Platform(), Prober: sim.Prober(),
-			Observer: farm.ObserverFunc(func(farm.Event) { events.Add(1) }),
+			Observer: event.ObserverFunc(func(event.Event) { events.Add(1) }),
 		})
 		require.NoError(t, err)
 		require.NoError(t, sim.Start(t.Context()))

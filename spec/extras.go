@@ -19,6 +19,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -424,8 +425,8 @@ func unwrapURLError(err error) error {
 }
 
 // webhooks returns the notification observers.
-func (s *Spec) webhooks(log *slog.Logger) ([]farm.Observer, error) {
-	var out []farm.Observer
+func (s *Spec) webhooks(log *slog.Logger) ([]event.Observer, error) {
+	var out []event.Observer
 	for i, n := range s.Notifications {
 		if n.URL.Unresolved {
 			continue // loaded WithoutSecrets: a plan to print, not to run
@@ -434,13 +435,13 @@ func (s *Spec) webhooks(log *slog.Logger) ([]farm.Observer, error) {
 		run := n.Run == nil || *n.Run
 		wh, err := progress.NewWebhook(progress.WebhookConfig{
 			URL: n.URL.Value, Timeout: n.Timeout.D(), Logger: log, Label: "release " + s.Release.Version,
-			Notify: func(e farm.Event) bool {
+			Notify: func(e event.Event) bool {
 				switch e.Kind {
-				case farm.RunStarted, farm.RunFinished:
+				case event.RunStarted, event.RunFinished:
 					return run
-				case farm.StepStarted:
+				case event.StepStarted:
 					return e.Total > 0 && slices.Contains(before, e.Step)
-				case farm.StepFinished:
+				case event.StepFinished:
 					return e.Total > 0 && slices.Contains(after, e.Step)
 				}
 				return false

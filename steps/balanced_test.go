@@ -13,6 +13,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/internal/fakefarm"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
@@ -296,8 +297,8 @@ func TestDrainWaitsForConnections(t *testing.T) {
 			var warnings []string
 			_, p := build(t, ff, ff, func(c *steps.Config) {
 				c.DrainTimeout = time.Minute
-				c.Plan.Observer = farm.Observers(ff, farm.ObserverFunc(func(e farm.Event) {
-					if e.Kind == farm.Warning {
+				c.Plan.Observer = event.Observers(ff, event.ObserverFunc(func(e event.Event) {
+					if e.Kind == event.Warning {
 						warnings = append(warnings, e.Message)
 					}
 				}))

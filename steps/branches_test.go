@@ -11,6 +11,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -46,13 +47,13 @@ type warnings struct {
 	started map[string]time.Time
 }
 
-func (w *warnings) Observe(e farm.Event) {
+func (w *warnings) Observe(e event.Event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch e.Kind {
-	case farm.Warning:
+	case event.Warning:
 		w.list = append(w.list, e.Step+": "+e.Message)
-	case farm.StepStarted:
+	case event.StepStarted:
 		if w.started == nil {
 			w.started = map[string]time.Time{}
 		}

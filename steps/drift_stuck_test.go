@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -91,12 +92,12 @@ func TestRollbackDoesNotRedeployOntoServersInTraffic(t *testing.T) {
 		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 243,
 			Traffic: simulate.Traffic{Rate: 20, Duration: 200 * time.Millisecond, MaxDuration: 3 * time.Second}})
 		undoing := false
-		sf.observer = farm.ObserverFunc(func(e farm.Event) {
+		sf.observer = event.ObserverFunc(func(e event.Event) {
 			switch {
-			case e.Kind == farm.StepStarted && e.Step == steps.VerifyUpdating && !strings.HasPrefix(e.Message, "undo:"):
+			case e.Kind == event.StepStarted && e.Step == steps.VerifyUpdating && !strings.HasPrefix(e.Message, "undo:"):
 				require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpProbe, Target: "fe01",
 					Err: fmt.Errorf("injected: %w", drivers.ErrPermissionDenied)}))
-			case e.Kind == farm.StepStarted && e.Step == steps.Publish && strings.HasPrefix(e.Message, "undo:") && !undoing:
+			case e.Kind == event.StepStarted && e.Step == steps.Publish && strings.HasPrefix(e.Message, "undo:") && !undoing:
 				undoing = true
 				sf.sim.ClearFaults()
 				require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpSetState, Err: fmt.Errorf("injected: %w", drivers.ErrUnavailable)}))

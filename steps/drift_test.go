@@ -9,6 +9,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
@@ -19,10 +20,10 @@ import (
 // the run halted safe) and no failed request the drift causes.
 
 // atStepStart calls fn after d once step starts (in simulated time).
-func atStepStart(step string, d time.Duration, fn func()) farm.Observer {
+func atStepStart(step string, d time.Duration, fn func()) event.Observer {
 	started := false
-	return farm.ObserverFunc(func(e farm.Event) {
-		if e.Kind == farm.StepStarted && e.Step == step && !started {
+	return event.ObserverFunc(func(e event.Event) {
+		if e.Kind == event.StepStarted && e.Step == step && !started {
 			started = true
 			time.AfterFunc(d, fn)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // ErrNotApproved is returned by an [Approval] step whose approver declined.
@@ -39,7 +40,7 @@ func Approval(id, message string, approve Approver) farm.Step {
 			if approve == nil {
 				return fmt.Errorf("approval %s has no approver", id)
 			}
-			r.Emit(farm.Event{Kind: farm.Progress, Message: "waiting for approval: " + message})
+			r.Emit(event.Event{Kind: event.Progress, Message: "waiting for approval: " + message})
 			ok, err := approve(ctx, ApprovalRequest{Step: id, Message: message, Farm: r.Farm()})
 			if err != nil {
 				return fmt.Errorf("approval %s: %w", id, err)
@@ -59,7 +60,7 @@ func Wait(id string, d time.Duration) farm.Step {
 		ID:    id,
 		Title: fmt.Sprintf("Wait %s", d),
 		Run: func(ctx context.Context, r *farm.Run) error {
-			r.Emit(farm.Event{Kind: farm.Progress, Message: fmt.Sprintf("waiting %s", d)})
+			r.Emit(event.Event{Kind: event.Progress, Message: fmt.Sprintf("waiting %s", d)})
 			return sleep(ctx, d)
 		},
 	}

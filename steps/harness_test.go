@@ -10,6 +10,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/require"
@@ -217,7 +218,7 @@ type simFarm struct {
 	// plain makes the load balancers plain ones (no Switcher).
 	plain bool
 	// observer, when set, receives the plan's events.
-	observer farm.Observer
+	observer event.Observer
 	// tune, when set, adjusts the steps.Config before the plan is built.
 	tune func(*steps.Config)
 	// platform, when set, wraps the platform driver the plan uses.

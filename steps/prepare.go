@@ -7,6 +7,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // Prepare is the ID of the step that runs the first stage of a two-stage
@@ -149,6 +150,6 @@ func (b *balanced) undoPrepare(ctx context.Context, r *farm.Run) error {
 		return err
 	}
 	r.Captured().DeleteValue(CapturedDeploymentID)
-	r.Emit(farm.Event{Kind: farm.Progress, Message: "prepared deployment " + id + " aborted; nothing running had changed"})
+	r.Emit(event.Event{Kind: event.Progress, Message: "prepared deployment " + id + " aborted; nothing running had changed"})
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -36,10 +37,10 @@ type stepTimes struct {
 	at map[string]time.Time
 }
 
-func (s *stepTimes) observe(e farm.Event) {
+func (s *stepTimes) observe(e event.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e.Kind == farm.StepStarted {
+	if e.Kind == event.StepStarted {
 		if _, ok := s.at[e.Step]; !ok {
 			s.at[e.Step] = time.Now()
 		}
@@ -55,7 +56,7 @@ func TestPrepareRunsTheFirstStageAtFullCapacity(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sf := twoStageFarm(t, 61)
 		times := &stepTimes{at: map[string]time.Time{}}
-		sf.observer = farm.ObserverFunc(times.observe)
+		sf.observer = event.ObserverFunc(times.observe)
 		require.NoError(t, sf.sim.Start(t.Context()))
 		p := sf.plan(t, nil, &memJournal{}, farm.Halt, "v2")
 		ids := p.StepIDs()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // Keys of values the steps record in farm.Captured.
@@ -90,11 +91,11 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 	defer cancel()
 	var lastErr error
 	finder, canFind := b.cfg.Platform.(drivers.DeploymentFinder)
-	err = r.Poll(pctx, b.cfg.PlatformPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
+	err = r.Poll(pctx, b.cfg.PlatformPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, event.Event, error) {
 		if skipDone && b.allOnRelease(ctx, r, updating) {
 			done = true
-			r.Emit(farm.Event{Kind: farm.Progress, Message: "every Updating server already runs " + b.cfg.Release.Version + "; not deploying again"})
-			return true, farm.Event{}, nil
+			r.Emit(event.Event{Kind: event.Progress, Message: "every Updating server already runs " + b.cfg.Release.Version + "; not deploying again"})
+			return true, event.Event{}, nil
 		}
 		if canFind {
 			id, found, err := finder.FindDeployment(ctx, b.cfg.Release)
@@ -102,12 +103,12 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 			case err == nil && found:
 				r.Captured().SetValue(key, id)
 				r.Warn("", "", "deployment %s of %s is already running on the platform (its ID was not recorded, for example after a crash); following it instead of starting another", id, b.releaseName())
-				return true, farm.Event{}, nil
+				return true, event.Event{}, nil
 			case err != nil && drivers.IsRetryable(err):
 				lastErr = err
-				return false, farm.Event{Message: "platform busy, will try again: " + err.Error()}, nil
+				return false, event.Event{Message: "platform busy, will try again: " + err.Error()}, nil
 			case err != nil && !errors.Is(err, drivers.ErrUnimplemented):
-				return false, farm.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("look for a running deployment of %s: %w", b.releaseName(), err)}
+				return false, event.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("look for a running deployment of %s: %w", b.releaseName(), err)}
 			}
 		}
 		id, err := b.cfg.Platform.StartDeployment(ctx, b.cfg.Release)
@@ -117,16 +118,16 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 			// doubt: follow it rather than start another one.
 			r.Captured().SetValue(key, id)
 			r.Warn("", "", "deployment %s: start reported %v; following it", id, err)
-			return true, farm.Event{}, nil
+			return true, event.Event{}, nil
 		case err == nil:
 			r.Captured().SetValue(key, id)
-			r.Emit(farm.Event{Kind: farm.Progress, Message: "deployment " + id + " of " + b.releaseName() + " started"})
-			return true, farm.Event{}, nil
+			r.Emit(event.Event{Kind: event.Progress, Message: "deployment " + id + " of " + b.releaseName() + " started"})
+			return true, event.Event{}, nil
 		case drivers.IsRetryable(err):
 			lastErr = err
-			return false, farm.Event{Message: "platform busy, will try again: " + err.Error()}, nil
+			return false, event.Event{Message: "platform busy, will try again: " + err.Error()}, nil
 		}
-		return false, farm.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("start deployment of %s: %w", b.releaseName(), err)}
+		return false, event.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("start deployment of %s: %w", b.releaseName(), err)}
 	})
 	if err != nil && lastErr != nil && ctx.Err() == nil {
 		// The last busy answer is context, not a cause: wrapped, it would make
@@ -198,7 +199,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 	progress := func(msg string) {
 		if now := time.Now(); lastProgress.IsZero() || now.Sub(lastProgress) >= b.cfg.ProgressInterval {
 			lastProgress = now
-			r.Emit(farm.Event{Kind: farm.Progress, Message: msg})
+			r.Emit(event.Event{Kind: event.Progress, Message: msg})
 		}
 	}
 	for {
@@ -212,11 +213,11 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 			return fmt.Errorf("read deployment %s: %w", id, err)
 		default:
 			for _, l := range st.Log[min(logged, len(st.Log)):] {
-				kind := farm.Progress
+				kind := event.Progress
 				if l.Type == "Warning" || l.Type == "Error" {
-					kind = farm.Warning
+					kind = event.Warning
 				}
-				r.Emit(farm.Event{Kind: kind, Message: "platform: " + l.Message})
+				r.Emit(event.Event{Kind: kind, Message: "platform: " + l.Message})
 			}
 			logged = max(logged, len(st.Log))
 			if st.State != last.State || st.Info != last.Info {
@@ -228,7 +229,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 			last = st
 			switch {
 			case untilPrepared && st.Prepared():
-				r.Emit(farm.Event{Kind: farm.Progress, Message: "deployment " + id + " prepared: nothing running changed; publish continues it"})
+				r.Emit(event.Event{Kind: event.Progress, Message: "deployment " + id + " prepared: nothing running changed; publish continues it"})
 				return nil
 			case st.State.Succeeded() && untilPrepared:
 				return fmt.Errorf("deployment %s ended %s without stopping prepared after its first stage: %w, although the platform client (%T) says it does; the running versions changed while every server served: correct the client's configuration (or set PrepareAtFullCapacity off; spec: platform.prepare_at_full_capacity: off)",
@@ -265,7 +266,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 				switch {
 				case err == nil:
 					continued = true
-					r.Emit(farm.Event{Kind: farm.Progress, Message: "continued prepared deployment " + id})
+					r.Emit(event.Event{Kind: event.Progress, Message: "continued prepared deployment " + id})
 				case pctx.Err() != nil:
 					return b.publishStopped(ctx, r, id, key, last)
 				case errors.Is(err, drivers.ErrInvalidArgument):

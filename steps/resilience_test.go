@@ -17,6 +17,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -36,13 +37,13 @@ func stepOfCalls(t *testing.T, cfg simulate.Config) []string {
 		var step string
 		var last int64
 		// Calls are attributed to the step running when the count moved.
-		sf.observer = farm.ObserverFunc(func(e farm.Event) {
+		sf.observer = event.ObserverFunc(func(e event.Event) {
 			mu.Lock()
 			defer mu.Unlock()
 			for n := c.calls.Load(); last < n; last++ {
 				calls = append(calls, step)
 			}
-			if e.Kind == farm.StepStarted {
+			if e.Kind == event.StepStarted {
 				step = e.Step
 			}
 		})
@@ -336,7 +337,7 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 	var kinds []string
 	runDone := make(chan struct{})
 	var crashes sync.WaitGroup
-	var observers []farm.Observer
+	var observers []event.Observer
 	var c *crash // set below; a drift while the orchestrator is dead is not the run's to repair
 	// A drift after the run has ended (halted, with the deployment left
 	// running on the platform) is, like one while the orchestrator is dead,
@@ -444,7 +445,7 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 		// repairs what is left, but not the harm done meanwhile.
 		kinds = slices.DeleteFunc(kinds, func(k string) bool { return k == "orchestrator-crash" })
 	}
-	sf.observer = farm.Observers(observers...)
+	sf.observer = event.Observers(observers...)
 	policy := farm.Halt
 	if rng.IntN(2) == 0 {
 		policy = farm.Rollback

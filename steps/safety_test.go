@@ -9,6 +9,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -61,16 +62,16 @@ func TestHealthyBeforeTrafficMovesOnEveryPath(t *testing.T) {
 // only: the mutant the await-loaded step must be pinned against.
 func awaitOneLoaded(sim *simulate.Sim) farm.Step {
 	return farm.Step{ID: "await-one-loaded", Title: "wait for one Loaded server", Run: func(ctx context.Context, r *farm.Run) error {
-		return r.Poll(ctx, 5*time.Second, time.Minute, "", func(ctx context.Context) (bool, farm.Event, error) {
+		return r.Poll(ctx, 5*time.Second, time.Minute, "", func(ctx context.Context) (bool, event.Event, error) {
 			for _, g := range r.Farm().Groups(farm.Loaded) {
 				for _, s := range g.Servers {
 					res, err := sim.Prober().Probe(ctx, s.Target())
 					if err == nil && res.Healthy && res.Version == "v2" {
-						return true, farm.Event{}, nil
+						return true, event.Event{}, nil
 					}
 				}
 			}
-			return false, farm.Event{}, nil
+			return false, event.Event{}, nil
 		})
 	}}
 }

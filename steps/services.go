@@ -7,6 +7,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 func (b *balanced) stopSchedulers() farm.Step {
@@ -134,16 +135,16 @@ func (b *balanced) restoreService(ctx context.Context, r *farm.Run, servers []fa
 		wctx, cancel := context.WithTimeout(ctx, b.cfg.HealthTimeout)
 		defer cancel()
 		var last drivers.ServiceState
-		err := r.Poll(wctx, b.cfg.PollInterval, b.cfg.ProgressInterval, s.Zone, func(ctx context.Context) (bool, farm.Event, error) {
+		err := r.Poll(wctx, b.cfg.PollInterval, b.cfg.ProgressInterval, s.Zone, func(ctx context.Context) (bool, event.Event, error) {
 			st, err := b.cfg.Services.ServiceState(ctx, s.Target(), svc)
 			if err != nil {
 				if drivers.IsRetryable(err) {
-					return false, farm.Event{Server: s.Name, Message: "reading service state: " + err.Error()}, nil
+					return false, event.Event{Server: s.Name, Message: "reading service state: " + err.Error()}, nil
 				}
-				return false, farm.Event{}, err
+				return false, event.Event{}, err
 			}
 			last = st
-			return st.Run == want.Run && sameStartup(st.Startup, want.Startup), farm.Event{Server: s.Name,
+			return st.Run == want.Run && sameStartup(st.Startup, want.Startup), event.Event{Server: s.Name,
 				Message: fmt.Sprintf("%s service reads %s/%s, waiting for %s/%s", svc, st.Run, st.Startup, want.Run, want.Startup)}, nil
 		})
 		if err != nil {

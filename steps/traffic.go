@@ -10,6 +10,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 func (b *balanced) drainUpdating() farm.Step {
@@ -245,13 +246,13 @@ func (b *balanced) awaitReady(ctx context.Context, r *farm.Run, z *farm.Zone, me
 	wctx, cancel := context.WithTimeout(ctx, b.cfg.HealthTimeout)
 	defer cancel()
 	var waiting []string
-	err := r.Poll(wctx, b.cfg.PollInterval, b.cfg.ProgressInterval, z.Name, func(ctx context.Context) (bool, farm.Event, error) {
+	err := r.Poll(wctx, b.cfg.PollInterval, b.cfg.ProgressInterval, z.Name, func(ctx context.Context) (bool, event.Event, error) {
 		sts, err := z.LoadBalancer.Status(ctx, members...)
 		if err != nil {
 			if drivers.IsRetryable(err) {
-				return false, farm.Event{Message: "reading members: " + err.Error()}, nil
+				return false, event.Event{Message: "reading members: " + err.Error()}, nil
 			}
-			return false, farm.Event{}, err
+			return false, event.Event{}, err
 		}
 		waiting = waiting[:0]
 		for _, st := range sts {
@@ -270,7 +271,7 @@ func (b *balanced) awaitReady(ctx context.Context, r *farm.Run, z *farm.Zone, me
 				waiting = append(waiting, fmt.Sprintf("%s (%s, %s)", st.Member, st.State, st.Health))
 			}
 		}
-		return len(waiting) == 0, farm.Event{Done: len(members) - len(waiting), Total: len(members),
+		return len(waiting) == 0, event.Event{Done: len(members) - len(waiting), Total: len(members),
 			Message: "waiting for members: " + strings.Join(waiting, ", ")}, nil
 	})
 	if err != nil {
@@ -329,20 +330,20 @@ func (b *balanced) drain(ctx context.Context, r *farm.Run, z *farm.Zone, members
 	wctx, cancel := context.WithTimeout(ctx, b.cfg.DrainTimeout)
 	defer cancel()
 	var left []string
-	err = r.Poll(wctx, b.cfg.PollInterval, b.cfg.ProgressInterval, z.Name, func(ctx context.Context) (bool, farm.Event, error) {
+	err = r.Poll(wctx, b.cfg.PollInterval, b.cfg.ProgressInterval, z.Name, func(ctx context.Context) (bool, event.Event, error) {
 		sts, err := lb.Status(ctx, pending...)
 		if err != nil {
 			if drivers.IsRetryable(err) {
-				return false, farm.Event{Message: "reading members: " + err.Error()}, nil
+				return false, event.Event{Message: "reading members: " + err.Error()}, nil
 			}
-			return false, farm.Event{}, err
+			return false, event.Event{}, err
 		}
 		left = left[:0]
 		conns := 0
 		for _, st := range sts {
 			switch {
 			case st.State == drivers.Serving:
-				return false, farm.Event{}, fmt.Errorf("%w: member %s reads serving while draining: something else changed the load balancer", errServingWhileDraining, st.Member)
+				return false, event.Event{}, fmt.Errorf("%w: member %s reads serving while draining: something else changed the load balancer", errServingWhileDraining, st.Member)
 			case st.ConnectionsKnown && st.ActiveConnections > 0:
 				conns += st.ActiveConnections
 				left = append(left, fmt.Sprintf("%s (%d active)", st.Member, st.ActiveConnections))
@@ -350,7 +351,7 @@ func (b *balanced) drain(ctx context.Context, r *farm.Run, z *farm.Zone, members
 				left = append(left, fmt.Sprintf("%s (%s, connections not counted)", st.Member, st.State))
 			}
 		}
-		return len(left) == 0, farm.Event{Done: len(pending) - len(left), Total: len(pending),
+		return len(left) == 0, event.Event{Done: len(pending) - len(left), Total: len(pending),
 			Message: fmt.Sprintf("draining %s: %d connections left", strings.Join(left, ", "), conns)}, nil
 	})
 	if err != nil {

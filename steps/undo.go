@@ -8,6 +8,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // Rollback (farm.Rollback, or an Ask decision) runs these Undo functions in
@@ -179,15 +180,15 @@ func (b *balanced) stopForwardDeployment(ctx context.Context, r *farm.Run) error
 	}
 	wctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	return r.Poll(wctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
+	return r.Poll(wctx, b.cfg.DeployPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, event.Event, error) {
 		st, err := b.cfg.Platform.DeploymentStatus(ctx, id)
 		if err != nil {
 			if drivers.IsRetryable(err) {
-				return false, farm.Event{Message: "reading deployment status: " + err.Error()}, nil
+				return false, event.Event{Message: "reading deployment status: " + err.Error()}, nil
 			}
-			return false, farm.Event{}, err
+			return false, event.Event{}, err
 		}
-		return st.State.Done(), farm.Event{Message: fmt.Sprintf("waiting for deployment %s to end (%s)", id, st.State)}, nil
+		return st.State.Done(), event.Event{Message: fmt.Sprintf("waiting for deployment %s to end (%s)", id, st.State)}, nil
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // The probes of a release. A release of several applications is installed
@@ -227,7 +228,7 @@ func (b *balanced) awaitRelease(ctx context.Context, r *farm.Run, servers []farm
 	idleAsked := map[string]time.Time{}
 	idleWas := map[string]bool{}
 	var mu sync.Mutex
-	err := r.Poll(wctx, min(b.cfg.PollInterval, b.cfg.DeployPollInterval), b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, farm.Event, error) {
+	err := r.Poll(wctx, min(b.cfg.PollInterval, b.cfg.DeployPollInterval), b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, event.Event, error) {
 		var still []farm.Server
 		err := r.Each(ctx, pending, func(ctx context.Context, s farm.Server) error {
 			c, err := b.onRelease(ctx, s)
@@ -275,11 +276,11 @@ func (b *balanced) awaitRelease(ctx context.Context, r *farm.Run, servers []farm
 			return nil
 		})
 		if err != nil {
-			return false, farm.Event{}, err
+			return false, event.Event{}, err
 		}
 		slices.SortFunc(still, func(a, b farm.Server) int { return strings.Compare(a.Name, b.Name) })
 		pending = still
-		return len(pending) == 0, farm.Event{Done: len(servers) - len(pending), Total: len(servers),
+		return len(pending) == 0, event.Event{Done: len(servers) - len(pending), Total: len(servers),
 			Message: fmt.Sprintf("%d of %d servers run %s", len(servers)-len(pending), len(servers), b.cfg.Release.Version)}, nil
 	})
 	if err != nil && (ctx.Err() != nil || wctx.Err() == nil || len(pending) == 0) {

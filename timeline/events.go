@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/simulate"
 )
@@ -126,8 +127,8 @@ func (rec *recorded) add(e progress.JSONEvent) {
 	if e.Time.After(rec.last) {
 		rec.last = e.Time
 	}
-	switch farm.EventKind(e.Kind) {
-	case farm.StepStarted:
+	switch event.Kind(e.Kind) {
+	case event.StepStarted:
 		if strings.HasPrefix(e.Message, "undo: ") {
 			if !rec.rollingBack {
 				rec.rollback = e.Time
@@ -141,7 +142,7 @@ func (rec *recorded) add(e progress.JSONEvent) {
 		rec.setStep(e.Step, func(s *farm.StepReport) {
 			*s = farm.StepReport{ID: e.Step, Status: farm.StepRunning, Started: e.Time}
 		})
-	case farm.StepFinished:
+	case event.StepFinished:
 		if strings.HasPrefix(e.Message, "undone: ") {
 			rec.setStep(e.Step, func(s *farm.StepReport) { s.Status = farm.StepUndone })
 			return
@@ -152,10 +153,10 @@ func (rec *recorded) add(e progress.JSONEvent) {
 				s.Status, s.Error = farm.StepFailed, e.Error
 			}
 		})
-	case farm.RunFinished:
+	case event.RunFinished:
 		rec.outcome = farm.Outcome(strings.TrimPrefix(e.Message, "run "))
 		rec.failedStep = e.Step
-	case farm.MembersSeen:
+	case event.MembersSeen:
 		rec.reads++
 		rec.zone(e.Zone).see(e, rec)
 	}

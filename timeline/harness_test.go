@@ -16,6 +16,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -49,8 +50,8 @@ func deploy(t *testing.T, cfg simulate.Config, quiet time.Duration, tune func(*s
 	require.NoError(t, err)
 	rel := drivers.Release{Version: "v2"}
 	sc := steps.Config{Services: sim.Services(), Platform: sim.Platform(), Prober: sim.Prober(), Release: rel,
-		Plan: farm.PlanConfig{Seed: 1, Retry: farm.RetryPolicy{Jitter: -1}, Observer: farm.ObserverFunc(func(e farm.Event) {
-			if e.Kind == farm.StepStarted {
+		Plan: farm.PlanConfig{Seed: 1, Retry: farm.RetryPolicy{Jitter: -1}, Observer: event.ObserverFunc(func(e event.Event) {
+			if e.Kind == event.StepStarted {
 				sim.Mark(e.Step)
 			}
 		})}}

@@ -100,6 +100,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/spec"
 	"github.com/balanced-deploy/balanced/steps"
@@ -497,8 +498,8 @@ func unwrapPath(err error) error {
 // observer builds the progress observer the flags ask for, and a tracker
 // that says whether the run's end was shown. It returns a closer for the
 // -events file.
-func (c *cli) observer(o *options) (farm.Observer, *ended, func() error, bool) {
-	var obs farm.Observer
+func (c *cli) observer(o *options) (event.Observer, *ended, func() error, bool) {
+	var obs event.Observer
 	if o.json {
 		obs = progress.NewJSONLines(c.stderr)
 	} else {
@@ -507,7 +508,7 @@ func (c *cli) observer(o *options) (farm.Observer, *ended, func() error, bool) {
 	}
 	end := &ended{}
 	closer := func() error { return nil }
-	all := []farm.Observer{obs, end}
+	all := []event.Observer{obs, end}
 	if o.events != "" {
 		f, err := os.OpenFile(o.events, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 		if err != nil {
@@ -524,7 +525,7 @@ func (c *cli) observer(o *options) (farm.Observer, *ended, func() error, bool) {
 			return werr
 		}
 	}
-	return farm.Observers(all...), end, closer, true
+	return event.Observers(all...), end, closer, true
 }
 
 // ended records whether the run-finished event went through the progress
@@ -532,19 +533,19 @@ func (c *cli) observer(o *options) (farm.Observer, *ended, func() error, bool) {
 // second time.
 type ended struct{ seen bool }
 
-func (e *ended) Observe(ev farm.Event) {
-	if ev.Kind == farm.RunFinished {
+func (e *ended) Observe(ev event.Event) {
+	if ev.Kind == event.RunFinished {
 		e.seen = true
 	}
 }
 
 // build builds the farm and plan with obs.
-func (c *cli) build(ctx context.Context, sp *spec.Spec, obs farm.Observer) (*farm.Plan, bool) {
+func (c *cli) build(ctx context.Context, sp *spec.Spec, obs event.Observer) (*farm.Plan, bool) {
 	d := c.drivers
 	// The stopper observes first: it knows a step has started before the
 	// progress view prints it, so a signal sent by someone who has read
 	// "step N" is answered with step N (the other order raced).
-	d.Observer = farm.Observers(c.stop.watch(sp), obs)
+	d.Observer = event.Observers(c.stop.watch(sp), obs)
 	if d.Prompt == nil {
 		d.Prompt = c.prompt
 	}

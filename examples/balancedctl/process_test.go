@@ -21,6 +21,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
@@ -275,7 +276,7 @@ func TestSecondSignal(t *testing.T) {
 	defer cancel()
 	s := &stopper{cancel: cancel, stderr: &buf}
 	sp := &spec.Spec{Source: "farm.yaml", Timeouts: spec.Timeouts{Drain: spec.Duration(90 * time.Second), Health: spec.Duration(30 * time.Second)}}
-	s.watch(sp).Observe(farm.Event{Kind: farm.StepStarted, Step: "switch-traffic", Done: 6, Total: 12, Time: time.Now()})
+	s.watch(sp).Observe(event.Event{Kind: event.StepStarted, Step: "switch-traffic", Done: 6, Total: 12, Time: time.Now()})
 	s.handle(syscall.SIGINT)
 	assert.Error(t, ctx.Err(), "the first signal cancels the run")
 	assert.Contains(t, buf.String(), "SIGINT (Ctrl-C): stopping at the next safe point: step 7/12 switch-traffic")

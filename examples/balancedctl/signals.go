@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/spec"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -85,7 +85,7 @@ func listened(sigs []os.Signal) []os.Signal {
 
 // watch returns the observer that keeps the stopper informed of the run of
 // sp, or nil when there is no stopper (tests that call cli.main).
-func (s *stopper) watch(sp *spec.Spec) farm.Observer {
+func (s *stopper) watch(sp *spec.Spec) event.Observer {
 	if s == nil {
 		return nil
 	}
@@ -96,8 +96,8 @@ func (s *stopper) watch(sp *spec.Spec) farm.Observer {
 }
 
 // Observe follows the step in progress.
-func (s *stopper) Observe(e farm.Event) {
-	if e.Kind != farm.StepStarted {
+func (s *stopper) Observe(e event.Event) {
+	if e.Kind != event.StepStarted {
 		return
 	}
 	s.mu.Lock()

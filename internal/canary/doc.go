@@ -12,7 +12,7 @@
 // one zone and albtest in front of the other), each fake backed by the
 // simulator, with injected transient faults, refused
 // credentials and a device echoing the password, and checks that no canary
-// appears in any slog line (JSON and text), farm.Event, returned error,
+// appears in any slog line (JSON and text), event.Event, returned error,
 // journal record, farm.Report or simulator report. As a control it checks
 // that each canary does reach the wire (for the AWS key, that the request
 // signatures verify with it), so the test is known to see a secret where

@@ -22,6 +22,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/winrm/winrmtest"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/lbdrivers/f5/f5test"
 	"github.com/balanced-deploy/balanced/simulate"
@@ -76,12 +77,12 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 		}
 
 		var nEvents atomic.Int32
-		observer := farm.Observers(farm.SlogObserver(log.logger), farm.ObserverFunc(func(e farm.Event) {
+		observer := event.Observers(farm.SlogObserver(log.logger), event.ObserverFunc(func(e event.Event) {
 			nEvents.Add(1)
 			out.add("event %+v", fmt.Sprintf("%+v", e))
 			out.add("event %#v", fmt.Sprintf("%#v", e))
 			out.addErr("event "+string(e.Kind)+" Err", e.Err)
-			if e.Kind == farm.StepStarted {
+			if e.Kind == event.StepStarted {
 				inject(e.Step)
 			}
 		}))

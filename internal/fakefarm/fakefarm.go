@@ -14,6 +14,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/event"
 )
 
 // Call is one driver call the fake saw, with the step that was running.
@@ -24,7 +25,7 @@ type Call struct {
 }
 
 // Farm implements drivers.ServiceController, drivers.LoadBalancer,
-// drivers.PlatformClient, drivers.Prober and farm.Observer. Its methods are
+// drivers.PlatformClient, drivers.Prober and event.Observer. Its methods are
 // safe for concurrent use.
 type Farm struct {
 	mu        sync.Mutex
@@ -84,8 +85,8 @@ func (f *Farm) Servers(zones ...string) []farm.Server {
 }
 
 // Observe tracks the running step, so that calls are recorded with it.
-func (f *Farm) Observe(e farm.Event) {
-	if e.Kind == farm.StepStarted {
+func (f *Farm) Observe(e event.Event) {
+	if e.Kind == event.StepStarted {
 		f.mu.Lock()
 		f.step = e.Step
 		f.mu.Unlock()
