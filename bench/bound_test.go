@@ -9,6 +9,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/steps"
 )
 
@@ -251,7 +252,7 @@ func runBalanced(ctx context.Context, s settings, observer event.Observer) (runR
 }
 
 // runBalancedJournal is runBalanced with a journal.
-func runBalancedJournal(ctx context.Context, s settings, j farm.Journal) (runResult, error) {
+func runBalancedJournal(ctx context.Context, s settings, j journal.Journal) (runResult, error) {
 	return run(ctx, s, farm.PlanConfig{Journal: j})
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,11 +26,11 @@ type sizeJournal struct {
 }
 
 // LastRun reports no run: the journal keeps no records to tell of one.
-func (j *sizeJournal) LastRun(context.Context) (farm.JournalState, bool, error) {
-	return farm.JournalState{}, false, nil
+func (j *sizeJournal) LastRun(context.Context) (journal.State, bool, error) {
+	return journal.State{}, false, nil
 }
 
-func (j *sizeJournal) Append(rec farm.JournalRecord) error {
+func (j *sizeJournal) Append(rec journal.Record) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -37,7 +38,7 @@ func (j *sizeJournal) Append(rec farm.JournalRecord) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.total += len(b) + 1
-	if rec.Kind != farm.RecordCaptured {
+	if rec.Kind != journal.Captured {
 		// The captured state, journaled after each step, grows with
 		// the farm (one service state per server), once a step.
 		j.largest = max(j.largest, len(b)+1)

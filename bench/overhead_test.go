@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/journal"
 )
 
 // concurrencies are the engine settings the overhead benchmarks compare: the
@@ -119,7 +119,7 @@ func BenchmarkJournal(b *testing.B) {
 					b.Fatalf("run: %v", err)
 				}
 				without += res.Wall
-				j, err := farm.OpenJournal(filepath.Join(b.TempDir(), "journal.jsonl"))
+				j, err := journal.Open(filepath.Join(b.TempDir(), "journal.jsonl"))
 				if err != nil {
 					b.Fatal(err)
 				}

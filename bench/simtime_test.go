@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -142,7 +143,7 @@ func runScenario(t *testing.T, sc scenario) engineRun {
 	s := sc.resolved()
 	var pc farm.PlanConfig
 	if sc.Journal {
-		j, err := farm.OpenJournal(filepath.Join(t.TempDir(), "journal.jsonl"))
+		j, err := journal.Open(filepath.Join(t.TempDir(), "journal.jsonl"))
 		require.NoError(t, err)
 		defer j.Close()
 		pc.Journal = j

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/balanced-deploy/balanced/drivers"
+	"github.com/balanced-deploy/balanced/farm/journal"
 )
 
 // Captured is the state of the farm read before anything changed (by the
@@ -90,22 +91,11 @@ func (c *Captured) Value(key string) (string, bool) {
 	return v, ok
 }
 
-// CapturedState is the serialisable form of [Captured], as the journal
-// stores it.
-type CapturedState struct {
-	// Services maps server name, then service, to its state.
-	Services map[string]map[drivers.Service]drivers.ServiceState `json:"services,omitempty"`
-	// Members maps "zone/member" to the member's status.
-	Members map[string]drivers.MemberStatus `json:"members,omitempty"`
-	// Values holds the named values steps recorded.
-	Values map[string]string `json:"values,omitempty"`
-}
-
 // snapshot returns a copy of everything recorded.
-func (c *Captured) snapshot() CapturedState {
+func (c *Captured) snapshot() journal.CapturedState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := CapturedState{
+	s := journal.CapturedState{
 		Services: map[string]map[drivers.Service]drivers.ServiceState{},
 		Members:  map[string]drivers.MemberStatus{},
 		Values:   map[string]string{},
@@ -126,7 +116,7 @@ func (c *Captured) snapshot() CapturedState {
 }
 
 // restore replaces everything recorded with s.
-func (c *Captured) restore(s CapturedState) {
+func (c *Captured) restore(s journal.CapturedState) {
 	fresh := newCaptured()
 	for srv, m := range s.Services {
 		for k, v := range m {

@@ -19,6 +19,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/internal/fakefarm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,13 +94,13 @@ func TestRollbackUndoesInReverseOrder(t *testing.T) {
 		require.True(t, ok, id)
 		assert.Equal(t, want, sr.Status, id)
 	}
-	var kinds []farm.RecordKind
+	var kinds []journal.Kind
 	for _, r := range j.records() {
-		if r.Kind == farm.RecordRollbackStarted || r.Kind == farm.RecordStepUndone {
+		if r.Kind == journal.RollbackStarted || r.Kind == journal.StepUndone {
 			kinds = append(kinds, r.Kind)
 		}
 	}
-	assert.Equal(t, []farm.RecordKind{farm.RecordRollbackStarted, farm.RecordStepUndone, farm.RecordStepUndone, farm.RecordStepUndone}, kinds)
+	assert.Equal(t, []journal.Kind{journal.RollbackStarted, journal.StepUndone, journal.StepUndone, journal.StepUndone}, kinds)
 	assert.False(t, rep.RollbackStarted.IsZero())
 }
 
@@ -172,6 +173,9 @@ func TestResumeSkipsWhatIsDoneAndRestoresCaptured(t *testing.T) {
 
 	_, err = fakePlan(t, nil, ff, cfg, steps()...).Resume(t.Context(), j.records())
 	require.ErrorIs(t, err, farm.ErrNothingToResume, "a finished run has nothing to resume")
+	_, err = fakePlan(t, nil, ff, cfg, steps()...).Resume(t.Context(), nil)
+	require.ErrorIs(t, err, farm.ErrNothingToResume, "an empty journal has nothing to resume")
+	require.ErrorIs(t, err, journal.ErrNoRun)
 
 	other := farm.Step{ID: "other", Run: func(context.Context, *farm.Run) error { return nil }}
 	_, err = fakePlan(t, nil, ff, farm.PlanConfig{}, other).Resume(t.Context(), j.records()[:3])
@@ -268,7 +272,7 @@ func TestConcurrentActionsJournalEveryRecord(t *testing.T) {
 	}
 	ff := fakefarm.New(names...)
 	path := filepath.Join(t.TempDir(), "run.journal")
-	j, err := farm.OpenJournal(path)
+	j, err := journal.Open(path)
 	require.NoError(t, err)
 	assert.Equal(t, path, j.Path())
 	var inFlight, most atomic.Int32
@@ -292,20 +296,20 @@ func TestConcurrentActionsJournalEveryRecord(t *testing.T) {
 	require.NoError(t, j.Close())
 	assert.LessOrEqual(t, most.Load(), int32(8), "PlanConfig.Concurrency bounds the actions at once")
 
-	recs, err := farm.ReadJournalFile(path)
+	recs, err := journal.ReadFile(path)
 	require.NoError(t, err)
 	actions, values := map[string]bool{}, map[string]bool{}
 	for _, r := range recs {
 		switch r.Kind {
-		case farm.RecordAction:
+		case journal.Action:
 			actions[r.Server] = true
-		case farm.RecordValue:
+		case journal.Value:
 			values[r.Key] = true
 		}
 	}
 	assert.Len(t, actions, len(names), "one action record per server")
 	assert.Len(t, values, len(names), "one value record per server")
-	st, err := farm.StateOf(recs)
+	st, err := journal.StateOf(recs)
 	require.NoError(t, err)
 	assert.Len(t, st.Captured.Values, len(names))
 	assert.Equal(t, farm.Succeeded, st.Outcome)

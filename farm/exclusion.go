@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 )
 
 // LockConfig says how a run keeps other runs off its farm. The zero value
@@ -127,7 +128,7 @@ func (p *Plan) takeFarm(ctx context.Context, o *runOptions) (context.Context, *h
 // checkFinished refuses a new run over a journal whose last run did not end
 // (it crashed, halted or was rolling back): the farm may be half deployed,
 // and a new preflight would capture that state as the one to restore.
-func checkFinished(ctx context.Context, j Journal) error {
+func checkFinished(ctx context.Context, j journal.Journal) error {
 	st, ok, err := j.LastRun(ctx)
 	if err != nil {
 		return fmt.Errorf("read the journal's last run: %w", err)
@@ -144,7 +145,7 @@ func checkFinished(ctx context.Context, j Journal) error {
 		outcome = "never finished"
 	}
 	name := ""
-	if fj, ok := j.(*FileJournal); ok {
+	if fj, ok := j.(*journal.File); ok {
 		name = " " + fj.Path()
 	}
 	return fmt.Errorf("%w: journal%s: the last run (%s, run %s) %s (%s): resume it (balancedctl resume <spec>, Plan.Resume), or move the journal away if the farm was put right by hand",

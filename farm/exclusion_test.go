@@ -17,6 +17,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -177,29 +178,29 @@ func TestHostLockGoesWithItsProcess(t *testing.T) {
 
 // memJournal is a journal of the test's own, in memory: the engine's
 // refusal of a new run over an unfinished one works through the
-// farm.Journal contract, not through *farm.FileJournal.
+// farm.Journal contract, not through *journal.File.
 type memJournal struct {
 	mu   sync.Mutex
-	recs []farm.JournalRecord
+	recs []journal.Record
 }
 
-func (j *memJournal) Append(rec farm.JournalRecord) error {
+func (j *memJournal) Append(rec journal.Record) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.recs = append(j.recs, rec)
 	return nil
 }
 
-func (j *memJournal) LastRun(context.Context) (farm.JournalState, bool, error) {
+func (j *memJournal) LastRun(context.Context) (journal.State, bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return farm.LastRunOf(j.recs)
+	return journal.LastRunOf(j.recs)
 }
 
-func (j *memJournal) records() []farm.JournalRecord {
+func (j *memJournal) records() []journal.Record {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return append([]farm.JournalRecord(nil), j.recs...)
+	return append([]journal.Record(nil), j.recs...)
 }
 
 func simPlan(t *testing.T, sim *simulate.Sim, cfg farm.PlanConfig, steps ...farm.Step) *farm.Plan {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 )
 
 // Run runs the plan's steps, each as soon as the steps it needs are done
@@ -47,15 +48,18 @@ type runOptions struct {
 }
 
 // Resume continues the run recorded in a journal (read with
-// [ReadJournalFile]) from the first step it does not record as done, with the
+// [journal.ReadFile]) from the first step it does not record as done, with the
 // state captured before that run began. Every step is idempotent, so the
 // step that was interrupted is run again from its start; it reads the live
 // state and finishes what is left.
 //
 // It fails with [ErrJournalMismatch] if the journal belongs to another plan
 // and with [ErrNothingToResume] if the run succeeded or was rolled back.
-func (p *Plan) Resume(ctx context.Context, journal []JournalRecord) (*Report, error) {
-	st, err := StateOf(journal)
+func (p *Plan) Resume(ctx context.Context, records []journal.Record) (*Report, error) {
+	st, err := journal.StateOf(records)
+	if errors.Is(err, journal.ErrNoRun) {
+		return nil, fmt.Errorf("%w: %w", ErrNothingToResume, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +78,7 @@ func (p *Plan) Resume(ctx context.Context, journal []JournalRecord) (*Report, er
 	}
 	captured := newCaptured()
 	captured.restore(st.Captured)
-	opts := runOptions{start: start, captured: captured, excluded: st.Excluded, resumed: true, runID: st.RunID, done: doneSteps(journal)}
+	opts := runOptions{start: start, captured: captured, excluded: st.Excluded, resumed: true, runID: st.RunID, done: doneSteps(records)}
 	if st.RollingBack {
 		// A run that crashed while rolling back goes on rolling back.
 		opts.undo, opts.rollbackStarted, opts.cause = st.ToUndo, st.RollbackStarted, st.LastError
@@ -122,10 +126,10 @@ func (p *Plan) execute(ctx context.Context, o runOptions) (*Report, error) {
 		}
 		r.report.Steps = append(r.report.Steps, StepReport{ID: s.ID, Status: st})
 	}
-	r.record(JournalRecord{Kind: RecordRunStarted, PlanID: p.planID(), Label: p.cfg.Label, Steps: p.StepIDs(), Resumed: o.resumed, RunID: o.runID})
+	r.record(journal.Record{Kind: journal.RunStarted, PlanID: p.planID(), Label: p.cfg.Label, Steps: p.StepIDs(), Resumed: o.resumed, RunID: o.runID})
 	captured.mu.Lock()
 	captured.onValue = func(key, value string, deleted bool) {
-		r.record(JournalRecord{Kind: RecordValue, Key: key, Value: value, Deleted: deleted})
+		r.record(journal.Record{Kind: journal.Value, Key: key, Value: value, Deleted: deleted})
 	}
 	captured.mu.Unlock()
 	defer func() {
@@ -331,7 +335,7 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 	if r.report.RollbackStarted.IsZero() {
 		r.report.RollbackStarted = time.Now()
 		r.report.mu.Unlock()
-		r.record(JournalRecord{Kind: RecordRollbackStarted, Step: failed, Error: errorLine(cause)})
+		r.record(journal.Record{Kind: journal.RollbackStarted, Step: failed, Error: errorLine(cause)})
 	} else {
 		r.report.mu.Unlock()
 	}
@@ -358,7 +362,7 @@ func (r *Run) rollback(ctx context.Context, undo []string, cause error) (*Report
 			return r.halt(s.ID, failed, err)
 		}
 		r.report.update(s.ID, func(sr *StepReport) { sr.Status = StepUndone })
-		r.record(JournalRecord{Kind: RecordStepUndone, Step: s.ID})
+		r.record(journal.Record{Kind: journal.StepUndone, Step: s.ID})
 		sv.EmitContext(uctx, event.Event{Kind: event.StepFinished, Message: "undone: " + s.Title})
 	}
 	err := fmt.Errorf("%w: step %s failed and the run was rolled back: %w", ErrRolledBack, failed, cause)
@@ -381,7 +385,7 @@ func (r *Run) finish(outcome Outcome, resumeFrom, failed string, err error) {
 		r.report.Error = errorLine(err)
 	}
 	r.report.mu.Unlock()
-	rec := JournalRecord{Kind: RecordRunFinished, Outcome: outcome, Step: failed}
+	rec := journal.Record{Kind: journal.RunFinished, Outcome: outcome, Step: failed}
 	if err != nil {
 		rec.Error = errorLine(err)
 	}
@@ -391,10 +395,10 @@ func (r *Run) finish(outcome Outcome, resumeFrom, failed string, err error) {
 
 // doneSteps returns the steps the last run in a journal recorded done and
 // not undone.
-func doneSteps(recs []JournalRecord) map[string]bool {
+func doneSteps(recs []journal.Record) map[string]bool {
 	start := -1
 	for i, rec := range recs {
-		if rec.Kind == RecordRunStarted && !rec.Resumed {
+		if rec.Kind == journal.RunStarted && !rec.Resumed {
 			start = i
 		}
 	}
@@ -404,9 +408,9 @@ func doneSteps(recs []JournalRecord) map[string]bool {
 	}
 	for _, rec := range recs[start:] {
 		switch rec.Kind {
-		case RecordStepDone:
+		case journal.StepDone:
 			done[rec.Step] = true
-		case RecordStepUndone, RecordStepStarted:
+		case journal.StepUndone, journal.StepStarted:
 			// A step started again (by a resume) is done only once it
 			// says so again.
 			delete(done, rec.Step)
@@ -420,7 +424,7 @@ func doneSteps(recs []JournalRecord) map[string]bool {
 func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 	started := time.Now()
 	r.report.update(s.ID, func(sr *StepReport) { sr.Status, sr.Started, sr.Error, sr.Failures = StepRunning, started, "", nil })
-	r.record(JournalRecord{Kind: RecordStepStarted, Step: s.ID})
+	r.record(journal.Record{Kind: journal.StepStarted, Step: s.ID})
 	ctx = r.EmitContext(ctx, event.Event{Kind: event.StepStarted, Done: index, Total: len(r.plan.steps), Message: s.Title})
 
 	timeout := s.Timeout
@@ -470,10 +474,10 @@ func (r *Run) runStep(ctx context.Context, s Step, index int) error {
 		}
 	})
 	if err != nil {
-		r.record(JournalRecord{Kind: RecordStepFailed, Step: s.ID, Error: errorLine(err)})
+		r.record(journal.Record{Kind: journal.StepFailed, Step: s.ID, Error: errorLine(err)})
 	} else {
 		r.recordCaptured()
-		r.record(JournalRecord{Kind: RecordStepDone, Step: s.ID})
+		r.record(journal.Record{Kind: journal.StepDone, Step: s.ID})
 		for _, g := range s.Guards {
 			r.Watch(g)
 		}
@@ -497,7 +501,7 @@ func (r *Run) runHooks(ctx context.Context, step, when string, hooks []Hook) err
 var errJournal = errors.New("journal")
 
 // record appends to the journal, remembering the first failure.
-func (r *Run) record(rec JournalRecord) {
+func (r *Run) record(rec journal.Record) {
 	j := r.plan.cfg.Journal
 	if j == nil {
 		return
@@ -527,7 +531,7 @@ func (r *Run) recordCaptured() {
 		return // nothing reads the copy: no per-step copy of the state
 	}
 	snap := r.captured.snapshot()
-	r.record(JournalRecord{Kind: RecordCaptured, Captured: &snap})
+	r.record(journal.Record{Kind: journal.Captured, Captured: &snap})
 }
 
 func (r *Run) journalErr() error {

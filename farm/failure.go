@@ -8,6 +8,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/hashicorp/go-multierror"
 )
 
@@ -138,7 +139,7 @@ func (r *Run) exclude(ctx context.Context, servers []string) error {
 		r.mu.Lock()
 		r.excluded[name] = true
 		r.mu.Unlock()
-		r.record(JournalRecord{Kind: RecordExcluded, Server: name, Zone: s.Zone})
+		r.record(journal.Record{Kind: journal.Excluded, Server: name, Zone: s.Zone})
 		r.Warn(s.Zone, name, "server excluded from the run and out of new traffic; finish it by hand")
 	}
 	r.report.mu.Lock()

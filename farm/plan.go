@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 )
 
 // Step is one step of a [Plan]. A step starts as soon as the steps it Needs
@@ -101,7 +102,7 @@ type PlanConfig struct {
 	// Journal receives a record after every change of state, so that
 	// [Plan.Resume] can continue a run that crashed. Nil means no journal
 	// (and no default host lock).
-	Journal Journal
+	Journal journal.Journal
 	// Locker refuses a second concurrent run on the same farm. Nil means a
 	// [HostLock] in Lock.Dir when the plan has a journal or Lock.Dir is
 	// set, and no host lock otherwise.

@@ -7,21 +7,23 @@ import (
 	"sync"
 	"time"
 
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/hashicorp/go-multierror"
 )
 
-// Outcome is how a run ended.
-type Outcome string
+// Outcome is how a run ended; the journal records it too
+// ([journal.Outcome]).
+type Outcome = journal.Outcome
 
 // Outcomes.
 const (
 	// Succeeded: every step completed.
-	Succeeded Outcome = "succeeded"
+	Succeeded = journal.Succeeded
 	// Halted: a step failed or the run was cancelled; the farm was left in
 	// a safe state and the run can be resumed from Report.ResumeFrom.
-	Halted Outcome = "halted"
+	Halted = journal.Halted
 	// RolledBack: a step failed and the completed steps were compensated.
-	RolledBack Outcome = "rolled-back"
+	RolledBack = journal.RolledBack
 )
 
 // StepStatus is where one step stands.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/hashicorp/go-multierror"
 )
 
@@ -230,7 +231,7 @@ func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.C
 		act.Error = errorLine(err)
 	}
 	r.report.update(step, func(s *StepReport) { s.Actions = append(s.Actions, act) })
-	r.record(JournalRecord{Kind: RecordAction, Step: step, Zone: zone, Server: server, Attempts: act.Attempts, Error: act.Error})
+	r.record(journal.Record{Kind: journal.Action, Step: step, Zone: zone, Server: server, Attempts: act.Attempts, Error: act.Error})
 	r.EmitContext(ctx, event.Event{Kind: event.ActionFinished, Step: step, Zone: zone, Server: server, Attempt: act.Attempts, Err: err})
 	return err
 }

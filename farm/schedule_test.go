@@ -13,6 +13,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers/drivermock"
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/mock/gomock"
@@ -197,10 +198,10 @@ func TestResumeTwoStepsInFlight(t *testing.T) {
 		require.Equal(t, farm.Succeeded, rep.Outcome)
 		// The crash: the journal ends just after c said done, b running.
 		recs := j.records()
-		cut := slices.IndexFunc(recs, func(r farm.JournalRecord) bool { return r.Kind == farm.RecordStepDone && r.Step == "c" })
+		cut := slices.IndexFunc(recs, func(r journal.Record) bool { return r.Kind == journal.StepDone && r.Step == "c" })
 		require.Positive(t, cut)
 		crashed := slices.Clone(recs[:cut+1])
-		st, err := farm.StateOf(crashed)
+		st, err := journal.StateOf(crashed)
 		require.NoError(t, err)
 		require.Equal(t, "b", st.ResumeFrom, "b was running")
 

@@ -10,6 +10,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/steps"
 )
 
@@ -199,20 +200,20 @@ func (s *Spec) probes() []drivers.ApplicationProbe {
 // it around every record, so that a built plan holds no open file.
 type fileJournal struct{ path string }
 
-// LastRun reads the file's last run from its end (farm.FileJournal.LastRun).
-func (j fileJournal) LastRun(ctx context.Context) (farm.JournalState, bool, error) {
-	recs, err := farm.ReadLastRun(j.path)
+// LastRun reads the file's last run from its end (journal.File.LastRun).
+func (j fileJournal) LastRun(ctx context.Context) (journal.State, bool, error) {
+	recs, err := journal.ReadLastRun(j.path)
 	if errors.Is(err, os.ErrNotExist) {
-		return farm.JournalState{}, false, nil
+		return journal.State{}, false, nil
 	}
 	if err != nil {
-		return farm.JournalState{}, false, err
+		return journal.State{}, false, err
 	}
-	return farm.LastRunOf(recs)
+	return journal.LastRunOf(recs)
 }
 
-func (j fileJournal) Append(rec farm.JournalRecord) error {
-	fj, err := farm.OpenJournal(j.path)
+func (j fileJournal) Append(rec journal.Record) error {
+	fj, err := journal.Open(j.path)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
 )
@@ -80,9 +81,9 @@ func TestBuildRunsWithJournal(t *testing.T) {
 		assert.Empty(t, sim.CheckEndState(drivers.Release{Version: "2.0"}))
 		assert.Positive(t, events.Load())
 	})
-	recs, err := farm.ReadJournalFile(dir + "/deploy.journal")
+	recs, err := journal.ReadFile(dir + "/deploy.journal")
 	require.NoError(t, err)
-	st, err := farm.StateOf(recs)
+	st, err := journal.StateOf(recs)
 	require.NoError(t, err)
 	assert.Equal(t, farm.Succeeded, st.Outcome)
 	assert.Contains(t, st.Label, "2.0")

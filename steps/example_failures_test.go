@@ -11,6 +11,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -40,20 +41,20 @@ func exampleFarm(seed uint64) (*simulate.Sim, *farm.Farm, steps.Config) {
 // crashAfter is a journal that stops recording once a step is done and
 // cancels the run: the orchestrator's process died right there.
 type crashAfter struct {
-	*farm.FileJournal
+	*journal.File
 	step   string
 	crash  context.CancelFunc
 	halted bool
 }
 
-func (c *crashAfter) Append(rec farm.JournalRecord) error {
+func (c *crashAfter) Append(rec journal.Record) error {
 	if c.halted {
 		return errors.New("the process is gone")
 	}
-	if err := c.FileJournal.Append(rec); err != nil {
+	if err := c.File.Append(rec); err != nil {
 		return err
 	}
-	if rec.Kind == farm.RecordStepDone && rec.Step == c.step {
+	if rec.Kind == journal.StepDone && rec.Step == c.step {
 		c.halted = true
 		c.crash()
 	}
@@ -78,35 +79,35 @@ func ExamplePlan_Resume_afterACrash() {
 	}
 	defer sim.Stop()
 
-	journal, err := farm.OpenJournal(path)
+	j, err := journal.Open(path)
 	if err != nil {
 		panic(err)
 	}
 	crashCtx, crash := context.WithCancel(ctx)
-	cfg.Plan = farm.PlanConfig{Journal: &crashAfter{FileJournal: journal, step: steps.Publish, crash: crash}, Lock: farm.LockConfig{Dir: dir}}
+	cfg.Plan = farm.PlanConfig{Journal: &crashAfter{File: j, step: steps.Publish, crash: crash}, Lock: farm.LockConfig{Dir: dir}}
 	plan, err := steps.Balanced(f, cfg)
 	if err != nil {
 		panic(err)
 	}
 	_, _ = plan.Run(crashCtx) // the process dies after publish
-	_ = journal.Close()
+	_ = j.Close()
 
 	// A new process: read the journal, say where it stands, resume.
-	recs, err := farm.ReadJournalFile(path)
+	recs, err := journal.ReadFile(path)
 	if err != nil {
 		panic(err)
 	}
-	st, err := farm.StateOf(recs)
+	st, err := journal.StateOf(recs)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Printf("outcome recorded: %q, resume from: %s\n", st.Outcome, st.ResumeFrom)
-	journal, err = farm.OpenJournal(path)
+	j, err = journal.Open(path)
 	if err != nil {
 		panic(err)
 	}
-	defer func() { _ = journal.Close() }()
-	cfg.Plan = farm.PlanConfig{Journal: journal, Lock: farm.LockConfig{Dir: dir}}
+	defer func() { _ = j.Close() }()
+	cfg.Plan = farm.PlanConfig{Journal: j, Lock: farm.LockConfig{Dir: dir}}
 	plan, err = steps.Balanced(f, cfg)
 	if err != nil {
 		panic(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 	"github.com/stretchr/testify/require"
@@ -47,11 +48,11 @@ func (c *crash) call() error {
 // crash has happened.
 type memJournal struct {
 	mu    sync.Mutex
-	recs  []farm.JournalRecord
+	recs  []journal.Record
 	crash *crash
 }
 
-func (j *memJournal) Append(rec farm.JournalRecord) error {
+func (j *memJournal) Append(rec journal.Record) error {
 	if j.crash != nil && j.crash.dead.Load() {
 		return errCrashed
 	}
@@ -61,14 +62,14 @@ func (j *memJournal) Append(rec farm.JournalRecord) error {
 	return nil
 }
 
-func (j *memJournal) LastRun(context.Context) (farm.JournalState, bool, error) {
-	return farm.LastRunOf(j.records())
+func (j *memJournal) LastRun(context.Context) (journal.State, bool, error) {
+	return journal.LastRunOf(j.records())
 }
 
-func (j *memJournal) records() []farm.JournalRecord {
+func (j *memJournal) records() []journal.Record {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return append([]farm.JournalRecord(nil), j.recs...)
+	return append([]journal.Record(nil), j.recs...)
 }
 
 // crashingDrivers wraps the simulator's drivers so that they die with c.
@@ -253,7 +254,7 @@ func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
 
 // plan builds the balanced plan over the simulated farm, with drivers that
 // die with c (nil: never) and the given journal and policy.
-func (sf *simFarm) plan(t *testing.T, c *crash, j farm.Journal, policy farm.FailurePolicy, release string) *farm.Plan {
+func (sf *simFarm) plan(t *testing.T, c *crash, j journal.Journal, policy farm.FailurePolicy, release string) *farm.Plan {
 	t.Helper()
 	specs := make([]farm.ZoneSpec, len(sf.specs))
 	copy(specs, sf.specs)

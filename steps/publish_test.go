@@ -12,13 +12,14 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 )
 
 // cancelInPublish runs the plan and cancels it 5 s into publish, while the
 // platform deploys (the simulator's publish takes 20 s).
-func cancelInPublish(t *testing.T, sf *simFarm, j farm.Journal) {
+func cancelInPublish(t *testing.T, sf *simFarm, j journal.Journal) {
 	t.Helper()
 	p := sf.plan(t, nil, j, farm.Halt, "v2")
 	ctx, cancel := context.WithCancel(t.Context())
@@ -34,7 +35,7 @@ func cancelInPublish(t *testing.T, sf *simFarm, j farm.Journal) {
 }
 
 // resumeToTheEnd resumes the journal's run and checks the farm ends exact.
-func resumeToTheEnd(t *testing.T, sf *simFarm, recs []farm.JournalRecord) {
+func resumeToTheEnd(t *testing.T, sf *simFarm, recs []journal.Record) {
 	t.Helper()
 	rep, err := sf.plan(t, nil, &memJournal{recs: recs}, farm.Halt, "v2").Resume(t.Context(), recs)
 	require.NoError(t, err)
@@ -48,10 +49,10 @@ func resumeToTheEnd(t *testing.T, sf *simFarm, recs []farm.JournalRecord) {
 }
 
 // deploymentIDs returns the deployment IDs the journal recorded.
-func deploymentIDs(recs []farm.JournalRecord) []string {
+func deploymentIDs(recs []journal.Record) []string {
 	var ids []string
 	for _, r := range recs {
-		if r.Kind == farm.RecordValue && r.Key == steps.CapturedDeploymentID && !r.Deleted {
+		if r.Kind == journal.Value && r.Key == steps.CapturedDeploymentID && !r.Deleted {
 			ids = append(ids, r.Value)
 		}
 	}
@@ -90,9 +91,9 @@ func TestResumeWithLostIDAdoptsTheRunningDeployment(t *testing.T) {
 		j := &memJournal{}
 		require.NoError(t, sf.sim.Start(t.Context()))
 		cancelInPublish(t, sf, j)
-		var lost []farm.JournalRecord
+		var lost []journal.Record
 		for _, r := range j.records() {
-			if r.Kind == farm.RecordValue && r.Key == steps.CapturedDeploymentID {
+			if r.Kind == journal.Value && r.Key == steps.CapturedDeploymentID {
 				continue
 			}
 			if r.Captured != nil {
@@ -143,7 +144,7 @@ func (p *journalFirst) DeploymentStatus(ctx context.Context, id string) (drivers
 	p.reads++
 	found := false
 	for _, r := range p.j.records() {
-		found = found || (r.Kind == farm.RecordValue && r.Value == id)
+		found = found || (r.Kind == journal.Value && r.Value == id)
 	}
 	if !found {
 		p.unjournaled = append(p.unjournaled, id)

@@ -18,6 +18,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -105,7 +106,7 @@ func TestCrashAndResume(t *testing.T) {
 				require.NoError(t, sf.sim.Start(t.Context()))
 				_, err := sf.plan(t, c, j, farm.Halt, "v2").Run(t.Context())
 				require.ErrorIs(t, err, errCrashed)
-				st, err := farm.StateOf(j.records())
+				st, err := journal.StateOf(j.records())
 				require.NoError(t, err)
 				// The journal never claims more than happened: the step
 				// the crash hit is not recorded done.
@@ -219,10 +220,10 @@ func TestSecondRunIsRefused(t *testing.T) {
 		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 5})
 		sf.lockDir = "" // this test is about the default directory
 		path := filepath.Join(t.TempDir(), "deploy.journal")
-		j1, err := farm.OpenJournal(path)
+		j1, err := journal.Open(path)
 		require.NoError(t, err)
 		defer j1.Close()
-		j2, err := farm.OpenJournal(path)
+		j2, err := journal.Open(path)
 		require.NoError(t, err)
 		defer j2.Close()
 		require.NoError(t, sf.sim.Start(t.Context()))
@@ -247,9 +248,9 @@ func TestSecondRunIsRefused(t *testing.T) {
 		assert.Contains(t, err.Error(), "lock file "+farm.DefaultLockDir())
 		require.NoError(t, <-first)
 		sf.sim.Stop()
-		recs, err := farm.ReadJournalFile(path)
+		recs, err := journal.ReadFile(path)
 		require.NoError(t, err)
-		st, err := farm.StateOf(recs)
+		st, err := journal.StateOf(recs)
 		require.NoError(t, err)
 		assert.Equal(t, farm.Succeeded, st.Outcome)
 		assert.Equal(t, steps.IDs(), st.Done)
@@ -517,7 +518,7 @@ func TestNewRunOverUnfinishedRunIsRefused(t *testing.T) {
 		// otherwise, and either may call first).
 		sf.strict = true
 		path := filepath.Join(t.TempDir(), "deploy.journal")
-		j, err := farm.OpenJournal(path)
+		j, err := journal.Open(path)
 		require.NoError(t, err)
 		defer j.Close()
 		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpStopService, Target: "fe04", After: 1, Times: 1,
@@ -535,7 +536,7 @@ func TestNewRunOverUnfinishedRunIsRefused(t *testing.T) {
 		require.ErrorIs(t, err, farm.ErrHalted)
 		assert.Contains(t, err.Error(), "the Scheduler service reads stopped/Disabled before the run")
 
-		recs, err := farm.ReadJournalFile(path)
+		recs, err := journal.ReadFile(path)
 		require.NoError(t, err)
 		rep, err := sf.plan(t, nil, j, farm.Halt, "v2").Resume(t.Context(), recs)
 		require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/journal"
 )
 
 // statusSpec is status given a spec: the journal's last run, the locks
@@ -26,7 +27,7 @@ func (c *cli) statusSpec(ctx context.Context, o *options, path string) int {
 		return exitUsage
 	}
 	code := exitOK
-	var last farm.JournalState
+	var last journal.State
 	unfinished := false
 	switch _, err := os.Stat(h.sp.Journal); {
 	case h.sp.Journal == "":
@@ -35,8 +36,8 @@ func (c *cli) statusSpec(ctx context.Context, o *options, path string) int {
 		fmt.Fprintf(c.stdout, "%-12s %s (no run recorded yet)\n", "journal:", h.sp.Journal)
 	default:
 		code = c.statusJournal(o, h.sp.Journal)
-		if recs, err := farm.ReadLastRun(h.sp.Journal); err == nil {
-			if st, ok, _ := farm.LastRunOf(recs); ok {
+		if recs, err := journal.ReadLastRun(h.sp.Journal); err == nil {
+			if st, ok, _ := journal.LastRunOf(recs); ok {
 				last, unfinished = st, st.Unfinished()
 			}
 		}
@@ -70,7 +71,7 @@ const liveWorkers = 16
 // middle of a switch), with the command that puts it right. It changes
 // nothing. Its code is exitFailed when a zone is in a state no finished run
 // leaves (both groups serving, or no member serving).
-func (c *cli) printLive(ctx context.Context, w io.Writer, h *farmHandle, last farm.JournalState, unfinished bool) int {
+func (c *cli) printLive(ctx context.Context, w io.Writer, h *farmHandle, last journal.State, unfinished bool) int {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	fmt.Fprintf(w, "\nlive farm (read %s):\n", time.Now().UTC().Format(time.RFC3339))

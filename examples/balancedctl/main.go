@@ -101,6 +101,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/spec"
 	"github.com/balanced-deploy/balanced/steps"
@@ -724,7 +725,7 @@ func (c *cli) nothingToResume(ctx context.Context, sp *spec.Spec) bool {
 			return true
 		}
 	}
-	recs, err := farm.ReadLastRun(sp.Journal)
+	recs, err := journal.ReadLastRun(sp.Journal)
 	if errors.Is(err, os.ErrNotExist) {
 		return true
 	}
@@ -732,7 +733,7 @@ func (c *cli) nothingToResume(ctx context.Context, sp *spec.Spec) bool {
 		c.errorf("read journal: %v", err)
 		return false
 	}
-	st, ok, err := farm.LastRunOf(recs)
+	st, ok, err := journal.LastRunOf(recs)
 	if err != nil {
 		c.errorf("%s: %v", sp.Journal, err)
 		return false
@@ -761,7 +762,7 @@ func (c *cli) resume(ctx context.Context, o *options, args []string) int {
 	if !c.checkJournalDir(sp) || !c.promptsAnswerable(sp) {
 		return exitUsage
 	}
-	recs, err := farm.ReadLastRun(sp.Journal)
+	recs, err := journal.ReadLastRun(sp.Journal)
 	if errors.Is(err, os.ErrNotExist) {
 		c.errorf("%s: no journal at %s: no run was recorded, so there is nothing to resume (start one with 'balancedctl run %s')", sp.Source, sp.Journal, sp.Source)
 		return exitUsage

@@ -22,6 +22,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
@@ -163,7 +164,7 @@ func (ch *child) wait(t *testing.T) (string, int) {
 
 // specCopy writes one copy of the farm's spec in its own directory, with
 // its own journal, and the lock directory shared by the host's runs.
-func specCopy(t *testing.T, locks string) (path, journal string) {
+func specCopy(t *testing.T, locks string) (path, journalPath string) {
 	dir := t.TempDir()
 	return writeSpec(t, dir, "lock_dir: "+locks+"\n"), filepath.Join(dir, "deploy.journal")
 }
@@ -199,7 +200,7 @@ func TestSecondProcessRefused(t *testing.T) {
 // lock with the process.
 func TestKill9ThenResume(t *testing.T) {
 	locks := t.TempDir()
-	path, journal := specCopy(t, locks)
+	path, journalPath := specCopy(t, locks)
 	ch := startChild(t, "run", path, "--yes")
 	require.NoError(t, ch.cmd.Process.Kill())
 	_, code := ch.wait(t)
@@ -230,9 +231,9 @@ func TestKill9ThenResume(t *testing.T) {
 		sim.Stop()
 		assert.Empty(t, sim.CheckEndState(drivers.Release{Version: "v2"}))
 	})
-	recs, err := farm.ReadLastRun(journal)
+	recs, err := journal.ReadLastRun(journalPath)
 	require.NoError(t, err)
-	st, ok, err := farm.LastRunOf(recs)
+	st, ok, err := journal.LastRunOf(recs)
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, farm.Succeeded, st.Outcome)
@@ -246,7 +247,7 @@ func TestKill9ThenResume(t *testing.T) {
 func TestSignalsHaltSafe(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			path, journal := specCopy(t, t.TempDir())
+			path, journalPath := specCopy(t, t.TempDir())
 			ch := startChild(t, "run", path, "--yes")
 			require.NoError(t, ch.cmd.Process.Signal(sig))
 			said := ch.waitFor(t, "stopping at the next safe point")
@@ -259,9 +260,9 @@ func TestSignalsHaltSafe(t *testing.T) {
 			assert.Equal(t, exitFailed, code, rest)
 			assert.Contains(t, rest, "run halted")
 			assert.Contains(t, ch.out.String(), "child: safe-state violations: 0")
-			recs, err := farm.ReadLastRun(journal)
+			recs, err := journal.ReadLastRun(journalPath)
 			require.NoError(t, err)
-			st, _, err := farm.LastRunOf(recs)
+			st, _, err := journal.LastRunOf(recs)
 			require.NoError(t, err)
 			assert.Equal(t, farm.Halted, st.Outcome)
 			assert.Equal(t, "stop-schedulers", st.ResumeFrom)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/journal"
 )
 
 // statusJSON is the status with -json: one object on standard output. Its
@@ -49,19 +50,19 @@ func (c *cli) status(ctx context.Context, o *options, args []string) int {
 
 // statusJournal is status of a journal file.
 func (c *cli) statusJournal(o *options, path string) int {
-	recs, err := farm.ReadJournalFile(path)
+	recs, err := journal.ReadFile(path)
 	if err != nil {
 		c.errorf("read journal: %v", err)
 		return exitUsage
 	}
-	st, err := farm.StateOf(recs)
+	st, err := journal.StateOf(recs)
 	if err != nil {
 		c.errorf("%s: %v", path, err)
 		return exitUsage
 	}
-	var started farm.JournalRecord
+	var started journal.Record
 	for _, r := range recs {
-		if r.Kind == farm.RecordRunStarted {
+		if r.Kind == journal.RunStarted {
 			started = r
 		}
 	}

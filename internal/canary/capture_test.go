@@ -11,9 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/stretchr/testify/assert"
-
-	"github.com/balanced-deploy/balanced/farm"
 )
 
 // The canaries: one distinct, recognisable value per secret-bearing setting.
@@ -159,9 +158,9 @@ type memJournal struct {
 	lines []string
 }
 
-var _ farm.Journal = (*memJournal)(nil)
+var _ journal.Journal = (*memJournal)(nil)
 
-func (j *memJournal) Append(rec farm.JournalRecord) error {
+func (j *memJournal) Append(rec journal.Record) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
@@ -172,12 +171,12 @@ func (j *memJournal) Append(rec farm.JournalRecord) error {
 	return nil
 }
 
-func (j *memJournal) LastRun(context.Context) (farm.JournalState, bool, error) {
-	recs, err := farm.ReadJournal(strings.NewReader(j.text()))
+func (j *memJournal) LastRun(context.Context) (journal.State, bool, error) {
+	recs, err := journal.Read(strings.NewReader(j.text()))
 	if err != nil {
-		return farm.JournalState{}, false, err
+		return journal.State{}, false, err
 	}
-	return farm.LastRunOf(recs)
+	return journal.LastRunOf(recs)
 }
 
 func (j *memJournal) text() string {

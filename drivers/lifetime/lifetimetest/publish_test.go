@@ -15,6 +15,7 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/drivers/lifetime/lifetimetest"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -140,7 +141,7 @@ func TestResumeAdoptsTheLifeTimeDeployment(t *testing.T) {
 			return lifetimetest.PlatformBackend{Platform: sim.Platform(), PollInterval: time.Second}
 		})
 		defer fake.Close()
-		j := &journal{}
+		j := &memJournal{}
 		plan, rel := throughLifeTime(t, sim, fake, func(c *steps.Config) { c.Plan.Journal = j })
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
@@ -154,12 +155,12 @@ func TestResumeAdoptsTheLifeTimeDeployment(t *testing.T) {
 		require.Len(t, fake.Deployments(), 1)
 		assert.Equal(t, drivers.DeploymentRunning, fake.Deployments()[0].State, "left running")
 
-		var lost []farm.JournalRecord
+		var lost []journal.Record
 		j.mu.Lock()
 		recs := slices.Clone(j.recs)
 		j.mu.Unlock()
 		for _, r := range recs {
-			if r.Kind == farm.RecordValue && r.Key == steps.CapturedDeploymentID {
+			if r.Kind == journal.Value && r.Key == steps.CapturedDeploymentID {
 				continue
 			}
 			if r.Captured != nil {
@@ -167,7 +168,7 @@ func TestResumeAdoptsTheLifeTimeDeployment(t *testing.T) {
 			}
 			lost = append(lost, r)
 		}
-		plan2, _ := throughLifeTime(t, sim, fake, func(c *steps.Config) { c.Plan.Journal = &journal{recs: lost} })
+		plan2, _ := throughLifeTime(t, sim, fake, func(c *steps.Config) { c.Plan.Journal = &memJournal{recs: lost} })
 		rep, err := plan2.Resume(t.Context(), lost)
 		require.NoError(t, err)
 		assert.Equal(t, farm.Succeeded, rep.Outcome)
@@ -181,21 +182,21 @@ func TestResumeAdoptsTheLifeTimeDeployment(t *testing.T) {
 	})
 }
 
-// journal is an in-memory farm.Journal.
-type journal struct {
+// memJournal is an in-memory farm.Journal.
+type memJournal struct {
 	mu   sync.Mutex
-	recs []farm.JournalRecord
+	recs []journal.Record
 }
 
-func (j *journal) Append(rec farm.JournalRecord) error {
+func (j *memJournal) Append(rec journal.Record) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.recs = append(j.recs, rec)
 	return nil
 }
 
-func (j *journal) LastRun(context.Context) (farm.JournalState, bool, error) {
+func (j *memJournal) LastRun(context.Context) (journal.State, bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return farm.LastRunOf(j.recs)
+	return journal.LastRunOf(j.recs)
 }

@@ -1,4 +1,4 @@
-package farm
+package journal
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 // rolling back, and must be resumed (or the journal moved away by someone who
 // has put the farm right) before a new run may start. A run that crashed
 // after its last step was confirmed done counts as finished.
-func (st JournalState) Unfinished() bool {
+func (st State) Unfinished() bool {
 	switch {
 	case st.Outcome == Succeeded || st.Outcome == RolledBack:
 		return false
@@ -28,9 +28,9 @@ func (st JournalState) Unfinished() bool {
 // LastRun returns the state of the last run in the file, reading the file
 // backwards from its end only as far as that run's first record: its cost
 // does not grow with the runs the journal held before.
-func (j *FileJournal) LastRun(ctx context.Context) (JournalState, bool, error) {
+func (j *File) LastRun(ctx context.Context) (State, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return JournalState{}, false, err
+		return State{}, false, err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -39,11 +39,11 @@ func (j *FileJournal) LastRun(ctx context.Context) (JournalState, bool, error) {
 	}
 	info, err := j.f.Stat()
 	if err != nil {
-		return JournalState{}, false, fmt.Errorf("journal %s: %w", j.path, err)
+		return State{}, false, fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	recs, err := lastRun(j.f, info.Size())
 	if err != nil {
-		return JournalState{}, false, fmt.Errorf("journal %s: %w", j.path, err)
+		return State{}, false, fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	return LastRunOf(recs)
 }
@@ -52,9 +52,9 @@ func (j *FileJournal) LastRun(ctx context.Context) (JournalState, bool, error) {
 // path: from its last run-started record that is not a resume to the end. It
 // reads the file backwards and stops there, so its cost is that of the last
 // run, not of the journal's history. The records it returns are what
-// [Plan.Resume] and [StateOf] need. A missing file is an error wrapping
+// farm.Plan.Resume and [StateOf] need. A missing file is an error wrapping
 // [os.ErrNotExist]; a file without any run gives no records and no error.
-func ReadLastRun(path string) ([]JournalRecord, error) {
+func ReadLastRun(path string) ([]Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
@@ -73,8 +73,8 @@ func ReadLastRun(path string) ([]JournalRecord, error) {
 
 // lastRun reads the last run's records from r (size bytes), backwards. A
 // last line cut short by a crash is ignored when it does not parse, as
-// ReadJournal does.
-func lastRun(r io.ReaderAt, size int64) ([]JournalRecord, error) {
+// Read does.
+func lastRun(r io.ReaderAt, size int64) ([]Record, error) {
 	b := backLines{r: r, pos: size}
 	torn := false
 	if size > 0 {
@@ -84,7 +84,7 @@ func lastRun(r io.ReaderAt, size int64) ([]JournalRecord, error) {
 		}
 		torn = last[0] != '\n'
 	}
-	var recs []JournalRecord
+	var recs []Record
 	for first := true; ; first = false {
 		line, off, ok, err := b.prev()
 		if err != nil {
@@ -96,7 +96,7 @@ func lastRun(r io.ReaderAt, size int64) ([]JournalRecord, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var rec JournalRecord
+		var rec Record
 		if err := json.Unmarshal(line, &rec); err != nil {
 			if first && torn {
 				continue // torn final write
@@ -107,7 +107,7 @@ func lastRun(r io.ReaderAt, size int64) ([]JournalRecord, error) {
 			return nil, fmt.Errorf("record at byte %d: %w", off, err)
 		}
 		recs = append(recs, rec)
-		if rec.Kind == RecordRunStarted && !rec.Resumed {
+		if rec.Kind == RunStarted && !rec.Resumed {
 			break
 		}
 	}

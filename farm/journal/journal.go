@@ -1,11 +1,24 @@
-package farm
+// Package journal is the journal of a run of a [github.com/balanced-deploy/balanced/farm.Plan]:
+// a file of JSON lines, one [Record] per thing the run did, made durable
+// before the run goes on, so that a run that crashed, halted or lost its
+// machine can be resumed exactly where it stood (farm.Plan.Resume).
+//
+// [Open] opens (or creates) a journal file for farm.PlanConfig.Journal;
+// [ReadFile], [ReadLastRun], [StateOf] and [LastRunOf] read what a journal
+// says, for a status display or a tool of your own. [Journal] is the
+// interface a journal kept elsewhere (a database, object storage)
+// implements; its contract is on the type.
+//
+// The format: each line is one JSON object, a [Record]; a reader tolerates
+// fields it does not know (a newer writer's additions) and refuses kinds it
+// does not know ([Kind.Known]). A torn last line (a crash mid-write) is cut
+// off when the file is opened again.
+package journal
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,57 +33,75 @@ import (
 	"github.com/balanced-deploy/balanced/drivers"
 )
 
-// RecordKind says what a [JournalRecord] records. A journal refuses kinds
-// it does not know (see [RecordKind.Known]): a record of an unknown kind may
+// Kind says what a [Record] records. A journal refuses kinds
+// it does not know (see [Kind.Known]): a record of an unknown kind may
 // change what a resume must do, so skipping it would be unsafe.
-type RecordKind string
+type Kind string
 
 // Journal record kinds.
 const (
-	RecordRunStarted  RecordKind = "run-started"
-	RecordStepStarted RecordKind = "step-started"
-	RecordAction      RecordKind = "action"
-	RecordCaptured    RecordKind = "captured"
-	RecordStepDone    RecordKind = "step-done"
-	RecordStepFailed  RecordKind = "step-failed"
-	RecordStepUndone  RecordKind = "step-undone"
-	// RecordValue records one value set (or deleted) in [Captured] during
+	RunStarted  Kind = "run-started"
+	StepStarted Kind = "step-started"
+	Action      Kind = "action"
+	Captured    Kind = "captured"
+	StepDone    Kind = "step-done"
+	StepFailed  Kind = "step-failed"
+	StepUndone  Kind = "step-undone"
+	// Value records one value set (or deleted) in farm.Captured during
 	// a step, such as the ID of a deployment just started.
-	RecordValue RecordKind = "value"
-	// RecordRollbackStarted marks the start of a rollback; Step is the
+	Value Kind = "value"
+	// RollbackStarted marks the start of a rollback; Step is the
 	// step that failed.
-	RecordRollbackStarted RecordKind = "rollback-started"
-	RecordExcluded        RecordKind = "excluded"
-	RecordRunFinished     RecordKind = "run-finished"
+	RollbackStarted Kind = "rollback-started"
+	Excluded        Kind = "excluded"
+	RunFinished     Kind = "run-finished"
 )
 
-// RecordKinds lists every record kind this version knows, in the order a
+// Kinds lists every record kind this version knows, in the order a
 // run writes them.
-func RecordKinds() []RecordKind {
-	return []RecordKind{RecordRunStarted, RecordStepStarted, RecordAction, RecordCaptured, RecordValue,
-		RecordStepDone, RecordStepFailed, RecordExcluded, RecordRollbackStarted, RecordStepUndone, RecordRunFinished}
+func Kinds() []Kind {
+	return []Kind{RunStarted, StepStarted, Action, Captured, Value,
+		StepDone, StepFailed, Excluded, RollbackStarted, StepUndone, RunFinished}
 }
 
-// Known reports whether k is one of [RecordKinds].
-func (k RecordKind) Known() bool { return slices.Contains(RecordKinds(), k) }
+// Known reports whether k is one of [Kinds].
+func (k Kind) Known() bool { return slices.Contains(Kinds(), k) }
 
-func (k RecordKind) check() error {
+func (k Kind) check() error {
 	if k == "" {
 		return errors.New("record without kind")
 	}
 	if !k.Known() {
-		return fmt.Errorf("unknown record kind %q (written by a newer version of balanced?): want one of %v", string(k), RecordKinds())
+		return fmt.Errorf("unknown record kind %q (written by a newer version of balanced?): want one of %v", string(k), Kinds())
 	}
 	return nil
 }
 
-// JournalRecord is one line of a run's journal. Fields that do not apply to
+// Outcome is how a run ended: farm.Report.Outcome, and a run-finished
+// record's Outcome.
+type Outcome string
+
+// Outcomes.
+const (
+	// Succeeded: every step completed.
+	Succeeded Outcome = "succeeded"
+	// Halted: a step failed or the run was cancelled; the farm was left in
+	// a safe state and the run can be resumed.
+	Halted Outcome = "halted"
+	// RolledBack: a step failed and the completed steps were compensated.
+	RolledBack Outcome = "rolled-back"
+)
+
+// ErrNoRun is returned by [StateOf] when the records hold no run.
+var ErrNoRun = errors.New("the journal holds no run")
+
+// Record is one line of a run's journal. Fields that do not apply to
 // a kind are empty.
-type JournalRecord struct {
+type Record struct {
 	// Time is when the record was written.
 	Time time.Time `json:"time"`
 	// Kind is one of the Record* constants.
-	Kind RecordKind `json:"kind"`
+	Kind Kind `json:"kind"`
 	// PlanID identifies the plan (its steps, its farm and its label): a
 	// journal is resumed only by the plan that wrote it.
 	PlanID string `json:"plan_id,omitempty"`
@@ -103,46 +134,46 @@ type JournalRecord struct {
 }
 
 // Journal receives the records of a run, in order, and says how the last
-// run it holds ended. [FileJournal] is the implementation on disk.
+// run it holds ended. [File] is the implementation on disk.
 //
 // The contract every implementation keeps:
 //   - Append makes the record durable before it returns: after a crash, a
 //     resumed run trusts every record appended. It refuses a record whose
-//     kind is not [RecordKind.Known].
+//     kind is not [Kind.Known].
 //   - LastRun returns the state of the last run appended ([StateOf] of the
 //     records from the last run-started record that is not a resume), with
-//     ok false when the journal holds no run. [Plan.Run] calls it before
+//     ok false when the journal holds no run. farm.Plan.Run calls it before
 //     anything else and refuses to start over an unfinished run with
-//     [ErrUnfinishedRun], whatever the implementation. [LastRunOf] computes
+//     farm.ErrUnfinishedRun, whatever the implementation. [LastRunOf] computes
 //     it from records held in memory.
 //   - Readers tolerate fields they do not know (a newer writer's additions)
 //     and refuse record kinds they do not know.
 type Journal interface {
 	// Append records rec durably.
-	Append(rec JournalRecord) error
+	Append(rec Record) error
 	// LastRun returns the state of the last run the journal holds; ok is
 	// false when it holds none.
-	LastRun(ctx context.Context) (st JournalState, ok bool, err error)
+	LastRun(ctx context.Context) (st State, ok bool, err error)
 }
 
 // LastRunOf is [Journal.LastRun] over records held in memory: the state of
 // the last run in recs, with ok false when recs hold no run.
-func LastRunOf(recs []JournalRecord) (st JournalState, ok bool, err error) {
+func LastRunOf(recs []Record) (st State, ok bool, err error) {
 	st, err = StateOf(recs)
-	if errors.Is(err, ErrNothingToResume) {
-		return JournalState{}, false, nil
+	if errors.Is(err, ErrNoRun) {
+		return State{}, false, nil
 	}
 	return st, err == nil, err
 }
 
-var _ Journal = (*FileJournal)(nil)
+var _ Journal = (*File)(nil)
 
-// FileJournal is a [Journal] in a file of JSON lines, appended to and synced
+// File is a [Journal] in a file of JSON lines, appended to and synced
 // to disk record by record.
 //
 // Appends made at the same time share one write and one sync (group
 // commit): each Append still returns only once its record is on disk.
-type FileJournal struct {
+type File struct {
 	mu   sync.Mutex
 	cond *sync.Cond
 	path string
@@ -158,9 +189,9 @@ type FileJournal struct {
 	err error
 }
 
-// OpenJournal opens (creating it if needed, mode 0600) the journal file at
+// Open opens (creating it if needed, mode 0600) the journal file at
 // path for appending.
-func OpenJournal(path string) (*FileJournal, error) {
+func Open(path string) (*File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
@@ -169,7 +200,7 @@ func OpenJournal(path string) (*FileJournal, error) {
 		f.Close()
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
-	j := &FileJournal{path: path, f: f, next: 1}
+	j := &File{path: path, f: f, next: 1}
 	j.cond = sync.NewCond(&j.mu)
 	return j, nil
 }
@@ -205,12 +236,12 @@ func trimTornTail(f *os.File) error {
 }
 
 // Path returns the journal file's path.
-func (j *FileJournal) Path() string { return j.path }
+func (j *File) Path() string { return j.path }
 
 // Append writes rec as one JSON line and syncs the file. Records appended
 // concurrently are written and synced together, in the order Append took
 // them.
-func (j *FileJournal) Append(rec JournalRecord) error {
+func (j *File) Append(rec Record) error {
 	if err := rec.Kind.check(); err != nil {
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
@@ -245,7 +276,7 @@ func (j *FileJournal) Append(rec JournalRecord) error {
 	return j.err
 }
 
-func (j *FileJournal) writeSync(data []byte) error {
+func (j *File) writeSync(data []byte) error {
 	if _, err := j.f.Write(data); err != nil {
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
@@ -256,23 +287,23 @@ func (j *FileJournal) writeSync(data []byte) error {
 }
 
 // Close closes the file.
-func (j *FileJournal) Close() error {
+func (j *File) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.f.Close()
 }
 
-// ReadJournal parses a whole journal, every run it holds. A last line cut
+// Read parses a whole journal, every run it holds. A last line cut
 // short (a crash while it was written) is ignored; any other malformed line,
 // and any record of a kind this version does not know, is an error naming
 // its line number. Fields it does not know are ignored. To read only the
 // last run, whatever the history, use [ReadLastRun].
-func ReadJournal(r io.Reader) ([]JournalRecord, error) {
+func Read(r io.Reader) ([]Record, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	var recs []JournalRecord
+	var recs []Record
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64*1024), 64*1024*1024)
 	line := 0
@@ -286,7 +317,7 @@ func ReadJournal(r io.Reader) ([]JournalRecord, error) {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		var rec JournalRecord
+		var rec Record
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			if line == total && !complete {
 				break // torn final write
@@ -304,26 +335,18 @@ func ReadJournal(r io.Reader) ([]JournalRecord, error) {
 	return recs, nil
 }
 
-// ReadJournalFile parses the journal file at path.
-func ReadJournalFile(path string) ([]JournalRecord, error) {
+// ReadFile parses the journal file at path.
+func ReadFile(path string) ([]Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
 	defer f.Close()
-	return ReadJournal(f)
+	return Read(f)
 }
 
-// ErrNothingToResume is returned by [Plan.Resume] when the journal holds no
-// run, or a run that already succeeded.
-var ErrNothingToResume = errors.New("nothing to resume")
-
-// ErrJournalMismatch is returned by [Plan.Resume] when the journal was
-// written by another plan (other steps, another farm or another release).
-var ErrJournalMismatch = errors.New("journal belongs to another plan")
-
-// JournalState is what a journal says of the last run it holds.
-type JournalState struct {
+// State is what a journal says of the last run it holds.
+type State struct {
 	// PlanID and Label identify the plan that ran (Plan.ID,
 	// PlanConfig.Label).
 	PlanID string
@@ -362,17 +385,17 @@ type JournalState struct {
 }
 
 // StateOf summarises the last run in a journal's records.
-func StateOf(recs []JournalRecord) (JournalState, error) {
+func StateOf(recs []Record) (State, error) {
 	start := -1
 	for i, r := range recs {
-		if r.Kind == RecordRunStarted && !r.Resumed {
+		if r.Kind == RunStarted && !r.Resumed {
 			start = i
 		}
 	}
 	if start < 0 {
-		return JournalState{}, fmt.Errorf("%w: the journal holds no run", ErrNothingToResume)
+		return State{}, ErrNoRun
 	}
-	st := JournalState{PlanID: recs[start].PlanID, Label: recs[start].Label, RunID: recs[start].RunID,
+	st := State{PlanID: recs[start].PlanID, Label: recs[start].Label, RunID: recs[start].RunID,
 		Started: recs[start].Time, LastStarted: recs[start].Time, Steps: recs[start].Steps}
 	steps := recs[start].Steps
 	done := map[string]bool{}
@@ -380,23 +403,23 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 	undone := map[string]bool{}
 	for _, r := range recs[start:] {
 		switch r.Kind {
-		case RecordStepStarted:
+		case StepStarted:
 			started[r.Step] = true
-		case RecordRollbackStarted:
+		case RollbackStarted:
 			if !st.RollingBack {
 				st.RollbackStarted = r.Time
 			}
 			st.RollingBack = true
-		case RecordStepDone:
+		case StepDone:
 			done[r.Step] = true
-		case RecordStepUndone:
+		case StepUndone:
 			done[r.Step] = false
 			undone[r.Step] = true
-		case RecordCaptured:
+		case Captured:
 			if r.Captured != nil {
 				st.Captured = cloneState(*r.Captured)
 			}
-		case RecordValue:
+		case Value:
 			if st.Captured.Values == nil {
 				st.Captured.Values = map[string]string{}
 			}
@@ -405,19 +428,19 @@ func StateOf(recs []JournalRecord) (JournalState, error) {
 			} else {
 				st.Captured.Values[r.Key] = r.Value
 			}
-		case RecordExcluded:
+		case Excluded:
 			st.Excluded = append(st.Excluded, r.Server)
-		case RecordRunFinished:
+		case RunFinished:
 			st.Outcome = r.Outcome
 			st.LastError = r.Error
 			if r.Outcome == RolledBack {
 				st.RollingBack = false
 			}
-		case RecordRunStarted:
+		case RunStarted:
 			st.Outcome = ""
 			st.LastStarted = r.Time
 			st.Resumed = st.Resumed || r.Resumed
-		case RecordStepFailed:
+		case StepFailed:
 			st.LastError = r.Error
 		}
 	}
@@ -456,25 +479,13 @@ func cloneState(c CapturedState) CapturedState {
 	return out
 }
 
-// planID identifies a plan by its steps, its farm's layout and its label.
-func (p *Plan) planID() string {
-	h := sha256.New()
-	fmt.Fprintf(h, "label=%s\n", p.cfg.Label)
-	for _, s := range p.steps {
-		fmt.Fprintf(h, "step=%s\n", s.ID)
-	}
-	for _, z := range p.farm.zones {
-		fmt.Fprintf(h, "zone=%s\n", z.Name)
-		for _, s := range z.Updating.Servers {
-			fmt.Fprintf(h, "u=%s|%s|%s\n", s.Name, s.MemberID(), s.Address)
-		}
-		for _, s := range z.Loaded.Servers {
-			fmt.Fprintf(h, "l=%s|%s|%s\n", s.Name, s.MemberID(), s.Address)
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+// CapturedState is the state a run captured (farm.Captured: services, members and
+// values), as the journal stores it.
+type CapturedState struct {
+	// Services maps server name, then service, to its state.
+	Services map[string]map[drivers.Service]drivers.ServiceState `json:"services,omitempty"`
+	// Members maps "zone/member" to the member's status.
+	Members map[string]drivers.MemberStatus `json:"members,omitempty"`
+	// Values holds the named values steps recorded.
+	Values map[string]string `json:"values,omitempty"`
 }
-
-// ID returns the plan's identity as the journal records it: a hash of its
-// step IDs, its farm's layout and PlanConfig.Label.
-func (p *Plan) ID() string { return p.planID() }
