@@ -9,7 +9,10 @@
 //
 // The package has two audiences: tooling that runs a plan (the application
 // API, first below) and code that writes steps for one (the step-author
-// API, after it).
+// API, after it). Three packages beside it hold what only some tooling
+// needs: farm/journal (the journal's format, its file and its readers),
+// farm/lock (the host lock) and farm/event (the events of a run and the
+// observers that receive them).
 //
 // # Running a plan
 //
@@ -29,15 +32,17 @@
 // which returns a [Decision] ([DecideRetry], [DecideExclude],
 // [DecideRollback] or [DecideHalt]).
 //
-// Every run is written to a [Journal] (PlanConfig.Journal; [OpenJournal]
-// makes the file one). [Plan.Resume] continues a run that halted or
-// crashed from the journal's records ([ReadJournalFile], [ReadLastRun]);
-// [StateOf] and [LastRunOf] summarise them as a [JournalState]. A run holds
-// the host lock ([HostLock], PlanConfig.Lock) and, when the drivers offer
-// one, the farm lease, so two runs never work on one farm at once.
+// Every run is written to a journal (PlanConfig.Journal; package
+// [github.com/balanced-deploy/balanced/farm/journal] keeps it in a file).
+// [Plan.Resume] continues a run that halted or crashed from the journal's
+// records. A run holds the host lock (package
+// [github.com/balanced-deploy/balanced/farm/lock], PlanConfig.Lock) and,
+// when the drivers offer one, the farm lease, so two runs never work on one
+// farm at once.
 //
-// Progress reaches PlanConfig.Observer as [event.Event] values ([SlogObserver]
-// logs them; [ObserveMembers] adds what the load balancer reads).
+// Progress reaches PlanConfig.Observer as events (package
+// [github.com/balanced-deploy/balanced/farm/event]; [SlogObserver] logs
+// them, [ObserveMembers] adds what the load balancer reads).
 //
 // # Writing steps
 //

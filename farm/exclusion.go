@@ -7,27 +7,29 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"strings"
 	"time"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/farm/journal"
+	"github.com/balanced-deploy/balanced/farm/lock"
 )
 
 // LockConfig says how a run keeps other runs off its farm. The zero value
-// takes the host lock in [DefaultLockDir] when the plan has a journal, and
+// takes the host lock in [lock.DefaultDir] when the plan has a journal, and
 // no farm lease.
 //
 // A run excludes others in two layers, both keyed by [Farm.Identity]:
-//   - the host lock ([HostLock], or PlanConfig.Locker): runs on this host;
+//   - the host lock ([lock.Host], or PlanConfig.Locker): runs on this host;
 //   - the farm lease ([drivers.FarmLeaser]), held on the farm itself (the
 //     Deployment Controller server): runs on any host. steps.Balanced sets
 //     Leaser when its ServiceController has the capability. Without it, the
 //     run warns that only runs on this host are excluded.
 type LockConfig struct {
 	// Dir is the directory of the host lock files. Empty means
-	// [DefaultLockDir]. Setting it takes the host lock even without a
+	// [lock.DefaultDir]. Setting it takes the host lock even without a
 	// journal.
 	Dir string
 	// Leaser holds the farm lease. Nil means no lease.
@@ -72,12 +74,12 @@ func newRunID(now time.Time) string {
 }
 
 // holder says who this run is, for the lock and the lease.
-func (p *Plan) holder(runID string) LockHolder {
+func (p *Plan) holder(runID string) lock.Holder {
 	host := p.cfg.Lock.Host
 	if host == "" {
 		host, _ = os.Hostname()
 	}
-	return LockHolder{Farm: p.farm.Identity(), Host: host, PID: os.Getpid(), User: currentUser(), RunID: runID,
+	return lock.Holder{Farm: p.farm.Identity(), Host: host, PID: os.Getpid(), User: currentUser(), RunID: runID,
 		Since: time.Now(), Plan: p.planID(), Label: p.cfg.Label}
 }
 
@@ -95,7 +97,7 @@ func (p *Plan) takeFarm(ctx context.Context, o *runOptions) (context.Context, *h
 	who := p.holder(h.runID)
 	locker := p.cfg.Locker
 	if locker == nil && (p.cfg.Journal != nil || p.cfg.Lock.Dir != "") {
-		locker = HostLock{Dir: p.cfg.Lock.Dir}
+		locker = lock.Host{Dir: p.cfg.Lock.Dir}
 	}
 	if locker != nil {
 		release, err := locker.Lock(ctx, who)
@@ -173,7 +175,7 @@ func (f *Farm) LeaseTarget() Server {
 	return f.zones[0].Updating.Servers[0]
 }
 
-func (p *Plan) takeLease(ctx context.Context, leaser drivers.FarmLeaser, who LockHolder, h *hold) (context.Context, error) {
+func (p *Plan) takeLease(ctx context.Context, leaser drivers.FarmLeaser, who lock.Holder, h *hold) (context.Context, error) {
 	ttl := p.cfg.Lock.LeaseTTL
 	if ttl <= 0 {
 		ttl = defaultLeaseTTL
@@ -190,7 +192,7 @@ func (p *Plan) takeLease(ctx context.Context, leaser drivers.FarmLeaser, who Loc
 	if err != nil {
 		if held, ok := errors.AsType[*drivers.LeaseHeldError](err); ok {
 			return ctx, fmt.Errorf("%w: %w (on server %s); wait for that run to end, or, if its orchestrator is gone for good, take the lease over with 'balancedctl unlock --force %s <spec>' (PlanConfig.Lock.ForceRunID)",
-				ErrLocked, err, srv.Name, held.Lease.Holder.RunID)
+				lock.ErrLocked, err, srv.Name, held.Lease.Holder.RunID)
 		}
 		return ctx, fmt.Errorf("take the farm lease on %s: %w", srv.Name, err)
 	}
@@ -279,4 +281,17 @@ func readLeaseError(server string, err error) error {
 		return err
 	}
 	return fmt.Errorf("read the farm lease on %s: %w", server, err)
+}
+
+// currentUser names the user that runs this process.
+func currentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return fmt.Sprintf("uid %d", os.Getuid())
 }

@@ -1,13 +1,8 @@
 package farm_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +13,7 @@ import (
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/farm/journal"
+	"github.com/balanced-deploy/balanced/farm/lock"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,112 +64,6 @@ type plainLB struct{}
 func (plainLB) SetState(context.Context, drivers.MemberState, ...string) error { return nil }
 func (plainLB) Status(context.Context, ...string) ([]drivers.MemberStatus, error) {
 	return nil, nil
-}
-
-func TestHostLock(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "locks")
-	l := farm.HostLock{Dir: dir}
-	holder := farm.LockHolder{Farm: "farm-0123456789abcdef", Host: "ops-1", PID: os.Getpid(), User: "alice", RunID: "R1",
-		Since: time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC), Label: "release v2"}
-	release, err := l.Lock(t.Context(), holder)
-	require.NoError(t, err)
-	info, err := os.Stat(dir)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o700), info.Mode().Perm())
-
-	// A second lock of the same farm, from another open file of this very
-	// process, is refused at once, naming the holder.
-	_, err = l.Lock(t.Context(), farm.LockHolder{Farm: holder.Farm, Host: "ops-1", PID: 1, RunID: "R2"})
-	require.ErrorIs(t, err, farm.ErrLocked)
-	assert.ErrorContains(t, err, "run R1 (release v2) of alice on host ops-1, process "+fmt.Sprint(os.Getpid())+", since 2026-12-02T07:00:00Z")
-	assert.ErrorContains(t, err, filepath.Join(dir, holder.Farm+".lock"))
-	// Another farm is not locked.
-	rel2, err := l.Lock(t.Context(), farm.LockHolder{Farm: "farm-fedcba9876543210"})
-	require.NoError(t, err)
-	require.NoError(t, rel2())
-
-	st, err := l.Status(holder.Farm)
-	require.NoError(t, err)
-	assert.True(t, st.Held)
-	assert.True(t, st.HolderKnown)
-	assert.Equal(t, "R1", st.Holder.RunID)
-
-	require.NoError(t, release())
-	st, err = l.Status(holder.Farm)
-	require.NoError(t, err)
-	assert.False(t, st.Held)
-	assert.False(t, st.HolderKnown, "a released lock names no holder")
-	release, err = l.Lock(t.Context(), holder)
-	require.NoError(t, err, "released: taken again")
-	require.NoError(t, release())
-
-	_, err = l.Lock(t.Context(), farm.LockHolder{Farm: "../etc/passwd"})
-	assert.ErrorContains(t, err, `farm identity "../etc/passwd"`)
-}
-
-// TestMain lets the test binary be the other process of the tests that need
-// two: with BALANCED_TEST_HOLD_LOCK=<dir>,<farm> it takes the host lock,
-// prints "locked" and waits to be killed.
-func TestMain(m *testing.M) {
-	if v := os.Getenv("BALANCED_TEST_HOLD_LOCK"); v != "" {
-		dir, id, _ := strings.Cut(v, ",")
-		_, err := farm.HostLock{Dir: dir}.Lock(context.Background(), farm.LockHolder{Farm: id, Host: hostname(), PID: os.Getpid(), User: "helper", RunID: "R-helper"})
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(2)
-		}
-		fmt.Println("locked")
-		select {}
-	}
-	os.Exit(m.Run())
-}
-
-func hostname() string {
-	h, _ := os.Hostname()
-	return h
-}
-
-// TestHostLockGoesWithItsProcess holds the lock in another process, kills it
-// with SIGKILL, and takes the lock with no file touched.
-func TestHostLockGoesWithItsProcess(t *testing.T) {
-	dir := t.TempDir()
-	const id = "farm-00000000000000aa"
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "BALANCED_TEST_HOLD_LOCK="+dir+","+id)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	killed := false
-	defer func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "locked\n", line)
-
-	l := farm.HostLock{Dir: dir}
-	_, err = l.Lock(t.Context(), farm.LockHolder{Farm: id, RunID: "R-test"})
-	require.ErrorIs(t, err, farm.ErrLocked)
-	assert.ErrorContains(t, err, fmt.Sprintf("run R-helper of helper on host %s, process %d", hostname(), cmd.Process.Pid))
-	st, err := l.Status(id)
-	require.NoError(t, err)
-	assert.True(t, st.Held)
-	assert.True(t, st.Alive && st.AliveKnown, "the holder runs on this host")
-
-	require.NoError(t, cmd.Process.Kill()) // SIGKILL: no deferred code runs
-	_ = cmd.Wait()
-	killed = true
-	st, err = l.Status(id)
-	require.NoError(t, err)
-	assert.False(t, st.Held, "the kernel released it")
-	assert.True(t, st.HolderKnown, "the dead holder is still named")
-	assert.False(t, st.Alive)
-	release, err := l.Lock(t.Context(), farm.LockHolder{Farm: id, RunID: "R-test"})
-	require.NoError(t, err, "taken again with no file removed by hand")
-	require.NoError(t, release())
 }
 
 // memJournal is a journal of the test's own, in memory: the engine's
@@ -320,7 +210,7 @@ func TestFarmLeaseAcrossHosts(t *testing.T) {
 			t.Error("the second run ran a step")
 			return nil
 		}}).Run(t.Context())
-		require.ErrorIs(t, err, farm.ErrLocked)
+		require.ErrorIs(t, err, lock.ErrLocked)
 		require.ErrorIs(t, err, drivers.ErrLeaseHeld)
 		assert.ErrorContains(t, err, "@host-a pid ")
 		assert.ErrorContains(t, err, "(release v2)")
@@ -363,7 +253,7 @@ func TestFarmLeaseTakeover(t *testing.T) {
 			return ev.warnings(), err
 		}
 		_, err = run("R-someone-else")
-		require.ErrorIs(t, err, farm.ErrLocked, "a force that names another holder is refused")
+		require.ErrorIs(t, err, lock.ErrLocked, "a force that names another holder is refused")
 		assert.ErrorContains(t, err, "bob@host-x pid 99 run R-dead")
 		warnings, err := run("R-dead")
 		require.NoError(t, err, "a force that names the holder takes the lease over")

@@ -20,7 +20,7 @@ import (
 // ctx ends, the run stops at the next safe point and halts.
 //
 // Before anything is touched, the run takes the farm (see [LockConfig]): a
-// second run on the same farm fails at once with [ErrLocked], naming the
+// second run on the same farm fails at once with [lock.ErrLocked], naming the
 // holder; with a journal, a new run over an unfinished one fails with
 // [ErrUnfinishedRun]. It records every change of state in the journal, so
 // that [Plan.Resume] can continue it after a crash.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/farm/journal"
+	"github.com/balanced-deploy/balanced/farm/lock"
 )
 
 // Step is one step of a [Plan]. A step starts as soon as the steps it Needs
@@ -104,9 +105,9 @@ type PlanConfig struct {
 	// (and no default host lock).
 	Journal journal.Journal
 	// Locker refuses a second concurrent run on the same farm. Nil means a
-	// [HostLock] in Lock.Dir when the plan has a journal or Lock.Dir is
+	// [lock.Host] in Lock.Dir when the plan has a journal or Lock.Dir is
 	// set, and no host lock otherwise.
-	Locker Locker
+	Locker lock.Locker
 	// Lock configures the host lock and the farm lease.
 	Lock LockConfig
 	// OnFailure is what the run does when a step fails. Empty means Halt.

@@ -48,9 +48,9 @@ type Spec struct {
 	// the spec file's directory. Empty means no journal: the run cannot be
 	// resumed, and takes no host lock unless LockDir is set.
 	Journal string `yaml:"journal" json:"journal,omitempty"`
-	// LockDir is the directory of the host lock files (farm.HostLock),
+	// LockDir is the directory of the host lock files (lock.Host),
 	// relative to the spec file's directory. Empty means
-	// farm.DefaultLockDir(), one per user: point every operator of a host
+	// lock.DefaultDir(), one per user: point every operator of a host
 	// at one shared directory to exclude each other there too.
 	LockDir string `yaml:"lock_dir" json:"lock_dir,omitempty"`
 	// AcceptDisabledSchedulers lets preflight accept Scheduler services

@@ -19,6 +19,7 @@ import (
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/farm/journal"
+	"github.com/balanced-deploy/balanced/farm/lock"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
@@ -240,12 +241,12 @@ func TestSecondRunIsRefused(t *testing.T) {
 			t.Fatalf("first ended: %v", e)
 		default:
 		}
-		require.ErrorIs(t, err, farm.ErrLocked)
+		require.ErrorIs(t, err, lock.ErrLocked)
 		host, _ := os.Hostname()
 		assert.Contains(t, err.Error(), "host "+host)
 		assert.Contains(t, err.Error(), fmt.Sprintf("process %d", os.Getpid()))
 		assert.Contains(t, err.Error(), "since 2000-01-01T00:00:00Z", "when the holder took it (synctest's epoch)")
-		assert.Contains(t, err.Error(), "lock file "+farm.DefaultLockDir())
+		assert.Contains(t, err.Error(), "lock file "+lock.DefaultDir())
 		require.NoError(t, <-first)
 		sf.sim.Stop()
 		recs, err := journal.ReadFile(path)
@@ -254,7 +255,7 @@ func TestSecondRunIsRefused(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, farm.Succeeded, st.Outcome)
 		assert.Equal(t, steps.IDs(), st.Done)
-		lock, err := farm.HostLock{}.Status(second.Farm().Identity())
+		lock, err := lock.Host{}.Status(second.Farm().Identity())
 		require.NoError(t, err)
 		assert.False(t, lock.Held, "lock released")
 	})

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/balanced-deploy/balanced/drivers"
-	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/lock"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
@@ -36,7 +36,7 @@ func TestStatusLocksAndUnlock(t *testing.T) {
 		require.NoError(t, err)
 		f, _, err := sp.BuildWith(t.Context(), sf.cli.drivers)
 		require.NoError(t, err)
-		release, err := farm.HostLock{Dir: sp.LockDir}.Lock(t.Context(), farm.LockHolder{Farm: f.Identity(), Host: hostname(t), PID: os.Getpid(),
+		release, err := lock.Host{Dir: sp.LockDir}.Lock(t.Context(), lock.Holder{Farm: f.Identity(), Host: hostname(t), PID: os.Getpid(),
 			User: "alice", RunID: "R-here", Since: time.Now().Add(-time.Minute)})
 		require.NoError(t, err)
 		code, out, _ = sf.do(t, "status", specPath)

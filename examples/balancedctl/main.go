@@ -102,6 +102,7 @@ import (
 	"github.com/balanced-deploy/balanced/farm"
 	"github.com/balanced-deploy/balanced/farm/event"
 	"github.com/balanced-deploy/balanced/farm/journal"
+	"github.com/balanced-deploy/balanced/farm/lock"
 	"github.com/balanced-deploy/balanced/progress"
 	"github.com/balanced-deploy/balanced/spec"
 	"github.com/balanced-deploy/balanced/steps"
@@ -721,7 +722,7 @@ func (c *cli) nothingToResume(ctx context.Context, sp *spec.Spec) bool {
 		return true
 	}
 	if f, _, err := sp.BuildWith(ctx, c.drivers); err == nil {
-		if st, err := (farm.HostLock{Dir: sp.LockDir}).Status(f.Identity()); err == nil && st.Held {
+		if st, err := (lock.Host{Dir: sp.LockDir}).Status(f.Identity()); err == nil && st.Held {
 			return true
 		}
 	}
@@ -803,7 +804,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, farm.ErrLocked):
+	case errors.Is(err, lock.ErrLocked):
 		return exitLocked
 	case errors.Is(err, farm.ErrUnfinishedRun):
 		return exitUsage

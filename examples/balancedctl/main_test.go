@@ -17,6 +17,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/farm/lock"
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
@@ -353,7 +354,7 @@ func TestLockedExitCode(t *testing.T) {
 		require.NoError(t, err)
 		f, _, err := sp.BuildWith(t.Context(), sf.cli.drivers)
 		require.NoError(t, err)
-		release, err := farm.HostLock{Dir: sp.LockDir}.Lock(t.Context(), farm.LockHolder{Farm: f.Identity(), Host: "deploy-host-2", PID: 4242,
+		release, err := lock.Host{Dir: sp.LockDir}.Lock(t.Context(), lock.Holder{Farm: f.Identity(), Host: "deploy-host-2", PID: 4242,
 			User: "alice", RunID: "20261127T030000Z-0badf00d", Since: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)})
 		require.NoError(t, err)
 		defer func() { assert.NoError(t, release()) }()
@@ -420,7 +421,7 @@ func TestExitCode(t *testing.T) {
 	assert.Equal(t, exitOK, exitCode(nil))
 	assert.Equal(t, exitFailed, exitCode(fmt.Errorf("x: %w", farm.ErrHalted)))
 	assert.Equal(t, exitRolledBack, exitCode(fmt.Errorf("x: %w", farm.ErrRolledBack)))
-	assert.Equal(t, exitLocked, exitCode(fmt.Errorf("x: %w", farm.ErrLocked)))
+	assert.Equal(t, exitLocked, exitCode(fmt.Errorf("x: %w", lock.ErrLocked)))
 	assert.Equal(t, exitFailed, exitCode(fmt.Errorf("something else")))
 }
 

@@ -1,6 +1,6 @@
 //go:build unix
 
-package farm
+package lock
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
 //go:build windows
 
-package farm
+package lock
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
 //go:build !unix && !windows
 
-package farm
+package lock
 
 import (
 	"errors"

@@ -1,4 +1,14 @@
-package farm
+// Package lock keeps two runs of one farm from running at the same time on
+// one host: [Host] is an advisory lock of the operating system on a file
+// named after the farm's identity, released by the kernel when its process
+// ends, however it ends. A run of a farm.Plan takes it by default
+// (farm.PlanConfig.Lock); [Locker] is the interface a lock kept elsewhere
+// implements, and [Host.Status] says who holds a farm's lock, for a status
+// display or an unlock command.
+//
+// Runs on other hosts are excluded by the farm lease on the Deployment
+// Controller (drivers.FarmLeaser), which the balanced plan takes as well.
+package lock
 
 import (
 	"context"
@@ -6,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"time"
 
@@ -17,10 +26,10 @@ import (
 // when another run holds the lock.
 var ErrLocked = errors.New("another run holds the farm's lock")
 
-// LockHolder says who holds a lock: enough for an operator to find the person
+// Holder says who holds a lock: enough for an operator to find the person
 // and the process.
-type LockHolder struct {
-	// Farm is the identity of the farm locked ([Farm.Identity]).
+type Holder struct {
+	// Farm is the identity of the farm locked (farm.Farm.Identity).
 	Farm string `json:"farm,omitempty"`
 	// Host is the holder's host name.
 	Host string `json:"host"`
@@ -41,7 +50,7 @@ type LockHolder struct {
 
 // String describes the holder for an error message: "run R (release 2.4.0)
 // of user on host H, process 123, since 2026-11-27T03:00:00Z".
-func (h LockHolder) String() string {
+func (h Holder) String() string {
 	run := h.RunID
 	if run == "" {
 		run = "(no run ID)"
@@ -57,61 +66,61 @@ func (h LockHolder) String() string {
 	return fmt.Sprintf("run %s%s of %s on host %s, process %d, since %s", run, label, usr, h.Host, h.PID, h.Since.UTC().Format(time.RFC3339))
 }
 
-// Locker gives a run exclusive use of a farm. The default is a [HostLock];
+// Locker gives a run exclusive use of a farm. The default is a [Host];
 // teams may implement it over a store of their own.
 type Locker interface {
 	// Lock takes the lock of the farm holder.Farm for holder, or fails at
 	// once with an error wrapping [ErrLocked] that names the current
 	// holder. The returned function releases it.
-	Lock(ctx context.Context, holder LockHolder) (release func() error, err error)
+	Lock(ctx context.Context, holder Holder) (release func() error, err error)
 }
 
 var (
-	_ Locker = HostLock{}
+	_ Locker = Host{}
 )
 
-// HostLock is the default [Locker]: an advisory lock of the operating system
+// Host is the default [Locker]: an advisory lock of the operating system
 // (flock(2) on Unix, LockFileEx on Windows) on the file
 // <Dir>/<farm identity>.lock, so that every run on one host of one farm
 // excludes the others, whatever the path of their spec or journal. The kernel
 // releases the lock when its holder's process ends, even by kill -9 or a
 // crash: no lock is ever left to remove by hand.
 //
-// The file holds the holder as JSON ([LockHolder]) while the lock is held,
+// The file holds the holder as JSON ([Holder]) while the lock is held,
 // and is emptied, not removed, on release (removing a lock file races with a
 // process that has just opened it). The directory is created with mode 0700.
 //
 // It excludes only the runs that use the same directory: by default one per
-// user ([DefaultLockDir]). Runs of other users or hosts are excluded by the
-// farm lease ([drivers.FarmLeaser]).
-type HostLock struct {
-	// Dir is the directory of the lock files. Empty means [DefaultLockDir].
+// user ([DefaultDir]). Runs of other users or hosts are excluded by the
+// farm lease ([github.com/balanced-deploy/balanced/drivers.FarmLeaser]).
+type Host struct {
+	// Dir is the directory of the lock files. Empty means [DefaultDir].
 	Dir string
 }
 
-// DefaultLockDir returns the default directory of host locks:
+// DefaultDir returns the default directory of host locks:
 // <user cache directory>/balanced/locks ($XDG_CACHE_HOME or ~/.cache on
 // Linux, ~/Library/Caches on macOS, %LocalAppData% on Windows), or
 // <temporary directory>/balanced-locks-<uid> when the user has no cache
 // directory. It is per user: point every operator of a host at one shared
 // directory (PlanConfig.Lock.Dir, the spec's lock_dir) to exclude each other
 // on that host too.
-func DefaultLockDir() string {
+func DefaultDir() string {
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "balanced", "locks")
 	}
 	return filepath.Join(os.TempDir(), fmt.Sprintf("balanced-locks-%d", os.Getuid()))
 }
 
-func (l HostLock) dir() string {
+func (l Host) dir() string {
 	if l.Dir != "" {
 		return l.Dir
 	}
-	return DefaultLockDir()
+	return DefaultDir()
 }
 
 // Path returns the lock file of the farm with the given identity.
-func (l HostLock) Path(farmID string) (string, error) {
+func (l Host) Path(farmID string) (string, error) {
 	if err := names.Name("farm identity", farmID); err != nil {
 		return "", fmt.Errorf("host lock: %w", err)
 	}
@@ -119,7 +128,7 @@ func (l HostLock) Path(farmID string) (string, error) {
 }
 
 // lockTries and lockRetry bound how long Lock retries a lock held for an
-// instant by [HostLock.Status] probing it.
+// instant by [Host.Status] probing it.
 const (
 	lockTries = 20
 	lockRetry = 5 * time.Millisecond
@@ -127,7 +136,7 @@ const (
 
 // Lock takes the lock of holder.Farm, or fails at once with an error wrapping
 // [ErrLocked] that names the holder and its lock file.
-func (l HostLock) Lock(ctx context.Context, holder LockHolder) (func() error, error) {
+func (l Host) Lock(ctx context.Context, holder Holder) (func() error, error) {
 	path, err := l.Path(holder.Farm)
 	if err != nil {
 		return nil, err
@@ -195,24 +204,24 @@ func writeHolder(f *os.File, data []byte) error {
 	return f.Sync()
 }
 
-func readHolder(f *os.File) (LockHolder, bool) {
+func readHolder(f *os.File) (Holder, bool) {
 	info, err := f.Stat()
 	if err != nil || info.Size() == 0 || info.Size() > 1<<20 {
-		return LockHolder{}, false
+		return Holder{}, false
 	}
 	data := make([]byte, info.Size())
 	if _, err := f.ReadAt(data, 0); err != nil {
-		return LockHolder{}, false
+		return Holder{}, false
 	}
-	var h LockHolder
+	var h Holder
 	if json.Unmarshal(data, &h) != nil {
-		return LockHolder{}, false
+		return Holder{}, false
 	}
 	return h, true
 }
 
-// HostLockStatus is what [HostLock.Status] reads.
-type HostLockStatus struct {
+// HostStatus is what [Host.Status] reads.
+type HostStatus struct {
 	// Path is the lock file.
 	Path string
 	// Held is true while a process holds the lock.
@@ -220,7 +229,7 @@ type HostLockStatus struct {
 	// Holder is the holder the file names, if any: the current holder when
 	// Held, otherwise the last holder, which ended without releasing the
 	// lock (killed or crashed; the kernel released it).
-	Holder LockHolder
+	Holder Holder
 	// HolderKnown is false when the file names no holder.
 	HolderKnown bool
 	// Alive says whether the holder's process runs, when Holder.Host is this
@@ -230,13 +239,13 @@ type HostLockStatus struct {
 
 // Status reads the lock of the farm with the given identity without taking
 // it (it holds a shared lock for an instant to tell whether it is held; a
-// [HostLock.Lock] at that instant retries).
-func (l HostLock) Status(farmID string) (HostLockStatus, error) {
+// [Host.Lock] at that instant retries).
+func (l Host) Status(farmID string) (HostStatus, error) {
 	path, err := l.Path(farmID)
 	if err != nil {
-		return HostLockStatus{}, err
+		return HostStatus{}, err
 	}
-	st := HostLockStatus{Path: path}
+	st := HostStatus{Path: path}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil
@@ -258,17 +267,4 @@ func (l HostLock) Status(farmID string) (HostLockStatus, error) {
 		st.Alive, st.AliveKnown = processAlive(st.Holder.PID)
 	}
 	return st, nil
-}
-
-// currentUser names the user that runs this process.
-func currentUser() string {
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-	}
-	return fmt.Sprintf("uid %d", os.Getuid())
 }
