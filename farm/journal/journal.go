@@ -100,12 +100,12 @@ var ErrNoRun = errors.New("the journal holds no run")
 type Record struct {
 	// Time is when the record was written.
 	Time time.Time `json:"time"`
-	// Kind is one of the Record* constants.
+	// Kind is one of the [Kind] constants.
 	Kind Kind `json:"kind"`
 	// PlanID identifies the plan (its steps, its farm and its label): a
 	// journal is resumed only by the plan that wrote it.
 	PlanID string `json:"plan_id,omitempty"`
-	// Label is PlanConfig.Label (for the balanced plan, the release).
+	// Label is farm.PlanConfig.Label (for the balanced plan, the release).
 	Label string `json:"label,omitempty"`
 	// Steps lists the plan's step IDs (run-started).
 	Steps []string `json:"steps,omitempty"`
@@ -347,8 +347,8 @@ func ReadFile(path string) ([]Record, error) {
 
 // State is what a journal says of the last run it holds.
 type State struct {
-	// PlanID and Label identify the plan that ran (Plan.ID,
-	// PlanConfig.Label).
+	// PlanID and Label identify the plan that ran (farm.Plan.ID,
+	// farm.PlanConfig.Label).
 	PlanID string
 	Label  string
 	// RunID identifies the run; empty in journals written before run IDs.
