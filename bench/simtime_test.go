@@ -46,7 +46,7 @@ type scenario struct {
 	// (this long): the run fails in publish with every Updating server
 	// pending.
 	Timeout time.Duration
-	// Journal runs with a farm.FileJournal (a resumable production run).
+	// Journal runs with a journal.File (a resumable production run).
 	Journal bool
 }
 
@@ -55,7 +55,7 @@ type scenario struct {
 // confirmation delays) with zero driver latency, 0 s drains, a publish of
 // 0 s and installs of 3 s; "latency" adds 300 ms to every driver call (a
 // WinRM call takes 200-500 ms); "journal" is "defaults" with a
-// farm.FileJournal; "timeout" is the install timeout over 2000 pending
+// journal.File; "timeout" is the install timeout over 2000 pending
 // servers.
 func scenarios() []scenario {
 	def := func(n int) settings {

@@ -9,7 +9,7 @@ import (
 )
 
 // EmitContext is [Run.Emit] with the context the event happened in: an
-// observer that is a [event.ContextObserver] receives ctx, and the context it
+// observer that is an [event.ContextObserver] receives ctx, and the context it
 // returns is returned (ctx itself for any other observer). Steps that start
 // something worth a span of its own may emit their events with it.
 func (r *Run) EmitContext(ctx context.Context, e event.Event) context.Context {

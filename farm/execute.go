@@ -510,7 +510,7 @@ func (r *Run) record(rec journal.Record) {
 		rec.Time = time.Now()
 	}
 	// The journal is not called under r.jmu: concurrent actions' records
-	// then share one sync (FileJournal's group commit).
+	// then share one sync (journal.File's group commit).
 	r.jmu.Lock()
 	failed := r.jerr != nil
 	r.jmu.Unlock()

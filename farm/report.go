@@ -36,7 +36,7 @@ const (
 	StepDone    StepStatus = "done"
 	StepFailed  StepStatus = "failed"
 	// StepAlreadyDone ("skipped"): the step was confirmed done by an
-	// earlier run, so this one skipped it (and emitted a [event.StepSkipped]
+	// earlier run, so this one skipped it (and emitted an [event.StepSkipped]
 	// event).
 	StepAlreadyDone StepStatus = "skipped"
 	// StepUndone: the step was compensated by a rollback.

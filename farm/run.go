@@ -92,7 +92,7 @@ func (r *Run) StepID() string { return r.step }
 // are empty.
 func (r *Run) Emit(e event.Event) { r.EmitContext(context.Background(), e) }
 
-// Warn emits a [event.Warning] event.
+// Warn emits an [event.Warning] event.
 func (r *Run) Warn(zone, server, format string, args ...any) {
 	r.Emit(event.Event{Kind: event.Warning, Zone: zone, Server: server, Message: fmt.Sprintf(format, args...)})
 }

@@ -189,7 +189,7 @@ func writeRuns(t testing.TB, path string, n, servers int) {
 	}
 }
 
-// TestLastRunReadsOnlyTheLastRun checks that FileJournal.LastRun and
+// TestLastRunReadsOnlyTheLastRun checks that journal.File.LastRun and
 // ReadLastRun agree with StateOf over the whole journal, through runs,
 // resumes, a torn tail and records of fields they do not know.
 func TestLastRunReadsOnlyTheLastRun(t *testing.T) {
@@ -263,7 +263,7 @@ func TestLastRunReadsOnlyTheLastRun(t *testing.T) {
 // BenchmarkJournalReopen measures what a new run reads of a journal holding
 // earlier 1000-server runs to check that the last one finished: the whole
 // file (full-read, what Plan.Run did before LastRun) or its last run only
-// (last-run, FileJournal.LastRun). full-read grows with the history;
+// (last-run, journal.File.LastRun). full-read grows with the history;
 // last-run does not.
 //
 //	go test ./farm -run '^$' -bench BenchmarkJournalReopen -benchtime 20x
