@@ -35,5 +35,9 @@ func (p *Plan) planID() string {
 }
 
 // ID returns the plan's identity as the journal records it: a hash of its
-// step IDs, its farm's layout and PlanConfig.Label.
+// step IDs (in order), its farm's layout and PlanConfig.Label. What each
+// step Needs and PlanConfig.StrictOrder are not part of it: they say when a
+// step may start, not what the plan does, and a resume is correct under
+// any of them (it runs every step the journal does not record done, each
+// once its Needs are done; a step recorded done is not run again).
 func (p *Plan) ID() string { return p.planID() }
