@@ -216,6 +216,16 @@ func TestResumeTwoStepsInFlight(t *testing.T) {
 			status[s.ID] = s.Status
 		}
 		assert.Equal(t, map[string]farm.StepStatus{"a": farm.StepAlreadyDone, "b": farm.StepDone, "c": farm.StepAlreadyDone, "d": farm.StepDone}, status)
+
+		// The same journal resumed in the runbook's strict order (Plan.ID
+		// does not depend on it): the same steps run, one at a time.
+		tr3 := newTrace()
+		strict := diamondOf(t, tr3, farm.PlanConfig{Journal: &memJournal{recs: slices.Clone(crashed)}, Lock: farm.LockConfig{Dir: t.TempDir()}, StrictOrder: true}, nil, 5*time.Second, 3*time.Second)
+		require.Equal(t, st.PlanID, strict.ID(), "StrictOrder is not part of the plan's identity")
+		rep, err = strict.Resume(t.Context(), crashed)
+		require.NoError(t, err)
+		assert.Equal(t, farm.Succeeded, rep.Outcome)
+		assert.Equal(t, []string{"start b as b", "end b", "start d as d", "end d"}, tr3.list(), "strict order: b again, not c, then d")
 	})
 }
 
