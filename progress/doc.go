@@ -6,10 +6,19 @@
 //     a small status block at the bottom of the screen up to date in place
 //     (the step i/n and its title, the step's actions done, running and
 //     failed, what the long waits are waiting for, retries, elapsed time and
-//     the last warning), and prints step results, retries, warnings and
-//     failures above it. Anywhere else (a CI log, a file, a pipe) it writes
-//     plain lines, one per meaningful event, each stamped with the time
-//     since the run started, so the log reads top to bottom.
+//     the last warning; one line per step, each with its own counts and
+//     waits, while several steps run at once), and prints step results,
+//     retries, warnings and failures above it. Anywhere else (a CI log, a
+//     file, a pipe) it writes plain lines, one per meaningful event, each
+//     stamped with the time since the run started, so the log reads top to
+//     bottom.
+//
+// The engine runs a step as soon as the steps it needs are done, so steps
+// may overlap (unless farm.PlanConfig.StrictOrder): every event is counted
+// for the step it names, each step's result line carries its own duration
+// and counts, and while steps overlap, retries, warnings and hooks name
+// their step too. With the strict order the output reads one step after
+// the other.
 //   - [NewJSONLines] writes one JSON object per event per line, for tools
 //     and CI systems that parse logs.
 //

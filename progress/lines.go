@@ -21,16 +21,22 @@ func (r *runState) line(e event.Event, verbose bool) (string, bool) {
 		}
 		return "run started: " + oneLine(e.Message), true
 	case event.StepStarted:
-		s := r.step
-		return s.label() + ": " + oneLine(e.Message), true
+		return r.stepOf(e.Step).label() + ": " + oneLine(e.Message), true
 	case event.StepSkipped:
-		return r.step.label() + " skipped: " + oneLine(e.Message), true
+		return r.stepOf(e.Step).label() + " skipped: " + oneLine(e.Message), true
 	case event.HookStarted:
+		if r.crowded(e) {
+			return "  " + step + ": " + oneLine(e.Message), true
+		}
 		return "  " + oneLine(e.Message), true
 	case event.ActionStarted, event.MembersSeen:
 		return "", false
 	case event.ActionRetry:
-		msg := fmt.Sprintf("  retry %s (attempt %d): %s", orStep(where(e.Server, e.Zone), step), e.Attempt, errText(e.Err))
+		what := orStep(where(e.Server, e.Zone), step)
+		if r.crowded(e) && what != step {
+			what = step + " " + what
+		}
+		msg := fmt.Sprintf("  retry %s (attempt %d): %s", what, e.Attempt, errText(e.Err))
 		if e.Message != "" {
 			msg += "; " + oneLine(e.Message)
 		}
@@ -53,7 +59,7 @@ func (r *runState) line(e event.Event, verbose bool) (string, bool) {
 	case event.Progress:
 		return "  " + progressText(e, true), true
 	case event.Warning:
-		return "  warning: " + warningText(e), true
+		return "  warning: " + r.warning, true
 	case event.StepFinished:
 		return r.stepResult(e), true
 	case event.RunFinished:
@@ -117,7 +123,7 @@ func (s *stepState) counts() string {
 // stepResult is "step 3/12 drain-updating done in 6s (3 actions)" or
 // "step 3/12 drain-updating FAILED after 6s (3 actions, 1 failed): err".
 func (r *runState) stepResult(e event.Event) string {
-	s := r.step
+	s := r.stepOf(e.Step)
 	if s == nil || s.id != e.Step {
 		// A StepFinished without its StepStarted: say what is known.
 		s = &stepState{id: e.Step, number: e.Done, of: e.Total}
@@ -158,11 +164,13 @@ func (r *runState) runResult(e event.Event) string {
 	// The engine fills Step with the last step run even when the run
 	// stopped after it succeeded (cancelled between steps): name the step
 	// only when it did not succeed (an undo in a rollback does not count).
-	succeeded := r.step != nil && r.step.id == e.Step && r.step.finished && r.step.err == nil && r.step.of > 0
+	// Several steps may have run at once: look the step up by its ID.
+	s := r.byID[e.Step]
+	succeeded := s != nil && s.finished && s.err == nil && s.of > 0
 	if e.Step != "" && !succeeded {
 		head += " at " + oneLine(e.Step)
 	}
-	if r.step != nil && r.step.id == e.Step && r.step.allPrinted(e.Err) && errors.Is(e.Err, farm.ErrHalted) {
+	if s != nil && r.allPrinted(e.Err) && errors.Is(e.Err, farm.ErrHalted) {
 		return fmt.Sprintf("%s after %s (the failures above)", head, took)
 	}
 	// The engine's error repeats "run halted at step <id>: "; say it once.
@@ -174,7 +182,7 @@ func (r *runState) runResult(e event.Event) string {
 // step (the same socket error on 20 servers) is named by where it was first
 // seen instead of printed again.
 func (r *runState) failureOnce(e event.Event) string {
-	s := r.step
+	s := r.stepOf(e.Step)
 	if s == nil || s.id != e.Step {
 		return failure(e)
 	}

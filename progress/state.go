@@ -49,26 +49,36 @@ func (s *stepState) allPrinted(err error) bool {
 		return false
 	}
 	for _, f := range fs {
-		if f.Step != s.id {
+		if !s.printedFailure(f) {
 			return false
-		}
-		ws := f.Servers
-		if len(ws) == 0 {
-			ws = f.Zones
-		}
-		if len(ws) == 0 {
-			return false
-		}
-		for _, w := range ws {
-			if !s.printed[w+"\x00"+Generalize(strings.ReplaceAll(f.Error, Placeholder, w), w)] {
-				return false
-			}
 		}
 	}
 	return true
 }
 
-func (s *stepState) running() int { return s.actions - s.done - s.failed }
+// printedFailure reports whether f, a failure of the step, was printed on
+// every server or zone it names.
+func (s *stepState) printedFailure(f Failure) bool {
+	if s == nil || f.Step != s.id {
+		return false
+	}
+	ws := f.Servers
+	if len(ws) == 0 {
+		ws = f.Zones
+	}
+	if len(ws) == 0 {
+		return false
+	}
+	for _, w := range ws {
+		if !s.printed[w+"\x00"+Generalize(strings.ReplaceAll(f.Error, Placeholder, w), w)] {
+			return false
+		}
+	}
+	return true
+}
+
+// inFlight is how many of the step's actions started and did not finish.
+func (s *stepState) inFlight() int { return s.actions - s.done - s.failed }
 
 // label is "step 3/12 drain-updating", or "step drain-updating" when the
 // position is not known.
@@ -79,19 +89,29 @@ func (s *stepState) label() string {
 	return "step " + oneLine(s.id)
 }
 
-// runState follows a run through its events. It is not safe for concurrent
-// use; Terminal guards it with its mutex.
+// runState follows a run through its events: every step that runs, each
+// with its own state, since the engine runs a step as soon as the steps it
+// needs are done and several may run at the same time. It is not safe for
+// concurrent use; Terminal guards it with its mutex.
 type runState struct {
 	start, now time.Time
 	begun      bool
-	step       *stepState
-	steps      int // steps finished successfully
-	actions    int
-	retries    int
-	warnings   int
-	warning    string // the last warning
-	warningAt  time.Duration
-	finished   bool
+	// step is the step last started or skipped: with the strict order,
+	// the one running or the one that just ended.
+	step *stepState
+	// byID holds every step of the run by ID, each as its latest start
+	// (a step started again, or undone, starts afresh).
+	byID map[string]*stepState
+	// live holds the steps started and not finished, in the order they
+	// started.
+	live      []*stepState
+	steps     int // steps finished successfully
+	actions   int
+	retries   int
+	warnings  int
+	warning   string // the last warning
+	warningAt time.Duration
+	finished  bool
 	// result is the RunFinished message ("run halted") and ended the step
 	// it names.
 	result, ended string
@@ -118,10 +138,9 @@ func (r *runState) update(e event.Event) {
 	if e.Time.After(r.now) {
 		r.now = e.Time
 	}
-	s := r.step
-	if s != nil && e.Step != "" && e.Step != s.id {
-		s = nil // an event of another step: count it for the run only
-	}
+	// The event's own step; nil for an event of a step this run did not
+	// start, which is counted for the run only.
+	s := r.stepOf(e.Step)
 	switch e.Kind {
 	case event.RunStarted:
 		// A new run (a Terminal may watch a run and then its resume).
@@ -145,9 +164,9 @@ func (r *runState) update(e event.Event) {
 		if e.Total > 0 {
 			number = e.Done + 1
 		}
-		r.step = &stepState{id: e.Step, title: e.Message, number: number, of: e.Total, started: e.Time, waits: map[string]event.Event{}}
+		r.begin(&stepState{id: e.Step, title: e.Message, number: number, of: e.Total, started: e.Time, waits: map[string]event.Event{}})
 	case event.StepSkipped:
-		r.step = &stepState{id: e.Step, number: e.Done, of: e.Total, started: e.Time, finished: true, waits: map[string]event.Event{}}
+		r.begin(&stepState{id: e.Step, number: e.Done, of: e.Total, started: e.Time, finished: true, waits: map[string]event.Event{}})
 	case event.ActionStarted:
 		if s != nil {
 			s.actions++
@@ -186,6 +205,9 @@ func (r *runState) update(e event.Event) {
 	case event.Warning:
 		r.warnings++
 		r.warning = warningText(e)
+		if r.crowded(e) {
+			r.warning = oneLine(e.Step) + ": " + r.warning
+		}
 		r.warningAt = r.elapsed(e.Time)
 	case event.StepFinished:
 		r.completed = r.completed[:0]
@@ -203,6 +225,7 @@ func (r *runState) update(e event.Event) {
 			}
 			clear(s.waits)
 			s.order = s.order[:0]
+			r.live = slices.DeleteFunc(r.live, func(l *stepState) bool { return l == s })
 		}
 		if e.Err == nil && e.Total > 0 { // not an undo
 			r.steps++
@@ -211,6 +234,71 @@ func (r *runState) update(e event.Event) {
 		r.finished = true
 		r.result, r.ended = e.Message, e.Step
 	}
+}
+
+// stepOf returns the state of step id, or of the step last started when id
+// is empty (an event that names no step); nil when the run did not start
+// it.
+func (r *runState) stepOf(id string) *stepState {
+	if id == "" {
+		return r.step
+	}
+	return r.byID[id]
+}
+
+// begin records s, just started (or skipped), as the step last started and
+// the state of its ID; a step that is not finished joins the live steps.
+func (r *runState) begin(s *stepState) {
+	if r.byID == nil {
+		r.byID = map[string]*stepState{}
+	}
+	if old := r.byID[s.id]; old != nil {
+		r.live = slices.DeleteFunc(r.live, func(l *stepState) bool { return l == old })
+	}
+	r.byID[s.id] = s
+	r.step = s
+	if !s.finished {
+		r.live = append(r.live, s)
+	}
+}
+
+// running returns the steps started and not finished, in the plan's order
+// (in the order they started when a position is unknown).
+func (r *runState) running() []*stepState {
+	out := slices.Clone(r.live)
+	slices.SortStableFunc(out, func(a, b *stepState) int { return a.number - b.number })
+	return out
+}
+
+// crowded reports whether e's line must name its step to be read right:
+// a step other than e's is running (the steps overlap). With the strict
+// order it never is.
+func (r *runState) crowded(e event.Event) bool {
+	if e.Step == "" {
+		return false
+	}
+	for _, l := range r.live {
+		if l.id != e.Step {
+			return true
+		}
+	}
+	return false
+}
+
+// allPrinted reports whether every failure err holds was printed already
+// as an action failure of its own step, so that the run's result need not
+// say it again.
+func (r *runState) allPrinted(err error) bool {
+	fs := Failures(err)
+	if len(fs) == 0 {
+		return false
+	}
+	for _, f := range fs {
+		if !r.byID[f.Step].printedFailure(f) {
+			return false
+		}
+	}
+	return true
 }
 
 // waiting returns the latest Progress events of the step, oldest reporter

@@ -42,7 +42,7 @@ type TerminalConfig struct {
 	Width int
 	// Farm gives the status block one row per zone and group, with the
 	// group's members, their load-balancer states as last seen
-	// (event.MembersSeen events) and the current step's progress over
+	// (event.MembersSeen events) and each running step's progress over
 	// them. Nil shows one row per zone whose members were seen. Set it
 	// later with [Terminal.SetFarm] when the farm is built after the
 	// observer.
@@ -79,6 +79,22 @@ const (
 //	  elapsed 00:00:13 | actions 0 done, 1 running, 0 failed | retries 0
 //	  zone default: 1/2 draining fe02 (2 active): 2 connections left
 //	  last warning at 00:00:00: zone default: Updating member fe02 reads...
+//
+// While several steps run at once (the engine starts a step as soon as the
+// steps it needs are done), the block lists them in the plan's order, each
+// with its own actions, failures, retries and waits; at most four steps and
+// two waits each, so that it stays a few lines high on any farm:
+//
+//	steps 2-4 of 12 running
+//	  elapsed 00:00:01 | actions 5 done, 2 running, 0 failed | retries 1
+//	  step 2/12 stop-schedulers: 3 done, 1 running, 1 retry
+//	  step 3/12 drain-updating: 0 done, 1 running
+//	    zone default: 0/2 draining fe01 (3 active), fe02 (2 active): 5 con...
+//	  step 4/12 block-loaded: 2 done, 0 running
+//
+// and the retry, warning and hook lines name their step ("retry
+// stop-schedulers fe03 (attempt 1): ..."). Every step's result line counts
+// its own actions, whichever ends first.
 //
 // Elapsed time is as of the latest event. The block is redrawn at most every RefreshInterval, and at once
 // on every step change; when the run ends its last frame stays on screen.

@@ -97,18 +97,35 @@ func (t *Terminal) redraw(lines []string, after string) {
 // more zones".
 const maxZoneRows = 6
 
+// maxStepRows is how many running steps the status block lists, and
+// maxStepWaits how many waits it lists under each, when several steps run
+// at once: the block stays within about 30 lines whatever the farm's size.
+const (
+	maxStepRows  = 4
+	maxStepWaits = 2
+)
+
 // frame returns the lines of the status block.
 func (t *Terminal) frame() []string {
 	r := &t.run
 	el := clock(r.elapsed(r.now))
-	s := r.step
 	if r.finished {
 		head := t.finalHead(el)
-		return slices.Concat(head[:2], t.groupRows(), head[2:])
+		return slices.Concat(head[:2], t.groupRows(nil), head[2:])
+	}
+	live := r.running()
+	if len(live) > 1 {
+		return t.stepsFrame(live, el)
+	}
+	// One step running, or none: the step running, else the one that
+	// just ended.
+	s := r.step
+	if len(live) == 1 {
+		s = live[0]
 	}
 	if s == nil {
 		if r.begun {
-			return append([]string{"run started, elapsed " + el}, t.groupRows()...)
+			return append([]string{"run started, elapsed " + el}, t.groupRows(nil)...)
 		}
 		return []string{"waiting for the run to start"}
 	}
@@ -121,12 +138,12 @@ func (t *Terminal) frame() []string {
 	case s.title != "":
 		head += ": " + oneLine(s.title)
 	}
-	counts := fmt.Sprintf("  elapsed %s | actions %d done, %d running, %d failed | retries %d", el, s.done, s.running(), s.failed, s.retries)
+	counts := fmt.Sprintf("  elapsed %s | actions %d done, %d running, %d failed | retries %d", el, s.done, s.inFlight(), s.failed, s.retries)
 	if r.retries > s.retries {
 		counts += fmt.Sprintf(" (%d in run)", r.retries)
 	}
 	out := []string{head, counts}
-	out = append(out, t.groupRows()...)
+	out = append(out, t.groupRows([]*stepState{s})...)
 	waits := s.waiting()
 	for i, w := range waits {
 		if i == maxWaits {
@@ -141,6 +158,79 @@ func (t *Terminal) frame() []string {
 	return out
 }
 
+// stepsFrame is the status block while several steps run at once: which
+// steps, their actions together, the rows per zone and group, then one
+// line per step with its own actions, failures and retries and its waits
+// under it:
+//
+//	steps 2-4 of 12 running
+//	  elapsed 00:00:01 | actions 5 done, 2 running, 0 failed | retries 1
+//	  step 2/12 stop-schedulers: 3 done, 1 running, 1 retry
+//	  step 3/12 drain-updating: 0 done, 1 running
+//	    zone default: 0/2 draining fe01 (3 active), fe02 (2 active): 5 conn...
+//	  step 4/12 block-loaded: 2 done, 0 running
+func (t *Terminal) stepsFrame(live []*stepState, el string) []string {
+	r := &t.run
+	var done, inFlight, failed, retries int
+	for _, s := range live {
+		done, inFlight, failed, retries = done+s.done, inFlight+s.inFlight(), failed+s.failed, retries+s.retries
+	}
+	counts := fmt.Sprintf("  elapsed %s | actions %d done, %d running, %d failed | retries %d", el, done, inFlight, failed, retries)
+	if r.retries > retries {
+		counts += fmt.Sprintf(" (%d in run)", r.retries)
+	}
+	out := []string{stepsHead(live), counts}
+	out = append(out, t.groupRows(live)...)
+	for i, s := range live {
+		if i == maxStepRows {
+			out = append(out, fmt.Sprintf("  and %d more steps running", len(live)-maxStepRows))
+			break
+		}
+		row := fmt.Sprintf("  %s: %d done, %d running", s.label(), s.done, s.inFlight())
+		if s.failed > 0 {
+			row += fmt.Sprintf(", %d failed", s.failed)
+		}
+		if s.retries > 0 {
+			row += ", " + plural(s.retries, "retry", "retries")
+		}
+		out = append(out, row)
+		waits := s.waiting()
+		for j, w := range waits {
+			if j == maxStepWaits {
+				out = append(out, fmt.Sprintf("    and %d more waiting", len(waits)-maxStepWaits))
+				break
+			}
+			out = append(out, "    "+progressText(w, false))
+		}
+	}
+	if r.warning != "" {
+		out = append(out, "  last warning at "+clock(r.warningAt)+": "+r.warning)
+	}
+	return out
+}
+
+// stepsHead is "steps 2-4 of 12 running", "steps 2, 4 of 12 running", or
+// "3 steps running" when a position is not known.
+func stepsHead(live []*stepState) string {
+	var parts []string
+	for i := 0; i < len(live); i++ {
+		if live[i].of == 0 {
+			return fmt.Sprintf("%d steps running", len(live))
+		}
+		j := i
+		for j+1 < len(live) && live[j+1].number == live[j].number+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d-%d", live[i].number, live[j].number))
+		} else {
+			parts = append(parts, fmt.Sprint(live[i].number))
+		}
+		i = j
+	}
+	return fmt.Sprintf("steps %s of %d running", strings.Join(parts, ", "), live[0].of)
+}
+
 // finalHead is the head of the last frame: where the run ended.
 func (t *Terminal) finalHead(el string) []string {
 	r := &t.run
@@ -153,8 +243,10 @@ func (t *Terminal) finalHead(el string) []string {
 	case outcome == string(farm.Succeeded) && r.step != nil && r.step.of > 0:
 		where = fmt.Sprintf(": %d of %d steps done", r.steps, r.step.of)
 	case outcome == string(farm.Succeeded):
-	case r.ended != "" && r.step != nil && r.step.id == r.ended && !(r.step.finished && r.step.err == nil && r.step.of > 0):
-		where = " at " + r.step.label()
+	case r.ended != "" && r.byID[r.ended] != nil && !(r.byID[r.ended].finished && r.byID[r.ended].err == nil && r.byID[r.ended].of > 0):
+		// Several steps may have run at once: the step the run ended
+		// at, by its ID.
+		where = " at " + r.byID[r.ended].label()
 	case r.ended != "":
 		where = " at step " + oneLine(r.ended)
 	case r.step != nil && r.step.of > 0:
@@ -174,9 +266,10 @@ func (t *Terminal) finalHead(el string) []string {
 
 // groupRows are one row per zone and group: its members, their states as
 // the load balancer last showed them (MembersSeen events), and how many of
-// them the current step has done. Without the farm (SetFarm), one row per
+// them each of steps has done ("step 1/2 done" for one step, "step 2 1/2,
+// step 4 0/2 done" for several). Without the farm (SetFarm), one row per
 // zone the load balancer showed.
-func (t *Terminal) groupRows() []string {
+func (t *Terminal) groupRows(steps []*stepState) []string {
 	r := &t.run
 	if t.farm == nil {
 		zones := make([]string, 0, len(r.members))
@@ -218,7 +311,8 @@ func (t *Terminal) groupRows() []string {
 			if st := states(r.members[z.Name], g.Members()); st != "" {
 				row += ": " + st
 			}
-			if s := r.step; s != nil && !r.finished {
+			var done []string
+			for _, s := range steps {
 				started, ok := 0, 0
 				for _, sv := range g.Servers {
 					if s.serversStarted[sv.Name] {
@@ -228,9 +322,20 @@ func (t *Terminal) groupRows() []string {
 						ok++
 					}
 				}
-				if started > 0 {
-					row += fmt.Sprintf(" | step %d/%d done", ok, len(g.Servers))
+				if started == 0 {
+					continue
 				}
+				switch {
+				case len(steps) == 1:
+					done = append(done, fmt.Sprintf("step %d/%d", ok, len(g.Servers)))
+				case s.of > 0: // the step's own row names it
+					done = append(done, fmt.Sprintf("step %d %d/%d", s.number, ok, len(g.Servers)))
+				default:
+					done = append(done, fmt.Sprintf("%s %d/%d", oneLine(s.id), ok, len(g.Servers)))
+				}
+			}
+			if len(done) > 0 {
+				row += " | " + strings.Join(done, ", ") + " done"
 			}
 			out = append(out, row)
 		}

@@ -195,8 +195,12 @@ func TestTerminalThrottles(t *testing.T) {
 		assert.Equal(t, 3, scr.redraws, "one trailing redraw for the burst")
 		assert.Contains(t, scr.frame()[1], "actions 100 done, 0 running, 0 failed")
 
+		// The step ends (its result line is drawn at once), then the next
+		// starts: a step that starts while another runs would overlap it.
+		term.Observe(event.Event{Kind: event.StepFinished, Step: "stop-schedulers", Done: 1, Total: 2, Time: t0.Add(time.Second), Message: "Stop"})
+		assert.Equal(t, 4, scr.redraws, "a step's result is drawn at once")
 		term.Observe(event.Event{Kind: event.StepStarted, Step: "drain-updating", Done: 1, Total: 2, Time: t0.Add(time.Second), Message: "Drain"})
-		assert.Equal(t, 4, scr.redraws, "a step change is drawn at once")
+		assert.Equal(t, 5, scr.redraws, "a step change is drawn at once")
 		assert.Equal(t, "step 2/2 drain-updating: Drain", scr.frame()[0])
 	})
 }
