@@ -28,7 +28,9 @@
 // # Where things live
 //
 //   - package farm: servers, zones, groups and the engine that runs a plan
-//     (fan-out, retries, timeouts, hooks, events, report).
+//     (fan-out, retries, timeouts, hooks, events, report); farm/journal,
+//     farm/lock and farm/event: the run's journal (resume), the host lock,
+//     and the events of a run and the observers that receive them.
 //   - package steps: steps.Balanced builds the plan above; approval and
 //     wait steps.
 //   - package drivers: the contracts a driver implements (services, load

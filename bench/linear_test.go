@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// sizeJournal is a farm.Journal that keeps nothing but the size of the
-// JSON lines a FileJournal would write, and the largest record other than
+// sizeJournal is a journal.Journal that keeps nothing but the size of the
+// JSON lines a journal.File would write, and the largest record other than
 // the captured state.
 type sizeJournal struct {
 	mu             sync.Mutex

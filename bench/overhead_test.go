@@ -103,7 +103,7 @@ func BenchmarkScaling(b *testing.B) {
 	}
 }
 
-// BenchmarkJournal is BenchmarkOverheadRatio with a FileJournal in a
+// BenchmarkJournal is BenchmarkOverheadRatio with a journal.File in a
 // temporary directory (synced to disk record by record), as production
 // runs that can be resumed are configured: journal-ms is the wall time the
 // journal adds over the same run without one (measured in the same

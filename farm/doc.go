@@ -32,13 +32,13 @@
 // which returns a [Decision] ([DecideRetry], [DecideExclude],
 // [DecideRollback] or [DecideHalt]).
 //
-// Every run is written to a journal (PlanConfig.Journal; package
-// [github.com/balanced-deploy/balanced/farm/journal] keeps it in a file).
-// [Plan.Resume] continues a run that halted or crashed from the journal's
-// records. A run holds the host lock (package
-// [github.com/balanced-deploy/balanced/farm/lock], PlanConfig.Lock) and,
-// when the drivers offer one, the farm lease, so two runs never work on one
-// farm at once.
+// A run given a journal (PlanConfig.Journal; package
+// [github.com/balanced-deploy/balanced/farm/journal] keeps it in a file)
+// records every change of state before it goes on; [Plan.Resume] continues
+// a run that halted or crashed from the journal's records. With a journal,
+// or PlanConfig.Lock.Dir set, a run holds the host lock (package
+// [github.com/balanced-deploy/balanced/farm/lock]) and, when the drivers
+// offer one, the farm lease, so two runs never work on one farm at once.
 //
 // Progress reaches PlanConfig.Observer as events (package
 // [github.com/balanced-deploy/balanced/farm/event]; [SlogObserver] logs
@@ -87,7 +87,7 @@
 // The engine re-checks every registered guard at each step boundary, when a
 // step asks ([Run.CheckGuards]), and every PlanConfig.WatchInterval
 // (every 15 s by default) while a step runs. A guard puts back what
-// it safely can and says so ([Run.Drifted]: a Warning event, and
+// it safely can and says so ([Run.Drifted]: an [event.Warning] event, and
 // Report.Drifts lists every drift); a drift it cannot put back fails the
 // step with an error wrapping [ErrDrift], and the failure policy decides
 // (halt by default). Ask retries wait PlanConfig.Retry's backoff and count

@@ -17,7 +17,7 @@ var (
 	// failed and the run was rolled back (PlanConfig.OnFailure Rollback):
 	// the farm is as it was before the run.
 	ErrRolledBack = errors.New("run rolled back")
-	// ErrUnfinishedRun is returned by [Plan.Run] when the file journal's
+	// ErrUnfinishedRun is returned by [Plan.Run] when the journal's
 	// last run did not finish (it crashed, halted or was rolling back):
 	// resume it with [Plan.Resume] instead.
 	ErrUnfinishedRun = errors.New("the journal's last run did not finish")

@@ -22,7 +22,7 @@ import (
 // no farm lease.
 //
 // A run excludes others in two layers, both keyed by [Farm.Identity]:
-//   - the host lock ([lock.Host], or PlanConfig.Locker): runs on this host;
+//   - the host lock ([lock.File], or PlanConfig.Locker): runs on this host;
 //   - the farm lease ([drivers.FarmLeaser]), held on the farm itself (the
 //     Deployment Controller server): runs on any host. steps.Balanced sets
 //     Leaser when its ServiceController has the capability. Without it, the
@@ -97,7 +97,7 @@ func (p *Plan) takeFarm(ctx context.Context, o *runOptions) (context.Context, *h
 	who := p.holder(h.runID)
 	locker := p.cfg.Locker
 	if locker == nil && (p.cfg.Journal != nil || p.cfg.Lock.Dir != "") {
-		locker = lock.Host{Dir: p.cfg.Lock.Dir}
+		locker = lock.File{Dir: p.cfg.Lock.Dir}
 	}
 	if locker != nil {
 		release, err := locker.Lock(ctx, who)

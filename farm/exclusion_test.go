@@ -68,7 +68,7 @@ func (plainLB) Status(context.Context, ...string) ([]drivers.MemberStatus, error
 
 // memJournal is a journal of the test's own, in memory: the engine's
 // refusal of a new run over an unfinished one works through the
-// farm.Journal contract, not through *journal.File.
+// journal.Journal contract, not through *journal.File.
 type memJournal struct {
 	mu   sync.Mutex
 	recs []journal.Record

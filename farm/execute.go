@@ -48,7 +48,7 @@ type runOptions struct {
 }
 
 // Resume continues the run recorded in a journal (read with
-// [journal.ReadFile]) from the first step it does not record as done, with the
+// [journal.ReadLastRun]) from the first step it does not record as done, with the
 // state captured before that run began. Every step is idempotent, so the
 // step that was interrupted is run again from its start; it reads the live
 // state and finishes what is left.

@@ -13,7 +13,7 @@ import (
 // makes two farm descriptions the same farm, and from nothing else (not the
 // path of a spec or journal file, not the split of a zone into its groups,
 // not the order in which servers are listed). Two copies of one spec in two
-// directories give the same identity; it keys the host lock ([lock.Host]) and
+// directories give the same identity; it keys the host lock ([lock.File]) and
 // the farm lease ([drivers.FarmLeaser]).
 //
 // It is "farm-" followed by 16 hexadecimal digits of a SHA-256 over, zone by

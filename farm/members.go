@@ -14,7 +14,7 @@ import (
 // to serve read serving, those to drain draining, health unknown). Tools
 // draw a real run's load balancer from these events (package timeline).
 // zoneOf maps each member to its zone (one load balancer may front several
-// zones): each event holds the members of one zone, in Event.Zone; members
+// zones): each event holds the members of one zone, in the event's Zone field; members
 // zoneOf does not name are reported with no zone.
 //
 // The result has lb's optional capabilities when lb has them:

@@ -59,8 +59,9 @@ type Step struct {
 	// longer be rolled back: a rollback is refused and the run halts in its
 	// safe state instead. Such a step starts only once every step before it
 	// in the plan is done and none is running, whatever its Needs: a step
-	// beside it could otherwise fail when a rollback is no longer possible (for the balanced plan: once the Loaded servers
-	// may install the release, no group is sure to serve the previous one).
+	// beside it could otherwise fail when a rollback is no longer
+	// possible (for the balanced plan: once the Loaded servers may install
+	// the release, no group is sure to serve the previous one).
 	Irreversible bool
 }
 
@@ -105,7 +106,7 @@ type PlanConfig struct {
 	// (and no default host lock).
 	Journal journal.Journal
 	// Locker refuses a second concurrent run on the same farm. Nil means a
-	// [lock.Host] in Lock.Dir when the plan has a journal or Lock.Dir is
+	// [lock.File] in Lock.Dir when the plan has a journal or Lock.Dir is
 	// set, and no host lock otherwise.
 	Locker lock.Locker
 	// Lock configures the host lock and the farm lease.

@@ -237,7 +237,7 @@ func (r *Run) Do(ctx context.Context, zone, server string, fn func(ctx context.C
 }
 
 // Poll calls check every interval until it reports done, returns an error,
-// or ctx ends. It emits a Progress event with check's message at most every
+// or ctx ends. It emits an [event.Progress] event with check's message at most every
 // progressEvery (zero means every call). It is how steps wait for drains,
 // deployments and installs without ever going silent.
 func (r *Run) Poll(ctx context.Context, interval, progressEvery time.Duration, zone string, check func(ctx context.Context) (done bool, progress event.Event, err error)) error {

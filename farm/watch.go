@@ -34,8 +34,8 @@ const defaultWatchInterval = 15 * time.Second
 //     platform deployment, an install wait), on a goroutine of its own.
 //
 // Check reads the live state. Drift it can put back safely it puts back,
-// reporting it with [Run.Drifted] (Repaired set): the engine emits a
-// Warning naming what changed and lists it in Report.Drifts. Drift it
+// reporting it with [Run.Drifted] (Repaired set): the engine emits an
+// [event.Warning] naming what changed and lists it in Report.Drifts. Drift it
 // cannot put back it reports too, and returns an error: the check fails
 // the step that was running (its context is cancelled with the guard's
 // error as the cause) or about to run, wrapped in [ErrDrift], and the
@@ -231,7 +231,7 @@ func (r *Run) watchDuring(ctx context.Context, cancel context.CancelCauseFunc) (
 	}
 }
 
-// Drifted reports a drift a guard saw: a Warning event naming what changed,
+// Drifted reports a drift a guard saw: an [event.Warning] event naming what changed,
 // and an entry in Report.Drifts. An unrepaired drift is reported once,
 // however many checks see it again. Time and Step are filled in when empty.
 func (r *Run) Drifted(d Drift) {

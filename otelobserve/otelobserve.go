@@ -6,7 +6,7 @@
 // reports and warnings are events on their step's span, and every span that
 // failed has status Error.
 //
-// The [Observer] is a [event.ContextObserver]: the engine hands each action
+// The [Observer] is an [event.ContextObserver]: the engine hands each action
 // the context holding the action's span, so a driver that traces its own
 // calls (an HTTP client instrumented with OpenTelemetry, for example) nests
 // its spans under the action's:

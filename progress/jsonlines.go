@@ -9,7 +9,7 @@ import (
 	"github.com/balanced-deploy/balanced/farm/event"
 )
 
-// JSONEvent is the JSON form of a [event.Event], one per line of
+// JSONEvent is the JSON form of an [event.Event], one per line of
 // [NewJSONLines]'s output; decode a line into it to read it back. Fields
 // that are zero are left out, except done, which is written whenever total
 // is (a wait at 0/3 says "done":0).
@@ -55,7 +55,7 @@ type JSONMember struct {
 }
 
 // JSONLines writes one JSON object per event per line (JSON Lines), for
-// CI logs and tools; it is a [event.Observer]. Each line is a [JSONEvent].
+// CI logs and tools; it is an [event.Observer]. Each line is a [JSONEvent].
 // Errors are written as their text only (on one line, see [ErrorText])
 // and their [Failures], never marshalled, so nothing inside an error value
 // (a request, a credential) can leak.

@@ -55,7 +55,7 @@ const (
 	DefaultWidth           = 80
 )
 
-// Terminal shows a run's progress to a person; it is a [event.Observer].
+// Terminal shows a run's progress to a person; it is an [event.Observer].
 //
 // In plain mode (w is not a terminal, or TerminalConfig.Plain) it writes one
 // line per meaningful event, stamped with the time since the run started:

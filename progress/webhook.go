@@ -58,7 +58,7 @@ type WebhookPayload struct {
 	Event JSONEvent `json:"event"`
 }
 
-// Webhook is a [event.Observer] that POSTs a JSON notification
+// Webhook is an [event.Observer] that POSTs a JSON notification
 // ([WebhookPayload]) for each event WebhookConfig.Notify selects: the start
 // and end of the run, or of chosen steps. It needs nothing but net/http.
 //

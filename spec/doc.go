@@ -199,7 +199,7 @@
 //	on_failure: halt                      # halt (default: safe state, resumable) | rollback
 //	journal: /var/lib/balanced/production.journal   # JSON lines; enables resume and the host
 //	                                                 #   lock; its directory must exist
-//	lock_dir: /var/lib/balanced/locks     # host lock files (lock.Host); default
+//	lock_dir: /var/lib/balanced/locks     # host lock files (lock.File); default
 //	                                      #   lock.DefaultDir(), one per user
 //	accept_disabled_schedulers: false     # preflight accepts Schedulers already disabled
 //	                                      #   (disabled on purpose, or a lost journal)

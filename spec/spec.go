@@ -48,7 +48,7 @@ type Spec struct {
 	// the spec file's directory. Empty means no journal: the run cannot be
 	// resumed, and takes no host lock unless LockDir is set.
 	Journal string `yaml:"journal" json:"journal,omitempty"`
-	// LockDir is the directory of the host lock files (lock.Host),
+	// LockDir is the directory of the host lock files (lock.File),
 	// relative to the spec file's directory. Empty means
 	// lock.DefaultDir(), one per user: point every operator of a host
 	// at one shared directory to exclude each other there too.

@@ -44,7 +44,7 @@ func (c *crash) call() error {
 	return nil
 }
 
-// memJournal is an in-memory farm.Journal that stops recording once its
+// memJournal is an in-memory journal.Journal that stops recording once its
 // crash has happened.
 type memJournal struct {
 	mu    sync.Mutex

@@ -81,7 +81,7 @@ func (b *balanced) publish() farm.Step {
 //
 // The deployment's ID is recorded under key in farm.Captured as soon as the
 // platform returns it; the run's journal makes it durable before the call
-// returns (farm.Journal's contract), so before anything waits on it.
+// returns (journal.Journal's contract), so before anything waits on it.
 //
 // With skipDone, it first checks whether every Updating server already
 // serves the release (a run resumed after the deployment); a rollback does

@@ -255,7 +255,7 @@ func TestSecondRunIsRefused(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, farm.Succeeded, st.Outcome)
 		assert.Equal(t, steps.IDs(), st.Done)
-		lock, err := lock.Host{}.Status(second.Farm().Identity())
+		lock, err := lock.File{}.Status(second.Farm().Identity())
 		require.NoError(t, err)
 		assert.False(t, lock.Held, "lock released")
 	})

@@ -84,7 +84,7 @@ func (c *cli) printLocks(ctx context.Context, w io.Writer, h *farmHandle) {
 	row := func(k, format string, a ...any) { fmt.Fprintf(w, "%-12s %s\n", k+":", fmt.Sprintf(format, a...)) }
 	id := h.farm.Identity()
 	row("farm", "%s", id)
-	hl := lock.Host{Dir: h.sp.LockDir}
+	hl := lock.File{Dir: h.sp.LockDir}
 	st, err := hl.Status(id)
 	switch {
 	case err != nil:
@@ -128,7 +128,7 @@ func (c *cli) printLocks(ctx context.Context, w io.Writer, h *farmHandle) {
 
 func since(t time.Time) string { return time.Since(t).Round(time.Second).String() }
 
-func alive(st lock.HostStatus) string {
+func alive(st lock.FileStatus) string {
 	switch {
 	case !st.AliveKnown:
 		return ""
@@ -148,7 +148,7 @@ func (c *cli) unlock(ctx context.Context, o *options, args []string) int {
 		return exitUsage
 	}
 	id := h.farm.Identity()
-	st, err := lock.Host{Dir: h.sp.LockDir}.Status(id)
+	st, err := lock.File{Dir: h.sp.LockDir}.Status(id)
 	if err != nil {
 		c.errorf("%v", err)
 		return exitUsage

@@ -36,7 +36,7 @@ func TestStatusLocksAndUnlock(t *testing.T) {
 		require.NoError(t, err)
 		f, _, err := sp.BuildWith(t.Context(), sf.cli.drivers)
 		require.NoError(t, err)
-		release, err := lock.Host{Dir: sp.LockDir}.Lock(t.Context(), lock.Holder{Farm: f.Identity(), Host: hostname(t), PID: os.Getpid(),
+		release, err := lock.File{Dir: sp.LockDir}.Lock(t.Context(), lock.Holder{Farm: f.Identity(), Host: hostname(t), PID: os.Getpid(),
 			User: "alice", RunID: "R-here", Since: time.Now().Add(-time.Minute)})
 		require.NoError(t, err)
 		code, out, _ = sf.do(t, "status", specPath)

@@ -722,7 +722,7 @@ func (c *cli) nothingToResume(ctx context.Context, sp *spec.Spec) bool {
 		return true
 	}
 	if f, _, err := sp.BuildWith(ctx, c.drivers); err == nil {
-		if st, err := (lock.Host{Dir: sp.LockDir}).Status(f.Identity()); err == nil && st.Held {
+		if st, err := (lock.File{Dir: sp.LockDir}).Status(f.Identity()); err == nil && st.Held {
 			return true
 		}
 	}

@@ -354,7 +354,7 @@ func TestLockedExitCode(t *testing.T) {
 		require.NoError(t, err)
 		f, _, err := sp.BuildWith(t.Context(), sf.cli.drivers)
 		require.NoError(t, err)
-		release, err := lock.Host{Dir: sp.LockDir}.Lock(t.Context(), lock.Holder{Farm: f.Identity(), Host: "deploy-host-2", PID: 4242,
+		release, err := lock.File{Dir: sp.LockDir}.Lock(t.Context(), lock.Holder{Farm: f.Identity(), Host: "deploy-host-2", PID: 4242,
 			User: "alice", RunID: "20261127T030000Z-0badf00d", Since: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)})
 		require.NoError(t, err)
 		defer func() { assert.NoError(t, release()) }()

@@ -119,8 +119,12 @@ func (obs observers) ObserveContext(ctx context.Context, e Event) context.Contex
 	return ctx
 }
 
-// Send sends e to o: with ctx when o is a [ContextObserver], and returns the
-// context to go on with.
+// Send sends e to o as the engine does: with ctx when o is a
+// [ContextObserver] (returning the context it returns, or ctx when it
+// returns nil), with Observe otherwise (returning ctx); a nil o receives
+// nothing. An observer that wraps another (a filter, a rate limiter) uses
+// it to pass events on, so that the wrapped observer's contexts, and the
+// spans a tracing observer nests in them, survive the wrapper.
 func Send(ctx context.Context, o Observer, e Event) context.Context {
 	switch o := o.(type) {
 	case nil:

@@ -38,23 +38,35 @@ import (
 // change what a resume must do, so skipping it would be unsafe.
 type Kind string
 
-// Journal record kinds.
+// Journal record kinds: what each [Record] records, and the fields it sets.
 const (
-	RunStarted  Kind = "run-started"
+	// RunStarted: a run or a resume began (PlanID, Label, Steps, RunID,
+	// Resumed).
+	RunStarted Kind = "run-started"
+	// StepStarted: a step began (Step).
 	StepStarted Kind = "step-started"
-	Action      Kind = "action"
-	Captured    Kind = "captured"
-	StepDone    Kind = "step-done"
-	StepFailed  Kind = "step-failed"
-	StepUndone  Kind = "step-undone"
-	// Value records one value set (or deleted) in farm.Captured during
-	// a step, such as the ID of a deployment just started.
+	// Action: one server's or zone's action of a step ended (Step, Zone,
+	// Server, Attempts, Error when it failed).
+	Action Kind = "action"
+	// Captured: the whole state captured so far (Captured), written just
+	// before each StepDone.
+	Captured Kind = "captured"
+	// StepDone: a step was confirmed done (Step); a resume skips it.
+	StepDone Kind = "step-done"
+	// StepFailed: a step failed (Step, Error).
+	StepFailed Kind = "step-failed"
+	// StepUndone: a rollback undid a step (Step).
+	StepUndone Kind = "step-undone"
+	// Value: one value set (or deleted) in farm.Captured during a step,
+	// such as the ID of a deployment just started (Key, Value, Deleted).
 	Value Kind = "value"
-	// RollbackStarted marks the start of a rollback; Step is the
-	// step that failed.
+	// RollbackStarted: a rollback began; Step is the step that failed.
 	RollbackStarted Kind = "rollback-started"
-	Excluded        Kind = "excluded"
-	RunFinished     Kind = "run-finished"
+	// Excluded: a server was excluded from the run by a
+	// farm.DecideExclude decision (Zone, Server).
+	Excluded Kind = "excluded"
+	// RunFinished: the run ended (Outcome, Error when it did not succeed).
+	RunFinished Kind = "run-finished"
 )
 
 // Kinds lists every record kind this version knows, in the order a
@@ -367,7 +379,7 @@ type State struct {
 	ResumeFrom string
 	// Captured is the last state captured.
 	Captured CapturedState
-	// Excluded lists servers excluded from the run by an Ask decision.
+	// Excluded lists servers excluded from the run by a farm.DecideExclude decision.
 	Excluded []string
 	// Outcome is the outcome recorded, empty when the run never finished
 	// (it crashed).
@@ -384,7 +396,8 @@ type State struct {
 	ToUndo []string
 }
 
-// StateOf summarises the last run in a journal's records.
+// StateOf summarises the last run in a journal's records; it returns
+// [ErrNoRun] when they hold none ([LastRunOf] reports that as ok false).
 func StateOf(recs []Record) (State, error) {
 	start := -1
 	for i, r := range recs {

@@ -9,16 +9,16 @@ import (
 	"github.com/balanced-deploy/balanced/farm/lock"
 )
 
-// ExampleHost takes a farm's host lock, shows that a second run of the
+// ExampleFile takes a farm's host lock, shows that a second run of the
 // same farm is refused at once, and reads who holds it, as
 // `balancedctl status` does.
-func ExampleHost() {
+func ExampleFile() {
 	dir, err := os.MkdirTemp("", "lock-example")
 	if err != nil {
 		panic(err)
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	l := lock.Host{Dir: dir}
+	l := lock.File{Dir: dir}
 	const farmID = "farm-0123456789abcdef" // farm.Farm.Identity()
 
 	release, err := l.Lock(context.Background(), lock.Holder{Farm: farmID, Host: "ops-1", PID: os.Getpid(), User: "alice", RunID: "R1", Label: "release 2.4.0"})

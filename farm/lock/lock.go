@@ -1,10 +1,10 @@
 // Package lock keeps two runs of one farm from running at the same time on
-// one host: [Host] is an advisory lock of the operating system on a file
+// one host: [File] is an advisory lock of the operating system on a file
 // named after the farm's identity, released by the kernel when its process
-// ends, however it ends. A run of a farm.Plan takes it by default
-// (farm.PlanConfig.Lock); [Locker] is the interface a lock kept elsewhere
-// implements, and [Host.Status] says who holds a farm's lock, for a status
-// display or an unlock command.
+// ends, however it ends. A run of a farm.Plan with a journal takes it by
+// default (farm.PlanConfig.Lock); [Locker] is the interface a lock kept
+// elsewhere implements, and [File.Status] says who holds a farm's lock, for
+// a status display or an unlock command.
 //
 // Runs on other hosts are excluded by the farm lease on the Deployment
 // Controller (drivers.FarmLeaser), which the balanced plan takes as well.
@@ -22,8 +22,9 @@ import (
 	"github.com/balanced-deploy/balanced/internal/names"
 )
 
-// ErrLocked is wrapped by the error a [Locker] (or the farm lease) returns
-// when another run holds the lock.
+// ErrLocked is wrapped by the error a [Locker] returns when another run
+// holds the lock, and by the error farm.Plan.Run returns when another run
+// holds the farm lease (drivers.ErrLeaseHeld).
 var ErrLocked = errors.New("another run holds the farm's lock")
 
 // Holder says who holds a lock: enough for an operator to find the person
@@ -42,7 +43,7 @@ type Holder struct {
 	RunID string `json:"run_id,omitempty"`
 	// Since is when the lock was taken.
 	Since time.Time `json:"since"`
-	// Plan and Label identify the plan being run (Plan.ID, PlanConfig.Label:
+	// Plan and Label identify the plan being run (farm.Plan.ID, farm.PlanConfig.Label:
 	// for the balanced plan, "release <version>").
 	Plan  string `json:"plan,omitempty"`
 	Label string `json:"label,omitempty"`
@@ -66,7 +67,7 @@ func (h Holder) String() string {
 	return fmt.Sprintf("run %s%s of %s on host %s, process %d, since %s", run, label, usr, h.Host, h.PID, h.Since.UTC().Format(time.RFC3339))
 }
 
-// Locker gives a run exclusive use of a farm. The default is a [Host];
+// Locker gives a run exclusive use of a farm. The default is a [File];
 // teams may implement it over a store of their own.
 type Locker interface {
 	// Lock takes the lock of the farm holder.Farm for holder, or fails at
@@ -76,10 +77,10 @@ type Locker interface {
 }
 
 var (
-	_ Locker = Host{}
+	_ Locker = File{}
 )
 
-// Host is the default [Locker]: an advisory lock of the operating system
+// File is the default [Locker]: an advisory lock of the operating system
 // (flock(2) on Unix, LockFileEx on Windows) on the file
 // <Dir>/<farm identity>.lock, so that every run on one host of one farm
 // excludes the others, whatever the path of their spec or journal. The kernel
@@ -93,7 +94,7 @@ var (
 // It excludes only the runs that use the same directory: by default one per
 // user ([DefaultDir]). Runs of other users or hosts are excluded by the
 // farm lease ([github.com/balanced-deploy/balanced/drivers.FarmLeaser]).
-type Host struct {
+type File struct {
 	// Dir is the directory of the lock files. Empty means [DefaultDir].
 	Dir string
 }
@@ -103,7 +104,7 @@ type Host struct {
 // Linux, ~/Library/Caches on macOS, %LocalAppData% on Windows), or
 // <temporary directory>/balanced-locks-<uid> when the user has no cache
 // directory. It is per user: point every operator of a host at one shared
-// directory (PlanConfig.Lock.Dir, the spec's lock_dir) to exclude each other
+// directory (farm.PlanConfig.Lock.Dir, the spec's lock_dir) to exclude each other
 // on that host too.
 func DefaultDir() string {
 	if d, err := os.UserCacheDir(); err == nil {
@@ -112,7 +113,7 @@ func DefaultDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("balanced-locks-%d", os.Getuid()))
 }
 
-func (l Host) dir() string {
+func (l File) dir() string {
 	if l.Dir != "" {
 		return l.Dir
 	}
@@ -120,7 +121,7 @@ func (l Host) dir() string {
 }
 
 // Path returns the lock file of the farm with the given identity.
-func (l Host) Path(farmID string) (string, error) {
+func (l File) Path(farmID string) (string, error) {
 	if err := names.Name("farm identity", farmID); err != nil {
 		return "", fmt.Errorf("host lock: %w", err)
 	}
@@ -128,7 +129,7 @@ func (l Host) Path(farmID string) (string, error) {
 }
 
 // lockTries and lockRetry bound how long Lock retries a lock held for an
-// instant by [Host.Status] probing it.
+// instant by [File.Status] probing it.
 const (
 	lockTries = 20
 	lockRetry = 5 * time.Millisecond
@@ -136,17 +137,17 @@ const (
 
 // Lock takes the lock of holder.Farm, or fails at once with an error wrapping
 // [ErrLocked] that names the holder and its lock file.
-func (l Host) Lock(ctx context.Context, holder Holder) (func() error, error) {
+func (l File) Lock(ctx context.Context, holder Holder) (func() error, error) {
 	path, err := l.Path(holder.Farm)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("host lock: %w (want a writable directory: set PlanConfig.Lock.Dir, or lock_dir in the spec)", err)
+		return nil, fmt.Errorf("host lock: %w (want a writable directory: set farm.PlanConfig.Lock.Dir, or lock_dir in the spec)", err)
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("host lock: %w (want a writable directory: set PlanConfig.Lock.Dir, or lock_dir in the spec)", err)
+		return nil, fmt.Errorf("host lock: %w (want a writable directory: set farm.PlanConfig.Lock.Dir, or lock_dir in the spec)", err)
 	}
 	for try := 1; ; try++ {
 		ok, err := tryLock(f, true)
@@ -220,8 +221,8 @@ func readHolder(f *os.File) (Holder, bool) {
 	return h, true
 }
 
-// HostStatus is what [Host.Status] reads.
-type HostStatus struct {
+// FileStatus is what [File.Status] reads.
+type FileStatus struct {
 	// Path is the lock file.
 	Path string
 	// Held is true while a process holds the lock.
@@ -239,13 +240,13 @@ type HostStatus struct {
 
 // Status reads the lock of the farm with the given identity without taking
 // it (it holds a shared lock for an instant to tell whether it is held; a
-// [Host.Lock] at that instant retries).
-func (l Host) Status(farmID string) (HostStatus, error) {
+// [File.Lock] at that instant retries).
+func (l File) Status(farmID string) (FileStatus, error) {
 	path, err := l.Path(farmID)
 	if err != nil {
-		return HostStatus{}, err
+		return FileStatus{}, err
 	}
-	st := HostStatus{Path: path}
+	st := FileStatus{Path: path}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil

@@ -18,7 +18,7 @@ import (
 
 func TestHostLock(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "locks")
-	l := lock.Host{Dir: dir}
+	l := lock.File{Dir: dir}
 	holder := lock.Holder{Farm: "farm-0123456789abcdef", Host: "ops-1", PID: os.Getpid(), User: "alice", RunID: "R1",
 		Since: time.Date(2026, 12, 2, 7, 0, 0, 0, time.UTC), Label: "release v2"}
 	release, err := l.Lock(t.Context(), holder)
@@ -63,7 +63,7 @@ func TestHostLock(t *testing.T) {
 func TestMain(m *testing.M) {
 	if v := os.Getenv("BALANCED_TEST_HOLD_LOCK"); v != "" {
 		dir, id, _ := strings.Cut(v, ",")
-		_, err := lock.Host{Dir: dir}.Lock(context.Background(), lock.Holder{Farm: id, Host: hostname(), PID: os.Getpid(), User: "helper", RunID: "R-helper"})
+		_, err := lock.File{Dir: dir}.Lock(context.Background(), lock.Holder{Farm: id, Host: hostname(), PID: os.Getpid(), User: "helper", RunID: "R-helper"})
 		if err != nil {
 			fmt.Println("error:", err)
 			os.Exit(2)
@@ -100,7 +100,7 @@ func TestHostLockGoesWithItsProcess(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "locked\n", line)
 
-	l := lock.Host{Dir: dir}
+	l := lock.File{Dir: dir}
 	_, err = l.Lock(t.Context(), lock.Holder{Farm: id, RunID: "R-test"})
 	require.ErrorIs(t, err, lock.ErrLocked)
 	assert.ErrorContains(t, err, fmt.Sprintf("run R-helper of helper on host %s, process %d", hostname(), cmd.Process.Pid))

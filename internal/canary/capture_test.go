@@ -152,7 +152,7 @@ func newLogs() *logs {
 	return l
 }
 
-// memJournal is a farm.Journal that keeps each record as its JSON line.
+// memJournal is a journal.Journal that keeps each record as its JSON line.
 type memJournal struct {
 	mu    sync.Mutex
 	lines []string

@@ -182,7 +182,7 @@ func TestResumeAdoptsTheLifeTimeDeployment(t *testing.T) {
 	})
 }
 
-// memJournal is an in-memory farm.Journal.
+// memJournal is an in-memory journal.Journal.
 type memJournal struct {
 	mu   sync.Mutex
 	recs []journal.Record
