@@ -14,7 +14,7 @@ import (
 
 // Op names an operation of the simulated farm, as faults (fault.Fault.Op)
 // and recorded actions refer to it. The driver methods have one Op each;
-// OpInstall and OpPublish are the platform's own work. It is a string, so
+// OpInstall, OpPublish and OpApply are the platform's own work. It is a string, so
 // that the constants fill fault.Fault.Op.
 type Op = string
 
@@ -40,10 +40,20 @@ const (
 	// OpPublish is the platform publishing a release. A Fault sets the
 	// deployment's outcome when the publish ends (Fault.State, Fault.Info).
 	OpPublish Op = "Publish"
+	// OpApply is the platform's second stage of a deployment: applying the
+	// database changes and switching the running versions (in a two-stage
+	// environment, once the deployment is continued; in a one-stage one,
+	// right after the first stage). A Fault sets how it ends, as for
+	// OpPublish, but only in finished_with_errors or aborted (a
+	// [PublishOutcome] with drivers.DeploymentFailed or
+	// drivers.DeploymentAborted, or any other Err for finished_with_errors):
+	// nothing is published then, the database schema and every server keep
+	// their version, as after a failed first stage.
+	OpApply Op = "Apply"
 )
 
 var allOps = []Op{OpStopService, OpRestoreService, OpServiceState, OpDeploymentIdle, OpSetState, OpStatus, OpSwitch,
-	OpStartDeployment, OpDeploymentStatus, OpDeployedRelease, OpAbortDeployment, OpContinueDeployment, OpProbe, OpInstall, OpPublish}
+	OpStartDeployment, OpDeploymentStatus, OpDeployedRelease, OpAbortDeployment, OpContinueDeployment, OpProbe, OpInstall, OpPublish, OpApply}
 
 // Fault is the fault type of package fault.
 //
@@ -75,13 +85,13 @@ func (o PublishOutcome) Error() string {
 // Inject adds f (package fault documents every field). Faults apply in the
 // order they were added; the first one that hits a call decides its
 // reaction. The simulator names its calls by the Op constants (an empty Op
-// matches every driver call, not OpInstall nor OpPublish) and their targets
+// matches every driver call, not OpInstall, OpPublish nor OpApply) and their targets
 // by server name: a fault's Target matches a call on that server or one
 // naming it among its members. It reads Latency (added to the call's
 // simulated duration; for OpInstall, to the install's), Err (returned by the
 // call wrapped, and the call has no effect; for OpInstall the install fails
 // and the server keeps its old version, its application answering 503 until
-// a later install succeeds; for OpPublish see [PublishOutcome]) and
+// a later install succeeds; for OpPublish and OpApply see [PublishOutcome]) and
 // AfterEffect (the call takes effect and still returns Err: an ambiguous
 // failure such as a timeout after the change was committed; such an Err
 // must not wrap drivers.ErrUnavailable). Probability draws from
@@ -94,7 +104,7 @@ func (s *Sim) Inject(f fault.Fault) error {
 		return fmt.Errorf("%w: fault with AfterEffect wraps ErrUnavailable: that class promises the change did not take effect", drivers.ErrInvalidArgument)
 	}
 	switch f.Op {
-	case OpStartDeployment, OpDeploymentStatus, OpDeployedRelease, OpAbortDeployment, OpContinueDeployment, OpPublish:
+	case OpStartDeployment, OpDeploymentStatus, OpDeployedRelease, OpAbortDeployment, OpContinueDeployment, OpPublish, OpApply:
 		if f.Target != "" {
 			return fmt.Errorf("%w: fault on %s names server %q: platform operations concern no server, want Target empty", drivers.ErrInvalidArgument, f.Op, f.Target)
 		}
@@ -110,6 +120,17 @@ func (s *Sim) Inject(f fault.Fault) error {
 			return fmt.Errorf("%w: publish fault state %q: want finished_with_errors, needs_user_intervention or aborted", drivers.ErrInvalidArgument, out.State)
 		}
 	}
+	if f.Op == OpApply {
+		var out PublishOutcome
+		switch {
+		case f.Err == nil:
+			return fmt.Errorf("%w: apply fault without Err: want a PublishOutcome or the error the second stage fails with", drivers.ErrInvalidArgument)
+		case !errors.As(f.Err, &out):
+		case out.State == drivers.DeploymentFailed, out.State == drivers.DeploymentAborted:
+		default:
+			return fmt.Errorf("%w: apply fault state %q: want finished_with_errors or aborted", drivers.ErrInvalidArgument, out.State)
+		}
+	}
 	if f.Target != "" {
 		s.mu.Lock()
 		_, ok := s.byName[f.Target]
@@ -119,7 +140,7 @@ func (s *Sim) Inject(f fault.Fault) error {
 		}
 	}
 	set := &s.faults
-	if f.Op == OpInstall || f.Op == OpPublish {
+	if isWork(f.Op) {
 		set = &s.work
 	}
 	set.Seed = s.cfg.Seed
@@ -172,10 +193,14 @@ func (s *Sim) Recover(server string) error {
 	return nil
 }
 
+// isWork says whether op is the platform's own work rather than a driver
+// call: an empty Op (every driver call) does not match it.
+func isWork(op Op) bool { return op == OpInstall || op == OpPublish || op == OpApply }
+
 // matchFault returns the fault that hits this call, if any.
 func (s *Sim) matchFault(op Op, servers []string) *fault.Fault {
 	set := &s.faults
-	if op == OpInstall || op == OpPublish {
+	if isWork(op) {
 		set = &s.work
 	}
 	f, ok := set.Match(op, servers...)

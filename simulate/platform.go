@@ -125,7 +125,7 @@ func (p *Platform) StartDeployment(ctx context.Context, rel drivers.Release) (st
 // stage. The caller holds s.mu.
 func (s *Sim) firstStageEnded(d *deployment) {
 	if f := s.matchFault(OpPublish, nil); f != nil {
-		s.publishFault(d, f)
+		s.publishFault(d, f, "publish")
 		return
 	}
 	if s.cfg.TwoStage {
@@ -153,28 +153,36 @@ func (s *Sim) applyStarting(d *deployment) {
 }
 
 // applyStage runs the second stage for Config.ApplyDuration, then ends the
-// deployment (finishPublish). The caller holds s.mu.
+// deployment: an injected apply fault (OpApply) decides its outcome,
+// otherwise finishPublish. The caller holds s.mu.
 func (s *Sim) applyStage(d *deployment) {
-	if s.cfg.ApplyDuration <= 0 {
+	end := func() {
+		if f := s.matchFault(OpApply, nil); f != nil {
+			s.publishFault(d, f, "second stage (apply)")
+			return
+		}
 		s.finishPublish(d)
+	}
+	if s.cfg.ApplyDuration <= 0 {
+		end()
 		return
 	}
 	s.deployLog(d, "Info", "applying "+d.rel.Version)
 	gen := d.gen
 	s.schedule(s.clock.Add(s.cfg.ApplyDuration), prioDeploy, d.id, func() {
 		if d.gen == gen && d.state == drivers.DeploymentRunning {
-			s.finishPublish(d)
+			end()
 		}
 	})
 }
 
-// publishFault ends the first stage of d as the injected publish fault f
-// says.
-func (s *Sim) publishFault(d *deployment, f *fault.Fault) {
+// publishFault ends the stage of d named stage as the injected publish
+// (OpPublish) or apply (OpApply) fault f says.
+func (s *Sim) publishFault(d *deployment, f *fault.Fault, stage string) {
 	var out PublishOutcome
 	isOutcome := errors.As(f.Err, &out)
 	state := cmp.Or(out.State, drivers.DeploymentFailed)
-	msg := "publish ended: " + string(state)
+	msg := stage + " ended: " + string(state)
 	if f.Err != nil && !isOutcome {
 		msg += ": " + f.Err.Error()
 	}

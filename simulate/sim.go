@@ -39,7 +39,7 @@ type Sim struct {
 	reduced    reducedWindow
 
 	faults  fault.Set // faults on driver calls
-	work    fault.Set // faults on the platform's own work (OpInstall, OpPublish)
+	work    fault.Set // faults on the platform's own work (OpInstall, OpPublish, OpApply)
 	actions actionLog
 	marks   []Mark
 	stats   stats

@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
+	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
 )
@@ -178,4 +180,72 @@ func TestReducedCapacityPerZone(t *testing.T) {
 		assert.LessOrEqual(t, r.ReducedCapacity, a+b)
 		assert.Contains(t, r.String(), "reduced capacity: ")
 	})
+}
+
+// TestTwoStageApplyFault: a fault on OpApply ends the second stage of a
+// continued deployment as it says (finished_with_errors, aborted) after
+// ApplyDuration: nothing is published, the schema and every server keep
+// their version and no install starts. Inject refuses an apply fault that
+// names a server, has no Err or asks for a state the second stage cannot
+// end in.
+func TestTwoStageApplyFault(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want drivers.DeploymentState
+	}{
+		{"failed", simulate.PublishOutcome{State: drivers.DeploymentFailed}, drivers.DeploymentFailed},
+		{"aborted", simulate.PublishOutcome{State: drivers.DeploymentAborted}, drivers.DeploymentAborted},
+		{"plain error", errors.New("SQL script failed"), drivers.DeploymentFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 2}}, Seed: 1,
+					PublishDuration: time.Minute, ApplyDuration: time.Minute, InstallDuration: time.Second, TwoStage: true})
+				require.NoError(t, err)
+				require.NoError(t, sim.Inject(fault.Fault{Op: simulate.OpApply, Err: tc.err, Times: 1}))
+				ctx := t.Context()
+				require.NoError(t, sim.Start(ctx))
+				p := sim.Platform()
+				id, err := p.StartDeployment(ctx, drivers.Release{Version: "v2"})
+				require.NoError(t, err)
+				time.Sleep(time.Minute + time.Second)
+				st, err := p.DeploymentStatus(ctx, id)
+				require.NoError(t, err)
+				require.True(t, st.Prepared(), "the fault is not the first stage's: %+v", st)
+				require.NoError(t, p.ContinueDeployment(ctx, id))
+				time.Sleep(time.Minute - time.Second)
+				st, err = p.DeploymentStatus(ctx, id)
+				require.NoError(t, err)
+				assert.Equal(t, drivers.DeploymentRunning, st.State, "second stage still running")
+				time.Sleep(2 * time.Second)
+				st, err = p.DeploymentStatus(ctx, id)
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, st.State)
+				assert.Contains(t, st.LastMessages(1)[0], "second stage (apply) ended: "+string(tc.want))
+				time.Sleep(time.Minute)
+				rel, err := p.DeployedRelease(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, simulate.DefaultInitialVersion, rel.Version, "nothing published")
+				for _, s := range sim.Servers() {
+					res, err := sim.Prober().Probe(ctx, s.Target())
+					require.NoError(t, err)
+					assert.Equal(t, simulate.DefaultInitialVersion, res.Version, s.Name)
+				}
+				// The platform takes a new deployment.
+				_, err = p.StartDeployment(ctx, drivers.Release{Version: "v2"})
+				require.NoError(t, err)
+				sim.Stop()
+			})
+		})
+	}
+	sim, err := simulate.New(simulate.Config{TwoStage: true})
+	require.NoError(t, err)
+	for _, bad := range []fault.Fault{
+		{Op: simulate.OpApply, Target: "fe01", Err: errors.New("x")},
+		{Op: simulate.OpApply},
+		{Op: simulate.OpApply, Err: simulate.PublishOutcome{State: drivers.DeploymentNeedsUserIntervention}},
+	} {
+		assert.ErrorIs(t, sim.Inject(bad), drivers.ErrInvalidArgument, "%+v", bad)
+	}
 }

@@ -1,6 +1,7 @@
 package steps_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -271,7 +272,20 @@ type outcome string
 // publish and await-loaded, which the watch must repair in time) and
 // orchestrator crashes followed by a resume. Every
 // run must end succeeded with the exact end state, halted in the safe state,
-// or rolled back to the exact previous state — never with a violation.
+// or rolled back to the exact previous state — never with a violation —
+// and the release is never deployed twice (deploymentsOnce).
+//
+// A third of the seeds deploy on a two-stage platform (simulate.Config
+// TwoStage) with the plan's prepare step (PrepareAtFullCapacity at its
+// default, auto), and draw besides faults of that mode: the second stage
+// failing or aborted once continued (simulate.OpApply), errors of
+// ContinueDeployment and AbortDeployment, the prepared deployment aborted
+// by hand in the platform's console, and orchestrator crashes timed
+// within prepare's first stage, the steps between prepare and publish
+// (the deployment waiting prepared) and publish's second stage. The
+// histogram counts their outcomes apart ("two-stage:").
+//
+//	BALANCED_FAULT_SEEDS=3000 go test -run TestRandomizedFaults ./steps
 func TestRandomizedFaults(t *testing.T) {
 	seeds := 2000
 	if testing.Short() {
@@ -287,9 +301,12 @@ func TestRandomizedFaults(t *testing.T) {
 	for seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				o, kinds := randomRun(t, uint64(seed))
+				o, kinds, twoStage := randomRun(t, uint64(seed))
 				mu.Lock()
 				hist[o]++
+				if twoStage {
+					hist["two-stage:"+o]++
+				}
 				for _, k := range kinds {
 					faultKinds[k]++
 				}
@@ -303,17 +320,76 @@ func TestRandomizedFaults(t *testing.T) {
 	}
 	sort.Strings(keys)
 	t.Logf("%d seeds: %s; faults injected: %v", seeds, strings.Join(keys, " "), faultKinds)
-	ran := 0
-	for _, n := range hist {
-		ran += n
-	}
-	if ran == seeds && seeds >= 100 { // every seed ran (no -run filter)
-		resumed := 0
-		for _, o := range []outcome{"succeeded", "halted", "rolled-back"} {
-			assert.Positive(t, hist[o]+hist[o+"+resumed"], "outcome %s happens", o)
-			resumed += hist[o+"+resumed"]
+	ran, twoStage := 0, 0
+	for o, n := range hist {
+		if strings.HasPrefix(string(o), "two-stage:") {
+			twoStage += n
+		} else {
+			ran += n
 		}
-		assert.Positive(t, resumed, "some runs crashed and were resumed")
+	}
+	t.Logf("two-stage share: %d of %d seeds", twoStage, ran)
+	if ran == seeds && seeds >= 100 { // every seed ran (no -run filter)
+		for _, prefix := range []outcome{"", "two-stage:"} {
+			resumed := 0
+			for _, o := range []outcome{"succeeded", "halted", "rolled-back"} {
+				assert.Positive(t, hist[prefix+o]+hist[prefix+o+"+resumed"], "outcome %s%s happens", prefix, o)
+				resumed += hist[prefix+o+"+resumed"]
+			}
+			assert.Positive(t, resumed, "some %sruns crashed and were resumed", prefix)
+		}
+		assert.InDelta(t, seeds/3, twoStage, float64(seeds)/10, "a third of the seeds run on a two-stage platform")
+	}
+}
+
+// deployment is one deployment the simulated platform started.
+type deployment struct {
+	id, version string
+	state       drivers.DeploymentState
+	prepared    bool
+}
+
+// deploymentsOf lists the deployments the platform started, in order (the
+// simulator numbers them dep-1, dep-2, … in the order its successful
+// StartDeployment calls took effect).
+func deploymentsOf(t *testing.T, sim *simulate.Sim) []deployment {
+	t.Helper()
+	var out []deployment
+	for _, a := range sim.Actions(simulate.OpStartDeployment) {
+		if a.Err != nil {
+			continue
+		}
+		d := deployment{id: fmt.Sprintf("dep-%d", len(out)+1), version: strings.TrimPrefix(a.Detail, "version=")}
+		st, err := sim.Platform().DeploymentStatus(t.Context(), d.id)
+		require.NoError(t, err)
+		d.state, d.prepared = st.State, st.Prepared()
+		out = append(out, d)
+	}
+	return out
+}
+
+// deploymentsOnce checks that the run deployed each release at most once:
+// no release ends deployed twice (two successful deployments of it), and
+// a run that ended (succeeded or rolled back) left no deployment waiting
+// on the platform (prepared, or paused), which anyone could continue
+// later: a resumed run continues a prepared deployment or undoes it. A
+// halted run may leave one, its ID journaled for the resume to follow.
+func deploymentsOnce(t *testing.T, deps []deployment, outcome farm.Outcome, msg string) {
+	t.Helper()
+	succeeded := map[string]int{}
+	for _, d := range deps {
+		if d.state.Succeeded() {
+			succeeded[d.version]++
+		}
+		if outcome == farm.Succeeded || outcome == farm.RolledBack {
+			assert.True(t, d.state.Done(), "%s: deployment %s of %s left %s (prepared %t) after the run %s: %+v", msg, d.id, d.version, d.state, d.prepared, outcome, deps)
+		}
+	}
+	for v, n := range succeeded {
+		assert.LessOrEqual(t, n, 1, "%s: %s deployed %d times: %+v", msg, v, n, deps)
+	}
+	if outcome == farm.Succeeded {
+		assert.Equal(t, 1, succeeded["v2"], "%s: v2 deployed once: %+v", msg, deps)
 	}
 }
 
@@ -323,20 +399,47 @@ var driverOps = []simulate.Op{simulate.OpStopService, simulate.OpRestoreService,
 	simulate.OpSetState, simulate.OpStatus, simulate.OpSwitch, simulate.OpStartDeployment, simulate.OpDeploymentStatus,
 	simulate.OpDeployedRelease, simulate.OpProbe}
 
-// randomRun runs one seed and checks its outcome.
-func randomRun(t *testing.T, seed uint64) (outcome, []string) {
+// twoStageOps are the platform calls a two-stage run makes besides
+// driverOps: prepare's deployment is continued in publish, and aborted by
+// prepare's undo.
+var twoStageOps = []simulate.Op{simulate.OpContinueDeployment, simulate.OpAbortDeployment}
+
+// randomRun runs one seed and checks its outcome; twoStage says whether the
+// seed deployed on a two-stage platform.
+func randomRun(t *testing.T, seed uint64) (_ outcome, _ []string, twoStage bool) {
 	rng := rand.New(rand.NewPCG(seed, 0xba1a))
+	// The two-stage draws come from a stream of their own: the other
+	// seeds run exactly the scenarios they ran before two-stage runs were
+	// added.
+	two := rand.New(rand.NewPCG(seed, 0x2057a9e))
+	twoStage = two.IntN(3) == 0
 	zones := []simulate.ZoneConfig{{Servers: 3 + rng.IntN(4)}}
 	if rng.IntN(3) == 0 {
 		zones = append(zones, simulate.ZoneConfig{Servers: 2 + rng.IntN(5)})
 	}
-	sf := newSimFarm(t, simulate.Config{Zones: zones, Seed: seed})
+	cfg := simulate.Config{Zones: zones, Seed: seed}
+	// publishWait is how long publish waits for the deployment before the
+	// Updating installs start: the whole deployment in one stage (the
+	// harness's PublishDuration), the second stage only in two.
+	publishWait := 20 * time.Second
+	if twoStage {
+		cfg.TwoStage = true
+		cfg.ApplyDuration = 15*time.Second + time.Duration(two.IntN(15))*time.Second
+		cfg.CatchUpDelay = time.Duration(two.IntN(10)) * time.Second
+		publishWait = cfg.ApplyDuration
+	}
+	sf := newSimFarm(t, cfg)
 	// Half the seeds move traffic in two steps (no Switcher), as ALB and
 	// NGINX do: a failure between the moves must still leave one version.
 	sf.plain = rng.IntN(2) == 0
 	servers := sf.sim.Servers()
 	pick := func() string { return servers[rng.IntN(len(servers))].Name }
 	var kinds []string
+	if twoStage {
+		defer func() {
+			t.Logf("seed %d: two-stage platform, second stage %v, catch-up %v", seed, cfg.ApplyDuration, cfg.CatchUpDelay)
+		}()
+	}
 	runDone := make(chan struct{})
 	var crashes sync.WaitGroup
 	var observers []event.Observer
@@ -349,20 +452,24 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 	// The watch re-checks every 2 s, so that it repairs a reload before an
 	// install starts on a member the reload put back in traffic.
 	sf.watchInterval = 2 * time.Second
+	kindsDrawn, ops := 9, driverOps
+	if twoStage {
+		kindsDrawn, ops = 12, slices.Concat(driverOps, twoStageOps)
+	}
 	for range 1 + rng.IntN(3) {
-		switch k := rng.IntN(9); k {
+		switch k := rng.IntN(kindsDrawn); k {
 		case 0:
 			class := classes[rng.IntN(len(classes))]
-			op := driverOps[rng.IntN(len(driverOps))]
+			op := ops[rng.IntN(len(ops))]
 			server := pick()
 			switch op {
-			case simulate.OpStartDeployment, simulate.OpDeploymentStatus, simulate.OpDeployedRelease:
+			case simulate.OpStartDeployment, simulate.OpDeploymentStatus, simulate.OpDeployedRelease, simulate.OpContinueDeployment, simulate.OpAbortDeployment:
 				server = "" // platform calls concern no server
 			}
 			require.NoError(t, sf.sim.Inject(fault.Fault{Op: op, Target: server, Err: fmt.Errorf("injected: %w", class), After: rng.IntN(4), Times: 1 + rng.IntN(3)}))
 			kinds = append(kinds, "error:"+drivers.Class(class).Error())
 		case 1:
-			require.NoError(t, sf.sim.Inject(fault.Fault{Op: driverOps[rng.IntN(len(driverOps))], Latency: time.Duration(rng.IntN(5000)) * time.Millisecond}))
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: ops[rng.IntN(len(ops))], Latency: time.Duration(rng.IntN(5000)) * time.Millisecond}))
 			kinds = append(kinds, "latency")
 		case 2:
 			// A crashed server: only where the zone keeps capacity above the
@@ -424,9 +531,15 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 		case 8:
 			// A load-balancer reload during a long wait: publish's
 			// deployment (before the installs) or the Loaded installs.
-			step, at := steps.Publish, time.Duration(rng.IntN(13000))*time.Millisecond
+			// In publish the reload comes 7 s or more before the
+			// installs start, as the watch needs to take the members out
+			// again; in await-loaded once the Loaded installs have
+			// started (after the catch-up) and the health checks see
+			// them down. A reload in the instant before an install
+			// starts is beyond the watch's reach (it checks every 2 s).
+			step, at := steps.Publish, time.Duration(rng.IntN(int(publishWait/time.Millisecond)-7000))*time.Millisecond
 			if rng.IntN(2) == 0 {
-				step, at = steps.AwaitLoaded, 5*time.Second+time.Duration(rng.IntN(20000))*time.Millisecond
+				step, at = steps.AwaitLoaded, 5*time.Second+cfg.CatchUpDelay+time.Duration(rng.IntN(20000))*time.Millisecond
 			}
 			zone := ""
 			if !sf.plain && rng.IntN(2) == 0 {
@@ -438,6 +551,35 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 				}
 			}))
 			kinds = append(kinds, "lb-reset")
+		case 9:
+			// Two-stage: the second stage fails or is aborted once
+			// publish continued the prepared deployment.
+			outcomes := []error{
+				simulate.PublishOutcome{State: drivers.DeploymentFailed},
+				simulate.PublishOutcome{State: drivers.DeploymentAborted},
+				errors.New("injected: SQL script failed"),
+			}
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpApply, Err: outcomes[rng.IntN(len(outcomes))], Times: 1}))
+			kinds = append(kinds, "apply-failure")
+		case 10:
+			// Two-stage: someone aborts the deployment in the platform's
+			// console, during its first stage or while it waits prepared
+			// (between prepare and publish's continue).
+			step, at := steps.Prepare, time.Duration(rng.IntN(25000))*time.Millisecond
+			if rng.IntN(2) == 0 {
+				step, at = []string{steps.StopSchedulers, steps.DrainUpdating, steps.BlockLoaded}[rng.IntN(3)], time.Duration(rng.IntN(3000))*time.Millisecond
+			}
+			observers = append(observers, atStepStart(step, at, func() {
+				ctx := context.Background()
+				if id, found, err := sf.sim.Platform().FindDeployment(ctx, drivers.Release{Version: "v2"}); err == nil && found {
+					_ = sf.sim.Platform().AbortDeployment(ctx, id)
+				}
+			}))
+			kinds = append(kinds, "console-abort")
+		case 11:
+			// Two-stage: an orchestrator crash timed in the mode's own
+			// stretch (below), as often as one at a random call.
+			kinds = append(kinds, "orchestrator-crash")
 		}
 	}
 	if slices.Contains(kinds, "lb-reset") && slices.Contains(kinds, "orchestrator-crash") {
@@ -447,17 +589,49 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 		// repairs what is left, but not the harm done meanwhile.
 		kinds = slices.DeleteFunc(kinds, func(k string) bool { return k == "orchestrator-crash" })
 	}
+	// returned is set once the first run returns: a timed crash after it
+	// does not happen (nothing runs to crash).
+	var (
+		retMu    sync.Mutex
+		returned bool
+	)
+	if twoStage && slices.Contains(kinds, "orchestrator-crash") && two.IntN(2) == 0 {
+		// Within prepare's first stage (20 s), once the deployment is
+		// prepared (the steps between prepare and publish), or in
+		// publish's second stage and the Updating installs.
+		c = &crash{}
+		step, at := steps.Prepare, time.Duration(two.IntN(22000))*time.Millisecond
+		switch two.IntN(3) {
+		case 0:
+			step, at = []string{steps.StopSchedulers, steps.DrainUpdating, steps.BlockLoaded}[two.IntN(3)], time.Duration(two.IntN(3000))*time.Millisecond
+		case 1:
+			step, at = steps.Publish, time.Duration(two.IntN(int((publishWait+35*time.Second)/time.Millisecond)))*time.Millisecond
+		}
+		observers = append(observers, atStepStart(step, at, func() {
+			retMu.Lock()
+			defer retMu.Unlock()
+			if !returned {
+				c.dead.Store(true)
+			}
+		}))
+		kinds = append(kinds, "crash-in:"+step)
+	}
 	sf.observer = event.Observers(observers...)
 	policy := farm.Halt
 	if rng.IntN(2) == 0 {
 		policy = farm.Rollback
 	}
-	if slices.Contains(kinds, "orchestrator-crash") {
+	if c == nil && slices.Contains(kinds, "orchestrator-crash") {
 		c = &crash{at: int64(1 + rng.IntN(250))}
 	}
 	j := &memJournal{crash: c}
 	require.NoError(t, sf.sim.Start(t.Context()))
-	rep, err := sf.plan(t, c, j, policy, "v2").Run(t.Context())
+	p := sf.plan(t, c, j, policy, "v2")
+	assert.Equal(t, twoStage, slices.Contains(p.StepIDs(), steps.Prepare), "two-stage runs prepare at full capacity")
+	rep, err := p.Run(t.Context())
+	retMu.Lock()
+	returned = true
+	retMu.Unlock()
 	ended.Store(c == nil || !c.dead.Load())
 	require.NotNil(t, rep, "seed %d %v: %v", seed, kinds, err)
 	o := outcome(rep.Outcome)
@@ -489,9 +663,10 @@ func randomRun(t *testing.T, seed uint64) (outcome, []string) {
 		assert.NotEmpty(t, rep.ResumeFrom)
 		assert.Empty(t, sf.sim.CheckSafeState(), "seed %d %v: %v", seed, kinds, err)
 	}
+	deploymentsOnce(t, deploymentsOf(t, sf.sim), rep.Outcome, fmt.Sprintf("seed %d %v policy %s outcome %s err %v", seed, kinds, policy, o, err))
 	r := sf.sim.Report()
 	assert.Empty(t, violationsBeyondRollback(r, rep), "seed %d %v policy %s outcome %s err %v\n%s", seed, kinds, policy, o, err, r.String())
-	return o, kinds
+	return o, kinds, twoStage
 }
 
 // violationsBeyondRollback returns every violation except a client going
@@ -568,4 +743,67 @@ func TestRollbackAfterIntervention(t *testing.T) {
 		assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v1"}))
 		assert.Zero(t, sf.sim.Report().TotalViolations())
 	})
+}
+
+// TestSecondStageFails: on a two-stage platform, the second stage of the
+// deployment publish continued fails (finished_with_errors) or is aborted.
+// With Halt the run halts in publish in the safe state, the failed
+// deployment no longer recorded, and the resumed run starts one new
+// deployment, continues it once and ends exact (two started, one
+// succeeded). With Rollback the farm ends exact on v1 and no deployment of
+// v1 is started: the failed one published nothing.
+func TestSecondStageFails(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		policy farm.FailurePolicy
+		end    drivers.DeploymentState
+	}{
+		{"failed/halt", farm.Halt, drivers.DeploymentFailed},
+		{"failed/rollback", farm.Rollback, drivers.DeploymentFailed},
+		{"aborted/halt", farm.Halt, drivers.DeploymentAborted},
+		{"aborted/rollback", farm.Rollback, drivers.DeploymentAborted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 81,
+					TwoStage: true, ApplyDuration: 20 * time.Second})
+				require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpApply, Err: simulate.PublishOutcome{State: tc.end}, Times: 1}))
+				j := &memJournal{}
+				require.NoError(t, sf.sim.Start(t.Context()))
+				p := sf.plan(t, nil, j, tc.policy, "v2")
+				require.Contains(t, p.StepIDs(), steps.Prepare)
+				rep, err := p.Run(t.Context())
+				require.Error(t, err)
+				assert.Equal(t, steps.Publish, rep.FailedStep)
+				assert.Contains(t, err.Error(), "deployment dep-1 ended "+string(tc.end))
+				require.Len(t, sf.sim.Actions(simulate.OpContinueDeployment), 1)
+				if tc.policy == farm.Rollback {
+					require.ErrorIs(t, err, farm.ErrRolledBack)
+					time.Sleep(10 * time.Second)
+					sf.sim.Stop()
+					assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v1"}))
+					r := sf.sim.Report()
+					assert.Zero(t, r.Failed, r.String())
+					assert.Zero(t, r.TotalViolations(), r.String())
+					assert.Len(t, sf.sim.Actions(simulate.OpStartDeployment), 1, "nothing was published: no deployment of v1")
+					deploymentsOnce(t, deploymentsOf(t, sf.sim), rep.Outcome, tc.name)
+					return
+				}
+				require.ErrorIs(t, err, farm.ErrHalted)
+				assert.Empty(t, sf.sim.CheckSafeState())
+				st, err := journal.StateOf(j.records())
+				require.NoError(t, err)
+				assert.Equal(t, steps.Publish, st.ResumeFrom)
+				_, recorded := st.Captured.Values[steps.CapturedDeploymentID]
+				assert.False(t, recorded, "the failed deployment is not followed again")
+				resumeToTheEnd(t, sf, j.records())
+				deps := deploymentsOf(t, sf.sim)
+				require.Len(t, deps, 2, "%+v", deps)
+				assert.Equal(t, tc.end, deps[0].state)
+				assert.Equal(t, drivers.DeploymentSucceeded, deps[1].state)
+				assert.Len(t, sf.sim.Actions(simulate.OpContinueDeployment), 2, "the new deployment is continued once")
+				deploymentsOnce(t, deps, farm.Succeeded, tc.name)
+			})
+		})
+	}
 }
