@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,7 +33,16 @@ type settings struct {
 	// (farm.PlanConfig.StrictOrder); false overlaps the steps that need
 	// nothing of each other, as the engine does by default.
 	Strict bool
+	// PrepareOff is steps.Config.PrepareAtFullCapacity off, with
+	// ContinuePrepared: on a two-stage platform (timings.TwoStage) publish
+	// then starts the deployment and continues it, at reduced capacity,
+	// instead of continuing the one the prepare step prepared.
+	PrepareOff bool
 }
+
+// prepared says whether the plan prepares the release at full capacity:
+// the platform runs deployments in two stages and PrepareOff is not set.
+func (s settings) prepared() bool { return s.TwoStage && !s.PrepareOff }
 
 // defaultSettings are the settings BENCHMARKS.md reports: 2 ms per driver
 // call, a 50 ms drain, a 100 ms publish and a 100 ms install, a 10 ms
@@ -87,6 +97,7 @@ type term struct {
 // below. Each formula is in BENCHMARKS.md.
 func criticalPath(s settings) []term {
 	L, D, P, I, C := s.Latency, s.Drain, s.Publish, s.Install, s.ConfirmDelay
+	U := s.CatchUp
 	N := s.Servers
 	nu, nl := s.groups()
 	K := s.concurrency()
@@ -104,29 +115,39 @@ func criticalPath(s settings) []term {
 			"Status, SetState draining (2L), connections end D after the drain took effect (the last poll's Status ends then), SetState out, Status (2L)"},
 		{steps.BlockLoaded, fan(nl, 1) + C + fan(nl, 1),
 			"StopService (L), ConfirmDelay, ServiceState (L) on the Loaded servers"},
-		{steps.Publish, fan(nu, 1) + L + max(P, L) + max(I, L) - L + fan(nu, 1),
-			"probe the Updating servers (L), StartDeployment (L), DeploymentStatus reads finished P later; every install ends I later, and each Updating server needs a probe ending after that: ⌈nu/K⌉ rounds of L, the first of which may start L early"},
+		publishTerm(s, fan),
 		{steps.VerifyUpdating, fan(nu, 1), "probe each Updating server (L)"},
 		{steps.SwitchTraffic, 3*L + L + max(D, 3*L) + 3*L,
 			"warm-up Status, SetState draining, Status (3L); Switch (L); the Loaded drain ends D after the switch (Status, SetState, Status take 3L at least); SetState out, Status, Status of the Updating members (3L)"},
 		{steps.StartSchedulersUpdating, fan(2*nu, 2), "RestoreService, ServiceState (2L) per Updating server"},
 		{steps.UnblockLoaded, fan(2*nl, 2), "RestoreService (its install starts), ServiceState (2L) per Loaded server"},
-		{steps.AwaitLoaded, max(I-L, L) + L,
-			"the last install ends I after its RestoreService, L of which unblock-loaded spent reading back; then the probe ends no earlier, DeploymentIdle (L)"},
+		{steps.AwaitLoaded, max(U+I-L, L) + L,
+			"the last install begins U (the catch-up) after its RestoreService and ends I later, L of which unblock-loaded spent reading back; then the probe ends no earlier, DeploymentIdle (L)"},
 		{steps.RestoreTraffic, 5 * L,
 			"warm-up Status, SetState draining, Status (3L); SetState serving, Status (2L)"},
 		{steps.StartSchedulersLoaded, fan(2*nl, 2), "RestoreService, ServiceState (2L) per Loaded server"},
+	}
+	if s.prepared() {
+		terms = slices.Insert(terms, 1, term{steps.Prepare, fan(nu, 1) + L + max(P, L),
+			"probe the Updating servers (L), StartDeployment (L), DeploymentStatus reads prepared P later (the first stage, at full capacity)"})
 	}
 	// The watch (farm.Guard): at each step's boundary the guards still
 	// registered are checked one after the other: a service guard reads
 	// its group's servers (one round), a member guard reads the zone's
 	// load balancer (L). Publish checks them once more just before the
-	// deployment starts. The periodic checks (every 15 s) never come due.
+	// deployment starts, and before it continues a prepared deployment
+	// (twice on a two-stage platform without the prepare step). The
+	// periodic checks (every 15 s) never come due, except in the long
+	// waits of a two-stage scenario: see windowAllowance.
 	schedU, schedL, deplL, lb := fan(nu, 1), fan(nl, 1), fan(nl, 1), L
+	publishChecks := time.Duration(2)
+	if s.TwoStage && s.PrepareOff {
+		publishChecks = 3
+	}
 	guards := map[string]time.Duration{
 		steps.DrainUpdating:           schedU + schedL,
 		steps.BlockLoaded:             schedU + schedL + 2*lb,
-		steps.Publish:                 2 * (schedU + schedL + 2*lb + deplL),
+		steps.Publish:                 publishChecks * (schedU + schedL + 2*lb + deplL),
 		steps.VerifyUpdating:          schedU + schedL + 2*lb + deplL,
 		steps.SwitchTraffic:           schedU + schedL + deplL,
 		steps.StartSchedulersUpdating: schedL + deplL + 2*lb,
@@ -153,6 +174,28 @@ func criticalPath(s settings) []term {
 	return terms
 }
 
+// publishTerm is publish's share of the critical path: on a one-stage
+// platform the whole deployment (P + A) and the Updating installs; with
+// the prepare step the second stage only (the first ran at full
+// capacity); on a two-stage platform without it, both stages and the
+// continue between them.
+func publishTerm(s settings, fan func(calls, chain int) time.Duration) term {
+	L, P, I, A := s.Latency, s.Publish, s.Install, s.Apply
+	nu, _ := s.groups()
+	installs := max(I, L) - L + fan(nu, 1)
+	const after = "; every install ends I later, and each Updating server needs a probe ending after that: ⌈nu/K⌉ rounds of L, the first of which may start L early"
+	switch {
+	case s.prepared():
+		return term{steps.Publish, L + L + max(A, L) + installs,
+			"DeploymentStatus reads prepared (L), ContinueDeployment (L), DeploymentStatus reads finished A later" + after}
+	case s.TwoStage:
+		return term{steps.Publish, fan(nu, 1) + L + max(P, L) + L + max(A, L) + installs,
+			"probe the Updating servers (L), StartDeployment (L), DeploymentStatus reads prepared P later, ContinueDeployment (L), DeploymentStatus reads finished A later" + after}
+	}
+	return term{steps.Publish, fan(nu, 1) + L + max(P+A, L) + installs,
+		"probe the Updating servers (L), StartDeployment (L), DeploymentStatus reads finished P (+ A) later" + after}
+}
+
 // pollAllowance is the most the polls can add to the critical path: the
 // plan waits in five polls whose condition turns true between two checks
 // (drain-updating and switch-traffic at PollInterval; the deployment, the
@@ -169,16 +212,27 @@ func (s settings) pollAllowance() time.Duration {
 // strict), so its end is its term plus the latest end among them. It fails
 // on a step of the plan with no term.
 func pathOf(terms []term, plan []farm.Step, strict bool) (time.Duration, error) {
+	end, err := pathEnds(terms, plan, strict)
+	var longest time.Duration
+	for _, e := range end {
+		longest = max(longest, e)
+	}
+	return longest, err
+}
+
+// pathEnds is pathOf step by step: the instant each step of the plan ends
+// on the critical path, from the start of the run.
+func pathEnds(terms []term, plan []farm.Step, strict bool) (map[string]time.Duration, error) {
 	d := map[string]time.Duration{}
 	for _, t := range terms {
 		d[t.Step] = t.D
 	}
 	end := map[string]time.Duration{}
-	var last, longest time.Duration
+	var last time.Duration
 	for _, st := range plan {
 		t, ok := d[st.ID]
 		if !ok {
-			return 0, fmt.Errorf("step %s has no term in the critical path: add it to criticalPath", st.ID)
+			return nil, fmt.Errorf("step %s has no term in the critical path: add it to criticalPath", st.ID)
 		}
 		start := last
 		if !strict && !st.Irreversible {
@@ -192,9 +246,8 @@ func pathOf(terms []term, plan []farm.Step, strict bool) (time.Duration, error) 
 		if strict || st.Irreversible {
 			last = end[st.ID]
 		}
-		longest = max(longest, end[st.ID])
 	}
-	return longest, nil
+	return end, nil
 }
 
 // boundOf is the critical path of the balanced plan built with s.
@@ -292,6 +345,9 @@ func newPlan(s settings, pc farm.PlanConfig, adjust func(*steps.Config)) (*farm.
 		PollInterval:       s.PollInterval,
 		DeployPollInterval: s.DeployPollInterval,
 		ConfirmDelay:       s.ConfirmDelay,
+	}
+	if s.PrepareOff {
+		cfg.PrepareAtFullCapacity, cfg.ContinuePrepared = steps.PrepareOff, true
 	}
 	if adjust != nil {
 		adjust(&cfg)

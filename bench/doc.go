@@ -7,6 +7,11 @@
 //     of the plan's own steps (criticalPath, planBound), the CPU time, the
 //     bytes allocated and the bytes retained per server, and the size of
 //     the error of an install timeout over 2000 pending servers;
+//   - BenchmarkTwoStageWindow runs the plan on a two-stage platform (a
+//     first stage of 10 min, a second of 3 min, a catch-up of 3 min), with
+//     the release prepared at full capacity and without, and reports the
+//     reduced-capacity window against its critical path and the bound it
+//     must keep (windowOf, windowAllowance);
 //   - BenchmarkSimulator runs the simulator under traffic and reports its
 //     simulated time, CPU time and peak memory.
 //

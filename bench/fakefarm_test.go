@@ -21,10 +21,28 @@ type timings struct {
 	// Drain is how long a member set draining keeps active connections.
 	Drain time.Duration
 	// Publish is how long the platform publishes before the deployment
-	// reads finished and the installs begin.
+	// reads finished and the installs begin: with Apply and TwoStage, how
+	// long its first stage takes.
 	Publish time.Duration
+	// Apply is how long the second stage of a deployment takes (the SQL
+	// scripts run, the running versions switch): right after the first in
+	// one stage, once the deployment is continued with TwoStage. Zero:
+	// none.
+	Apply time.Duration
+	// TwoStage makes the platform run deployments in two stages, as a
+	// LifeTime environment with "Execute deployments in two stages" does
+	// (OutSystems, "Deploy in a Short Deployment Window"): after its first
+	// stage ("no changes in the running versions") a deployment reads
+	// needs_user_intervention with Info deploy_prepared (the Deployment
+	// API's spelling) until it is continued (POST
+	// /deployments/{key}/continue/); the second stage then takes Apply.
+	TwoStage bool
 	// Install is how long one front-end installs (probes answer 503).
 	Install time.Duration
+	// CatchUp is how long a front-end's Deployment service, started again
+	// (unblock-loaded), takes to begin installing a release it missed, as
+	// simulate.Config.CatchUpDelay models it. Zero: at once.
+	CatchUp time.Duration
 }
 
 // fakeFarm is a minimal farm implementing every driver contract the balanced
@@ -41,30 +59,43 @@ type fakeFarm struct {
 
 	mu      sync.Mutex
 	servers map[string]*fakeServer
-	// The deployment: started when id != "", published at pubEnd.
+	// The deployment: started when id != "", its first stage done at
+	// stageEnd; published at pubEnd once scheduled (at the start in one
+	// stage, at the continue in two).
 	id        string
 	version   string
+	stageEnd  time.Time
 	pubEnd    time.Time
+	scheduled bool
 	published bool
+	// The reduced-capacity window: out counts the members not serving;
+	// while it is positive the farm serves on part of its servers, since
+	// outSince. reduced sums those stretches.
+	out      int
+	outSince time.Time
+	reduced  time.Duration
 }
 
 type fakeServer struct {
-	version    string
-	installing string    // version being installed, until installEnd
-	installEnd time.Time //
-	pending    string    // published version waiting for the Deployment service
-	services   map[drivers.Service]drivers.ServiceState
-	state      drivers.MemberState
-	drainEnd   time.Time // a draining member holds connections until then
+	version      string
+	installing   string    // version being installed, from installStart until installEnd
+	installStart time.Time //
+	installEnd   time.Time //
+	pending      string    // published version waiting for the Deployment service
+	services     map[drivers.Service]drivers.ServiceState
+	state        drivers.MemberState
+	drainEnd     time.Time // a draining member holds connections until then
 }
 
 var (
-	_ drivers.LoadBalancer      = (*fakeFarm)(nil)
-	_ drivers.Switcher          = (*fakeFarm)(nil)
-	_ drivers.ServiceController = (*fakeFarm)(nil)
-	_ drivers.IdleReporter      = (*fakeFarm)(nil)
-	_ drivers.PlatformClient    = (*fakeFarm)(nil)
-	_ drivers.Prober            = (*fakeFarm)(nil)
+	_ drivers.LoadBalancer        = (*fakeFarm)(nil)
+	_ drivers.Switcher            = (*fakeFarm)(nil)
+	_ drivers.ServiceController   = (*fakeFarm)(nil)
+	_ drivers.IdleReporter        = (*fakeFarm)(nil)
+	_ drivers.PlatformClient      = (*fakeFarm)(nil)
+	_ drivers.DeploymentPreparer  = (*fakeFarm)(nil)
+	_ drivers.DeploymentContinuer = (*fakeFarm)(nil)
+	_ drivers.Prober              = (*fakeFarm)(nil)
 )
 
 // newFakeFarm builds n servers fe0001.. on version v1, every service
@@ -115,13 +146,13 @@ func (f *fakeFarm) server(name string, now time.Time) (*fakeServer, error) {
 	if !ok {
 		return nil, drivers.Classify(drivers.ErrNotFound, fmt.Errorf("no server %q", name))
 	}
-	if f.id != "" && !f.published && !now.Before(f.pubEnd) {
+	if f.id != "" && f.scheduled && !f.published && !now.Before(f.pubEnd) {
 		// The publish ended: every server whose Deployment service runs
 		// installs from pubEnd; the others wait for it to start.
 		f.published = true
 		for _, x := range f.servers {
 			if x.services[drivers.DeploymentService].Run == drivers.Running {
-				x.installing, x.installEnd = f.version, f.pubEnd.Add(f.tm.Install)
+				x.installing, x.installStart, x.installEnd = f.version, f.pubEnd, f.pubEnd.Add(f.tm.Install)
 			} else {
 				x.pending = f.version
 			}
@@ -156,7 +187,31 @@ func (f *fakeFarm) setState(s *fakeServer, state drivers.MemberState, now time.T
 	if state == drivers.Draining && s.state != drivers.Draining {
 		s.drainEnd = now.Add(f.tm.Drain)
 	}
+	switch was := s.state == drivers.Serving; {
+	case was && state != drivers.Serving:
+		if f.out == 0 {
+			f.outSince = now
+		}
+		f.out++
+	case !was && state == drivers.Serving:
+		f.out--
+		if f.out == 0 {
+			f.reduced += now.Sub(f.outSince)
+		}
+	}
 	s.state = state
+}
+
+// Reduced returns how long the farm served with some member not serving
+// (the fake farm has one zone): the reduced-capacity window, as
+// simulate.Report.ReducedCapacity measures it for a zone.
+func (f *fakeFarm) Reduced() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.out > 0 {
+		return f.reduced + time.Since(f.outSince)
+	}
+	return f.reduced
 }
 
 // Switch implements drivers.Switcher.
@@ -196,7 +251,7 @@ func (f *fakeFarm) Status(ctx context.Context, members ...string) ([]drivers.Mem
 			return nil, err
 		}
 		st := drivers.MemberStatus{Member: m, State: s.state, Health: drivers.Healthy, ConnectionsKnown: true}
-		if s.installing != "" {
+		if s.installing != "" && !now.Before(s.installStart) {
 			st.Health = drivers.Unhealthy
 		}
 		if s.state == drivers.Draining && now.Before(s.drainEnd) {
@@ -227,7 +282,8 @@ func (f *fakeFarm) RestoreService(ctx context.Context, t drivers.Target, svc dri
 	}
 	s.services[svc] = want
 	if svc == drivers.DeploymentService && want.Run == drivers.Running && s.pending != "" {
-		s.installing, s.installEnd, s.pending = s.pending, now.Add(f.tm.Install), ""
+		start := now.Add(f.tm.CatchUp)
+		s.installing, s.installStart, s.installEnd, s.pending = s.pending, start, start.Add(f.tm.Install), ""
 	}
 	return nil
 }
@@ -274,8 +330,34 @@ func (f *fakeFarm) StartDeployment(ctx context.Context, rel drivers.Release) (st
 		return "", drivers.Classify(drivers.ErrUnavailable, fmt.Errorf("deployment %s is running", f.id))
 	}
 	f.id = "dep-" + strconv.FormatInt(now.UnixNano(), 36)
-	f.version, f.pubEnd, f.published = rel.Version, now.Add(f.tm.Publish), false
+	f.version, f.stageEnd, f.published = rel.Version, now.Add(f.tm.Publish), false
+	// One stage: the second follows the first at once.
+	f.pubEnd, f.scheduled = f.stageEnd.Add(f.tm.Apply), !f.tm.TwoStage
 	return f.id, nil
+}
+
+// TwoStage implements drivers.DeploymentPreparer: timings.TwoStage.
+func (f *fakeFarm) TwoStage() bool { return f.tm.TwoStage }
+
+// ContinueDeployment implements drivers.DeploymentContinuer: a prepared
+// deployment runs its second stage (Apply) from the continue; continuing
+// one that runs or is published changes nothing, as LifeTime's continue of
+// a deployment that does not wait answers without effect (the simulator's
+// Platform.ContinueDeployment does the same).
+func (f *fakeFarm) ContinueDeployment(ctx context.Context, id string) error {
+	now, err := f.roundTrip(ctx)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id == "" || id != f.id {
+		return drivers.Classify(drivers.ErrNotFound, fmt.Errorf("no deployment %q", id))
+	}
+	if !f.scheduled && !now.Before(f.stageEnd) {
+		f.pubEnd, f.scheduled = now.Add(f.tm.Apply), true
+	}
+	return nil
 }
 
 // DeploymentStatus implements drivers.PlatformClient.
@@ -289,8 +371,11 @@ func (f *fakeFarm) DeploymentStatus(ctx context.Context, id string) (drivers.Dep
 	if id == "" || id != f.id {
 		return drivers.DeploymentStatus{}, drivers.Classify(drivers.ErrNotFound, fmt.Errorf("no deployment %q", id))
 	}
-	if now.Before(f.pubEnd) {
+	switch {
+	case !f.scheduled && now.Before(f.stageEnd), f.scheduled && now.Before(f.pubEnd):
 		return drivers.DeploymentStatus{State: drivers.DeploymentRunning}, nil
+	case !f.scheduled:
+		return drivers.DeploymentStatus{State: drivers.DeploymentNeedsUserIntervention, Info: drivers.InfoDeployPrepared}, nil
 	}
 	return drivers.DeploymentStatus{State: drivers.DeploymentSucceeded}, nil
 }
@@ -307,7 +392,7 @@ func (f *fakeFarm) Probe(ctx context.Context, t drivers.Target) (drivers.ProbeRe
 	if err != nil {
 		return drivers.ProbeResult{}, err
 	}
-	if s.installing != "" {
+	if s.installing != "" && !now.Before(s.installStart) {
 		return drivers.ProbeResult{StatusCode: 503, Detail: "installing"}, nil
 	}
 	return drivers.ProbeResult{Healthy: true, StatusCode: 200, Version: s.version}, nil
