@@ -169,7 +169,10 @@ func (b *balanced) releaseName() string {
 //     run's own deployment is recorded as continued
 //     (CapturedDeploymentContinued); a retryable continue error is retried
 //     at the next read, a refused one (drivers.ErrInvalidArgument: the state
-//     moved on) is left to the next read to explain. Any other pause fails
+//     moved on) is left to the next read to explain, and fails the step
+//     wrapping the refusal if that read still finds the deployment
+//     prepared (nothing would start its second stage: waiting would hold
+//     the farm at reduced capacity until PublishTimeout). Any other pause fails
 //     the step naming its Info, and the deployment is left waiting for a
 //     human.
 //   - The run is cancelled or PublishTimeout passes: the deployment is left
@@ -192,7 +195,8 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 	var (
 		last         drivers.DeploymentStatus
 		logged       int
-		continued    bool // continue accepted for the current pause
+		continued    bool  // continue accepted (or refused) for the current pause
+		refused      error // the continue was refused: the state should have moved on
 		delay        = b.cfg.PlatformPollInterval
 		lastProgress time.Time
 	)
@@ -223,7 +227,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 			if st.State != last.State || st.Info != last.Info {
 				delay = b.cfg.PlatformPollInterval
 				if st.State != drivers.DeploymentNeedsUserIntervention {
-					continued = false
+					continued, refused = false, nil
 				}
 			}
 			last = st
@@ -250,6 +254,12 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 					}
 					return fmt.Errorf("deployment %s needs user intervention (%s): resolve it in the platform console, then resume%s", id, st.Info, hint)
 				}
+				if refused != nil && st.Prepared() {
+					// The refusal was not the state moving on: nothing
+					// will start the second stage. Waiting would keep
+					// the farm at reduced capacity until PublishTimeout.
+					return fmt.Errorf("continue prepared deployment %s: refused (%w) and the deployment still waits prepared (%s): resolve it in the platform console, then resume", id, refused, st.Info)
+				}
 				if continued {
 					progress("deployment " + id + " continuing")
 					break
@@ -270,7 +280,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 				case pctx.Err() != nil:
 					return b.publishStopped(ctx, r, id, key, last)
 				case errors.Is(err, drivers.ErrInvalidArgument):
-					continued = true // the state moved on: the next read tells
+					continued, refused = true, err // the state moved on: the next read tells
 					r.Warn("", "", "continue deployment %s refused (%v); reading its state again", id, err)
 				case drivers.IsRetryable(err):
 					progress("continue deployment " + id + " unavailable, will try again: " + err.Error())

@@ -279,7 +279,8 @@ type outcome string
 // TwoStage) with the plan's prepare step (PrepareAtFullCapacity at its
 // default, auto), and draw besides faults of that mode: the second stage
 // failing or aborted once continued (simulate.OpApply), errors of
-// ContinueDeployment and AbortDeployment, the prepared deployment aborted
+// ContinueDeployment and AbortDeployment, platform calls that take effect
+// and still fail (continue, start, abort), the prepared deployment aborted
 // by hand in the platform's console, and orchestrator crashes timed
 // within prepare's first stage, the steps between prepare and publish
 // (the deployment waiting prepared) and publish's second stage. The
@@ -349,23 +350,26 @@ type deployment struct {
 	prepared    bool
 }
 
-// deploymentsOf lists the deployments the platform started, in order (the
-// simulator numbers them dep-1, dep-2, … in the order its successful
-// StartDeployment calls took effect).
+// deploymentsOf lists the deployments the platform started, in order: the
+// simulator numbers them dep-1, dep-2, … and opens each one's log with
+// "deployment of <version> started" (a start that failed after it took
+// effect created one too).
 func deploymentsOf(t *testing.T, sim *simulate.Sim) []deployment {
 	t.Helper()
 	var out []deployment
-	for _, a := range sim.Actions(simulate.OpStartDeployment) {
-		if a.Err != nil {
-			continue
-		}
-		d := deployment{id: fmt.Sprintf("dep-%d", len(out)+1), version: strings.TrimPrefix(a.Detail, "version=")}
+	for i := 1; ; i++ {
+		d := deployment{id: fmt.Sprintf("dep-%d", i)}
 		st, err := sim.Platform().DeploymentStatus(t.Context(), d.id)
+		if errors.Is(err, drivers.ErrNotFound) {
+			return out
+		}
 		require.NoError(t, err)
+		require.NotEmpty(t, st.Log, d.id)
+		_, err = fmt.Sscanf(st.Log[0].Message, "deployment of %s started", &d.version)
+		require.NoError(t, err, "%s: %q", d.id, st.Log[0].Message)
 		d.state, d.prepared = st.State, st.Prepared()
 		out = append(out, d)
 	}
-	return out
 }
 
 // deploymentsOnce checks that the run deployed each release at most once:
@@ -454,7 +458,7 @@ func randomRun(t *testing.T, seed uint64) (_ outcome, _ []string, twoStage bool)
 	sf.watchInterval = 2 * time.Second
 	kindsDrawn, ops := 9, driverOps
 	if twoStage {
-		kindsDrawn, ops = 12, slices.Concat(driverOps, twoStageOps)
+		kindsDrawn, ops = 13, slices.Concat(driverOps, twoStageOps)
 	}
 	for range 1 + rng.IntN(3) {
 		switch k := rng.IntN(kindsDrawn); k {
@@ -580,6 +584,13 @@ func randomRun(t *testing.T, seed uint64) (_ outcome, _ []string, twoStage bool)
 			// Two-stage: an orchestrator crash timed in the mode's own
 			// stretch (below), as often as one at a random call.
 			kinds = append(kinds, "orchestrator-crash")
+		case 12:
+			// Two-stage: a platform call that takes effect and still
+			// fails (the connection drops after LifeTime committed it):
+			// the continue, the start in prepare, or the abort of an undo.
+			op := []simulate.Op{simulate.OpContinueDeployment, simulate.OpStartDeployment, simulate.OpAbortDeployment}[rng.IntN(3)]
+			require.NoError(t, sf.sim.Inject(fault.Fault{Op: op, Err: errors.New("injected: connection reset after the request was sent"), AfterEffect: true, Times: 1}))
+			kinds = append(kinds, "ambiguous:"+op)
 		}
 	}
 	if slices.Contains(kinds, "lb-reset") && slices.Contains(kinds, "orchestrator-crash") {
@@ -806,4 +817,50 @@ func TestSecondStageFails(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestContinueRefusedWhilePrepared: the platform refuses the continue of
+// the prepared deployment once (drivers.ErrInvalidArgument, which publish
+// reads as "the state moved on") and the next read finds it still waiting
+// prepared. The run halts in publish at once, naming the refusal, instead
+// of waiting at reduced capacity until PublishTimeout for a second stage
+// nobody started; the resumed run continues the same deployment once and
+// ends exact.
+//
+// Before the fix the run waited the whole PublishTimeout (10 min here, 60
+// by default) and halted on "did not finish within 10m0s (last state
+// needs_user_intervention)".
+func TestContinueRefusedWhilePrepared(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 82,
+			TwoStage: true, ApplyDuration: 20 * time.Second})
+		require.NoError(t, sf.sim.Inject(fault.Fault{Op: simulate.OpContinueDeployment, Times: 1,
+			Err: fmt.Errorf("injected: deployment cannot be continued now: %w", drivers.ErrInvalidArgument)}))
+		j := &memJournal{}
+		require.NoError(t, sf.sim.Start(t.Context()))
+		var publishAt time.Time
+		sf.observer = event.ObserverFunc(func(e event.Event) {
+			if e.Kind == event.StepStarted && e.Step == steps.Publish {
+				publishAt = time.Now()
+			}
+		})
+		rep, err := sf.plan(t, nil, j, farm.Halt, "v2").Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrHalted)
+		require.ErrorIs(t, err, drivers.ErrInvalidArgument, "the refusal is the cause")
+		assert.Equal(t, steps.Publish, rep.FailedStep)
+		assert.Contains(t, err.Error(), "still waits prepared")
+		assert.NotContains(t, err.Error(), "did not finish within")
+		// One deploy poll after the refusal, not PublishTimeout.
+		assert.Less(t, rep.Finished.Sub(publishAt), time.Minute, "halted %v after publish started", rep.Finished.Sub(publishAt))
+		assert.Empty(t, sf.sim.CheckSafeState())
+		st, err := sf.sim.Platform().DeploymentStatus(t.Context(), "dep-1")
+		require.NoError(t, err)
+		assert.True(t, st.Prepared(), "left prepared for the resume: %+v", st)
+
+		resumeToTheEnd(t, sf, j.records())
+		deps := deploymentsOf(t, sf.sim)
+		require.Len(t, deps, 1, "the resume continues the same deployment: %+v", deps)
+		deploymentsOnce(t, deps, farm.Succeeded, "resumed")
+		assert.Len(t, sf.sim.Actions(simulate.OpContinueDeployment), 2, "refused once, then accepted")
+	})
 }
