@@ -283,8 +283,10 @@ type outcome string
 // and still fail (continue, start, abort), the prepared deployment aborted
 // by hand in the platform's console, and orchestrator crashes timed
 // within prepare's first stage, the steps between prepare and publish
-// (the deployment waiting prepared) and publish's second stage. The
-// histogram counts their outcomes apart ("two-stage:").
+// (the deployment waiting prepared) and publish's second stage. A quarter
+// of them run with PrepareAtFullCapacity off and ContinuePrepared (publish
+// runs both stages; "prepare-off" among the faults). The histogram counts
+// their outcomes apart ("two-stage:").
 //
 //	BALANCED_FAULT_SEEDS=3000 go test -run TestRandomizedFaults ./steps
 func TestRandomizedFaults(t *testing.T) {
@@ -432,7 +434,17 @@ func randomRun(t *testing.T, seed uint64) (_ outcome, _ []string, twoStage bool)
 		cfg.CatchUpDelay = time.Duration(two.IntN(10)) * time.Second
 		publishWait = cfg.ApplyDuration
 	}
+	// A quarter of the two-stage seeds do not prepare at full capacity
+	// (PrepareAtFullCapacity off, with ContinuePrepared): publish starts
+	// the deployment and continues it, both stages at reduced capacity.
+	prepareOff := twoStage && two.IntN(4) == 0
+	if prepareOff {
+		publishWait = 20*time.Second + cfg.ApplyDuration
+	}
 	sf := newSimFarm(t, cfg)
+	if prepareOff {
+		sf.tune = func(c *steps.Config) { c.PrepareAtFullCapacity, c.ContinuePrepared = steps.PrepareOff, true }
+	}
 	// Half the seeds move traffic in two steps (no Switcher), as ALB and
 	// NGINX do: a failure between the moves must still leave one version.
 	sf.plain = rng.IntN(2) == 0
@@ -441,7 +453,7 @@ func randomRun(t *testing.T, seed uint64) (_ outcome, _ []string, twoStage bool)
 	var kinds []string
 	if twoStage {
 		defer func() {
-			t.Logf("seed %d: two-stage platform, second stage %v, catch-up %v", seed, cfg.ApplyDuration, cfg.CatchUpDelay)
+			t.Logf("seed %d: two-stage platform, second stage %v, catch-up %v, prepare off %t", seed, cfg.ApplyDuration, cfg.CatchUpDelay, prepareOff)
 		}()
 	}
 	runDone := make(chan struct{})
@@ -570,6 +582,9 @@ func randomRun(t *testing.T, seed uint64) (_ outcome, _ []string, twoStage bool)
 			// console, during its first stage or while it waits prepared
 			// (between prepare and publish's continue).
 			step, at := steps.Prepare, time.Duration(rng.IntN(25000))*time.Millisecond
+			if prepareOff {
+				step = steps.Publish // the first stage runs there
+			}
 			if rng.IntN(2) == 0 {
 				step, at = []string{steps.StopSchedulers, steps.DrainUpdating, steps.BlockLoaded}[rng.IntN(3)], time.Duration(rng.IntN(3000))*time.Millisecond
 			}
@@ -618,6 +633,9 @@ func randomRun(t *testing.T, seed uint64) (_ outcome, _ []string, twoStage bool)
 		case 1:
 			step, at = steps.Publish, time.Duration(two.IntN(int((publishWait+35*time.Second)/time.Millisecond)))*time.Millisecond
 		}
+		if prepareOff && step == steps.Prepare {
+			step = steps.Publish // its first stage runs there
+		}
 		observers = append(observers, atStepStart(step, at, func() {
 			retMu.Lock()
 			defer retMu.Unlock()
@@ -638,7 +656,10 @@ func randomRun(t *testing.T, seed uint64) (_ outcome, _ []string, twoStage bool)
 	j := &memJournal{crash: c}
 	require.NoError(t, sf.sim.Start(t.Context()))
 	p := sf.plan(t, c, j, policy, "v2")
-	assert.Equal(t, twoStage, slices.Contains(p.StepIDs(), steps.Prepare), "two-stage runs prepare at full capacity")
+	assert.Equal(t, twoStage && !prepareOff, slices.Contains(p.StepIDs(), steps.Prepare), "two-stage runs prepare at full capacity unless it is off")
+	if prepareOff {
+		kinds = append(kinds, "prepare-off")
+	}
 	rep, err := p.Run(t.Context())
 	retMu.Lock()
 	returned = true
