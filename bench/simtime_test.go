@@ -263,25 +263,34 @@ func BenchmarkEngine(b *testing.B) {
 
 func runEngineChild(b *testing.B, name string) engineRun {
 	b.Helper()
-	cmd := exec.CommandContext(b.Context(), os.Args[0], "-test.run=^TestEngineRun$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envEngine+"="+name)
+	return runChild[engineRun](b, "TestEngineRun", envEngine, name, engineLinePref)
+}
+
+// runChild runs this test binary's test named test with env=name and
+// returns the JSON its line starting with pref holds: each measured run in
+// a process of its own, so that one run's memory does not count in the
+// next one's.
+func runChild[T any](b *testing.B, test, env, name, pref string) T {
+	b.Helper()
+	var r T
+	cmd := exec.CommandContext(b.Context(), os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"="+name)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		b.Fatalf("engine run %s: %v\n%s", name, err, out)
+		b.Fatalf("%s %s: %v\n%s", test, name, err, out)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line, ok := bytes.CutPrefix(sc.Bytes(), []byte(engineLinePref))
+		line, ok := bytes.CutPrefix(sc.Bytes(), []byte(pref))
 		if !ok {
 			continue
 		}
-		var r engineRun
 		if err := json.Unmarshal(line, &r); err != nil {
 			b.Fatalf("parse %q: %v", line, err)
 		}
 		return r
 	}
-	b.Fatalf("engine run %s printed no %q line:\n%s", name, engineLinePref, out)
-	return engineRun{}
+	b.Fatalf("%s %s printed no %q line:\n%s", test, name, pref, out)
+	return r
 }

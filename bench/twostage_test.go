@@ -1,13 +1,10 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -207,24 +204,5 @@ func BenchmarkTwoStageWindow(b *testing.B) {
 
 func runTwoStageChild(b *testing.B, name string) twoStageRun {
 	b.Helper()
-	cmd := exec.CommandContext(b.Context(), os.Args[0], "-test.run=^TestTwoStageWindow$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envTwoStage+"="+name)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("two-stage run %s: %v\n%s", name, err, out)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line, ok := bytes.CutPrefix(sc.Bytes(), []byte(twoStageLinePref))
-		if !ok {
-			continue
-		}
-		var r twoStageRun
-		if err := json.Unmarshal(line, &r); err != nil {
-			b.Fatalf("parse %q: %v", line, err)
-		}
-		return r
-	}
-	b.Fatalf("two-stage run %s printed no %q line:\n%s", name, twoStageLinePref, out)
-	return twoStageRun{}
+	return runChild[twoStageRun](b, "TestTwoStageWindow", envTwoStage, name, twoStageLinePref)
 }
