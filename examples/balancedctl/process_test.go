@@ -26,6 +26,7 @@ import (
 	"github.com/balanced-deploy/balanced/fault"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/spec"
+	"github.com/balanced-deploy/balanced/steps"
 )
 
 // The tests here are about processes, so they run balancedctl in another
@@ -287,6 +288,74 @@ func TestSecondSignal(t *testing.T) {
 	s.handle(syscall.SIGTERM)
 	assert.Contains(t, buf.String(), "SIGTERM again: the run is already stopping")
 	assert.Contains(t, buf.String(), "balancedctl resume farm.yaml")
+}
+
+// TestSignalDuringOverlappingSteps: a signal while stop-schedulers,
+// drain-updating and block-loaded run at once names the three, says the
+// drain is finished first and how long it may take; once the drain alone
+// is left, it says only the drain.
+func TestSignalDuringOverlappingSteps(t *testing.T) {
+	now := time.Now()
+	sp := &spec.Spec{Source: "farm.yaml", Timeouts: spec.Timeouts{Drain: spec.Duration(90 * time.Second)}}
+	for _, tc := range []struct {
+		name   string
+		events []event.Event
+		want   []string
+		not    []string
+	}{
+		{
+			name: "three at once",
+			events: []event.Event{
+				{Kind: event.StepStarted, Step: steps.StopSchedulers, Done: 1, Total: 12, Time: now},
+				{Kind: event.StepStarted, Step: steps.BlockLoaded, Done: 3, Total: 12, Time: now},
+				{Kind: event.StepStarted, Step: steps.DrainUpdating, Done: 2, Total: 12, Time: now},
+			},
+			want: []string{
+				"stopping at the next safe point: steps 2/12 stop-schedulers, 3/12 drain-updating and 4/12 block-loaded at once",
+				"drain-updating is finishing the drain it started (members are never left half-drained): up to the drain timeout, 1m30s",
+				"stop-schedulers and block-loaded are finishing the driver calls in flight: a few seconds",
+			},
+		},
+		{
+			name: "the drain left",
+			events: []event.Event{
+				{Kind: event.StepStarted, Step: steps.StopSchedulers, Done: 1, Total: 12, Time: now},
+				{Kind: event.StepStarted, Step: steps.DrainUpdating, Done: 2, Total: 12, Time: now},
+				{Kind: event.StepStarted, Step: steps.BlockLoaded, Done: 3, Total: 12, Time: now},
+				{Kind: event.StepFinished, Step: steps.StopSchedulers, Done: 2, Total: 12, Time: now},
+				{Kind: event.StepFinished, Step: steps.BlockLoaded, Done: 4, Total: 12, Time: now},
+			},
+			want: []string{"stopping at the next safe point: step 3/12 drain-updating (running for", "is finishing the drain it started"},
+			not:  []string{"stop-schedulers", "block-loaded", "a few seconds"},
+		},
+		{
+			name: "between steps",
+			events: []event.Event{
+				{Kind: event.StepStarted, Step: steps.Preflight, Done: 0, Total: 12, Time: now},
+				{Kind: event.StepFinished, Step: steps.Preflight, Done: 1, Total: 12, Time: now},
+			},
+			want: []string{"stopping at the next safe point: between steps, so nothing to finish; then the run halts"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf strings.Builder
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			s := &stopper{cancel: cancel, stderr: &buf}
+			obs := s.watch(sp)
+			for _, e := range tc.events {
+				obs.Observe(e)
+			}
+			s.handle(syscall.SIGTERM)
+			require.Error(t, ctx.Err())
+			for _, w := range tc.want {
+				assert.Contains(t, buf.String(), w)
+			}
+			for _, n := range tc.not {
+				assert.NotContains(t, buf.String(), n)
+			}
+		})
+	}
 }
 
 // TestNohupKeepsSIGHUPIgnored starts a run with SIGHUP ignored, as nohup

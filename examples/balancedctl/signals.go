@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,7 +26,9 @@ var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 // the engine then halts at the next safe point, and resume continues from
 // there. The first signal says what the run is finishing and about how long
 // that may take; later ones say the run is already stopping. It watches the
-// run's events to know the step in progress.
+// run's events to know the steps in progress: several at once where the
+// plan's steps overlap (stop-schedulers, drain-updating and block-loaded
+// run together).
 type stopper struct {
 	cancel context.CancelFunc
 
@@ -32,13 +36,17 @@ type stopper struct {
 	stderr   io.Writer
 	signals  int
 	first    time.Time
-	step     string
-	title    string
-	index    int
-	total    int
-	since    time.Time
+	started  bool                   // a step has started
+	running  map[string]runningStep // by step ID
 	timeouts spec.Timeouts
 	source   string
+}
+
+// runningStep is a step in progress, as its StepStarted event said.
+type runningStep struct {
+	id           string
+	index, total int
+	since        time.Time
 }
 
 // notifyStop returns a context cancelled by the first stop signal, the
@@ -95,14 +103,22 @@ func (s *stopper) watch(sp *spec.Spec) event.Observer {
 	return s
 }
 
-// Observe follows the step in progress.
+// Observe follows the steps in progress.
 func (s *stopper) Observe(e event.Event) {
-	if e.Kind != event.StepStarted {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.step, s.title, s.index, s.total, s.since = e.Step, e.Message, e.Done+1, e.Total, e.Time
+	switch e.Kind {
+	case event.RunStarted:
+		s.running = nil
+	case event.StepStarted:
+		if s.running == nil {
+			s.running = map[string]runningStep{}
+		}
+		s.started = true
+		s.running[e.Step] = runningStep{id: e.Step, index: e.Done + 1, total: e.Total, since: e.Time}
+	case event.StepFinished, event.StepSkipped:
+		delete(s.running, e.Step)
+	}
 }
 
 // handle reacts to one stop signal.
@@ -133,20 +149,97 @@ func (s *stopper) message(sig os.Signal, n int) string {
 		return fmt.Sprintf("balancedctl: %s again: the run is already stopping (since %s, %s); it halts at the next safe point, then %s continues it. Killing it (kill -9 %d) would stop it wherever it is.",
 			name, s.first.Format(time.TimeOnly), s.where(), resume, os.Getpid())
 	}
-	return fmt.Sprintf("balancedctl: %s: stopping at the next safe point: %s %s; then the run halts and %s continues it. Another signal changes nothing.",
-		name, s.where(), s.finishing(), resume)
-}
-
-func (s *stopper) where() string {
-	if s.step == "" {
-		return "no step has started yet"
+	where := s.where()
+	if f := s.finishing(); f != "" {
+		where += " " + f
 	}
-	return fmt.Sprintf("step %d/%d %s (running for %s)", s.index, s.total, s.step, time.Since(s.since).Round(time.Second))
+	return fmt.Sprintf("balancedctl: %s: stopping at the next safe point: %s; then the run halts and %s continues it. Another signal changes nothing.",
+		name, where, resume)
 }
 
-// finishing says what the step in progress finishes before it stops, and
-// roughly how long it may take, from the spec's timeouts.
+// where names the steps in progress, in plan order. The caller holds s.mu.
+func (s *stopper) where() string {
+	live := s.live()
+	switch {
+	case len(live) == 0 && !s.started:
+		return "no step has started yet, so nothing to finish"
+	case len(live) == 0:
+		return "between steps, so nothing to finish"
+	case len(live) == 1:
+		st := live[0]
+		return fmt.Sprintf("step %d/%d %s (running for %s)", st.index, st.total, st.id, time.Since(st.since).Round(time.Second))
+	}
+	parts := make([]string, len(live))
+	for i, st := range live {
+		parts[i] = fmt.Sprintf("%d/%d %s", st.index, st.total, st.id)
+	}
+	return fmt.Sprintf("steps %s at once (running for %s)", andList(parts), time.Since(live[0].since).Round(time.Second))
+}
+
+// live returns the steps in progress in plan order. The caller holds s.mu.
+func (s *stopper) live() []runningStep {
+	live := make([]runningStep, 0, len(s.running))
+	for _, st := range s.running {
+		live = append(live, st)
+	}
+	slices.SortFunc(live, func(a, b runningStep) int { return a.index - b.index })
+	return live
+}
+
+// finishing says what each step in progress finishes before the run stops,
+// and roughly how long it may take: "is finishing ..." for one step,
+// "drain-updating is finishing ...; stop-schedulers and block-loaded are
+// finishing ..." for several. The caller holds s.mu.
 func (s *stopper) finishing() string {
+	live := s.live()
+	switch len(live) {
+	case 0:
+		return ""
+	case 1:
+		return s.finishingStep(live[0].id)
+	}
+	// Steps that finish the same way are named together.
+	var phrases []string
+	byPhrase := map[string][]string{}
+	for _, st := range live {
+		ph := s.finishingStep(st.id)
+		if _, ok := byPhrase[ph]; !ok {
+			phrases = append(phrases, ph)
+		}
+		byPhrase[ph] = append(byPhrase[ph], st.id)
+	}
+	parts := make([]string, len(phrases))
+	for i, ph := range phrases {
+		ids := byPhrase[ph]
+		if len(ids) > 1 {
+			ph = plural(ph)
+		}
+		parts[i] = andList(ids) + " " + ph
+	}
+	return "(" + strings.Join(parts, "; ") + ")"
+}
+
+// plural turns a finishing phrase for one step into one for several.
+func plural(phrase string) string {
+	for _, verb := range [][2]string{{"is ", "are "}, {"stops ", "stop "}} {
+		if rest, ok := strings.CutPrefix(phrase, verb[0]); ok {
+			return verb[1] + rest
+		}
+	}
+	return phrase
+}
+
+// andList is "a", "a and b", or "a, b and c".
+func andList(items []string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// finishingStep says what step finishes before it stops, and roughly how
+// long it may take, from the spec's timeouts.
+func (s *stopper) finishingStep(step string) string {
 	or := func(d spec.Duration, def time.Duration) time.Duration {
 		if d != 0 {
 			return d.D()
@@ -157,9 +250,7 @@ func (s *stopper) finishing() string {
 	drain := or(t.Drain, steps.DefaultDrainTimeout)
 	health := or(t.Health, steps.DefaultHealthTimeout)
 	poll := or(t.DeployPollInterval, steps.DefaultDeployPollInterval)
-	switch s.step {
-	case "":
-		return "is finishing nothing"
+	switch step {
 	case steps.DrainUpdating:
 		return fmt.Sprintf("is finishing the drain it started (members are never left half-drained): up to the drain timeout, %s", drain)
 	case steps.SwitchTraffic:
