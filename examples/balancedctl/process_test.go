@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -60,6 +62,17 @@ func anonDrivers(sim *simulate.Sim) spec.Drivers {
 func TestMain(m *testing.M) {
 	if os.Getenv("BALANCEDCTL_TEST_CHILD") != "" {
 		os.Exit(childMain())
+	}
+	// A test process started with SIGHUP ignored (under nohup, as a long
+	// test run often is) passes that on to the children it starts, which
+	// then keep going on SIGHUP, as balancedctl does under nohup on
+	// purpose (TestNohupKeepsSIGHUPIgnored): TestSignalsHaltSafe would
+	// wait for its child forever. A signal this process catches is reset
+	// to its default in a child at exec, so catching SIGHUP for the whole
+	// test run gives every child a terminal's SIGHUP. (Notify un-ignores
+	// it; Stop would ignore it again, so it is never stopped.)
+	if signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 	}
 	os.Exit(m.Run())
 }
@@ -135,6 +148,15 @@ func startCmd(t *testing.T, cmd *exec.Cmd, args ...string) *child {
 // output is the synchronisation.
 func (ch *child) waitFor(t *testing.T, s string) string {
 	t.Helper()
+	// A child that never says s is killed after childPatience, so that
+	// the test fails naming what it waited for instead of hanging until
+	// the test binary's timeout.
+	var killed atomic.Bool
+	watchdog := time.AfterFunc(childPatience, func() {
+		killed.Store(true)
+		_ = ch.cmd.Process.Kill()
+	})
+	defer watchdog.Stop()
 	var seen strings.Builder
 	for {
 		line, err := ch.stderr.ReadString('\n')
@@ -144,10 +166,18 @@ func (ch *child) waitFor(t *testing.T, s string) string {
 		}
 		if err != nil {
 			_ = ch.reap()
+			if killed.Load() {
+				t.Fatalf("child said no %q within %s: killed\n%s%s", s, childPatience, seen.String(), ch.out.String())
+			}
 			t.Fatalf("child ended before %q: %v\n%s%s", s, err, seen.String(), ch.out.String())
 		}
 	}
 }
+
+// childPatience bounds each wait for a child's line. This package's tests,
+// a dozen children among them, take 5-7 s in all on a 2-core machine: two
+// minutes for one line is a hang, not a slow machine.
+const childPatience = 2 * time.Minute
 
 // wait returns the rest of the child's standard error and its exit code.
 func (ch *child) wait(t *testing.T) (string, int) {
@@ -254,8 +284,10 @@ func TestSignalsHaltSafe(t *testing.T) {
 			said := ch.waitFor(t, "stopping at the next safe point")
 			assert.Contains(t, said, signalName(sig))
 			// stop-schedulers, drain-updating and block-loaded start
-			// together: the latest started is named.
-			assert.Regexp(t, `step (2/12 stop-schedulers|3/12 drain-updating|4/12 block-loaded)`, said)
+			// together: those in progress are named ("step 3/12
+			// drain-updating", "steps 2/12 stop-schedulers and 4/12
+			// block-loaded at once").
+			assert.Regexp(t, `steps? (2/12 stop-schedulers|3/12 drain-updating|4/12 block-loaded)`, said)
 			assert.Contains(t, said, "balancedctl resume "+path)
 			rest, code := ch.wait(t)
 			assert.Equal(t, exitFailed, code, rest)
