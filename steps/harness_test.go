@@ -14,6 +14,7 @@ import (
 	"github.com/balanced-deploy/balanced/farm/journal"
 	"github.com/balanced-deploy/balanced/simulate"
 	"github.com/balanced-deploy/balanced/steps"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -250,6 +251,20 @@ func newSimFarm(t *testing.T, cfg simulate.Config) *simFarm {
 	// (and of test processes running at once) share server names, hence
 	// farm identities, and must not lock each other out.
 	return &simFarm{sim: sim, specs: farm.AutoSplit(sim.Servers()), lockDir: t.TempDir()}
+}
+
+// endsExact lets the farm settle for 10 s (simulated), stops the
+// simulator and checks the run left it exact on version: every server
+// running it, services and members as before the run (CheckEndState), and
+// no request failed and no invariant broken on the way.
+func (sf *simFarm) endsExact(t *testing.T, version string, msgAndArgs ...any) {
+	t.Helper()
+	time.Sleep(10 * time.Second)
+	sf.sim.Stop()
+	assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: version}), msgAndArgs...)
+	r := sf.sim.Report()
+	assert.Zero(t, r.Failed, r.String())
+	assert.Zero(t, r.TotalViolations(), r.String())
 }
 
 // plan builds the balanced plan over the simulated farm, with drivers that

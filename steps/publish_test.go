@@ -40,12 +40,7 @@ func resumeToTheEnd(t *testing.T, sf *simFarm, recs []journal.Record) {
 	rep, err := sf.plan(t, nil, &memJournal{recs: recs}, farm.Halt, "v2").Resume(t.Context(), recs)
 	require.NoError(t, err)
 	assert.Equal(t, farm.Succeeded, rep.Outcome)
-	time.Sleep(10 * time.Second)
-	sf.sim.Stop()
-	assert.Empty(t, sf.sim.CheckEndState(drivers.Release{Version: "v2"}))
-	r := sf.sim.Report()
-	assert.Zero(t, r.Failed, r.String())
-	assert.Zero(t, r.TotalViolations(), r.String())
+	sf.endsExact(t, "v2")
 }
 
 // deploymentIDs returns the deployment IDs the journal recorded.

@@ -212,15 +212,15 @@ func (s *stopper) finishing() string {
 	for i, ph := range phrases {
 		ids := byPhrase[ph]
 		if len(ids) > 1 {
-			ph = plural(ph)
+			ph = forSeveral(ph)
 		}
 		parts[i] = andList(ids) + " " + ph
 	}
 	return "(" + strings.Join(parts, "; ") + ")"
 }
 
-// plural turns a finishing phrase for one step into one for several.
-func plural(phrase string) string {
+// forSeveral turns a finishing phrase for one step into one for several.
+func forSeveral(phrase string) string {
 	for _, verb := range [][2]string{{"is ", "are "}, {"stops ", "stop "}} {
 		if rest, ok := strings.CutPrefix(phrase, verb[0]); ok {
 			return verb[1] + rest

@@ -147,28 +147,7 @@ func TestOSSInFlightRequestSurvivesDrain(t *testing.T) {
 		require.NoError(t, d.Init(t.Context()))
 	})
 
-	type answer struct {
-		status  int
-		backend string
-		err     error
-	}
-	got := make(chan answer, 1)
-	go func() {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+n.Addr+"/", nil)
-		req.Header.Set(httpfarm.HeaderHold, "held")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			got <- answer{err: err}
-			return
-		}
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			got <- answer{err: err}
-			return
-		}
-		got <- answer{status: resp.StatusCode, backend: resp.Header.Get(httpfarm.HeaderBackend)}
-	}()
+	got := heldRequest(t, n.Addr)
 	var holder string
 	select {
 	case <-arrived["fe1"]:
@@ -188,6 +167,33 @@ func TestOSSInFlightRequestSurvivesDrain(t *testing.T) {
 	require.NoError(t, a.err, "the in-flight request must survive the reloads")
 	assert.Equal(t, http.StatusOK, a.status)
 	assert.Equal(t, holder, a.backend)
+}
+
+// heldAnswer is how a held request through NGINX ended.
+type heldAnswer struct {
+	status  int
+	backend string
+	err     error // of the request or of reading its body
+}
+
+// heldRequest sends one request through the NGINX at addr that its backend
+// holds until released (httpfarm.HeaderHold), and returns where its answer
+// will arrive.
+func heldRequest(t *testing.T, addr string) <-chan heldAnswer {
+	got := make(chan heldAnswer, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+"/", nil)
+		req.Header.Set(httpfarm.HeaderHold, "held")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- heldAnswer{err: err}
+			return
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		got <- heldAnswer{status: resp.StatusCode, backend: resp.Header.Get(httpfarm.HeaderBackend), err: err}
+	}()
+	return got
 }
 
 // workerProc is a process as /proc shows it: its parent, its state letter,
@@ -284,24 +290,7 @@ func TestOSSDrainWaitsForOldWorkers(t *testing.T) {
 	old := nginxChildren(t, master)
 	require.NotEmpty(t, old, "nginx master %d has workers", master)
 
-	type answer struct {
-		status  int
-		backend string
-		err     error
-	}
-	got := make(chan answer, 1)
-	go func() {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+n.Addr+"/", nil)
-		req.Header.Set(httpfarm.HeaderHold, "held")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			got <- answer{err: err}
-			return
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		got <- answer{status: resp.StatusCode, backend: resp.Header.Get(httpfarm.HeaderBackend)}
-	}()
+	got := heldRequest(t, n.Addr)
 	var holder, other string
 	select {
 	case <-arrived["fe1"]:
