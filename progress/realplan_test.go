@@ -31,6 +31,8 @@ func runPlan(t *testing.T, ff *fakefarm.Farm, obs event.Observer) error {
 		Release:          drivers.Release{Version: "v2"},
 		PollInterval:     time.Second,
 		ProgressInterval: time.Second,
+		// The expected times count a 2 s confirmation after each stop.
+		ConfirmDelay: 2 * time.Second,
 		// The strict order: the expected lines are the runbook's, one
 		// step after the other.
 		Plan: farm.PlanConfig{Observer: event.Observers(ff, obs), Seed: 1, StrictOrder: true},

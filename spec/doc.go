@@ -180,7 +180,7 @@
 //	  install: 30m                        # each server running the release
 //	  quiet_period: 30s                   # each server's probes unchanged this long once they
 //	                                      #   all agree, before it counts as updated; default 0
-//	  confirm_delay: 2s   poll_interval: 250ms   deploy_poll_interval: 2s   progress_interval: 10s
+//	  confirm_delay: 500ms poll_interval: 250ms   deploy_poll_interval: 2s   progress_interval: 10s
 //	  step: 0                             # bound on every step; 0 = none
 //	fail_on_drain_timeout: false          # a drain that times out fails the step
 //

@@ -288,3 +288,71 @@ func TestTwoMoveSwitchFallsBackToOneVersion(t *testing.T) {
 		assert.Zero(t, r.Failed, r.String())
 	})
 }
+
+// reenablingServices plays a configuration agent that puts one service
+// back to Automatic and starts it again shortly after the run stops it on
+// one server: the only kind of thing that can start a service the stop
+// disabled (the Service Control Manager refuses to start a Disabled one).
+type reenablingServices struct {
+	*simulate.Services
+	sim    *simulate.Sim
+	server string
+	svc    drivers.Service
+	after  time.Duration
+
+	mu   sync.Mutex
+	done bool
+	wg   sync.WaitGroup
+}
+
+func (r *reenablingServices) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
+	if err := r.Services.StopService(ctx, t, svc); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t.Name != r.server || svc != r.svc || r.done {
+		return nil
+	}
+	r.done = true
+	r.wg.Go(func() {
+		time.Sleep(r.after)
+		_ = r.sim.SetServiceState(r.server, r.svc, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+	})
+	return nil
+}
+
+// TestConfirmationFailsAStopThatDoesNotStay: a service that reads running
+// again ConfirmDelay after the stop fails its step before anything is
+// deployed (the runbook's "confirm that the service stays stopped and
+// disabled", steps 1 and 3), whatever else would repair it later: the run
+// does not deploy while something on the farm fights it. It holds at the
+// default ConfirmDelay, which the agent here beats by 400 ms.
+func TestConfirmationFailsAStopThatDoesNotStay(t *testing.T) {
+	for _, tc := range []struct {
+		server string
+		svc    drivers.Service
+		step   string
+	}{
+		{"fe01", drivers.SchedulerService, steps.StopSchedulers},
+		{"fe04", drivers.SchedulerService, steps.StopSchedulers},
+		{"fe03", drivers.DeploymentService, steps.BlockLoaded},
+	} {
+		t.Run(tc.step+"/"+tc.server, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, ServiceLatency: time.Millisecond, Traffic: simulate.Traffic{Rate: -1}})
+				require.NoError(t, err)
+				svc := &reenablingServices{Services: sim.Services(), sim: sim, server: tc.server, svc: tc.svc, after: 100 * time.Millisecond}
+				p, _ := simPlan(t, sim, sim.LoadBalancer(""), svc, func(c *steps.Config) { c.ConfirmDelay = 0 })
+				rep, err := p.Run(t.Context())
+				svc.wg.Wait()
+				require.ErrorIs(t, err, farm.ErrHalted)
+				assert.Contains(t, err.Error(), string(tc.svc)+" service reads running/Automatic after stop: want stopped/Disabled (is something restarting it?)")
+				assert.Contains(t, err.Error(), tc.server)
+				assert.Equal(t, tc.step, rep.FailedStep)
+				assert.Empty(t, sim.Actions(simulate.OpStartDeployment), "nothing deployed")
+				assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
+			})
+		})
+	}
+}

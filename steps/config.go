@@ -92,7 +92,26 @@ type Config struct {
 	// are back in the load balancer. Default 2m.
 	HealthTimeout time.Duration
 	// ConfirmDelay is how long after stopping a service the engine reads
-	// it again to confirm it stays stopped and disabled. Default 2s.
+	// it again to confirm it stays stopped and disabled (the runbook's
+	// "confirm that the service stays stopped and disabled", steps 1 and
+	// 3); a service that reads otherwise fails the step before anything is
+	// deployed. Default 500ms.
+	//
+	// The wait is short because the stop disables the service before it
+	// stops it, and the Service Control Manager refuses to start a
+	// Disabled service (ERROR_SERVICE_DISABLED, 1058: Microsoft's
+	// StartService reference; MS-SCMR RStartServiceW). So neither a
+	// recovery action, nor a dependent service, nor a watchdog calling
+	// Start-Service can bring it back. Only something that first changes
+	// the startup type can, such as a configuration agent (Group Policy,
+	// DSC) or a colleague. The guards watch for that from the moment the
+	// step ends until the step that restores the service: they read it at
+	// every step boundary and immediately before the platform deployment
+	// starts, and stop and disable it again (docs/safety.md, "A stopped
+	// service that does not stay stopped"). Set a longer ConfirmDelay when
+	// an agent on your farm re-enables services within a known delay. On
+	// a farm whose drains take longer, the wait runs beside drain-updating
+	// and costs nothing.
 	ConfirmDelay time.Duration
 	// PublishTimeout bounds the platform deployment. Default 60m.
 	PublishTimeout time.Duration
@@ -139,7 +158,7 @@ const (
 	DefaultDrainTimeout       = 6 * time.Minute
 	DefaultDrainPeriod        = 30 * time.Second
 	DefaultHealthTimeout      = 2 * time.Minute
-	DefaultConfirmDelay       = 2 * time.Second
+	DefaultConfirmDelay       = 500 * time.Millisecond
 	DefaultPublishTimeout     = 60 * time.Minute
 	DefaultInstallTimeout     = 30 * time.Minute
 )

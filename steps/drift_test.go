@@ -30,6 +30,18 @@ func atStepStart(step string, d time.Duration, fn func()) event.Observer {
 	})
 }
 
+// atStepEnd calls fn once, as step first finishes (done or failed), on a
+// goroutine of its own.
+func atStepEnd(step string, fn func()) event.Observer {
+	ended := false
+	return event.ObserverFunc(func(e event.Event) {
+		if e.Kind == event.StepFinished && e.Step == step && !ended {
+			ended = true
+			time.AfterFunc(0, fn)
+		}
+	})
+}
+
 func driftsOf(rep *farm.Report, guard string) []farm.Drift {
 	var out []farm.Drift
 	for _, d := range rep.Drifts {

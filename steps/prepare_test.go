@@ -151,7 +151,9 @@ func TestCancelInPrepareThenResume(t *testing.T) {
 				ctx, cancel := context.WithCancel(t.Context())
 				defer cancel()
 				require.NoError(t, p.Before(at, farm.Hook{Name: "cancel soon", Func: func(context.Context, *farm.Run) error {
-					time.AfterFunc(map[string]time.Duration{steps.Prepare: time.Minute}[at]+time.Second, cancel)
+					// A second into the first stage, or halfway through
+					// stop-schedulers' confirmation.
+					time.AfterFunc(map[string]time.Duration{steps.Prepare: time.Minute + time.Second, steps.StopSchedulers: steps.DefaultConfirmDelay / 2}[at], cancel)
 					return nil
 				}}))
 				rep, err := p.Run(ctx)

@@ -521,18 +521,29 @@ func randomRun(t *testing.T, seed uint64) (_ outcome, _ []string, twoStage bool)
 		case 6:
 			kinds = append(kinds, "orchestrator-crash")
 		case 7:
-			// A Scheduler restarted between stop-schedulers and the
-			// deployment (a recovery action, a GPO).
-			victim, at := pick(), time.Duration(rng.IntN(3000))*time.Millisecond
-			step := []string{steps.DrainUpdating, steps.BlockLoaded, steps.Publish}[rng.IntN(3)]
-			if step == steps.Publish {
-				at = 0 // just before the deployment starts
-			}
-			observers = append(observers, atStepStart(step, at, func() {
+			// A Scheduler re-enabled and restarted between
+			// stop-schedulers and the last read before the deployment
+			// (a GPO, a colleague): during stop-schedulers'
+			// confirmation (the step fails), as drain-updating or
+			// block-loaded ends, or as publish starts (the guards put
+			// it right). A restart after that last read is beyond any
+			// check: it is the same as one once the deployment runs.
+			victim := pick()
+			restart := func() {
 				if alive() {
 					_ = sf.sim.SetServiceState(victim, drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
 				}
-			}))
+			}
+			switch rng.IntN(4) {
+			case 0:
+				observers = append(observers, atStepStart(steps.StopSchedulers, time.Duration(rng.IntN(int(steps.DefaultConfirmDelay/time.Millisecond)))*time.Millisecond, restart))
+			case 1:
+				observers = append(observers, atStepEnd(steps.DrainUpdating, restart))
+			case 2:
+				observers = append(observers, atStepEnd(steps.BlockLoaded, restart))
+			default:
+				observers = append(observers, atStepStart(steps.Publish, 0, restart))
+			}
 			kinds = append(kinds, "scheduler-restart")
 		case 8:
 			// A load-balancer reload during a long wait: publish's
