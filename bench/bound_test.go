@@ -166,7 +166,16 @@ func criticalPath(s settings) []term {
 		delete(guards, steps.RestoreTraffic)
 	}
 	for i := range terms {
-		if g := guards[terms[i].Step]; g > 0 {
+		g := guards[terms[i].Step]
+		switch {
+		case g == 0:
+		case terms[i].Step == steps.AwaitLoaded:
+			// The Loaded installs began in unblock-loaded: the guards'
+			// reads at this boundary run while they install, and only a
+			// probe after those reads can see an install end.
+			terms[i].D = max(U+I-L, g+L) + L
+			terms[i].How += "; the guards read at its boundary while the installs run, and the probe that sees the last one end follows those reads"
+		default:
 			terms[i].D += g
 			terms[i].How += "; the guards read at its boundary"
 		}

@@ -48,10 +48,44 @@ type scenario struct {
 	Timeout time.Duration
 	// Journal runs with a journal.File (a resumable production run).
 	Journal bool
+	// Target is what issue 15 asks of the scenario; BenchmarkEngine fails
+	// when a run misses it.
+	Target target
+}
+
+// target is the most a scenario may measure; a zero field is not checked.
+type target struct {
+	// RatioPhysical bounds the simulated run time over the physical
+	// critical path (the critical path with overlap, without the
+	// confirmation delays).
+	RatioPhysical float64
+	// AllocPerServer and RetainedPerServer bound the bytes allocated and
+	// retained per server.
+	AllocPerServer, RetainedPerServer float64
+	// ErrorBytes bounds the length of the run's error text.
+	ErrorBytes int
+}
+
+// check reports each bound r misses.
+func (tg target) check(b *testing.B, r engineRun, servers int) {
+	b.Helper()
+	n := float64(servers)
+	if ratio := float64(r.Sim) / float64(r.Physical); tg.RatioPhysical > 0 && ratio > tg.RatioPhysical {
+		b.Errorf("run %s over a physical critical path of %s: %.3f, want at most %.2f", r.Sim, r.Physical, ratio, tg.RatioPhysical)
+	}
+	if per := float64(r.Alloc) / n; tg.AllocPerServer > 0 && per > tg.AllocPerServer {
+		b.Errorf("%.0f B allocated per server, want at most %.0f", per, tg.AllocPerServer)
+	}
+	if per := float64(r.Retained) / n; tg.RetainedPerServer > 0 && per > tg.RetainedPerServer {
+		b.Errorf("%.0f B retained per server, want at most %.0f", per, tg.RetainedPerServer)
+	}
+	if tg.ErrorBytes > 0 && r.ErrorBytes > tg.ErrorBytes {
+		b.Errorf("the run's error is %d B, want at most %d", r.ErrorBytes, tg.ErrorBytes)
+	}
 }
 
 // scenarios are the configurations BenchmarkEngine measures (issue 15's):
-// "defaults" is every steps.Config default (250 ms and 2 s polls, 2 s
+// "defaults" is every steps.Config default (250 ms and 2 s polls, 500 ms
 // confirmation delays) with zero driver latency, 0 s drains, a publish of
 // 0 s and installs of 3 s; "latency" adds 300 ms to every driver call (a
 // WinRM call takes 200-500 ms); "journal" is "defaults" with a
@@ -65,13 +99,16 @@ func scenarios() []scenario {
 	lat.Latency = 300 * time.Millisecond
 	to := def(4000)
 	to.Latency, to.Install, to.DeployPollInterval = 50*time.Millisecond, time.Hour, 10*time.Millisecond
+	// Issue 15's targets.
+	fast := target{RatioPhysical: 1.10}
+	large := target{RatioPhysical: 1.10, AllocPerServer: 25 << 10, RetainedPerServer: 2 << 10}
 	return []scenario{
-		{Name: "defaults/servers=10", settings: def(10)},
-		{Name: "defaults/servers=1000", settings: def(1000)},
-		{Name: "defaults/servers=10000", settings: def(10000)},
-		{Name: "latency/servers=1000", settings: lat},
+		{Name: "defaults/servers=10", settings: def(10), Target: fast},
+		{Name: "defaults/servers=1000", settings: def(1000), Target: fast},
+		{Name: "defaults/servers=10000", settings: def(10000), Target: large},
+		{Name: "latency/servers=1000", settings: lat, Target: target{RatioPhysical: 1.25}},
 		{Name: "journal/servers=1000", settings: def(1000), Journal: true},
-		{Name: "timeout/pending=2000", settings: to, Timeout: 10 * time.Second},
+		{Name: "timeout/pending=2000", settings: to, Timeout: 10 * time.Second, Target: target{ErrorBytes: 1 << 20}},
 	}
 }
 
@@ -236,6 +273,7 @@ func BenchmarkEngine(b *testing.B) {
 			var sum engineRun
 			for b.Loop() {
 				r := runEngineChild(b, sc.Name)
+				sc.Target.check(b, r, sc.Servers)
 				sum.Sim += r.Sim
 				sum.Bound, sum.Physical = r.Bound, r.Physical
 				sum.CPU += r.CPU
