@@ -52,9 +52,12 @@ type ServiceState struct {
 // ServiceController stops, disables, restores and reads the platform's
 // services on one server.
 type ServiceController interface {
-	// StopService stops svc on the target and sets its startup type to
-	// Disabled, so that nothing starts it again. It returns once the service
-	// is stopped. Stopping a stopped, disabled service succeeds.
+	// StopService sets svc's startup type on the target to Disabled, then
+	// stops it, in that order: Windows refuses to start a Disabled service
+	// (ERROR_SERVICE_DISABLED), so nothing can start it again between the
+	// two (the balanced plan's short confirmation, steps.Config.ConfirmDelay,
+	// relies on it). It returns once the service is stopped. Stopping a
+	// stopped, disabled service succeeds.
 	StopService(ctx context.Context, t Target, svc Service) error
 	// RestoreService sets svc's startup type to want.Startup, then starts
 	// the service if want.Run is Running or stops it if want.Run is Stopped.

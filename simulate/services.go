@@ -32,7 +32,9 @@ func (s *Sim) service(t drivers.Target, svc drivers.Service) (*server, error) {
 	return srv, nil
 }
 
-// StopService stops svc on t and sets its startup type to Disabled.
+// StopService sets svc's startup type on t to Disabled and stops it, in one
+// step: nothing can start it in between, as on Windows, where the driver
+// disables first (drivers.ServiceController).
 func (c *Services) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
 	s := c.s
 	return s.call(ctx, OpStopService, "", []string{t.Name}, "svc="+string(svc), s.cfg.ServiceLatency, func() error {

@@ -299,6 +299,9 @@ type reenablingServices struct {
 	server string
 	svc    drivers.Service
 	after  time.Duration
+	// state is what the agent puts the service in; zero means
+	// running/Automatic.
+	state drivers.ServiceState
 
 	mu   sync.Mutex
 	done bool
@@ -315,9 +318,13 @@ func (r *reenablingServices) StopService(ctx context.Context, t drivers.Target, 
 		return nil
 	}
 	r.done = true
+	st := r.state
+	if st == (drivers.ServiceState{}) {
+		st = drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic}
+	}
 	r.wg.Go(func() {
 		time.Sleep(r.after)
-		_ = r.sim.SetServiceState(r.server, r.svc, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+		_ = r.sim.SetServiceState(r.server, r.svc, st)
 	})
 	return nil
 }
@@ -333,21 +340,29 @@ func TestConfirmationFailsAStopThatDoesNotStay(t *testing.T) {
 		server string
 		svc    drivers.Service
 		step   string
+		// The agent only re-enables it (Stopped/Automatic).
+		enableOnly bool
 	}{
-		{"fe01", drivers.SchedulerService, steps.StopSchedulers},
-		{"fe04", drivers.SchedulerService, steps.StopSchedulers},
-		{"fe03", drivers.DeploymentService, steps.BlockLoaded},
+		{server: "fe01", svc: drivers.SchedulerService, step: steps.StopSchedulers},
+		{server: "fe04", svc: drivers.SchedulerService, step: steps.StopSchedulers},
+		{server: "fe03", svc: drivers.DeploymentService, step: steps.BlockLoaded},
+		{server: "fe02", svc: drivers.SchedulerService, step: steps.StopSchedulers, enableOnly: true},
 	} {
-		t.Run(tc.step+"/"+tc.server, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%s/enable-only=%t", tc.step, tc.server, tc.enableOnly), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, ServiceLatency: time.Millisecond, Traffic: simulate.Traffic{Rate: -1}})
 				require.NoError(t, err)
 				svc := &reenablingServices{Services: sim.Services(), sim: sim, server: tc.server, svc: tc.svc, after: 100 * time.Millisecond}
+				want := "running/Automatic"
+				if tc.enableOnly {
+					svc.state = drivers.ServiceState{Run: drivers.Stopped, Startup: drivers.Automatic}
+					want = "stopped/Automatic"
+				}
 				p, _ := simPlan(t, sim, sim.LoadBalancer(""), svc, func(c *steps.Config) { c.ConfirmDelay = 0 })
 				rep, err := p.Run(t.Context())
 				svc.wg.Wait()
 				require.ErrorIs(t, err, farm.ErrHalted)
-				assert.Contains(t, err.Error(), string(tc.svc)+" service reads running/Automatic after stop: want stopped/Disabled (is something restarting it?)")
+				assert.Contains(t, err.Error(), string(tc.svc)+" service reads "+want+" after stop: want stopped/Disabled (is something restarting it?)")
 				assert.Contains(t, err.Error(), tc.server)
 				assert.Equal(t, tc.step, rep.FailedStep)
 				assert.Empty(t, sim.Actions(simulate.OpStartDeployment), "nothing deployed")
@@ -355,4 +370,178 @@ func TestConfirmationFailsAStopThatDoesNotStay(t *testing.T) {
 			})
 		})
 	}
+}
+
+// unreadableServices answers ServiceState for one server's service with
+// drivers.ErrUnavailable from the moment blind is called until its
+// duration has passed (a WinRM listener restarting, a network blip).
+type unreadableServices struct {
+	*simulate.Services
+	server string
+	svc    drivers.Service
+
+	mu    sync.Mutex
+	until time.Time
+}
+
+func (u *unreadableServices) blind(d time.Duration) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.until = time.Now().Add(d)
+}
+
+func (u *unreadableServices) ServiceState(ctx context.Context, t drivers.Target, svc drivers.Service) (drivers.ServiceState, error) {
+	u.mu.Lock()
+	blind := t.Name == u.server && svc == u.svc && time.Now().Before(u.until)
+	u.mu.Unlock()
+	if blind {
+		return drivers.ServiceState{}, fmt.Errorf("winrm: connection refused: %w", drivers.ErrUnavailable)
+	}
+	return u.Services.ServiceState(ctx, t, svc)
+}
+
+// TestNoDeploymentOverAnUnreadableGuard: a Scheduler restarted after its
+// confirmation, on a server whose service state cannot be read for 20 s.
+// The check immediately before the deployment must read every guarded
+// state: the deployment waits until fe01 can be read, its Scheduler is
+// stopped again, and only then starts. Without the strict read (a
+// transient read error passing as "read again at the next check") the
+// deployment started at once with the Scheduler running (invariant 3).
+func TestNoDeploymentOverAnUnreadableGuard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
+		require.NoError(t, err)
+		svc := &unreadableServices{Services: sim.Services(), server: "fe01", svc: drivers.SchedulerService}
+		p, _ := simPlan(t, sim, sim.LoadBalancer(""), svc, nil)
+		var blindFrom time.Time
+		require.NoError(t, p.After(steps.StopSchedulers, farm.Hook{Name: "an agent re-enables fe01's Scheduler; fe01 stops answering", Func: func(context.Context, *farm.Run) error {
+			blindFrom = time.Now()
+			svc.blind(20 * time.Second)
+			return sim.SetServiceState("fe01", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+		}}))
+		rep, err := p.Run(t.Context())
+		require.NoError(t, err)
+		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
+		starts := sim.Actions(simulate.OpStartDeployment)
+		require.Len(t, starts, 1)
+		assert.GreaterOrEqual(t, starts[0].Time.Sub(blindFrom), 20*time.Second, "the deployment waited for fe01 to be read")
+		ds := driftsOf(rep, steps.GuardSchedulerStoppedUpdating)
+		require.Len(t, ds, 1, "%+v", rep.Drifts)
+		assert.True(t, ds[0].Repaired)
+		assert.Equal(t, "fe01", ds[0].Server)
+	})
+}
+
+// fightingServices plays an agent that, once armed, starts one server's
+// Scheduler again shortly after every stop: something the run cannot win
+// against.
+type fightingServices struct {
+	*simulate.Services
+	sim    *simulate.Sim
+	server string
+
+	mu    sync.Mutex
+	armed bool
+	wg    sync.WaitGroup
+}
+
+func (f *fightingServices) arm() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed = true
+}
+
+func (f *fightingServices) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
+	if err := f.Services.StopService(ctx, t, svc); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.armed && t.Name == f.server && svc == drivers.SchedulerService {
+		f.wg.Go(func() {
+			time.Sleep(100 * time.Millisecond)
+			_ = f.sim.SetServiceState(f.server, drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+		})
+	}
+	return nil
+}
+
+// TestNoDeploymentWhileSomethingKeepsRestartingAService: after the
+// confirmation, an agent restarts fe02's Scheduler 100 ms after every
+// stop. The check before the deployment stops it, reads again
+// ConfirmDelay later, finds it running again, and fails the step: no
+// deployment starts. Without the second read the deployment started 100 ms
+// before the agent restarted the Scheduler (invariant 3).
+func TestNoDeploymentWhileSomethingKeepsRestartingAService(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
+		require.NoError(t, err)
+		svc := &fightingServices{Services: sim.Services(), sim: sim, server: "fe02"}
+		p, _ := simPlan(t, sim, sim.LoadBalancer(""), svc, nil)
+		require.NoError(t, p.After(steps.StopSchedulers, farm.Hook{Name: "an agent starts fighting", Func: func(context.Context, *farm.Run) error {
+			svc.arm()
+			return sim.SetServiceState("fe02", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+		}}))
+		rep, err := p.Run(t.Context())
+		svc.wg.Wait()
+		require.ErrorIs(t, err, farm.ErrHalted)
+		require.ErrorIs(t, err, farm.ErrDrift)
+		assert.Contains(t, err.Error(), "before starting the deployment: drift: the guards put 1 states back again 500ms after putting them back")
+		assert.Equal(t, steps.Publish, rep.FailedStep)
+		assert.Empty(t, sim.Actions(simulate.OpStartDeployment), "nothing deployed")
+		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
+	})
+}
+
+// busyPlatform answers StartDeployment with drivers.ErrUnavailable the
+// first busy times, calling onBusy after the first refusal.
+type busyPlatform struct {
+	drivers.PlatformClient
+	busy   int
+	onBusy func()
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (b *busyPlatform) StartDeployment(ctx context.Context, rel drivers.Release) (string, error) {
+	b.mu.Lock()
+	b.calls++
+	n := b.calls
+	b.mu.Unlock()
+	if n <= b.busy {
+		if n == 1 {
+			b.onBusy()
+		}
+		return "", fmt.Errorf("lifetime: another deployment is running: %w", drivers.ErrUnavailable)
+	}
+	return b.PlatformClient.StartDeployment(ctx, rel)
+}
+
+// TestTheChecksHoldAtEveryStartAttempt: the platform is busy for two
+// attempts, and while it is, something restarts fe01's Scheduler. The
+// guards are read again immediately before each attempt, so the Scheduler
+// is stopped before the start that succeeds. With the check made once,
+// before the first attempt, the deployment started with the Scheduler
+// running (invariant 3).
+func TestTheChecksHoldAtEveryStartAttempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
+		require.NoError(t, err)
+		platform := &busyPlatform{PlatformClient: sim.Platform(), busy: 2, onBusy: func() {
+			_ = sim.SetServiceState("fe01", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+		}}
+		f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: sim.LoadBalancer("")})
+		require.NoError(t, err)
+		p, err := steps.Balanced(f, steps.Config{Services: sim.Services(), Platform: platform, Prober: sim.Prober(),
+			Release: drivers.Release{Version: "v2"}, Plan: farm.PlanConfig{Seed: 1}})
+		require.NoError(t, err)
+		rep, err := p.Run(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, 3, platform.calls)
+		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
+		ds := driftsOf(rep, steps.GuardSchedulerStoppedUpdating)
+		require.Len(t, ds, 1, "%+v", rep.Drifts)
+		assert.True(t, ds[0].Repaired)
+	})
 }

@@ -105,13 +105,15 @@ type Config struct {
 	// Start-Service can bring it back. Only something that first changes
 	// the startup type can, such as a configuration agent (Group Policy,
 	// DSC) or a colleague. The guards watch for that from the moment the
-	// step ends until the step that restores the service: they read it at
-	// every step boundary and immediately before the platform deployment
-	// starts, and stop and disable it again (docs/safety.md, "A stopped
-	// service that does not stay stopped"). Set a longer ConfirmDelay when
-	// an agent on your farm re-enables services within a known delay. On
-	// a farm whose drains take longer, the wait runs beside drain-updating
-	// and costs nothing.
+	// step ends until the step that restores the service, and stop and
+	// disable it again. Immediately before the platform deployment starts
+	// or continues they must read every guarded service; one they had to
+	// stop again is read once more ConfirmDelay later, and found running
+	// again it fails the step instead of deploying (docs/safety.md, "A
+	// stopped service that does not stay stopped"). Set a longer
+	// ConfirmDelay when an agent on your farm re-enables services within a
+	// known delay. On a farm whose drains take longer, the wait runs
+	// beside drain-updating and costs nothing.
 	ConfirmDelay time.Duration
 	// PublishTimeout bounds the platform deployment. Default 60m.
 	PublishTimeout time.Duration

@@ -53,9 +53,6 @@ func (b *balanced) publish() farm.Step {
 				return err
 			}
 			if _, started := r.Captured().Value(CapturedDeploymentID); !started {
-				if err := checkBeforeDeployment(ctx, r); err != nil {
-					return err
-				}
 				done, err := b.startDeployment(ctx, r, updating, CapturedDeploymentID, true)
 				if err != nil || done {
 					return err
@@ -75,9 +72,11 @@ func (b *balanced) publish() farm.Step {
 // already runs a deployment of it (drivers.DeploymentFinder), which it then
 // follows instead of starting a second one: that is what a run finds when
 // it crashed after the platform started its deployment and before the ID
-// was recorded. While the platform answers that it is busy
-// (drivers.ErrUnavailable, for example while another deployment runs), it
-// keeps checking and trying, within PublishTimeout.
+// was recorded. Immediately before each start it checks the guards
+// (checkBeforeDeployment). While the platform answers that it is busy
+// (drivers.ErrUnavailable, for example while another deployment runs), or
+// a guarded state cannot be read, it keeps checking and trying, within
+// PublishTimeout.
 //
 // The deployment's ID is recorded under key in farm.Captured as soon as the
 // platform returns it; the run's journal makes it durable before the call
@@ -111,6 +110,15 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 				return false, event.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("look for a running deployment of %s: %w", b.releaseName(), err)}
 			}
 		}
+		// The guards hold immediately before the start, at every
+		// attempt (a busy platform may keep the start waiting for long).
+		if err := b.checkBeforeDeployment(ctx, r, "starting the deployment"); err != nil {
+			if ctx.Err() == nil && drivers.IsRetryable(err) {
+				lastErr = err
+				return false, event.Event{Message: "not starting the deployment yet: " + err.Error()}, nil
+			}
+			return false, event.Event{}, err
+		}
 		id, err := b.cfg.Platform.StartDeployment(ctx, b.cfg.Release)
 		switch {
 		case err != nil && id != "":
@@ -132,7 +140,7 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 	if err != nil && lastErr != nil && ctx.Err() == nil {
 		// The last busy answer is context, not a cause: wrapped, it would make
 		// the timeout itself read as retryable (drivers.IsRetryable).
-		err = fmt.Errorf("start deployment of %s: platform still busy after %s: %w (last: %v)", b.releaseName(), b.cfg.PublishTimeout, err, lastErr) //nolint:errorlint // see above
+		err = fmt.Errorf("start deployment of %s: not started within %s: %w (last: %v)", b.releaseName(), b.cfg.PublishTimeout, err, lastErr) //nolint:errorlint // see above
 	}
 	return done, err
 }
@@ -266,8 +274,15 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 				}
 				// The second stage switches the running versions: the
 				// guards hold, as before a start.
-				if err := checkBeforeDeployment(pctx, r); err != nil {
-					return err
+				if err := b.checkBeforeDeployment(pctx, r, "continuing the deployment"); err != nil {
+					switch {
+					case pctx.Err() != nil:
+						return b.publishStopped(ctx, r, id, key, last)
+					case !drivers.IsRetryable(err):
+						return err
+					}
+					progress("not continuing deployment " + id + " yet: " + err.Error())
+					break
 				}
 				if key == CapturedDeploymentID {
 					r.Captured().SetValue(CapturedDeploymentContinued, id)

@@ -140,6 +140,11 @@ func firstNotSkipped(rep *farm.Report) string {
 func TestEveryStepIsIdempotent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sf := newSimFarm(t, simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 5}}, Seed: 9})
+		// In the strict order each copy runs right after its step: with
+		// overlap a copy keeps the step's Needs and runs beside it (two
+		// publishes racing to start one deployment), or beside the steps
+		// that follow (a second preflight after stop-schedulers).
+		sf.strict = true
 		p := sf.plan(t, nil, nil, farm.Halt, "v2")
 		for _, s := range p.Steps() {
 			again := s

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
@@ -48,7 +49,7 @@ func (b *balanced) serviceStopped(name, until string, role farm.GroupRole, svc d
 		return r.Each(ctx, groupServers(r.Farm(), role), func(ctx context.Context, s farm.Server) error {
 			st, err := b.cfg.Services.ServiceState(ctx, s.Target(), svc)
 			if err != nil {
-				if drivers.IsRetryable(err) {
+				if drivers.IsRetryable(err) && !mustRead(ctx) {
 					return nil // read again at the next check
 				}
 				return fmt.Errorf("server %s: read %s service: %w", s.Name, svc, err)
@@ -61,7 +62,7 @@ func (b *balanced) serviceStopped(name, until string, role farm.GroupRole, svc d
 					What: fmt.Sprintf("%s service reads %s/%s, want stopped/Disabled; stopping it failed: %v", svc, st.Run, st.Startup, err)})
 				return fmt.Errorf("server %s: %s service reads %s/%s and cannot be stopped again: %w", s.Name, svc, st.Run, st.Startup, err)
 			}
-			r.Drifted(farm.Drift{Guard: name, Zone: s.Zone, Server: s.Name, Repaired: true,
+			putBack(ctx, r, farm.Drift{Guard: name, Zone: s.Zone, Server: s.Name, Repaired: true,
 				What: fmt.Sprintf("%s service read %s/%s (something restarted it): stopped and disabled again", svc, st.Run, st.Startup)})
 			return nil
 		})
@@ -105,7 +106,7 @@ func (b *balanced) groupOut(name, until string, role farm.GroupRole) farm.Guard 
 					What: fmt.Sprintf("%s members back in traffic: %s; taking them out again failed: %v%s", role, strings.Join(what, ", "), err, blocked)})
 				return fmt.Errorf("%s members %s are back in traffic and cannot be taken out%s: %w", role, strings.Join(back, ", "), blocked, err)
 			}
-			r.Drifted(farm.Drift{Guard: name, Zone: z.Name, Repaired: true,
+			putBack(ctx, r, farm.Drift{Guard: name, Zone: z.Name, Repaired: true,
 				What: fmt.Sprintf("%s members were back in traffic (a load-balancer reload or an operator): %s; drained and out again", role, strings.Join(what, ", "))})
 			return nil
 		})
@@ -155,14 +156,59 @@ func (b *balanced) groupCarries(name, until string, role farm.GroupRole) farm.Gu
 	}}
 }
 
-// checkBeforeDeployment re-checks every guard immediately before the
-// platform deployment starts: a Scheduler running then would run its
-// timers on the old code against the new schema.
-func checkBeforeDeployment(ctx context.Context, r *farm.Run) error {
-	if err := r.CheckGuards(ctx); err != nil {
-		return fmt.Errorf("before starting the deployment: %w", err)
+// strictCheck is the context value of a guard check that must read every
+// state it guards (mustRead) and counts the states it puts back.
+type strictCheck struct{ repaired atomic.Int32 }
+
+type strictCheckKey struct{}
+
+// mustRead says whether ctx is a check in which a read that fails, even
+// transiently, fails the check: the one immediately before the platform
+// deployment starts or continues, where "read again at the next check"
+// would mean deploying unconfirmed.
+func mustRead(ctx context.Context) bool {
+	_, ok := ctx.Value(strictCheckKey{}).(*strictCheck)
+	return ok
+}
+
+// putBack reports drift a guard put back, and counts it for a strict check.
+func putBack(ctx context.Context, r *farm.Run, d farm.Drift) {
+	if sc, ok := ctx.Value(strictCheckKey{}).(*strictCheck); ok {
+		sc.repaired.Add(1)
 	}
-	return nil
+	r.Drifted(d)
+}
+
+// checkBeforeDeployment re-checks every guard immediately before the
+// platform deployment starts or continues (what for: a Scheduler running
+// then would run its timers on the old code against the new schema; a
+// Loaded server's Deployment service running would install the release
+// while the server carries the zone; an Updating member in traffic would
+// take requests while it installs). Every read must succeed: one that
+// fails, even transiently, fails the check (drivers.IsRetryable tells
+// the caller to try again). A state the check had to put back (something
+// restarted a service, a reload put members back) is read again
+// ConfirmDelay later, as the stop itself was confirmed; if the check must
+// put states back again then, something keeps undoing them, and the check
+// fails rather than deploy into it.
+func (b *balanced) checkBeforeDeployment(ctx context.Context, r *farm.Run, what string) error {
+	for try := 1; ; try++ {
+		sc := &strictCheck{}
+		if err := r.CheckGuards(context.WithValue(ctx, strictCheckKey{}, sc)); err != nil {
+			return fmt.Errorf("before %s: %w", what, err)
+		}
+		n := sc.repaired.Load()
+		switch {
+		case n == 0:
+			return nil
+		case try > 1:
+			return fmt.Errorf("before %s: %w: the guards put %d states back again %s after putting them back (see the drift warnings): something keeps undoing them; stop it (a configuration agent, a colleague, a load-balancer reload), then resume",
+				what, farm.ErrDrift, n, b.cfg.ConfirmDelay)
+		}
+		if err := sleep(ctx, b.cfg.ConfirmDelay); err != nil {
+			return err
+		}
+	}
 }
 
 // eachZone runs fn for every zone concurrently, as the guards' reads are
@@ -193,7 +239,7 @@ func groupStatus(ctx context.Context, r *farm.Run, z *farm.Zone, role farm.Group
 	}
 	sts, err = z.LoadBalancer.Status(ctx, members...)
 	if err != nil {
-		if drivers.IsRetryable(err) {
+		if drivers.IsRetryable(err) && !mustRead(ctx) {
 			return nil, false, nil
 		}
 		return nil, false, fmt.Errorf("read members: %w", err)
