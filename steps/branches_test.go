@@ -486,7 +486,7 @@ func TestNoDeploymentWhileSomethingKeepsRestartingAService(t *testing.T) {
 		svc.wg.Wait()
 		require.ErrorIs(t, err, farm.ErrHalted)
 		require.ErrorIs(t, err, farm.ErrDrift)
-		assert.Contains(t, err.Error(), "before starting the deployment: drift: the guards put 1 states back again 500ms after putting them back")
+		assert.Contains(t, err.Error(), "before starting the deployment: drift: 500ms after putting them back, the guards had to put back again: server fe02: scheduler service read running/Automatic (something restarted it): stopped and disabled again; something keeps undoing them")
 		assert.Equal(t, steps.Publish, rep.FailedStep)
 		assert.Empty(t, sim.Actions(simulate.OpStartDeployment), "nothing deployed")
 		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
@@ -543,5 +543,57 @@ func TestTheChecksHoldAtEveryStartAttempt(t *testing.T) {
 		ds := driftsOf(rep, steps.GuardSchedulerStoppedUpdating)
 		require.Len(t, ds, 1, "%+v", rep.Drifts)
 		assert.True(t, ds[0].Repaired)
+	})
+}
+
+// deniedStops refuses, once armed, to stop one server's Scheduler
+// (drivers.ErrPermissionDenied): drift the guards cannot put back.
+type deniedStops struct {
+	*unreadableServices
+	server string
+
+	mu    sync.Mutex
+	armed bool
+}
+
+func (d *deniedStops) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
+	d.mu.Lock()
+	armed := d.armed
+	d.mu.Unlock()
+	if armed && t.Name == d.server && svc == drivers.SchedulerService {
+		return fmt.Errorf("winrm: Stop-Service: access is denied: %w", drivers.ErrPermissionDenied)
+	}
+	return d.unreadableServices.StopService(ctx, t, svc)
+}
+
+// TestAnUnreadableStateDoesNotHoldBackAFailure: immediately before the
+// deployment, fe01's Scheduler runs and cannot be stopped again, and
+// fe02's cannot be read at all. The failure decides at once (farm.ErrDrift
+// naming fe01), nothing is deployed; fe02's unreadable state must not
+// turn it into "read again later", which kept the Updating group out of
+// traffic for PublishTimeout (60 min) and then failed on the deadline.
+func TestAnUnreadableStateDoesNotHoldBackAFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
+		require.NoError(t, err)
+		svc := &deniedStops{unreadableServices: &unreadableServices{Services: sim.Services(), server: "fe02", svc: drivers.SchedulerService}, server: "fe01"}
+		p, _ := simPlan(t, sim, sim.LoadBalancer(""), svc, nil)
+		var from time.Time
+		require.NoError(t, p.Before(steps.Publish, farm.Hook{Name: "fe01's Scheduler restarted and locked; fe02 unreadable", Func: func(context.Context, *farm.Run) error {
+			from = time.Now()
+			svc.mu.Lock()
+			svc.armed = true
+			svc.mu.Unlock()
+			svc.blind(time.Hour)
+			return sim.SetServiceState("fe01", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+		}}))
+		rep, err := p.Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrHalted)
+		require.ErrorIs(t, err, farm.ErrDrift)
+		assert.ErrorIs(t, err, drivers.ErrPermissionDenied)
+		assert.Contains(t, err.Error(), "server fe01: scheduler service reads running/Automatic and cannot be stopped again")
+		assert.Equal(t, steps.Publish, rep.FailedStep)
+		assert.Less(t, time.Since(from), time.Minute, "decided at once, not after PublishTimeout")
+		assert.Empty(t, sim.Actions(simulate.OpStartDeployment), "nothing deployed")
 	})
 }

@@ -113,7 +113,7 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 		// The guards hold immediately before the start, at every
 		// attempt (a busy platform may keep the start waiting for long).
 		if err := b.checkBeforeDeployment(ctx, r, "starting the deployment"); err != nil {
-			if ctx.Err() == nil && drivers.IsRetryable(err) {
+			if ctx.Err() == nil && errors.Is(err, errUnconfirmed) {
 				lastErr = err
 				return false, event.Event{Message: "not starting the deployment yet: " + err.Error()}, nil
 			}
@@ -207,7 +207,17 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 		refused      error // the continue was refused: the state should have moved on
 		delay        = b.cfg.PlatformPollInterval
 		lastProgress time.Time
+		// notContinued is why the last continue was held back (a guarded
+		// state unreadable), for the error if the wait ends meanwhile.
+		notContinued error
 	)
+	stopped := func() error {
+		err := b.publishStopped(ctx, r, id, key, last)
+		if notContinued != nil {
+			err = fmt.Errorf("%w (not continued: %v)", err, notContinued) //nolint:errorlint // the check's error is context
+		}
+		return err
+	}
 	progress := func(msg string) {
 		if now := time.Now(); lastProgress.IsZero() || now.Sub(lastProgress) >= b.cfg.ProgressInterval {
 			lastProgress = now
@@ -218,7 +228,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 		st, err := b.cfg.Platform.DeploymentStatus(pctx, id)
 		switch {
 		case err != nil && pctx.Err() != nil:
-			return b.publishStopped(ctx, r, id, key, last)
+			return stopped()
 		case err != nil && drivers.IsRetryable(err):
 			progress("reading deployment status: " + err.Error())
 		case err != nil:
@@ -277,13 +287,16 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 				if err := b.checkBeforeDeployment(pctx, r, "continuing the deployment"); err != nil {
 					switch {
 					case pctx.Err() != nil:
-						return b.publishStopped(ctx, r, id, key, last)
-					case !drivers.IsRetryable(err):
+						notContinued = err
+						return stopped()
+					case !errors.Is(err, errUnconfirmed):
 						return err
 					}
+					notContinued = err
 					progress("not continuing deployment " + id + " yet: " + err.Error())
 					break
 				}
+				notContinued = nil
 				if key == CapturedDeploymentID {
 					r.Captured().SetValue(CapturedDeploymentContinued, id)
 				}
@@ -293,7 +306,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 					continued = true
 					r.Emit(event.Event{Kind: event.Progress, Message: "continued prepared deployment " + id})
 				case pctx.Err() != nil:
-					return b.publishStopped(ctx, r, id, key, last)
+					return stopped()
 				case errors.Is(err, drivers.ErrInvalidArgument):
 					continued, refused = true, err // the state moved on: the next read tells
 					r.Warn("", "", "continue deployment %s refused (%v); reading its state again", id, err)
@@ -310,7 +323,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 		select {
 		case <-pctx.Done():
 			t.Stop()
-			return b.publishStopped(ctx, r, id, key, last)
+			return stopped()
 		case <-t.C:
 		}
 		delay = min(delay+delay/2, b.cfg.PlatformMaxPollInterval)

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/balanced-deploy/balanced/drivers"
 	"github.com/balanced-deploy/balanced/farm"
@@ -49,7 +48,8 @@ func (b *balanced) serviceStopped(name, until string, role farm.GroupRole, svc d
 		return r.Each(ctx, groupServers(r.Farm(), role), func(ctx context.Context, s farm.Server) error {
 			st, err := b.cfg.Services.ServiceState(ctx, s.Target(), svc)
 			if err != nil {
-				if drivers.IsRetryable(err) && !mustRead(ctx) {
+				if drivers.IsRetryable(err) {
+					unread(ctx, fmt.Sprintf("the %s service on %s (%v)", svc, s.Name, err))
 					return nil // read again at the next check
 				}
 				return fmt.Errorf("server %s: read %s service: %w", s.Name, svc, err)
@@ -156,25 +156,42 @@ func (b *balanced) groupCarries(name, until string, role farm.GroupRole) farm.Gu
 	}}
 }
 
-// strictCheck is the context value of a guard check that must read every
-// state it guards (mustRead) and counts the states it puts back.
-type strictCheck struct{ repaired atomic.Int32 }
+// strictCheck is the context value of the guard check made immediately
+// before the platform deployment starts or continues: it collects the
+// states it could not read and those it had to put back.
+type strictCheck struct {
+	mu       sync.Mutex
+	unread   []string
+	repaired []string
+}
 
 type strictCheckKey struct{}
 
-// mustRead says whether ctx is a check in which a read that fails, even
-// transiently, fails the check: the one immediately before the platform
-// deployment starts or continues, where "read again at the next check"
-// would mean deploying unconfirmed.
-func mustRead(ctx context.Context) bool {
-	_, ok := ctx.Value(strictCheckKey{}).(*strictCheck)
-	return ok
+// errUnconfirmed is wrapped by checkBeforeDeployment's error when every
+// guard held except for states it could not read (transiently): the
+// caller reads again before deploying.
+var errUnconfirmed = errors.New("cannot confirm the states the run relies on")
+
+// unread notes, for a strict check, a guarded state whose read failed
+// transiently; other checks read it again at the next check.
+func unread(ctx context.Context, what string) {
+	if sc, ok := ctx.Value(strictCheckKey{}).(*strictCheck); ok {
+		sc.mu.Lock()
+		sc.unread = append(sc.unread, what)
+		sc.mu.Unlock()
+	}
 }
 
-// putBack reports drift a guard put back, and counts it for a strict check.
+// putBack reports drift a guard put back, and notes it for a strict check.
 func putBack(ctx context.Context, r *farm.Run, d farm.Drift) {
 	if sc, ok := ctx.Value(strictCheckKey{}).(*strictCheck); ok {
-		sc.repaired.Add(1)
+		where := "zone " + d.Zone
+		if d.Server != "" {
+			where = "server " + d.Server
+		}
+		sc.mu.Lock()
+		sc.repaired = append(sc.repaired, where+": "+d.What)
+		sc.mu.Unlock()
 	}
 	r.Drifted(d)
 }
@@ -184,29 +201,34 @@ func putBack(ctx context.Context, r *farm.Run, d farm.Drift) {
 // then would run its timers on the old code against the new schema; a
 // Loaded server's Deployment service running would install the release
 // while the server carries the zone; an Updating member in traffic would
-// take requests while it installs). Every read must succeed: one that
-// fails, even transiently, fails the check (drivers.IsRetryable tells
-// the caller to try again). A state the check had to put back (something
-// restarted a service, a reload put members back) is read again
-// ConfirmDelay later, as the stop itself was confirmed; if the check must
-// put states back again then, something keeps undoing them, and the check
-// fails rather than deploy into it.
+// take requests while it installs).
+//
+// A guard that fails (drift it cannot put back, a zone below its floor)
+// fails the check with its error, as at any check. Every state must also
+// be read: when some read failed transiently and nothing else is wrong,
+// the error wraps errUnconfirmed, and the caller reads again before
+// deploying. A state the check had to put back (something restarted a
+// service, a reload put members back) is read again ConfirmDelay later,
+// as the stop itself was confirmed; if the check must put states back
+// again then, something keeps undoing them, and the check fails (wrapping
+// farm.ErrDrift) rather than deploy into it.
 func (b *balanced) checkBeforeDeployment(ctx context.Context, r *farm.Run, what string) error {
 	for try := 1; ; try++ {
 		sc := &strictCheck{}
 		if err := r.CheckGuards(context.WithValue(ctx, strictCheckKey{}, sc)); err != nil {
 			return fmt.Errorf("before %s: %w", what, err)
 		}
-		n := sc.repaired.Load()
 		switch {
-		case n == 0:
+		case len(sc.unread) > 0:
+			return fmt.Errorf("before %s: %w: cannot read %s", what, errUnconfirmed, strings.Join(sc.unread, "; "))
+		case len(sc.repaired) == 0:
 			return nil
 		case try > 1:
-			return fmt.Errorf("before %s: %w: the guards put %d states back again %s after putting them back (see the drift warnings): something keeps undoing them; stop it (a configuration agent, a colleague, a load-balancer reload), then resume",
-				what, farm.ErrDrift, n, b.cfg.ConfirmDelay)
+			return fmt.Errorf("before %s: %w: %s after putting them back, the guards had to put back again: %s; something keeps undoing them: stop it (a configuration agent, a colleague, a load-balancer reload), then resume",
+				what, farm.ErrDrift, b.cfg.ConfirmDelay, strings.Join(sc.repaired, "; "))
 		}
 		if err := sleep(ctx, b.cfg.ConfirmDelay); err != nil {
-			return err
+			return fmt.Errorf("before %s: confirming, %s after putting them back, that the states hold (%s): %w", what, b.cfg.ConfirmDelay, strings.Join(sc.repaired, "; "), err)
 		}
 	}
 }
@@ -239,7 +261,8 @@ func groupStatus(ctx context.Context, r *farm.Run, z *farm.Zone, role farm.Group
 	}
 	sts, err = z.LoadBalancer.Status(ctx, members...)
 	if err != nil {
-		if drivers.IsRetryable(err) && !mustRead(ctx) {
+		if drivers.IsRetryable(err) {
+			unread(ctx, fmt.Sprintf("the %s members of zone %s in the load balancer (%v)", role, z.Name, err))
 			return nil, false, nil
 		}
 		return nil, false, fmt.Errorf("read members: %w", err)
