@@ -436,7 +436,7 @@ func TestNoDeploymentOverAnUnreadableGuard(t *testing.T) {
 // Scheduler again shortly after every stop: something the run cannot win
 // against.
 type fightingServices struct {
-	*simulate.Services
+	*unreadableServices
 	sim    *simulate.Sim
 	server string
 
@@ -452,7 +452,7 @@ func (f *fightingServices) arm() {
 }
 
 func (f *fightingServices) StopService(ctx context.Context, t drivers.Target, svc drivers.Service) error {
-	if err := f.Services.StopService(ctx, t, svc); err != nil {
+	if err := f.unreadableServices.StopService(ctx, t, svc); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -476,7 +476,7 @@ func TestNoDeploymentWhileSomethingKeepsRestartingAService(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
 		require.NoError(t, err)
-		svc := &fightingServices{Services: sim.Services(), sim: sim, server: "fe02"}
+		svc := &fightingServices{unreadableServices: &unreadableServices{Services: sim.Services()}, sim: sim, server: "fe02"}
 		p, _ := simPlan(t, sim, sim.LoadBalancer(""), svc, nil)
 		require.NoError(t, p.After(steps.StopSchedulers, farm.Hook{Name: "an agent starts fighting", Func: func(context.Context, *farm.Run) error {
 			svc.arm()
@@ -595,5 +595,67 @@ func TestAnUnreadableStateDoesNotHoldBackAFailure(t *testing.T) {
 		assert.Equal(t, steps.Publish, rep.FailedStep)
 		assert.Less(t, time.Since(from), time.Minute, "decided at once, not after PublishTimeout")
 		assert.Empty(t, sim.Actions(simulate.OpStartDeployment), "nothing deployed")
+	})
+}
+
+// TestPutBackAgainDecidesOverAnUnreadableState: an agent restarts fe02's
+// Scheduler 100 ms after every stop while fe01's cannot be read. Put back
+// twice, ConfirmDelay apart, fails the step at once: an unreadable state
+// elsewhere must neither skip the second read nor turn the failure into
+// "read again later" (which stopped and restarted fe02's Scheduler for
+// PublishTimeout, then failed on the deadline without farm.ErrDrift).
+func TestPutBackAgainDecidesOverAnUnreadableState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
+		require.NoError(t, err)
+		svc := &fightingServices{unreadableServices: &unreadableServices{Services: sim.Services(), server: "fe01", svc: drivers.SchedulerService}, sim: sim, server: "fe02"}
+		p, _ := simPlan(t, sim, sim.LoadBalancer(""), svc, nil)
+		var from time.Time
+		require.NoError(t, p.Before(steps.Publish, farm.Hook{Name: "an agent fights fe02; fe01 unreadable", Func: func(context.Context, *farm.Run) error {
+			from = time.Now()
+			svc.arm()
+			svc.blind(time.Hour)
+			return sim.SetServiceState("fe02", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+		}}))
+		rep, err := p.Run(t.Context())
+		svc.wg.Wait()
+		require.ErrorIs(t, err, farm.ErrHalted)
+		require.ErrorIs(t, err, farm.ErrDrift)
+		assert.Contains(t, err.Error(), "the guards had to put back again: server fe02: scheduler service read running/Automatic")
+		assert.Equal(t, steps.Publish, rep.FailedStep)
+		assert.Less(t, time.Since(from), time.Minute, "decided at once, not after PublishTimeout")
+		assert.Empty(t, sim.Actions(simulate.OpStartDeployment), "nothing deployed")
+		assert.Len(t, driftsOf(rep, steps.GuardSchedulerStoppedUpdating), 2, "put back twice, then stopped")
+	})
+}
+
+// TestContinueWaitsForAnUnreadableGuard: on a two-stage platform the
+// prepared deployment is continued only once every guarded state reads:
+// fe01's Scheduler restarted before publish and its state unreadable for
+// 20 s hold the continue back until fe01 reads, and is stopped again
+// first. Continued at once, the second stage applied with the Scheduler
+// running (invariant 3).
+func TestContinueWaitsForAnUnreadableGuard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sf := twoStageFarm(t, 65)
+		svc := &unreadableServices{Services: sf.sim.Services(), server: "fe01", svc: drivers.SchedulerService}
+		sf.tune = func(c *steps.Config) { c.Services = svc }
+		require.NoError(t, sf.sim.Start(t.Context()))
+		p := sf.plan(t, nil, nil, farm.Halt, "v2")
+		var from time.Time
+		require.NoError(t, p.Before(steps.Publish, farm.Hook{Name: "fe01's Scheduler restarted; fe01 unreadable", Func: func(context.Context, *farm.Run) error {
+			from = time.Now()
+			svc.blind(20 * time.Second)
+			return sf.sim.SetServiceState("fe01", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
+		}}))
+		rep, err := p.Run(t.Context())
+		require.NoError(t, err)
+		sf.endsExact(t, "v2")
+		cont := sf.sim.Actions(simulate.OpContinueDeployment)
+		require.Len(t, cont, 1)
+		assert.GreaterOrEqual(t, cont[0].Time.Sub(from), 20*time.Second, "continued once fe01 read")
+		ds := driftsOf(rep, steps.GuardSchedulerStoppedUpdating)
+		require.Len(t, ds, 1, "%+v", rep.Drifts)
+		assert.True(t, ds[0].Repaired)
 	})
 }

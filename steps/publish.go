@@ -245,7 +245,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 			if st.State != last.State || st.Info != last.Info {
 				delay = b.cfg.PlatformPollInterval
 				if st.State != drivers.DeploymentNeedsUserIntervention {
-					continued, refused = false, nil
+					continued, refused, notContinued = false, nil, nil
 				}
 			}
 			last = st

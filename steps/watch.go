@@ -218,14 +218,16 @@ func (b *balanced) checkBeforeDeployment(ctx context.Context, r *farm.Run, what 
 		if err := r.CheckGuards(context.WithValue(ctx, strictCheckKey{}, sc)); err != nil {
 			return fmt.Errorf("before %s: %w", what, err)
 		}
+		// Put back twice decides first, whatever could not be read; a
+		// state put back is confirmed before anything else is said.
 		switch {
-		case len(sc.unread) > 0:
+		case len(sc.repaired) > 0 && try > 1:
+			return fmt.Errorf("before %s: %w: %s after putting them back, the guards had to put back again: %s; something keeps undoing them: stop it (a configuration agent, a colleague, a load-balancer reload), then resume",
+				what, farm.ErrDrift, b.cfg.ConfirmDelay, strings.Join(sc.repaired, "; "))
+		case len(sc.repaired) == 0 && len(sc.unread) > 0:
 			return fmt.Errorf("before %s: %w: cannot read %s", what, errUnconfirmed, strings.Join(sc.unread, "; "))
 		case len(sc.repaired) == 0:
 			return nil
-		case try > 1:
-			return fmt.Errorf("before %s: %w: %s after putting them back, the guards had to put back again: %s; something keeps undoing them: stop it (a configuration agent, a colleague, a load-balancer reload), then resume",
-				what, farm.ErrDrift, b.cfg.ConfirmDelay, strings.Join(sc.repaired, "; "))
 		}
 		if err := sleep(ctx, b.cfg.ConfirmDelay); err != nil {
 			return fmt.Errorf("before %s: confirming, %s after putting them back, that the states hold (%s): %w", what, b.cfg.ConfirmDelay, strings.Join(sc.repaired, "; "), err)
