@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -433,12 +434,13 @@ func TestNoDeploymentOverAnUnreadableGuard(t *testing.T) {
 }
 
 // fightingServices plays an agent that, once armed, starts one server's
-// Scheduler again shortly after every stop: something the run cannot win
-// against.
+// Scheduler again shortly after every stop (100 ms, or delay): something
+// the run cannot win against.
 type fightingServices struct {
 	*unreadableServices
 	sim    *simulate.Sim
 	server string
+	delay  time.Duration
 
 	mu    sync.Mutex
 	armed bool
@@ -458,8 +460,12 @@ func (f *fightingServices) StopService(ctx context.Context, t drivers.Target, sv
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.armed && t.Name == f.server && svc == drivers.SchedulerService {
+		d := f.delay
+		if d == 0 {
+			d = 100 * time.Millisecond
+		}
 		f.wg.Go(func() {
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(d)
 			_ = f.sim.SetServiceState(f.server, drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
 		})
 	}
@@ -486,7 +492,7 @@ func TestNoDeploymentWhileSomethingKeepsRestartingAService(t *testing.T) {
 		svc.wg.Wait()
 		require.ErrorIs(t, err, farm.ErrHalted)
 		require.ErrorIs(t, err, farm.ErrDrift)
-		assert.Contains(t, err.Error(), "before starting the deployment: drift: 500ms after putting them back, the guards had to put back again: server fe02: scheduler service read running/Automatic (something restarted it): stopped and disabled again; something keeps undoing them")
+		assert.Contains(t, err.Error(), "before starting the deployment: drift: after putting states back once, the guards had to put back again: server fe02: scheduler service read running/Automatic (something restarted it): stopped and disabled again; something keeps undoing them")
 		assert.Equal(t, steps.Publish, rep.FailedStep)
 		assert.Empty(t, sim.Actions(simulate.OpStartDeployment), "nothing deployed")
 		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
@@ -605,10 +611,20 @@ func TestAnUnreadableStateDoesNotHoldBackAFailure(t *testing.T) {
 // "read again later" (which stopped and restarted fe02's Scheduler for
 // PublishTimeout, then failed on the deadline without farm.ErrDrift).
 func TestPutBackAgainDecidesOverAnUnreadableState(t *testing.T) {
+	for _, delay := range []time.Duration{100 * time.Millisecond, 2 * time.Second} {
+		t.Run(fmt.Sprint("agent-after-", delay), func(t *testing.T) { putBackAgainOverUnreadable(t, delay) })
+	}
+}
+
+// putBackAgainOverUnreadable is TestPutBackAgainDecidesOverAnUnreadableState
+// with an agent acting delay after each stop: within ConfirmDelay (the
+// second read sees it), or after it and within a poll interval (the next
+// attempt sees it: the attempts remember the first put-back).
+func putBackAgainOverUnreadable(t *testing.T, delay time.Duration) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
 		require.NoError(t, err)
-		svc := &fightingServices{unreadableServices: &unreadableServices{Services: sim.Services(), server: "fe01", svc: drivers.SchedulerService}, sim: sim, server: "fe02"}
+		svc := &fightingServices{unreadableServices: &unreadableServices{Services: sim.Services(), server: "fe01", svc: drivers.SchedulerService}, sim: sim, server: "fe02", delay: delay}
 		p, _ := simPlan(t, sim, sim.LoadBalancer(""), svc, nil)
 		var from time.Time
 		require.NoError(t, p.Before(steps.Publish, farm.Hook{Name: "an agent fights fe02; fe01 unreadable", Func: func(context.Context, *farm.Run) error {
@@ -622,6 +638,7 @@ func TestPutBackAgainDecidesOverAnUnreadableState(t *testing.T) {
 		require.ErrorIs(t, err, farm.ErrHalted)
 		require.ErrorIs(t, err, farm.ErrDrift)
 		assert.Contains(t, err.Error(), "the guards had to put back again: server fe02: scheduler service read running/Automatic")
+		assert.NotContains(t, err.Error(), "not started within", "no timeout happened")
 		assert.Equal(t, steps.Publish, rep.FailedStep)
 		assert.Less(t, time.Since(from), time.Minute, "decided at once, not after PublishTimeout")
 		assert.Empty(t, sim.Actions(simulate.OpStartDeployment), "nothing deployed")
@@ -657,5 +674,78 @@ func TestContinueWaitsForAnUnreadableGuard(t *testing.T) {
 		ds := driftsOf(rep, steps.GuardSchedulerStoppedUpdating)
 		require.Len(t, ds, 1, "%+v", rep.Drifts)
 		assert.True(t, ds[0].Repaired)
+	})
+}
+
+// rollbackBusyPlatform answers the first busy starts of the previous
+// release (v1) with drivers.ErrUnavailable, calling onBusy after the first,
+// and records which Updating members read out when a start of v1 goes
+// through.
+type rollbackBusyPlatform struct {
+	*simulate.Platform
+	sim    *simulate.Sim
+	busy   int
+	onBusy func()
+
+	mu        sync.Mutex
+	calls     int
+	inAtStart []string
+}
+
+func (p *rollbackBusyPlatform) StartDeployment(ctx context.Context, rel drivers.Release) (string, error) {
+	if rel.Version != "v1" {
+		return p.Platform.StartDeployment(ctx, rel)
+	}
+	p.mu.Lock()
+	p.calls++
+	n := p.calls
+	p.mu.Unlock()
+	if n <= p.busy {
+		if n == 1 {
+			p.onBusy()
+		}
+		return "", fmt.Errorf("lifetime: another deployment is running: %w", drivers.ErrUnavailable)
+	}
+	sts, err := p.sim.LoadBalancer("").Status(ctx, "fe01", "fe02")
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	for _, st := range sts {
+		if st.State != drivers.Out {
+			p.inAtStart = append(p.inAtStart, st.Member+" "+string(st.State))
+		}
+	}
+	p.mu.Unlock()
+	return p.Platform.StartDeployment(ctx, rel)
+}
+
+// TestRollbackRedeploysOnlyOutOfTraffic: the rollback of a failed publish
+// deploys the previous release on the Updating servers; the platform is
+// busy for its first starts, and meanwhile a load-balancer reload puts
+// every member back in traffic. The rollback has dropped the guards, so it
+// takes the Updating members out again immediately before each start
+// attempt: v1 starts with fe01 and fe02 out. Checked only once, before the
+// first attempt, v1 started with both serving.
+func TestRollbackRedeploysOnlyOutOfTraffic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
+		require.NoError(t, err)
+		platform := &rollbackBusyPlatform{Platform: sim.Platform(), sim: sim, busy: 3, onBusy: func() {
+			time.AfterFunc(time.Second, func() { _ = sim.ResetLoadBalancer("") })
+		}}
+		f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: sim.LoadBalancer("")})
+		require.NoError(t, err)
+		p, err := steps.Balanced(f, steps.Config{Services: sim.Services(), Platform: platform, Prober: sim.Prober(),
+			Release: drivers.Release{Version: "v2"}, Plan: farm.PlanConfig{Seed: 1, OnFailure: farm.Rollback}})
+		require.NoError(t, err)
+		require.NoError(t, p.After(steps.Publish, farm.Hook{Name: "smoke test fails", Func: func(context.Context, *farm.Run) error {
+			return errors.New("smoke test: checkout page answers 500")
+		}}))
+		_, err = p.Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrRolledBack)
+		assert.Equal(t, 4, platform.calls, "three busy answers, then the start")
+		assert.Empty(t, platform.inAtStart, "Updating members in traffic when v1 started")
+		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
 	})
 }

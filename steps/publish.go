@@ -88,7 +88,10 @@ func (b *balanced) publish() farm.Step {
 func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []farm.Server, key string, skipDone bool) (done bool, err error) {
 	pctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	var lastErr error
+	var (
+		lastErr error
+		checks  preDeployCheck
+	)
 	finder, canFind := b.cfg.Platform.(drivers.DeploymentFinder)
 	err = r.Poll(pctx, b.cfg.PlatformPollInterval, b.cfg.ProgressInterval, "", func(ctx context.Context) (bool, event.Event, error) {
 		if skipDone && b.allOnRelease(ctx, r, updating) {
@@ -112,7 +115,7 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 		}
 		// The guards hold immediately before the start, at every
 		// attempt (a busy platform may keep the start waiting for long).
-		if err := b.checkBeforeDeployment(ctx, r, "starting the deployment"); err != nil {
+		if err := b.beforeDeploying(ctx, r, key, "starting the deployment", &checks); err != nil {
 			if ctx.Err() == nil && errors.Is(err, errUnconfirmed) {
 				lastErr = err
 				return false, event.Event{Message: "not starting the deployment yet: " + err.Error()}, nil
@@ -137,12 +140,28 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 		}
 		return false, event.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("start deployment of %s: %w", b.releaseName(), err)}
 	})
-	if err != nil && lastErr != nil && ctx.Err() == nil {
+	if err != nil && lastErr != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		// The last busy answer is context, not a cause: wrapped, it would make
 		// the timeout itself read as retryable (drivers.IsRetryable).
 		err = fmt.Errorf("start deployment of %s: not started within %s: %w (last: %v)", b.releaseName(), b.cfg.PublishTimeout, err, lastErr) //nolint:errorlint // see above
 	}
 	return done, err
+}
+
+// beforeDeploying is what must hold immediately before the deployment
+// under key starts or continues. The run's own deployment: every guard
+// (checkBeforeDeployment). A rollback's deployment of the previous
+// release, when the rollback has dropped the guards: the Updating members
+// still out of traffic (a reload while the platform was busy may have put
+// them back), taken out again or the rollback refused.
+func (b *balanced) beforeDeploying(ctx context.Context, r *farm.Run, key, what string, h *preDeployCheck) error {
+	if key == CapturedRollbackDeploymentID {
+		if err := b.requireOut(ctx, r, farm.Updating); err != nil {
+			return fmt.Errorf("before %s: %w", what, err)
+		}
+		return nil
+	}
+	return b.checkBeforeDeployment(ctx, r, what, h)
 }
 
 func (b *balanced) releaseName() string {
@@ -210,6 +229,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 		// notContinued is why the last continue was held back (a guarded
 		// state unreadable), for the error if the wait ends meanwhile.
 		notContinued error
+		checks       preDeployCheck
 	)
 	stopped := func() error {
 		err := b.publishStopped(ctx, r, id, key, last)
@@ -284,7 +304,7 @@ func (b *balanced) followDeployment(ctx context.Context, r *farm.Run, id, key st
 				}
 				// The second stage switches the running versions: the
 				// guards hold, as before a start.
-				if err := b.checkBeforeDeployment(pctx, r, "continuing the deployment"); err != nil {
+				if err := b.beforeDeploying(pctx, r, key, "continuing the deployment", &checks); err != nil {
 					switch {
 					case pctx.Err() != nil:
 						notContinued = err

@@ -196,6 +196,13 @@ func putBack(ctx context.Context, r *farm.Run, d farm.Drift) {
 	r.Drifted(d)
 }
 
+// preDeployCheck is what checkBeforeDeployment remembers across the
+// attempts of one start or continue (a busy platform, an unreadable
+// state): whether a check already had to put a state back.
+type preDeployCheck struct {
+	putBack bool
+}
+
 // checkBeforeDeployment re-checks every guard immediately before the
 // platform deployment starts or continues (what for: a Scheduler running
 // then would run its timers on the old code against the new schema; a
@@ -204,33 +211,34 @@ func putBack(ctx context.Context, r *farm.Run, d farm.Drift) {
 // take requests while it installs).
 //
 // A guard that fails (drift it cannot put back, a zone below its floor)
-// fails the check with its error, as at any check. Every state must also
-// be read: when some read failed transiently and nothing else is wrong,
-// the error wraps errUnconfirmed, and the caller reads again before
-// deploying. A state the check had to put back (something restarted a
-// service, a reload put members back) is read again ConfirmDelay later,
-// as the stop itself was confirmed; if the check must put states back
-// again then, something keeps undoing them, and the check fails (wrapping
-// farm.ErrDrift) rather than deploy into it.
-func (b *balanced) checkBeforeDeployment(ctx context.Context, r *farm.Run, what string) error {
-	for try := 1; ; try++ {
+// fails the check with its error, as at any check. A state the check had
+// to put back (something restarted a service, a reload put members back)
+// is read again ConfirmDelay later, as the stop itself was confirmed; a
+// state put back again before the deployment starts (h remembers earlier
+// attempts) means something keeps undoing it, and the check fails
+// (wrapping farm.ErrDrift) rather than deploy into it. Every state must
+// also be read: when some read failed transiently and nothing else is
+// wrong, the error wraps errUnconfirmed, and the caller reads again
+// before deploying.
+func (b *balanced) checkBeforeDeployment(ctx context.Context, r *farm.Run, what string, h *preDeployCheck) error {
+	for {
 		sc := &strictCheck{}
 		if err := r.CheckGuards(context.WithValue(ctx, strictCheckKey{}, sc)); err != nil {
 			return fmt.Errorf("before %s: %w", what, err)
 		}
-		// Put back twice decides first, whatever could not be read; a
-		// state put back is confirmed before anything else is said.
 		switch {
-		case len(sc.repaired) > 0 && try > 1:
-			return fmt.Errorf("before %s: %w: %s after putting them back, the guards had to put back again: %s; something keeps undoing them: stop it (a configuration agent, a colleague, a load-balancer reload), then resume",
-				what, farm.ErrDrift, b.cfg.ConfirmDelay, strings.Join(sc.repaired, "; "))
-		case len(sc.repaired) == 0 && len(sc.unread) > 0:
+		case len(sc.repaired) > 0 && h.putBack:
+			return fmt.Errorf("before %s: %w: after putting states back once, the guards had to put back again: %s; something keeps undoing them: stop it (a configuration agent, a colleague, a load-balancer reload), then resume",
+				what, farm.ErrDrift, strings.Join(sc.repaired, "; "))
+		case len(sc.repaired) > 0:
+			h.putBack = true
+			if err := sleep(ctx, b.cfg.ConfirmDelay); err != nil {
+				return fmt.Errorf("before %s: confirming, %s after putting them back, that the states hold (%s): %w", what, b.cfg.ConfirmDelay, strings.Join(sc.repaired, "; "), err)
+			}
+		case len(sc.unread) > 0:
 			return fmt.Errorf("before %s: %w: cannot read %s", what, errUnconfirmed, strings.Join(sc.unread, "; "))
-		case len(sc.repaired) == 0:
+		default:
 			return nil
-		}
-		if err := sleep(ctx, b.cfg.ConfirmDelay); err != nil {
-			return fmt.Errorf("before %s: confirming, %s after putting them back, that the states hold (%s): %w", what, b.cfg.ConfirmDelay, strings.Join(sc.repaired, "; "), err)
 		}
 	}
 }
