@@ -499,18 +499,25 @@ func TestNoDeploymentWhileSomethingKeepsRestartingAService(t *testing.T) {
 	})
 }
 
-// busyPlatform answers StartDeployment with drivers.ErrUnavailable the
-// first busy times, calling onBusy after the first refusal.
+// busyPlatform answers the first busy starts of a deployment (of version,
+// or of any release when version is empty) with drivers.ErrUnavailable,
+// calling onBusy after the first refusal, and onStart before the start
+// that goes through.
 type busyPlatform struct {
-	drivers.PlatformClient
-	busy   int
-	onBusy func()
+	*simulate.Platform
+	version string
+	busy    int
+	onBusy  func()
+	onStart func(ctx context.Context) error
 
 	mu    sync.Mutex
 	calls int
 }
 
 func (b *busyPlatform) StartDeployment(ctx context.Context, rel drivers.Release) (string, error) {
+	if b.version != "" && rel.Version != b.version {
+		return b.Platform.StartDeployment(ctx, rel)
+	}
 	b.mu.Lock()
 	b.calls++
 	n := b.calls
@@ -521,7 +528,12 @@ func (b *busyPlatform) StartDeployment(ctx context.Context, rel drivers.Release)
 		}
 		return "", fmt.Errorf("lifetime: another deployment is running: %w", drivers.ErrUnavailable)
 	}
-	return b.PlatformClient.StartDeployment(ctx, rel)
+	if b.onStart != nil {
+		if err := b.onStart(ctx); err != nil {
+			return "", err
+		}
+	}
+	return b.Platform.StartDeployment(ctx, rel)
 }
 
 // TestTheChecksHoldAtEveryStartAttempt: the platform is busy for two
@@ -534,7 +546,7 @@ func TestTheChecksHoldAtEveryStartAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
 		require.NoError(t, err)
-		platform := &busyPlatform{PlatformClient: sim.Platform(), busy: 2, onBusy: func() {
+		platform := &busyPlatform{Platform: sim.Platform(), busy: 2, onBusy: func() {
 			_ = sim.SetServiceState("fe01", drivers.SchedulerService, drivers.ServiceState{Run: drivers.Running, Startup: drivers.Automatic})
 		}}
 		f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: sim.LoadBalancer("")})
@@ -677,49 +689,6 @@ func TestContinueWaitsForAnUnreadableGuard(t *testing.T) {
 	})
 }
 
-// rollbackBusyPlatform answers the first busy starts of the previous
-// release (v1) with drivers.ErrUnavailable, calling onBusy after the first,
-// and records which Updating members read out when a start of v1 goes
-// through.
-type rollbackBusyPlatform struct {
-	*simulate.Platform
-	sim    *simulate.Sim
-	busy   int
-	onBusy func()
-
-	mu        sync.Mutex
-	calls     int
-	inAtStart []string
-}
-
-func (p *rollbackBusyPlatform) StartDeployment(ctx context.Context, rel drivers.Release) (string, error) {
-	if rel.Version != "v1" {
-		return p.Platform.StartDeployment(ctx, rel)
-	}
-	p.mu.Lock()
-	p.calls++
-	n := p.calls
-	p.mu.Unlock()
-	if n <= p.busy {
-		if n == 1 {
-			p.onBusy()
-		}
-		return "", fmt.Errorf("lifetime: another deployment is running: %w", drivers.ErrUnavailable)
-	}
-	sts, err := p.sim.LoadBalancer("").Status(ctx, "fe01", "fe02")
-	if err != nil {
-		return "", err
-	}
-	p.mu.Lock()
-	for _, st := range sts {
-		if st.State != drivers.Out {
-			p.inAtStart = append(p.inAtStart, st.Member+" "+string(st.State))
-		}
-	}
-	p.mu.Unlock()
-	return p.Platform.StartDeployment(ctx, rel)
-}
-
 // TestRollbackRedeploysOnlyOutOfTraffic: the rollback of a failed publish
 // deploys the previous release on the Updating servers; the platform is
 // busy for its first starts, and meanwhile a load-balancer reload puts
@@ -731,8 +700,18 @@ func TestRollbackRedeploysOnlyOutOfTraffic(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
 		require.NoError(t, err)
-		platform := &rollbackBusyPlatform{Platform: sim.Platform(), sim: sim, busy: 3, onBusy: func() {
+		// The Updating members that read in traffic when v1 starts.
+		var inAtStart []string
+		platform := &busyPlatform{Platform: sim.Platform(), version: "v1", busy: 3, onBusy: func() {
 			time.AfterFunc(time.Second, func() { _ = sim.ResetLoadBalancer("") })
+		}, onStart: func(ctx context.Context) error {
+			sts, err := sim.LoadBalancer("").Status(ctx, "fe01", "fe02")
+			for _, st := range sts {
+				if st.State != drivers.Out {
+					inAtStart = append(inAtStart, st.Member+" "+string(st.State))
+				}
+			}
+			return err
 		}}
 		f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: sim.LoadBalancer("")})
 		require.NoError(t, err)
@@ -745,7 +724,7 @@ func TestRollbackRedeploysOnlyOutOfTraffic(t *testing.T) {
 		_, err = p.Run(t.Context())
 		require.ErrorIs(t, err, farm.ErrRolledBack)
 		assert.Equal(t, 4, platform.calls, "three busy answers, then the start")
-		assert.Empty(t, platform.inAtStart, "Updating members in traffic when v1 started")
+		assert.Empty(t, inAtStart, "Updating members in traffic when v1 started")
 		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
 	})
 }
