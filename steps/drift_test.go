@@ -3,6 +3,7 @@ package steps_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,23 +22,23 @@ import (
 
 // atStepStart calls fn after d once step starts (in simulated time).
 func atStepStart(step string, d time.Duration, fn func()) event.Observer {
-	started := false
-	return event.ObserverFunc(func(e event.Event) {
-		if e.Kind == event.StepStarted && e.Step == step && !started {
-			started = true
-			time.AfterFunc(d, fn)
-		}
-	})
+	return onFirst(event.StepStarted, step, d, fn)
 }
 
 // atStepEnd calls fn once, as step first finishes (done or failed), on a
 // goroutine of its own.
 func atStepEnd(step string, fn func()) event.Observer {
-	ended := false
+	return onFirst(event.StepFinished, step, 0, fn)
+}
+
+// onFirst calls fn once, d after the first event of kind for step. Steps
+// that overlap emit their events from goroutines of their own, so the
+// observer may be called concurrently: sync.Once, not a flag.
+func onFirst(kind event.Kind, step string, d time.Duration, fn func()) event.Observer {
+	var once sync.Once
 	return event.ObserverFunc(func(e event.Event) {
-		if e.Kind == event.StepFinished && e.Step == step && !ended {
-			ended = true
-			time.AfterFunc(0, fn)
+		if e.Kind == kind && e.Step == step {
+			once.Do(func() { time.AfterFunc(d, fn) })
 		}
 	})
 }
