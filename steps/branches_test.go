@@ -728,3 +728,64 @@ func TestRollbackRedeploysOnlyOutOfTraffic(t *testing.T) {
 		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
 	})
 }
+
+// blindLB answers Status with drivers.ErrUnavailable from the moment blind
+// is called until its duration has passed.
+type blindLB struct {
+	*simulate.LoadBalancer
+
+	mu    sync.Mutex
+	until time.Time
+}
+
+func (l *blindLB) blind(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.until = time.Now().Add(d)
+}
+
+func (l *blindLB) Status(ctx context.Context, members ...string) ([]drivers.MemberStatus, error) {
+	l.mu.Lock()
+	blind := time.Now().Before(l.until)
+	l.mu.Unlock()
+	if blind {
+		return nil, fmt.Errorf("haproxy: dial unix /run/haproxy/admin.sock: connection refused: %w", drivers.ErrUnavailable)
+	}
+	return l.LoadBalancer.Status(ctx, members...)
+}
+
+// TestRollbackWaitsForAnUnreadableLoadBalancer: while the platform is busy
+// with the rollback's start of v1, the load balancer cannot be read for
+// 20 s (longer than a driver call's retries). The rollback reads it again
+// before each attempt, as the forward check does with an unreadable
+// state, and rolls back once it reads the Updating members out. Failing on
+// the first unreadable read, it halted after one start attempt with the
+// farm half rolled back.
+func TestRollbackWaitsForAnUnreadableLoadBalancer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim, err := simulate.New(simulate.Config{Zones: []simulate.ZoneConfig{{Servers: 4}}, Seed: 7, Traffic: simulate.Traffic{Rate: -1}})
+		require.NoError(t, err)
+		lb := &blindLB{LoadBalancer: sim.LoadBalancer("")}
+		var blindFrom time.Time
+		platform := &busyPlatform{Platform: sim.Platform(), version: "v1", busy: 15, onBusy: func() {
+			blindFrom = time.Now()
+			lb.blind(20 * time.Second)
+		}}
+		f, err := farm.New(farm.Config{Zones: farm.AutoSplit(sim.Servers()), LoadBalancer: lb})
+		require.NoError(t, err)
+		p, err := steps.Balanced(f, steps.Config{Services: sim.Services(), Platform: platform, Prober: sim.Prober(),
+			Release: drivers.Release{Version: "v2"}, Plan: farm.PlanConfig{Seed: 1, OnFailure: farm.Rollback}})
+		require.NoError(t, err)
+		require.NoError(t, p.After(steps.Publish, farm.Hook{Name: "smoke test fails", Func: func(context.Context, *farm.Run) error {
+			return errors.New("smoke test: checkout page answers 500")
+		}}))
+		_, err = p.Run(t.Context())
+		require.ErrorIs(t, err, farm.ErrRolledBack)
+		assert.Equal(t, 16, platform.calls, "fifteen busy answers, then the start")
+		starts := sim.Actions(simulate.OpStartDeployment)
+		require.Len(t, starts, 2, "v2, then the rollback's v1")
+		assert.GreaterOrEqual(t, starts[1].Time.Sub(blindFrom), 20*time.Second, "v1 started once the load balancer read")
+		assert.Empty(t, sim.CheckEndState(drivers.Release{Version: "v1"}))
+		assert.Zero(t, sim.Report().TotalViolations(), sim.Report().String())
+	})
+}

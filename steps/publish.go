@@ -140,7 +140,7 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 		}
 		return false, event.Event{}, &farm.StepError{Step: r.StepID(), Err: fmt.Errorf("start deployment of %s: %w", b.releaseName(), err)}
 	})
-	if err != nil && lastErr != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	if err != nil && lastErr != nil && ctx.Err() == nil && pctx.Err() != nil {
 		// The last busy answer is context, not a cause: wrapped, it would make
 		// the timeout itself read as retryable (drivers.IsRetryable).
 		err = fmt.Errorf("start deployment of %s: not started within %s: %w (last: %v)", b.releaseName(), b.cfg.PublishTimeout, err, lastErr) //nolint:errorlint // see above
@@ -153,13 +153,19 @@ func (b *balanced) startDeployment(ctx context.Context, r *farm.Run, updating []
 // (checkBeforeDeployment). A rollback's deployment of the previous
 // release, when the rollback has dropped the guards: the Updating members
 // still out of traffic (a reload while the platform was busy may have put
-// them back), taken out again or the rollback refused.
+// them back), taken out again or the rollback refused. As in
+// checkBeforeDeployment, a load balancer that cannot be read (transiently)
+// wraps errUnconfirmed: the caller reads again before deploying.
 func (b *balanced) beforeDeploying(ctx context.Context, r *farm.Run, key, what string, h *preDeployCheck) error {
 	if key == CapturedRollbackDeploymentID {
-		if err := b.requireOut(ctx, r, farm.Updating); err != nil {
-			return fmt.Errorf("before %s: %w", what, err)
+		err := b.requireOut(ctx, r, farm.Updating)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() == nil && drivers.IsRetryable(err):
+			return fmt.Errorf("before %s: %w: %w", what, errUnconfirmed, err)
 		}
-		return nil
+		return fmt.Errorf("before %s: %w", what, err)
 	}
 	return b.checkBeforeDeployment(ctx, r, what, h)
 }
